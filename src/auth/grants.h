@@ -1,0 +1,58 @@
+/* Grants: what a verified token allows, computed once per token and shared
+ * (reference-counted, immutable) by every connection that presented it. */
+#ifndef QS_AUTH_GRANTS_H
+#define QS_AUTH_GRANTS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/slice.h"
+#include "match/matcher.h"
+
+/* One `subscribe` grant: a matcher and the payload of the authorization detail
+ * it came from (JSON text, or an empty slice when the detail has none). */
+typedef struct {
+  qs_matcher_t *matcher;
+  qs_slice_t payload_json;
+} qs_subscribe_grant_t;
+
+typedef struct qs_grants {
+  atomic_uint refs;
+  qs_matcher_t **publish; /* publish matchers */
+  size_t publish_count;
+  qs_subscribe_grant_t *subscribe; /* subscribe grants, in token order */
+  size_t subscribe_count;
+  qs_slice_t legacy_payload_json; /* legacy `mercure.payload`, empty when absent */
+  int64_t expires_ms;             /* token `exp` in ms, 0 when the token has none */
+  bool legacy;                    /* the grants came from the legacy `mercure` claim */
+  qs_slice_t subject;             /* `sub`, empty when absent */
+  qs_slice_t issuer;              /* `iss`, empty when absent */
+} qs_grants_t;
+
+/* Grants that allow nothing (anonymous subscribers); one reference. NULL when out of memory. */
+qs_grants_t *qs_grants_create_empty(void);
+
+/* Takes one more reference; returns `g`. */
+static inline qs_grants_t *qs_grants_retain(qs_grants_t *g) {
+  atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+  return g;
+}
+
+/* Drops a reference; frees the grants and their matchers with the last one. NULL is fine. */
+void qs_grants_release(qs_grants_t *g);
+
+/* Mercure draft, Publishers: true when every topic is matched by some publish grant. */
+bool qs_grants_can_publish(const qs_grants_t *g, const qs_slice_t *topics, size_t topic_count);
+
+/* Mercure draft, Subscribers: true when some subscribe grant matches at least
+ * one of the topics (the rule for delivering a private update). */
+bool qs_grants_can_receive(const qs_grants_t *g, const qs_slice_t *topics, size_t topic_count);
+
+/* Mercure draft, Payloads: the payload of the first subscribe grant whose
+ * matcher accepts `match` (a subscription's selector taken as a topic); falls
+ * back to the legacy payload for legacy grants; empty when none. */
+qs_slice_t qs_grants_payload_for(const qs_grants_t *g, qs_slice_t match);
+
+#endif

@@ -1,0 +1,55 @@
+/* Topic matchers: the compiled form of a subscriber's selector or of a token
+ * grant. Immutable after creation and safe to test from any thread. */
+#ifndef QS_MATCH_MATCHER_H
+#define QS_MATCH_MATCHER_H
+
+#include <stdbool.h>
+
+#include "base/slice.h"
+
+typedef enum {
+  QS_MATCH_EXACT,      /* draft-08 `exact`: byte-for-byte */
+  QS_MATCH_URLPATTERN, /* draft-08 `urlpattern`: WHATWG URL Pattern against the hub URL */
+  QS_MATCH_LEGACY,     /* legacy `topic=` / `mercure` claim selector: exact, or RFC 6570 URI Template */
+} qs_match_type_t;
+
+typedef struct qs_matcher qs_matcher_t;
+
+/* Settings shared by every matcher of a hub. */
+typedef struct {
+  qs_slice_t hub_url;       /* absolute URL of the hub, the base for relative urlpatterns/topics */
+  size_t max_pattern_bytes; /* longer patterns are refused */
+} qs_match_options_t;
+
+/* The canonical lowercase name of `type` ("exact", "urlpattern", "topic" for legacy). */
+const char *qs_match_type_name(qs_match_type_t type);
+
+/* Parses a draft-08 matcher type name ("exact", "urlpattern"); -1 when unsupported. */
+int qs_match_type_parse(qs_slice_t name, qs_match_type_t *out);
+
+/* Compiles `pattern` (copied). `*` is the wildcard under every type. Returns 0,
+ * QS_ETOOBIG past max_pattern_bytes, or QS_EPARSE for a pattern invalid for its
+ * type (forbidden characters included), with `*reason` set to a static,
+ * user-safe explanation. The caller destroys the matcher. */
+int qs_matcher_create(qs_match_type_t type, qs_slice_t pattern, const qs_match_options_t *options,
+                      qs_matcher_t **out, const char **reason);
+
+/* Frees a matcher (NULL is fine). */
+void qs_matcher_destroy(qs_matcher_t *matcher);
+
+/* True when the matcher selects `topic`. A pattern that reaches its
+ * evaluation limit does not match. */
+bool qs_matcher_match(const qs_matcher_t *matcher, qs_slice_t topic);
+
+/* True for the `*` wildcard. */
+bool qs_matcher_is_wildcard(const qs_matcher_t *matcher);
+
+/* True when the matcher is an exact string (no pattern syntax): its topic
+ * can be looked up by hash instead of tested. */
+bool qs_matcher_is_exact(const qs_matcher_t *matcher);
+
+/* The matcher's type and its pattern as given (borrowed, lives as long as the matcher). */
+qs_match_type_t qs_matcher_type(const qs_matcher_t *matcher);
+qs_slice_t qs_matcher_pattern(const qs_matcher_t *matcher);
+
+#endif
