@@ -38,6 +38,6 @@ int main(int argc, char **argv) {
     files++;
   }
   closedir(dir);
-  printf("%d passed, 0 failed\n", files);
+  printf("replayed %d inputs\n", files);
   return files > 0 ? 0 : 1;
 }
