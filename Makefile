@@ -1,0 +1,36 @@
+# The two commands of the README, and a few helpers. CMake and Ninja do the build.
+#   make run   install what is missing, build a release binary, start the hub
+#   make test  install what is missing, build with ASan+UBSan, run every test
+.PHONY: run build test build-test format format-check bench clean
+
+BUILD_DIR ?= build/release
+TEST_BUILD_DIR ?= build/sanitize
+RUN_ARGS ?=
+
+run: build
+	./$(BUILD_DIR)/quicksilver $(RUN_ARGS)
+
+build:
+	@./scripts/install-deps.sh
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD_DIR)
+
+build-test:
+	@./scripts/install-deps.sh --test
+	cmake -S . -B $(TEST_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQS_SANITIZE=ON >/dev/null
+	cmake --build $(TEST_BUILD_DIR)
+
+test: build-test format-check
+	ctest --test-dir $(TEST_BUILD_DIR) --output-on-failure -j2
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && echo "clang-format: clean"
+
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf build
