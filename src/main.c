@@ -1,9 +1,288 @@
-/* Process start: configuration, signals, workers. */
+/* Process start: configuration, keys, history, workers, signals. The only
+ * place with process-wide state. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "auth/mint.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/uuid.h"
+#include "config/config.h"
+#include "token_command.h"
+
+extern char **environ;
+
+#define MAX_WORKERS 64
+
+typedef struct {
+  uv_loop_t loop;
+  uv_async_t stop;
+  pthread_t thread;
+  qs_api_worker_t *api_worker;
+} worker_t;
+
+static worker_t workers[MAX_WORKERS];
+static size_t worker_count;
+
+/* ---- History ---- */
+
+static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, qs_store_t **out) {
+  const qs_config_t *cfg = arg;
+  qs_store_retention_t retention = {.max_count = (uint64_t)cfg->history_size,
+                                    .max_bytes = cfg->history_max_bytes,
+                                    .max_age_ms = (int64_t)cfg->history_max_age_ms};
+  if (cfg->transport == QS_TRANSPORT_MEMORY) return qs_store_memory_create(&retention, on_durable, ctx, out);
+  qs_store_group_commit_t group = {.flush_interval_ms = (uint32_t)cfg->commit_interval_ms,
+                                   .max_batch = (uint32_t)cfg->commit_max_updates};
+  qs_store_durability_t durability =
+      cfg->durability == QS_DURABILITY_ASYNC ? QS_STORE_DURABILITY_ASYNC : QS_STORE_DURABILITY_SYNC;
+  return qs_store_lmdb_create(cfg->history_path, cfg->lmdb_map_bytes, &retention, &group, durability, on_durable,
+                              ctx, out);
+}
+
+/* ---- Keys ---- */
+
+typedef struct {
+  qs_auth_key_config_t publisher;
+  qs_auth_key_config_t subscriber;
+  char dev_secret[65]; /* set when no key was configured */
+} keys_t;
+
+static int resolve_keys(const qs_config_t *cfg, keys_t *keys, char *err, size_t errlen) {
+  memset(keys, 0, sizeof *keys);
+  const char *publisher = cfg->publisher_jwt, *subscriber = cfg->subscriber_jwt;
+  const char *publisher_alg = cfg->publisher_jwt_alg, *subscriber_alg = cfg->subscriber_jwt_alg;
+  if (!publisher[0] && !subscriber[0]) {
+    unsigned char random[32];
+    if (RAND_bytes(random, sizeof random) != 1) {
+      snprintf(err, errlen, "cannot generate a development key");
+      return -1;
+    }
+    for (size_t i = 0; i < sizeof random; i++) sprintf(keys->dev_secret + 2 * i, "%02x", random[i]);
+    publisher = subscriber = keys->dev_secret;
+    publisher_alg = subscriber_alg = "HS256";
+  } else if (!subscriber[0]) {
+    subscriber = publisher; /* one key for both roles, as the legacy hub's jwt_key */
+    subscriber_alg = publisher_alg;
+  } else if (!publisher[0]) {
+    publisher = subscriber;
+    publisher_alg = subscriber_alg;
+  }
+  if (qs_jwt_alg_parse(qs_slice_from_cstr(publisher_alg), &keys->publisher.alg) != 0 ||
+      qs_jwt_alg_parse(qs_slice_from_cstr(subscriber_alg), &keys->subscriber.alg) != 0) {
+    snprintf(err, errlen, "unsupported JWT algorithm '%s'", publisher_alg);
+    return -1;
+  }
+  keys->publisher.material = qs_slice_from_cstr(publisher);
+  keys->publisher.legacy = true;
+  keys->subscriber.material = qs_slice_from_cstr(subscriber);
+  keys->subscriber.legacy = true;
+  return 0;
+}
+
+static void print_dev_banner(const keys_t *keys, const char *hub_url) {
+  qs_slice_t all = qs_slice_from_cstr("*");
+  qs_token_spec_t spec = {.format = QS_TOKEN_FORMAT_LEGACY,
+                          .alg = QS_JWT_HS256,
+                          .secret = qs_slice_from_cstr(keys->dev_secret),
+                          .lifetime_s = 24 * 3600};
+  qs_buf_t publisher, subscriber;
+  qs_buf_init(&publisher, 4096);
+  qs_buf_init(&subscriber, 4096);
+  spec.publish = &all;
+  spec.publish_count = 1;
+  qs_token_mint(&spec, &publisher);
+  spec.publish_count = 0;
+  spec.subscribe = &all;
+  spec.subscribe_count = 1;
+  qs_token_mint(&spec, &subscriber);
+  fprintf(stderr,
+          "\nNo key configured: using a development key for this run only (HS256, valid 24 h tokens below).\n"
+          "Set publisher_jwt / subscriber_jwt (or MERCURE_PUBLISHER_JWT_KEY / MERCURE_SUBSCRIBER_JWT_KEY) for real use.\n\n"
+          "  development key:   %s\n"
+          "  publisher token:   %s\n"
+          "  subscriber token:  %s\n\n"
+          "Try it, in two terminals:\n"
+          "  curl -N -H 'Authorization: Bearer %s' '%s?topic=https://example.com/books/1'\n"
+          "  curl -H 'Authorization: Bearer %s' -d 'topic=https://example.com/books/1' -d 'data={\"hello\":\"world\"}' "
+          "-d private=on '%s'\n\n",
+          keys->dev_secret, publisher.ptr, subscriber.ptr, subscriber.ptr, hub_url, publisher.ptr, hub_url);
+  qs_buf_dispose(&publisher);
+  qs_buf_dispose(&subscriber);
+}
+
+/* ---- Workers and signals ---- */
+
+static void on_worker_closed(void *ctx) {
+  worker_t *w = ctx;
+  w->api_worker = NULL;
+  uv_close((uv_handle_t *)&w->stop, NULL);
+}
+
+static void on_stop(uv_async_t *handle) {
+  worker_t *w = handle->data;
+  if (w->api_worker) qs_api_worker_close(w->api_worker, on_worker_closed, w);
+}
+
+static void *run_worker(void *arg) {
+  worker_t *w = arg;
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+static void on_signal(uv_signal_t *handle, int signum) {
+  QS_LOG_INFO("%s received: shutting down gracefully", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  for (size_t i = 0; i < worker_count; i++) uv_async_send(&workers[i].stop);
+  uv_close((uv_handle_t *)handle, NULL);
+  uv_signal_t *other = handle->data;
+  if (!uv_is_closing((uv_handle_t *)other)) uv_close((uv_handle_t *)other, NULL);
+}
+
+/* Splits "host:port", "[v6]:port" or ":port". */
+static int split_listen(const char *listen, char *host, size_t host_len, int *port) {
+  const char *colon = strrchr(listen, ':');
+  if (!colon) return -1;
+  const char *h = listen;
+  size_t n = (size_t)(colon - listen);
+  if (n >= 2 && h[0] == '[' && h[n - 1] == ']') h++, n -= 2;
+  if (n >= host_len) return -1;
+  memcpy(host, h, n);
+  host[n] = '\0';
+  if (n == 0) snprintf(host, host_len, "0.0.0.0");
+  *port = atoi(colon + 1);
+  return 0;
+}
+
+static int mkdir_parents(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return 0;
+}
+
+static int serve(qs_config_t *cfg) {
+  char err[256];
+  keys_t keys;
+  if (resolve_keys(cfg, &keys, err, sizeof err) != 0) {
+    QS_LOG_ERROR("%s", err);
+    return 1;
+  }
+  if (cfg->transport == QS_TRANSPORT_LMDB && mkdir_parents(cfg->history_path) != 0) {
+    QS_LOG_ERROR("cannot create the folder of history_path %s: %s", cfg->history_path, strerror(errno));
+    return 1;
+  }
+  qs_hub_settings_t settings = {.heartbeat_ms = (int64_t)cfg->heartbeat_ms,
+                                .max_queued_bytes = cfg->subscriber_queue_max_bytes,
+                                .max_lifetime_ms = (int64_t)cfg->write_timeout_ms};
+  qs_hub_t *hub = NULL;
+  int rc = qs_hub_create(&settings, open_store, cfg, &hub);
+  if (rc) {
+    QS_LOG_ERROR("cannot open the history (%s at %s): %s", cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory",
+                 cfg->history_path, qs_strerror(rc));
+    return 1;
+  }
+  /* Ids keep their time order across restarts, even if the clock went back. */
+  qs_store_stats_t history;
+  qs_store_stats(qs_hub_store(hub), &history);
+  qs_uuid_v7_floor(history.last_created_ms);
+  qs_api_t *api = NULL;
+  if (qs_api_create(cfg, hub, &api) != 0) {
+    qs_hub_destroy(hub);
+    return 1;
+  }
+  char host[256];
+  int port;
+  if (split_listen(cfg->listen, host, sizeof host, &port) != 0) {
+    QS_LOG_ERROR("listen: cannot read '%s' (use host:port)", cfg->listen);
+    return 1;
+  }
+  worker_count = cfg->workers > 0 ? (size_t)cfg->workers : (size_t)uv_available_parallelism();
+  if (worker_count > MAX_WORKERS) worker_count = MAX_WORKERS;
+  const char *reason = NULL;
+  for (size_t i = 0; i < worker_count; i++) {
+    worker_t *w = &workers[i];
+    uv_loop_init(&w->loop);
+    uv_async_init(&w->loop, &w->stop, on_stop);
+    w->stop.data = w;
+    rc = qs_api_worker_start(api, &w->loop, host, port, &w->api_worker);
+    if (rc) {
+      QS_LOG_ERROR("cannot listen on %s: %s", cfg->listen, qs_strerror(rc));
+      return 1; /* nothing is running yet: the process exits */
+    }
+    if (i == 0) {
+      port = qs_api_worker_port(w->api_worker); /* the others share the port chosen for :0 */
+      rc = qs_api_ready(api, port, &keys.publisher, 1, &keys.subscriber, 1, &reason);
+      if (rc) {
+        QS_LOG_ERROR("configuration refused: %s", reason ? reason : qs_strerror(rc));
+        return 1;
+      }
+    }
+  }
+  qs_buf_t dump;
+  qs_buf_init(&dump, 16384);
+  if (qs_config_dump(cfg, &dump) == 0) QS_LOG_INFO("settings:\n%s", dump.ptr);
+  qs_buf_dispose(&dump);
+  if (keys.dev_secret[0]) print_dev_banner(&keys, qs_api_hub_url(api));
+  QS_LOG_INFO("quicksilver %s listening on %s:%d (hub %s, %zu workers)", QS_VERSION, host, port,
+              qs_api_hub_url(api), worker_count);
+
+  uv_loop_t main_loop;
+  uv_loop_init(&main_loop);
+  uv_signal_t sigint, sigterm;
+  uv_signal_init(&main_loop, &sigint);
+  uv_signal_init(&main_loop, &sigterm);
+  sigint.data = &sigterm;
+  sigterm.data = &sigint;
+  uv_signal_start(&sigint, on_signal, SIGINT);
+  uv_signal_start(&sigterm, on_signal, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+  for (size_t i = 0; i < worker_count; i++) pthread_create(&workers[i].thread, NULL, run_worker, &workers[i]);
+  uv_run(&main_loop, UV_RUN_DEFAULT);
+  for (size_t i = 0; i < worker_count; i++) {
+    pthread_join(workers[i].thread, NULL);
+    uv_loop_close(&workers[i].loop);
+  }
+  uv_loop_close(&main_loop);
+  qs_api_destroy(api);
+  qs_hub_destroy(hub);
+  QS_LOG_INFO("stopped");
+  return 0;
+}
 
 int main(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  puts("quicksilver " QS_VERSION);
-  return 0;
+  if (argc > 1 && strcmp(argv[1], "token") == 0) return qs_token_command(argc - 1, argv + 1, environ);
+  qs_config_t cfg;
+  char err[512] = "";
+  int rc = qs_config_load(&cfg, argc, argv, environ, err, sizeof err);
+  int status = 0;
+  if (rc != 0) {
+    fprintf(stderr, "quicksilver: %s\nRun 'quicksilver --help' for the options.\n",
+            err[0] ? err : qs_strerror(rc));
+    status = 2;
+  } else if (cfg.help_requested) {
+    printf("Usage: quicksilver [--config FILE] [OPTIONS]\n"
+           "       quicksilver token [--help] ...   mint a token for development and scripts\n\n");
+    qs_config_print_help(stdout);
+  } else if (cfg.version_requested) {
+    printf("quicksilver %s\n", QS_VERSION);
+  } else {
+    qs_log_set_level(cfg.log_level);
+    status = serve(&cfg);
+  }
+  qs_config_dispose(&cfg);
+  return status;
 }

@@ -8,13 +8,11 @@
 #include <stdint.h>
 
 #include "base/slice.h"
+#include "http/form.h"
 #include "store/update.h"
 
-/* One decoded form field; both slices are borrowed from the request. */
-typedef struct {
-  qs_slice_t name;
-  qs_slice_t value;
-} qs_form_field_t;
+/* One decoded form field (borrowed from the parsed form). */
+typedef qs_form_pair_t qs_form_field_t;
 
 /* Caps on a publish request (413 beyond them). */
 typedef struct {

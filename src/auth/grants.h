@@ -43,7 +43,8 @@ static inline qs_grants_t *qs_grants_retain(qs_grants_t *g) {
 /* Drops a reference; frees the grants and their matchers with the last one. NULL is fine. */
 void qs_grants_release(qs_grants_t *g);
 
-/* Mercure draft, Publishers: true when every topic is matched by some publish grant. */
+/* Mercure draft, Publishers: true when every topic is matched by some publish grant.
+ * False when `topic_count` is 0 (nothing to authorize is not an authorization). */
 bool qs_grants_can_publish(const qs_grants_t *g, const qs_slice_t *topics, size_t topic_count);
 
 /* Mercure draft, Subscribers: true when some subscribe grant matches at least
@@ -54,5 +55,21 @@ bool qs_grants_can_receive(const qs_grants_t *g, const qs_slice_t *topics, size_
  * matcher accepts `match` (a subscription's selector taken as a topic); falls
  * back to the legacy payload for legacy grants; empty when none. */
 qs_slice_t qs_grants_payload_for(const qs_grants_t *g, qs_slice_t match);
+
+/* Building grants (auth/ and tests). Every field of a qs_grants_t is owned by
+ * it: matchers, payload and subject/issuer bytes are freed with the last
+ * reference. Grants must not change once shared. */
+
+/* Appends a publish grant; takes ownership of `matcher` even on failure.
+ * Returns 0 or QS_ENOMEM. */
+int qs_grants_add_publish(qs_grants_t *g, qs_matcher_t *matcher);
+
+/* Appends a subscribe grant with `payload_json` (copied; empty for none);
+ * takes ownership of `matcher` even on failure. Returns 0 or QS_ENOMEM. */
+int qs_grants_add_subscribe(qs_grants_t *g, qs_matcher_t *matcher, qs_slice_t payload_json);
+
+/* Replaces one of the owned text fields (`legacy_payload_json`, `subject`,
+ * `issuer`) of `g` with a copy of `value`. Returns 0 or QS_ENOMEM. */
+int qs_grants_set_text(qs_grants_t *g, qs_slice_t *field, qs_slice_t value);
 
 #endif

@@ -52,4 +52,11 @@ bool qs_matcher_is_exact(const qs_matcher_t *matcher);
 qs_match_type_t qs_matcher_type(const qs_matcher_t *matcher);
 qs_slice_t qs_matcher_pattern(const qs_matcher_t *matcher);
 
+/* The literal string every topic this matcher selects starts with, so a topic
+ * index can bucket matchers by prefix: the whole pattern for an exact matcher,
+ * the text before the first expression of a legacy URI Template, and empty
+ * when unknown (the wildcard, URL patterns, whose topics are compared after
+ * URL parsing). Borrowed; lives as long as the matcher. */
+qs_slice_t qs_matcher_literal_prefix(const qs_matcher_t *matcher);
+
 #endif

@@ -17,7 +17,8 @@ typedef struct qs_store qs_store_t;
 /* Called once per appended update, in `seq` order, when it is durable
  * (status 0) or could not be stored (status < 0; the update must not be
  * acknowledged). Runs on the appending thread (memory) or on the store's
- * writer thread (LMDB); it must not call back into the store's append. */
+ * writer thread (LMDB; inside append with QS_STORE_DURABILITY_ASYNC); it must
+ * not call back into the store's append or destroy. */
 typedef void (*qs_store_on_durable_fn)(void *ctx, qs_update_t *update, int status);
 
 /* Receives one replayed update, borrowed for the call (retain it to keep it).
@@ -31,24 +32,48 @@ typedef struct {
   int64_t max_age_ms;
 } qs_store_retention_t;
 
+/* What a back end reports about itself (all fields 0 when unknown). */
+typedef struct qs_store_stats {
+  uint64_t count;          /* updates retained */
+  uint64_t bytes;          /* bytes retained, as the back end counts them for max_bytes */
+  uint64_t first_seq;      /* seq of the oldest retained update (0 when empty) */
+  uint64_t last_seq;       /* same as last_seq() */
+  int64_t last_created_ms; /* created_ms of the newest retained update (0 when empty); with
+                            * qs_uuid_v7_timestamp_ms(last_id) it floors the id generator */
+  uint64_t commits;        /* write transactions committed (LMDB) */
+  uint64_t evicted;        /* updates discarded by retention or to make room */
+  uint64_t failed;         /* updates whose on_durable got a status < 0 */
+} qs_store_stats_t;
+
 typedef struct {
   const char *name;
   /* Takes a reference to `update` (whose seq is set) and makes it durable,
-   * then calls on_durable. Returns 0, or an error without calling on_durable. */
+   * then calls on_durable. Returns 0, or an error without calling on_durable:
+   * QS_EINVAL (seq 0 or not above the previous append's, empty id), QS_EFULL
+   * (LMDB: max_pending updates already wait for the writer), QS_ENOMEM,
+   * QS_ECLOSED (being destroyed). */
   int (*append)(qs_store_t *store, qs_update_t *update);
   /* Replays the updates after the earliest one whose id is `last_event_id`
    * (every update when it is "earliest"), up to and including `up_to_seq`.
    * Returns 0, or QS_ENOTFOUND (nothing replayed) when the id is unknown or
-   * was discarded. */
+   * was discarded. Only acknowledged updates are replayed. Safe from any
+   * thread, concurrently with append; `each` runs on the calling thread with
+   * no store lock held. Also QS_ELIMIT when retention discarded the next
+   * update to replay while `each` was running (the memory ring replays in
+   * chunks; the subscriber has missed updates), QS_EIO or QS_ENOMEM. */
   int (*replay)(qs_store_t *store, qs_slice_t last_event_id, uint64_t up_to_seq, qs_store_each_fn each,
                 void *ctx);
-  /* The seq of the newest update (0 when empty). */
+  /* The seq of the newest acknowledged update (0 when nothing was ever
+   * appended). It stays after retention empties the history, and is recovered
+   * on reopen, so the sequencer can continue numbering from it. */
   uint64_t (*last_seq)(qs_store_t *store);
   /* Copies the id of the newest update into out (NUL-terminated, truncated to
    * out_size); returns its length, 0 when the history is empty. */
   size_t (*last_id)(qs_store_t *store, char *out, size_t out_size);
   /* Flushes pending appends (calling their on_durable) and frees the store. */
   void (*destroy)(qs_store_t *store);
+  /* Optional (may be NULL): fills *out with the back end's counters. */
+  void (*stats)(qs_store_t *store, struct qs_store_stats *out);
 } qs_store_vtable_t;
 
 /* Every back end's object starts with this header. */
@@ -71,9 +96,66 @@ static inline size_t qs_store_last_id(qs_store_t *s, char *out, size_t out_size)
 static inline void qs_store_destroy(qs_store_t *s) {
   if (s) s->vtable->destroy(s);
 }
+/* Fills *out with the store's counters (zeros when the back end has none). */
+static inline void qs_store_stats(qs_store_t *s, qs_store_stats_t *out) {
+  *out = (qs_store_stats_t){0};
+  if (s->vtable->stats) s->vtable->stats(s, out);
+}
 
-/* Creates the in-memory ring (bounded by `retention`). Returns 0 or QS_ENOMEM. */
+/* Creates the in-memory ring (bounded by `retention`; a bound of 0 leaves that
+ * dimension unbounded, so all three at 0 let it grow without limit).
+ * on_durable runs synchronously inside append, after the update is stored.
+ * Age is enforced on each append and, lazily, by replay (which skips expired
+ * updates). `retention` is copied. Returns 0 or QS_ENOMEM; *out is freed with
+ * qs_store_destroy(). */
 int qs_store_memory_create(const qs_store_retention_t *retention, qs_store_on_durable_fn on_durable,
                            void *ctx, qs_store_t **out);
+
+/* When an LMDB append is acknowledged (its on_durable called with status 0). */
+typedef enum {
+  /* After the write transaction holding it is committed and fsynced, on the
+   * writer thread: an acknowledged update survives kill -9 and power loss. */
+  QS_STORE_DURABILITY_SYNC = 0,
+  /* At once, inside append (on the appending thread); the writer commits it
+   * later. A crash may lose the last flush interval of acknowledged updates;
+   * a failed commit is logged, it cannot be reported any more. */
+  QS_STORE_DURABILITY_ASYNC,
+} qs_store_durability_t;
+
+/* Group commit: the writer commits one write transaction per batch. */
+typedef struct {
+  /* How long the first queued update may wait for others before the batch is
+   * committed; 0 commits whatever is queued as soon as the writer is free. */
+  uint32_t flush_interval_ms;
+  /* A batch is committed as soon as it holds this many updates (0: 512). */
+  uint32_t max_batch;
+  /* Appended updates not yet committed; append fails with QS_EFULL beyond it,
+   * which bounds memory when the disk is slower than publishers (0: 65536). */
+  uint32_t max_pending;
+} qs_store_group_commit_t;
+
+/* Opens (creating it if needed) the LMDB history in directory `path` (created
+ * with mode 0700 if missing; LMDB keeps data.mdb and lock.mdb there) and starts
+ * its writer thread. On open the last seq, the newest update (last_id, stats'
+ * last_created_ms) and the retained count and bytes are recovered.
+ *
+ * `map_size_bytes` is the size of LMDB's memory map, which is the hard limit of
+ * the database file (address space only: the file grows as needed). 0 derives
+ * it from retention: 4 * max_bytes + 16 MiB (copy-on-write pages, the id index
+ * and the free list need room beside the data) with a floor of 64 MiB, or 1 GiB
+ * when max_bytes is 0. A smaller value than the data already in the file is
+ * raised to fit it. When the map fills, the writer evicts the oldest updates
+ * beyond retention to make room; when that is not enough the batch fails with
+ * QS_EFULL (each on_durable gets it) and the store stays usable.
+ *
+ * Retention bytes count the stored record (serialized update) of each update.
+ * `group_commit` may be NULL (2 ms, 512, 65536). Every argument is copied.
+ * on_durable is called once per appended update, in seq order (see
+ * qs_store_durability_t for the thread). Returns 0, QS_EINVAL, QS_ENOMEM or
+ * QS_EIO (the reason is logged); *out is freed with qs_store_destroy(), which
+ * commits pending appends first. */
+int qs_store_lmdb_create(const char *path, uint64_t map_size_bytes, const qs_store_retention_t *retention,
+                         const qs_store_group_commit_t *group_commit, qs_store_durability_t durability,
+                         qs_store_on_durable_fn on_durable, void *ctx, qs_store_t **out);
 
 #endif

@@ -1,0 +1,272 @@
+/* Shared state, workers, routing and the response helpers of every endpoint. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/log.h"
+
+static char *format_alloc(const char *fmt, const char *a, const char *b) {
+  size_t n = (size_t)snprintf(NULL, 0, fmt, a, b) + 1;
+  char *s = malloc(n);
+  if (s) snprintf(s, n, fmt, a, b);
+  return s;
+}
+
+/* Splits the hub URL into its origin ("https://host:port") and path. */
+static int split_hub_url(const char *url, qs_slice_t *origin, qs_slice_t *path) {
+  const char *scheme_end = strstr(url, "://");
+  if (!scheme_end) return -1;
+  const char *path_start = strchr(scheme_end + 3, '/');
+  if (!path_start) return -1;
+  *origin = qs_slice(url, (size_t)(path_start - url));
+  size_t path_len = strcspn(path_start, "?#");
+  *path = qs_slice(path_start, path_len);
+  return 0;
+}
+
+int qs_api_create(const qs_config_t *config, qs_hub_t *hub, qs_api_t **out) {
+  qs_api_t *api = calloc(1, sizeof *api);
+  if (!api) return QS_ENOMEM;
+  api->config = config;
+  api->hub = hub;
+  *out = api;
+  return 0;
+}
+
+int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publisher_keys,
+                 size_t publisher_key_count, const qs_auth_key_config_t *subscriber_keys,
+                 size_t subscriber_key_count, const char **reason) {
+  const qs_config_t *config = api->config;
+  qs_buf_t url;
+  qs_buf_init(&url, 4096);
+  if (qs_config_hub_url(config, (uint16_t)bound_port, &url) != 0) {
+    qs_buf_dispose(&url);
+    return QS_ENOMEM;
+  }
+  api->hub_url = qs_buf_steal(&url, NULL);
+  qs_slice_t origin;
+  if (!api->hub_url) return QS_ENOMEM;
+  if (split_hub_url(api->hub_url, &origin, &api->hub_path) != 0) {
+    *reason = "hub_url must be an absolute URL with a path, e.g. https://example.com/.well-known/mercure";
+    return QS_EINVAL;
+  }
+  char *origin_text = qs_slice_strdup(origin);
+  char *path_text = qs_slice_strdup(api->hub_path);
+  if (origin_text && path_text) {
+    api->metadata_path = format_alloc("/.well-known/oauth-protected-resource%s%s", path_text, "");
+    if (api->metadata_path) api->metadata_url = format_alloc("%s%s", origin_text, api->metadata_path);
+  }
+  free(origin_text);
+  free(path_text);
+  if (!api->metadata_path || !api->metadata_url) return QS_ENOMEM;
+  api->match_options = (qs_match_options_t){.hub_url = qs_slice_from_cstr(api->hub_url),
+                                            .max_pattern_bytes = config->max_pattern_bytes};
+  api->publish_limits = (qs_publish_limits_t){.max_topics = (size_t)config->max_topics_per_update,
+                                              .max_field_bytes = config->max_field_bytes,
+                                              .hub_url = qs_slice_from_cstr(api->hub_url)};
+  if (config->cors_origins.count) {
+    int rc = qs_cors_create((const char *const *)config->cors_origins.items, config->cors_origins.count, 0,
+                            &api->cors);
+    if (rc) {
+      *reason = "cors_origins: each entry must be scheme://host[:port], null or *";
+      return rc;
+    }
+  }
+  qs_auth_config_t auth_config = {
+      .publisher_keys = publisher_keys,
+      .publisher_key_count = publisher_key_count,
+      .subscriber_keys = subscriber_keys,
+      .subscriber_key_count = subscriber_key_count,
+      .resource_identifier =
+          qs_slice_from_cstr(config->resource_identifier[0] ? config->resource_identifier : api->hub_url),
+      .match = api->match_options,
+      .max_token_bytes = config->max_token_bytes,
+  };
+  return qs_auth_create(&auth_config, &api->auth, reason);
+}
+
+void qs_api_destroy(qs_api_t *api) {
+  if (!api) return;
+  qs_auth_destroy(api->auth);
+  qs_cors_destroy(api->cors);
+  free(api->metadata_url);
+  free(api->metadata_path);
+  free(api->hub_url);
+  free(api);
+}
+
+const char *qs_api_hub_url(const qs_api_t *api) { return api->hub_url; }
+
+/* ---- Response helpers ---- */
+
+void qs_api_headers_add(qs_api_headers_t *h, const char *name, qs_slice_t value) {
+  if (h->count == QS_API_MAX_HEADERS || value.len > sizeof h->storage - h->used) return;
+  char *copy = h->storage + h->used;
+  if (value.len) memcpy(copy, value.ptr, value.len);
+  h->used += value.len;
+  h->items[h->count++] = (qs_http_header_t){qs_slice_from_cstr(name), qs_slice(copy, value.len)};
+}
+
+void qs_api_headers_init(qs_api_headers_t *h, const qs_api_t *api, const qs_http_request_t *req) {
+  h->count = 0;
+  h->used = 0;
+  qs_api_headers_add(h, "X-Content-Type-Options", qs_slice_from_cstr("nosniff"));
+  qs_api_headers_add(h, "X-Frame-Options", qs_slice_from_cstr("DENY"));
+  qs_api_headers_add(h, "Content-Security-Policy", qs_slice_from_cstr("default-src 'self'"));
+  if (api->cors && req->has_origin) {
+    qs_http_header_t cors[QS_CORS_MAX_HEADERS];
+    int n = qs_cors_apply(api->cors, req, cors, QS_CORS_MAX_HEADERS, NULL);
+    /* CORS names and values are borrowed from the policy and the request. */
+    for (int i = 0; i < n && h->count < QS_API_MAX_HEADERS; i++) h->items[h->count++] = cors[i];
+  }
+}
+
+void qs_api_respond_text(qs_http_request_t *req, qs_api_headers_t *h, int status, const char *text) {
+  qs_api_headers_add(h, "Content-Type", qs_slice_from_cstr("text/plain; charset=utf-8"));
+  qs_buf_t body;
+  qs_buf_init(&body, 4096);
+  qs_buf_appendf(&body, "%s\n", text);
+  qs_http_respond(req, status, h->items, h->count, qs_buf_slice(&body));
+  qs_buf_dispose(&body);
+}
+
+void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int status, const char *error,
+                          const char *reason, const char *what) {
+  QS_LOG_INFO("%s refused from %s: %d %s (%s)", what, req->remote_addr, status, error ? error : "no token",
+              reason);
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, api, req);
+  char challenge[1024];
+  if (error)
+    snprintf(challenge, sizeof challenge, "Bearer error=\"%s\", resource_metadata=\"%s\"", error,
+             api->metadata_url);
+  else
+    snprintf(challenge, sizeof challenge, "Bearer resource_metadata=\"%s\"", api->metadata_url);
+  qs_api_headers_add(&h, "WWW-Authenticate", qs_slice_from_cstr(challenge));
+  qs_api_respond_text(req, &h, status, reason);
+}
+
+void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req, const qs_slice_t *query_authorization,
+                          size_t query_authorization_count, qs_slice_t *authorization, qs_slice_t *cookies,
+                          size_t max, qs_token_request_t *out) {
+  size_t auth_count = qs_http_request_header_values(req, "Authorization", authorization, max);
+  size_t cookie_count = qs_http_request_header_values(req, "Cookie", cookies, max);
+  *out = (qs_token_request_t){
+      .authorization = authorization,
+      /* More Authorization headers than fit still count as "repeated". */
+      .authorization_count = auth_count < max ? auth_count : max,
+      .cookie = cookies,
+      .cookie_count = cookie_count < max ? cookie_count : max,
+      .query_authorization = query_authorization,
+      .query_authorization_count = query_authorization_count,
+      .cookie_name = qs_slice_from_cstr(api->config->cookie_name),
+      .legacy = true,
+  };
+}
+
+/* ---- Routing ---- */
+
+static void respond_method_not_allowed(qs_http_request_t *req, const qs_api_t *api, const char *allow) {
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, api, req);
+  qs_api_headers_add(&h, "Allow", qs_slice_from_cstr(allow));
+  qs_api_respond_text(req, &h, 405, "Method Not Allowed");
+}
+
+static void handle_preflight(qs_http_request_t *req, const qs_api_t *api) {
+  if (!api->cors) {
+    respond_method_not_allowed(req, api, "GET, HEAD, POST");
+    return;
+  }
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, api, req);
+  qs_http_respond(req, 204, h.items, h.count, qs_slice(NULL, 0));
+}
+
+static void on_request(qs_http_request_t *req, void *ctx) {
+  qs_api_worker_t *worker = ctx;
+  const qs_api_t *api = worker->api;
+  qs_slice_t path = req->path;
+  bool get = qs_http_request_method_is(req, "GET") || qs_http_request_method_is(req, "HEAD");
+
+  if (qs_slice_eq(path, api->hub_path)) {
+    if (get) qs_api_subscribe(worker, req);
+    else if (qs_http_request_method_is(req, "POST")) qs_api_publish(worker, req);
+    else if (qs_http_request_method_is(req, "OPTIONS")) handle_preflight(req, api);
+    else respond_method_not_allowed(req, api, "GET, HEAD, POST");
+    return;
+  }
+  if (qs_slice_eq_cstr(path, api->metadata_path)) {
+    if (get) qs_api_metadata(worker, req);
+    else if (qs_http_request_method_is(req, "OPTIONS")) handle_preflight(req, api);
+    else respond_method_not_allowed(req, api, "GET, HEAD");
+    return;
+  }
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, api, req);
+  if (qs_slice_eq_cstr(path, "/healthz")) {
+    qs_api_respond_text(req, &h, 200, "ok");
+  } else if (qs_slice_eq_cstr(path, "/metrics") && get) {
+    qs_api_metrics(worker, req);
+  } else if ((qs_slice_eq_cstr(path, "/") || qs_slice_eq_cstr(path, "/ui.js") || qs_slice_eq_cstr(path, "/ui.css")) && get && api->config->ui) {
+    qs_api_ui(worker, req);
+  } else if (qs_slice_eq_cstr(path, "/robots.txt")) {
+    qs_api_respond_text(req, &h, 200, "User-agent: *\nDisallow: /");
+  } else {
+    qs_api_respond_text(req, &h, 404, "Not Found");
+  }
+}
+
+/* ---- Workers ---- */
+
+int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int port, qs_api_worker_t **out) {
+  qs_api_worker_t *worker = calloc(1, sizeof *worker);
+  if (!worker) return QS_ENOMEM;
+  worker->api = api;
+  worker->loop = loop;
+  int rc = qs_hub_shard_create(api->hub, loop, &worker->shard);
+  if (rc) {
+    free(worker);
+    return rc;
+  }
+  const qs_config_t *c = api->config;
+  qs_http_limits_t limits;
+  qs_http_limits_default(&limits);
+  limits.max_header_bytes = c->max_header_bytes;
+  limits.max_body_bytes = c->max_request_body_bytes;
+  limits.header_timeout_ms = c->header_read_timeout_ms;
+  limits.idle_timeout_ms = c->idle_timeout_ms;
+  limits.max_connections = (size_t)c->max_connections;
+  limits.max_connections_per_address = (size_t)c->max_connections_per_client;
+  rc = qs_http_server_create(loop, host, port, &limits, on_request, worker, &worker->server);
+  if (rc) {
+    qs_hub_shard_close(worker->shard, free, worker);
+    return rc;
+  }
+  *out = worker;
+  return 0;
+}
+
+int qs_api_worker_port(const qs_api_worker_t *worker) { return qs_http_server_port(worker->server); }
+
+static void on_shard_closed(void *ctx) {
+  qs_api_worker_t *worker = ctx;
+  void (*cb)(void *) = worker->on_closed;
+  void *cb_ctx = worker->on_closed_ctx;
+  free(worker);
+  if (cb) cb(cb_ctx);
+}
+
+static void on_server_closed(void *ctx) {
+  qs_api_worker_t *worker = ctx;
+  qs_hub_shard_close(worker->shard, on_shard_closed, worker);
+}
+
+void qs_api_worker_close(qs_api_worker_t *worker, void (*on_closed)(void *ctx), void *ctx) {
+  worker->on_closed = on_closed;
+  worker->on_closed_ctx = ctx;
+  qs_http_server_close(worker->server, on_server_closed, worker);
+}

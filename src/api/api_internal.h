@@ -1,0 +1,74 @@
+/* Shared by the endpoint files of src/api/ only. */
+#ifndef QS_API_API_INTERNAL_H
+#define QS_API_API_INTERNAL_H
+
+#include "api/api.h"
+#include "api/publish_fields.h"
+#include "auth/extract.h"
+#include "http/cors.h"
+#include "http/http.h"
+#include "match/matcher.h"
+
+struct qs_api {
+  const qs_config_t *config;
+  qs_auth_t *auth;
+  qs_hub_t *hub;
+  char *hub_url;            /* public URL of the hub */
+  qs_slice_t hub_path;      /* path part of hub_url, e.g. "/.well-known/mercure" */
+  char *metadata_url;       /* RFC 9728 metadata URL, for `resource_metadata` */
+  char *metadata_path;      /* its path */
+  qs_match_options_t match_options;
+  qs_publish_limits_t publish_limits;
+  qs_cors_t *cors;          /* NULL when cors_origins is empty */
+};
+
+struct qs_api_worker {
+  qs_api_t *api;
+  uv_loop_t *loop;
+  qs_hub_shard_t *shard;
+  qs_http_server_t *server;
+  void (*on_closed)(void *ctx);
+  void *on_closed_ctx;
+};
+
+/* A response's header list, with room for formatted values. */
+#define QS_API_MAX_HEADERS 24
+typedef struct {
+  qs_http_header_t items[QS_API_MAX_HEADERS];
+  size_t count;
+  char storage[2048];
+  size_t used;
+} qs_api_headers_t;
+
+/* Starts a header list with the security headers every response carries and
+ * the CORS headers the request's Origin earns. */
+void qs_api_headers_init(qs_api_headers_t *h, const qs_api_t *api, const qs_http_request_t *req);
+
+/* Adds a header; the value is copied into the list's storage. Silently
+ * drops it when the list is full (the fixed headers fit with room to spare). */
+void qs_api_headers_add(qs_api_headers_t *h, const char *name, qs_slice_t value);
+
+/* Answers with a text/plain body (`text` and a newline) and the list's headers. */
+void qs_api_respond_text(qs_http_request_t *req, qs_api_headers_t *h, int status, const char *text);
+
+/* RFC 6750 refusals with a `WWW-Authenticate: Bearer` challenge carrying
+ * `resource_metadata`; `error` NULL gives the bare challenge (no token).
+ * `reason` goes in the log line and the body, never token bytes. */
+void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int status, const char *error,
+                          const char *reason, const char *what);
+
+/* Collects the token sources of a request (Authorization headers, Cookie
+ * headers, the legacy query parameter values given) into `out`; arrays are
+ * the caller's, sized `max`. */
+void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req, const qs_slice_t *query_authorization,
+                          size_t query_authorization_count, qs_slice_t *authorization, qs_slice_t *cookies,
+                          size_t max, qs_token_request_t *out);
+
+/* Endpoints. Each answers (now or later) the request it is given. */
+void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req);
+void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req);
+void qs_api_metadata(qs_api_worker_t *worker, qs_http_request_t *req);
+void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req);
+void qs_api_ui(qs_api_worker_t *worker, qs_http_request_t *req);
+
+#endif

@@ -1,0 +1,192 @@
+/* POST /.well-known/mercure (Mercure draft, Publication). Checks run in the
+ * reference hub's order: authentication (401/400), the form (400/413), the
+ * publish grant (403), the token-independent rules (400), then the hub. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/uuid.h"
+#include "http/form.h"
+
+#define MAX_AUTH_VALUES 4
+
+/* A publish waiting for the hub; freed by on_published, which always comes. */
+typedef struct {
+  qs_http_request_t *req; /* NULL once the connection died */
+  const qs_api_t *api;
+} pending_publish_t;
+
+static void on_request_aborted(qs_http_request_t *req, void *ctx) {
+  (void)req;
+  ((pending_publish_t *)ctx)->req = NULL;
+}
+
+static void on_published(void *ctx, qs_update_t *update, int status) {
+  pending_publish_t *pending = ctx;
+  qs_http_request_t *req = pending->req;
+  if (req) {
+    qs_http_request_on_abort(req, NULL, NULL);
+    qs_api_headers_t h;
+    qs_api_headers_init(&h, pending->api, req);
+    if (status == 0) {
+      qs_api_headers_add(&h, "Content-Type", qs_slice_from_cstr("text/plain; charset=utf-8"));
+      qs_http_respond(req, 200, h.items, h.count, update->id);
+    } else {
+      QS_LOG_ERROR("update %.*s not stored: %s", (int)update->id.len, update->id.ptr, qs_strerror(status));
+      qs_api_respond_text(req, &h, 503, "the update could not be stored; retry later");
+    }
+  }
+  free(pending);
+}
+
+/* Mercure draft, Security Considerations (CSRF): a cookie-authenticated
+ * publish must come from an allowed origin, taken from Origin or Referer. */
+static int check_publish_origin(const qs_api_t *api, const qs_http_request_t *req, const char **reason) {
+  qs_slice_t origin = req->origin;
+  qs_slice_t referer;
+  if (!req->has_origin || origin.len == 0) {
+    if (!qs_http_request_header(req, "Referer", &referer)) {
+      *reason = "a cookie-authenticated publish needs an Origin or Referer header";
+      return 400;
+    }
+    const char *scheme_end = memmem(referer.ptr, referer.len, "://", 3);
+    if (!scheme_end) {
+      *reason = "the Referer header is not an absolute URL";
+      return 400;
+    }
+    const char *host = scheme_end + 3;
+    const char *end = referer.ptr + referer.len;
+    const char *slash = memchr(host, '/', (size_t)(end - host));
+    origin = qs_slice(referer.ptr, (size_t)((slash ? slash : end) - referer.ptr));
+  }
+  const qs_config_list_t *allowed = &api->config->publish_origins;
+  for (size_t i = 0; i < allowed->count; i++)
+    if (strcmp(allowed->items[i], "*") == 0 || qs_slice_eq_cstr(origin, allowed->items[i])) return 0;
+  *reason = "this origin is not allowed to publish with cookie authentication (publish_origins)";
+  return 403;
+}
+
+/* 1 for a form body, 0 for none or another media type (an empty form then:
+ * "missing topic"), QS_EPARSE for a Content-Type that is no media type. */
+static int form_content_type(const qs_http_request_t *req) {
+  qs_slice_t type;
+  if (!qs_http_request_header(req, "Content-Type", &type)) return 0;
+  return qs_form_content_type(type);
+}
+
+void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
+  const qs_api_t *api = worker->api;
+  qs_slice_t authorization[MAX_AUTH_VALUES], cookies[MAX_AUTH_VALUES];
+  qs_token_request_t token_request;
+  qs_api_token_request(api, req, NULL, 0, authorization, cookies, MAX_AUTH_VALUES, &token_request);
+  qs_slice_t token;
+  qs_token_source_t source;
+  qs_auth_failure_t why = {0};
+  if (qs_token_extract(&token_request, &token, &source, &why) != 0) {
+    qs_api_refuse_bearer(req, api, 400, why.error, why.reason, "publish");
+    return;
+  }
+  if (source == QS_TOKEN_NONE) {
+    qs_api_refuse_bearer(req, api, 401, NULL, "a publisher token is required", "publish");
+    return;
+  }
+  qs_grants_t *grants = NULL;
+  int rc = qs_auth_verify(api->auth, QS_AUTH_PUBLISHER, token, qs_clock_wall_ms(), &grants, &why);
+  if (rc != 0) {
+    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
+                         why.reason ? why.reason : "invalid token", "publish");
+    return;
+  }
+  qs_api_headers_t h;
+  if (source == QS_TOKEN_COOKIE) {
+    const char *reason = NULL;
+    int status = check_publish_origin(api, req, &reason);
+    if (status) {
+      qs_grants_release(grants);
+      qs_api_refuse_bearer(req, api, status, status == 400 ? "invalid_request" : "insufficient_scope", reason,
+                           "publish");
+      return;
+    }
+  }
+
+  qs_form_t form;
+  qs_form_init(&form);
+  qs_api_refusal_t refusal = {0};
+  qs_publish_fields_t pub = {0};
+  int content_type = form_content_type(req);
+  if (content_type < 0) {
+    refusal = (qs_api_refusal_t){400, "the Content-Type header is not a media type"};
+    goto refuse;
+  }
+  if (content_type == 1) {
+    qs_form_limits_t limits = {.max_pairs = (size_t)api->config->max_topics_per_update + 64,
+                               .max_bytes = api->config->max_request_body_bytes};
+    rc = qs_form_parse(req->body, &limits, &form);
+    if (rc != 0) {
+      refusal = (qs_api_refusal_t){rc == QS_ETOOBIG ? 413 : 400,
+                                   rc == QS_ETOOBIG ? "too many form fields" : "malformed form body"};
+      goto refuse;
+    }
+  }
+  if (qs_publish_fields_collect(form.pairs, form.count, &api->publish_limits, &pub, &refusal) != 0) goto refuse;
+  if (!qs_grants_can_publish(grants, pub.topics, pub.topic_count)) {
+    qs_grants_release(grants);
+    qs_publish_fields_dispose(&pub);
+    qs_form_dispose(&form);
+    qs_api_refuse_bearer(req, api, 403, "insufficient_scope", "the token does not grant publishing to every topic",
+                         "publish");
+    return;
+  }
+  if (qs_publish_fields_validate(&pub, &api->publish_limits, &refusal) != 0) goto refuse;
+
+  char generated_id[QS_UUID_URN_LEN + 1];
+  qs_slice_t id = pub.id;
+  if (id.len == 0) {
+    qs_uuid_v7_urn(generated_id);
+    id = qs_slice(generated_id, QS_UUID_URN_LEN);
+  }
+  qs_update_fields_t update_fields = {.id = id,
+                                      .topics = pub.topics,
+                                      .topic_count = pub.topic_count,
+                                      .type = pub.type,
+                                      .retry_ms = pub.retry_ms,
+                                      .data = pub.data,
+                                      .is_private = pub.is_private};
+  qs_update_t *update = qs_update_create(&update_fields, qs_clock_wall_ms());
+  qs_publish_fields_dispose(&pub);
+  qs_form_dispose(&form);
+  qs_grants_release(grants);
+  pending_publish_t *pending = malloc(sizeof *pending);
+  if (!update || !pending) {
+    qs_update_release(update);
+    free(pending);
+    qs_api_headers_init(&h, api, req);
+    qs_api_respond_text(req, &h, 503, "out of memory");
+    return;
+  }
+  *pending = (pending_publish_t){.req = req, .api = api};
+  qs_http_request_on_abort(req, on_request_aborted, pending);
+  rc = qs_hub_publish(worker->shard, update, on_published, pending);
+  if (rc != 0) {
+    qs_http_request_on_abort(req, NULL, NULL);
+    free(pending);
+    qs_api_headers_init(&h, api, req);
+    qs_api_respond_text(req, &h, 503, rc == QS_ECLOSED ? "the hub is shutting down" : "the update could not be stored");
+  } else if (qs_log_enabled(QS_LOG_DEBUG)) {
+    QS_LOG_DEBUG("update published id=%.*s topics=%zu private=%d", (int)update->id.len, update->id.ptr,
+                 update->topic_count, update->is_private);
+  }
+  qs_update_release(update);
+  return;
+
+refuse:
+  QS_LOG_INFO("publish refused from %s: %d %s", req->remote_addr, refusal.status, refusal.reason);
+  qs_grants_release(grants);
+  qs_publish_fields_dispose(&pub);
+  qs_form_dispose(&form);
+  qs_api_headers_init(&h, api, req);
+  qs_api_respond_text(req, &h, refusal.status, refusal.reason);
+}

@@ -1,0 +1,180 @@
+/* GET /.well-known/mercure (Mercure draft, Subscription; legacy `topic=`):
+ * parameters, authorization, then a Server-Sent Events stream fed by the hub
+ * through a sink. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "api/subscribe_params.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "http/form.h"
+
+#define MAX_AUTH_VALUES 4
+
+/* One subscriber's connection: the bridge between its HTTP stream and the hub. */
+typedef struct {
+  qs_http_stream_t *stream;
+  qs_subscriber_t *subscriber;
+} sse_connection_t;
+
+static void release_update(void *owner) { qs_update_release(owner); }
+
+static int sink_write_update(void *ctx, qs_update_t *update) {
+  sse_connection_t *conn = ctx;
+  qs_update_retain(update);
+  int rc = qs_http_stream_write_ref(conn->stream, update->sse, release_update, update);
+  if (rc) qs_update_release(update);
+  return rc;
+}
+
+static int sink_write_bytes(void *ctx, const char *ptr, size_t len) {
+  sse_connection_t *conn = ctx;
+  return qs_http_stream_write(conn->stream, qs_slice(ptr, len));
+}
+
+static size_t sink_queued_bytes(void *ctx) { return qs_http_stream_queued_bytes(((sse_connection_t *)ctx)->stream); }
+
+static void sink_close(void *ctx) { qs_http_stream_close(((sse_connection_t *)ctx)->stream); }
+
+static const qs_sink_vtable_t sse_sink = {
+    .write_update = sink_write_update,
+    .write_bytes = sink_write_bytes,
+    .queued_bytes = sink_queued_bytes,
+    .close = sink_close,
+};
+
+static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
+  (void)stream;
+  sse_connection_t *conn = ctx;
+  if (qs_log_enabled(QS_LOG_DEBUG))
+    QS_LOG_DEBUG("subscriber %llu disconnected (%s)", (unsigned long long)qs_hub_subscriber_id(conn->subscriber),
+                 reason == 0 ? "closed by the hub" : qs_strerror(reason));
+  qs_hub_unsubscribe(conn->subscriber);
+  free(conn);
+}
+
+static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_api_refusal_t *refusal) {
+  QS_LOG_INFO("subscribe refused from %s: %d %s", req->remote_addr, refusal->status, refusal->reason);
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, api, req);
+  qs_api_respond_text(req, &h, refusal->status, refusal->reason);
+}
+
+/* Authenticates the subscriber: returns its grants (empty when anonymous and
+ * allowed), or NULL after answering the refusal. */
+static qs_grants_t *authenticate(qs_http_request_t *req, const qs_api_t *api, const qs_subscribe_params_t *params) {
+  qs_slice_t authorization[MAX_AUTH_VALUES], cookies[MAX_AUTH_VALUES];
+  qs_token_request_t token_request;
+  qs_api_token_request(api, req, &params->authorization, params->authorization.len ? 1 : 0, authorization,
+                       cookies, MAX_AUTH_VALUES, &token_request);
+  qs_slice_t token;
+  qs_token_source_t source;
+  qs_auth_failure_t why = {0};
+  if (qs_token_extract(&token_request, &token, &source, &why) != 0) {
+    qs_api_refuse_bearer(req, api, 400, why.error, why.reason, "subscribe");
+    return NULL;
+  }
+  if (source == QS_TOKEN_NONE) {
+    if (api->config->anonymous) {
+      qs_grants_t *none = qs_grants_create_empty();
+      if (!none) qs_api_refuse_bearer(req, api, 503, NULL, "out of memory", "subscribe");
+      return none;
+    }
+    qs_api_refuse_bearer(req, api, 401, NULL, "a subscriber token is required (anonymous subscribers are off)",
+                         "subscribe");
+    return NULL;
+  }
+  /* A presented token that fails is refused even when anonymous access is on:
+   * silently downgrading would hide the error from the user. */
+  qs_grants_t *grants = NULL;
+  int rc = qs_auth_verify(api->auth, QS_AUTH_SUBSCRIBER, token, qs_clock_wall_ms(), &grants, &why);
+  if (rc != 0) {
+    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
+                         why.reason ? why.reason : "invalid token", "subscribe");
+    return NULL;
+  }
+  return grants;
+}
+
+void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
+  const qs_api_t *api = worker->api;
+  const qs_config_t *config = api->config;
+  qs_form_t form;
+  qs_form_init(&form);
+  qs_api_refusal_t refusal = {400, "malformed or too large query string"};
+  qs_form_limits_t limits = {.max_pairs = (size_t)config->max_matchers + 16, .max_bytes = config->max_header_bytes};
+  int rc = qs_form_parse(req->query, &limits, &form);
+  if (rc != 0) {
+    qs_form_dispose(&form);
+    refuse_params(req, api, &refusal);
+    return;
+  }
+  qs_slice_t header_cursor = {0};
+  bool has_header_cursor = qs_http_request_header(req, "Last-Event-ID", &header_cursor);
+  qs_subscribe_params_t params;
+  if (qs_subscribe_params_parse(form.pairs, form.count, header_cursor, has_header_cursor, (size_t)config->max_matchers,
+                                &api->match_options, &params, &refusal) != 0) {
+    qs_subscribe_params_dispose(&params);
+    qs_form_dispose(&form);
+    refuse_params(req, api, &refusal);
+    return;
+  }
+  qs_grants_t *grants = authenticate(req, api, &params);
+  if (!grants) {
+    qs_subscribe_params_dispose(&params);
+    qs_form_dispose(&form);
+    return;
+  }
+
+  sse_connection_t *conn = calloc(1, sizeof *conn);
+  qs_hub_subscribe_params_t hub_params = {
+      .matchers = params.matchers,
+      .matcher_count = params.matcher_count,
+      .grants = grants,
+      .has_last_event_id = params.has_cursor,
+      .last_event_id = params.last_event_id,
+  };
+  qs_sink_t sink = {.vtable = &sse_sink, .ctx = conn};
+  rc = conn ? qs_hub_subscribe(worker->shard, &hub_params, &sink, &conn->subscriber) : QS_ENOMEM;
+  qs_grants_release(grants); /* the hub holds its own reference */
+  if (rc != 0) {
+    free(conn);
+    qs_subscribe_params_dispose(&params);
+    qs_form_dispose(&form);
+    qs_api_headers_t h;
+    qs_api_headers_init(&h, api, req);
+    qs_api_respond_text(req, &h, 503, rc == QS_ECLOSED ? "the hub is shutting down" : "cannot subscribe now");
+    return;
+  }
+  free(params.matchers); /* the matchers now belong to the hub */
+  params.matchers = NULL;
+  params.matcher_count = 0;
+
+  /* Draft, Reconciliation: the cursor field is due whenever one was sent. */
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, api, req);
+  qs_api_headers_add(&h, "Content-Type", qs_slice_from_cstr("text/event-stream"));
+  qs_api_headers_add(&h, "Cache-Control",
+                     qs_slice_from_cstr("private, no-cache, no-store, must-revalidate, max-age=0"));
+  qs_api_headers_add(&h, "X-Accel-Buffering", qs_slice_from_cstr("no"));
+  qs_hub_cursor_t cursor = qs_hub_subscriber_cursor(conn->subscriber);
+  if (cursor != QS_HUB_CURSOR_NONE) {
+    qs_slice_t value = cursor == QS_HUB_CURSOR_FOUND ? params.last_event_id : qs_slice_from_cstr("earliest");
+    qs_api_headers_add(&h, "Mercure-Last-Event-ID", value);
+    /* The legacy hub answered its own `Last-Event-ID` response header. */
+    if (params.legacy) qs_api_headers_add(&h, "Last-Event-ID", value);
+  }
+  rc = qs_http_stream_start(req, 200, h.items, h.count, &conn->stream);
+  qs_form_dispose(&form); /* params' slices pointed into them: unused from here */
+  if (rc != 0) {
+    qs_hub_unsubscribe(conn->subscriber);
+    free(conn);
+    return;
+  }
+  qs_http_stream_on_close(conn->stream, on_stream_closed, conn);
+  /* A comment right away flushes the headers: EventSource fires onopen. */
+  qs_http_stream_write(conn->stream, qs_slice(":\n", 2));
+  qs_hub_subscriber_start(conn->subscriber);
+}

@@ -1,0 +1,295 @@
+#include "auth/auth.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/claims.h"
+#include "auth/jws.h"
+#include "auth/token_cache_internal.h"
+#include "base/error.h"
+
+typedef struct {
+  qs_jwt_key_t *key;
+  bool legacy;
+  char *issuer; /* NULL: any issuer */
+  size_t issuer_len;
+} auth_key_t;
+
+typedef struct {
+  auth_key_t *keys;
+  size_t count;
+} key_set_t;
+
+struct qs_auth {
+  key_set_t roles[2];
+  char *resource_identifier;
+  size_t resource_identifier_len;
+  qs_slice_t *issuers; /* each ptr owned */
+  size_t issuer_count;
+  char *hub_url;
+  qs_match_options_t match;
+  size_t max_token_bytes;
+  qs_token_cache_t *cache; /* NULL: disabled */
+};
+
+static const char INVALID_TOKEN[] = "invalid_token";
+
+static int copy_slice(qs_slice_t in, char **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
+  if (in.len == 0) return 0;
+  if (!(*out = qs_slice_strdup(in))) return QS_ENOMEM;
+  *len = in.len;
+  return 0;
+}
+
+static int load_keys(key_set_t *set, const qs_auth_key_config_t *configs, size_t count, const char **reason) {
+  if (count == 0) return 0;
+  if (!(set->keys = calloc(count, sizeof *set->keys))) return QS_ENOMEM;
+  for (size_t i = 0; i < count; i++) {
+    auth_key_t *k = &set->keys[set->count];
+    int rc = qs_jwt_key_create(configs[i].alg, configs[i].material, &k->key, reason);
+    if (rc) return rc;
+    set->count++;
+    k->legacy = configs[i].legacy;
+    if (copy_slice(configs[i].issuer, &k->issuer, &k->issuer_len)) return QS_ENOMEM;
+  }
+  return 0;
+}
+
+int qs_auth_create(const qs_auth_config_t *config, qs_auth_t **out, const char **reason) {
+  *out = NULL;
+  qs_auth_t *auth = calloc(1, sizeof *auth);
+  if (!auth) return QS_ENOMEM;
+  const char *why = "out of memory";
+  int rc =
+      load_keys(&auth->roles[QS_AUTH_PUBLISHER], config->publisher_keys, config->publisher_key_count, &why);
+  if (!rc)
+    rc = load_keys(&auth->roles[QS_AUTH_SUBSCRIBER], config->subscriber_keys, config->subscriber_key_count,
+                   &why);
+  if (!rc)
+    rc = copy_slice(config->resource_identifier, &auth->resource_identifier, &auth->resource_identifier_len);
+  if (!rc && config->issuer_count) {
+    auth->issuers = calloc(config->issuer_count, sizeof *auth->issuers);
+    if (!auth->issuers) rc = QS_ENOMEM;
+    for (size_t i = 0; !rc && i < config->issuer_count; i++) {
+      char *copy;
+      size_t len;
+      rc = copy_slice(config->issuers[i], &copy, &len);
+      auth->issuers[i] = qs_slice(copy, len);
+      if (!rc) auth->issuer_count++;
+    }
+  }
+  size_t hub_url_len = 0;
+  if (!rc) rc = copy_slice(config->match.hub_url, &auth->hub_url, &hub_url_len);
+  if (!rc && config->cache_max_entries && !(auth->cache = qs_token_cache_create(config->cache_max_entries)))
+    rc = QS_ENOMEM;
+  if (rc) {
+    qs_auth_destroy(auth);
+    if (reason) *reason = why;
+    return rc;
+  }
+  auth->match = config->match;
+  auth->match.hub_url = qs_slice(auth->hub_url, hub_url_len);
+  auth->max_token_bytes = config->max_token_bytes ? config->max_token_bytes : QS_JWS_DEFAULT_MAX_TOKEN_BYTES;
+  *out = auth;
+  return 0;
+}
+
+void qs_auth_destroy(qs_auth_t *auth) {
+  if (!auth) return;
+  qs_token_cache_destroy(auth->cache);
+  for (int r = 0; r < 2; r++) {
+    for (size_t i = 0; i < auth->roles[r].count; i++) {
+      qs_jwt_key_destroy(auth->roles[r].keys[i].key);
+      free(auth->roles[r].keys[i].issuer);
+    }
+    free(auth->roles[r].keys);
+  }
+  for (size_t i = 0; i < auth->issuer_count; i++) free((char *)auth->issuers[i].ptr);
+  free(auth->issuers);
+  free(auth->resource_identifier);
+  free(auth->hub_url);
+  free(auth);
+}
+
+bool qs_auth_has_keys(const qs_auth_t *auth, qs_auth_role_t role) { return auth->roles[role].count > 0; }
+
+static int refuse(qs_auth_failure_t *why, const char *reason) {
+  why->error = INVALID_TOKEN;
+  why->reason = reason;
+  return QS_EAUTH;
+}
+
+static qs_slice_t string_slice(const json_t *s) {
+  return qs_slice(json_string_value(s), json_string_length(s));
+}
+
+/* RFC 7519 §2 NumericDate, in milliseconds; non-integer values are allowed
+ * (PHP's lcobucci/jwt writes microseconds). QS_EAUTH when not a number. */
+static int numeric_date_ms(const json_t *value, double *out_ms) {
+  if (!json_is_number(value)) return QS_EAUTH;
+  double seconds = json_number_value(value);
+  if (!isfinite(seconds)) return QS_EAUTH;
+  *out_ms = seconds * 1000.0;
+  return 0;
+}
+
+/* Mercure draft, Token Validation: `typ` is at+jwt, case-insensitively,
+ * with an optional "application/" prefix (RFC 9068 §2.1, RFC 7515 §4.1.9). */
+static bool typ_is_access_token(qs_slice_t typ) {
+  qs_slice_t prefix = qs_slice_from_cstr("application/");
+  if (typ.len > prefix.len && qs_slice_eq_nocase(qs_slice(typ.ptr, prefix.len), prefix)) {
+    typ.ptr += prefix.len;
+    typ.len -= prefix.len;
+  }
+  return qs_slice_eq_nocase(typ, qs_slice_from_cstr("at+jwt"));
+}
+
+/* RFC 7519 §4.1.3: `aud` is a string or an array of strings, one of which
+ * must be the resource identifier. */
+static const char *check_aud(const json_t *aud, qs_slice_t resource) {
+  if (resource.len == 0) return "no resource identifier to check aud against";
+  if (json_is_string(aud)) return qs_slice_eq(string_slice(aud), resource) ? NULL : "wrong aud";
+  if (!json_is_array(aud)) return "aud is neither a string nor an array";
+  size_t i;
+  const json_t *entry;
+  json_array_foreach(aud, i, entry) {
+    if (!json_is_string(entry)) return "aud is neither a string nor an array";
+    if (qs_slice_eq(string_slice(entry), resource)) return NULL;
+  }
+  return "wrong aud";
+}
+
+static bool issuer_trusted(const qs_auth_t *auth, qs_slice_t iss) {
+  for (size_t i = 0; i < auth->issuer_count; i++)
+    if (qs_slice_eq(auth->issuers[i], iss)) return true;
+  return false;
+}
+
+/* Mercure draft, Token Validation (key selection): keys come only from the
+ * configuration; the token's `alg` must be the key's own, and a key bound to
+ * an issuer only verifies that issuer's tokens. */
+static int find_key(const qs_auth_t *auth, qs_auth_role_t role, const qs_jws_t *jws, qs_slice_t iss,
+                    const auth_key_t **out, qs_auth_failure_t *why) {
+  const key_set_t *set = &auth->roles[role];
+  bool alg_allowed = false, issuer_known = false;
+  for (size_t i = 0; i < set->count; i++) {
+    const auth_key_t *k = &set->keys[i];
+    if (qs_jwt_key_alg(k->key) != jws->alg) continue;
+    alg_allowed = true;
+    if (k->issuer && !qs_slice_eq(qs_slice(k->issuer, k->issuer_len), iss)) continue;
+    issuer_known = true;
+    int rc = qs_jwt_key_verify(k->key, jws->alg, jws->signing_input, qs_buf_slice(&jws->signature));
+    if (rc == 0) {
+      *out = k;
+      return 0;
+    }
+    if (rc == QS_ENOMEM) {
+      why->error = NULL;
+      why->reason = "out of memory";
+      return rc;
+    }
+  }
+  if (set->count == 0) return refuse(why, "no key is configured for this role");
+  if (!alg_allowed) return refuse(why, "algorithm not allowed for this key");
+  if (!issuer_known) return refuse(why, "no key for this issuer");
+  return refuse(why, "wrong signature");
+}
+
+static int check_claims(const qs_auth_t *auth, const auth_key_t *key, const qs_jws_t *jws,
+                        qs_slice_t resource, int64_t now_ms, double *exp_ms, qs_auth_failure_t *why) {
+  const json_t *claims = jws->claims;
+  bool draft08 = json_object_get(claims, "authorization_details") != NULL;
+  /* A legacy key verifying a legacy token applies the legacy hub's relaxed
+   * rules; everything else is a draft-08 token. */
+  bool strict = draft08 || !key->legacy;
+  const json_t *exp = json_object_get(claims, "exp");
+  const json_t *nbf = json_object_get(claims, "nbf");
+  const json_t *aud = json_object_get(claims, "aud");
+  double nbf_ms;
+  *exp_ms = 0;
+  if (!key->legacy && !typ_is_access_token(jws->typ)) return refuse(why, "wrong typ (at+jwt expected)");
+  if (exp) {
+    if (numeric_date_ms(exp, exp_ms)) return refuse(why, "exp is not a number");
+    /* RFC 7519 §4.1.4: the token is valid strictly before exp; no leeway (REF). */
+    if (!((double)now_ms < *exp_ms)) return refuse(why, "expired");
+  } else if (strict) {
+    return refuse(why, "missing exp");
+  }
+  if (nbf) {
+    if (numeric_date_ms(nbf, &nbf_ms)) return refuse(why, "nbf is not a number");
+    if ((double)now_ms < nbf_ms) return refuse(why, "not yet valid (nbf)");
+  }
+  /* Legacy keys: the legacy hub and REF compat ignore `aud`; a draft-08
+   * token's `aud`, when present, must still name this hub. */
+  if (!key->legacy || (draft08 && aud)) {
+    const char *bad = aud ? check_aud(aud, resource) : "missing aud";
+    if (bad) return refuse(why, bad);
+  }
+  const json_t *iss = json_object_get(claims, "iss");
+  const json_t *sub = json_object_get(claims, "sub");
+  if ((iss && !json_is_string(iss)) || (sub && !json_is_string(sub)))
+    return refuse(why, "iss and sub must be strings");
+  if (!key->legacy && auth->issuer_count && (!iss || !issuer_trusted(auth, string_slice(iss))))
+    return refuse(why, "untrusted iss");
+  return 0;
+}
+
+int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
+                       qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
+                       qs_auth_failure_t *why) {
+  *out = NULL;
+  *why = (qs_auth_failure_t){0};
+  if (role != QS_AUTH_PUBLISHER && role != QS_AUTH_SUBSCRIBER) return refuse(why, "unknown role");
+  if (resource_identifier.len == 0)
+    resource_identifier = qs_slice(auth->resource_identifier, auth->resource_identifier_len);
+  if (token.len <= auth->max_token_bytes &&
+      (*out = qs_token_cache_get(auth->cache, (int)role, resource_identifier, token, now_ms)))
+    return 0;
+  qs_jws_t jws;
+  const char *reason = NULL;
+  int rc = qs_jws_parse(token, auth->max_token_bytes, &jws, &reason);
+  if (rc == QS_ENOMEM) {
+    why->reason = "out of memory";
+    return rc;
+  }
+  if (rc) return refuse(why, reason);
+  /* `iss` is read before verification only to select the key (REF selectVerifier). */
+  const json_t *iss = json_object_get(jws.claims, "iss");
+  qs_slice_t iss_slice = json_is_string(iss) ? string_slice(iss) : (qs_slice_t){NULL, 0};
+  const auth_key_t *key = NULL;
+  double exp_ms = 0;
+  rc = find_key(auth, role, &jws, iss_slice, &key, why);
+  if (!rc) rc = check_claims(auth, key, &jws, resource_identifier, now_ms, &exp_ms, why);
+  qs_grants_t *grants = NULL;
+  if (!rc) {
+    rc = qs_grants_from_claims(jws.claims, key->legacy, &auth->match, &grants, &reason);
+    if (rc == QS_ENOMEM) {
+      why->reason = reason;
+    } else if (rc) {
+      rc = refuse(why, reason);
+    }
+  }
+  if (!rc) {
+    const json_t *sub = json_object_get(jws.claims, "sub");
+    if (exp_ms > 0) grants->expires_ms = exp_ms >= 9.0e15 ? (int64_t)9.0e15 : (int64_t)floor(exp_ms);
+    if ((sub && qs_grants_set_text(grants, &grants->subject, string_slice(sub))) ||
+        qs_grants_set_text(grants, &grants->issuer, iss_slice)) {
+      qs_grants_release(grants);
+      grants = NULL;
+      why->reason = "out of memory";
+      rc = QS_ENOMEM;
+    }
+  }
+  qs_jws_dispose(&jws);
+  if (!rc) qs_token_cache_put(auth->cache, (int)role, resource_identifier, token, grants);
+  *out = grants;
+  return rc;
+}
+
+int qs_auth_verify(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token, int64_t now_ms,
+                   qs_grants_t **out, qs_auth_failure_t *why) {
+  return qs_auth_verify_for(auth, role, token, (qs_slice_t){NULL, 0}, now_ms, out, why);
+}

@@ -1,0 +1,101 @@
+/* Token verification: the configured keys of each role, and the one entry
+ * point that turns a presented token into grants (Mercure draft,
+ * Authorization and Token Validation; legacy rules of requirements digest
+ * 2.2). Immutable after creation: one qs_auth_t serves every thread. */
+#ifndef QS_AUTH_AUTH_H
+#define QS_AUTH_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/grants.h"
+#include "auth/key.h"
+#include "base/slice.h"
+#include "match/matcher.h"
+
+typedef enum { QS_AUTH_PUBLISHER, QS_AUTH_SUBSCRIBER } qs_auth_role_t;
+
+/* One configured verification key.
+ *
+ * A legacy key (from `publisher_jwt`/`subscriber_jwt` or
+ * MERCURE_*_JWT_KEY) accepts legacy tokens: the `mercure` claim, no
+ * `typ`/`aud`/`iss` requirement, `exp` optional but enforced when present.
+ * It also accepts draft-08 tokens (with `authorization_details`), for which
+ * `exp` is required and `aud`, when present, must contain the resource
+ * identifier; `typ` and `iss` are not checked (REF compat mode).
+ *
+ * A non-legacy key accepts draft-08 tokens only, fully checked: `typ` at+jwt,
+ * `exp` required, `nbf`, `aud` containing the resource identifier, `iss`
+ * among the configured issuers when there are any. A `mercure` claim in a
+ * token it verifies is ignored. */
+typedef struct {
+  qs_jwt_alg_t alg;    /* the only algorithm the key accepts */
+  qs_slice_t material; /* secret bytes (HS*) or PEM public key/certificate; copied */
+  bool legacy;
+  /* Seam for per-issuer keys: when not empty, this key only verifies tokens
+   * whose `iss` equals it (copied). Empty: any issuer. */
+  qs_slice_t issuer;
+} qs_auth_key_config_t;
+
+typedef struct {
+  const qs_auth_key_config_t *publisher_keys;
+  size_t publisher_key_count;
+  const qs_auth_key_config_t *subscriber_keys;
+  size_t subscriber_key_count;
+  /* Expected `aud` (copied); may be overridden per request with qs_auth_verify_for(). */
+  qs_slice_t resource_identifier;
+  /* Trusted `iss` values for non-legacy keys (copied); none: `iss` unchecked. */
+  const qs_slice_t *issuers;
+  size_t issuer_count;
+  /* Used to compile grants; hub_url is copied. */
+  qs_match_options_t match;
+  size_t max_token_bytes; /* 0: QS_JWS_DEFAULT_MAX_TOKEN_BYTES (8192) */
+  /* Verified tokens remembered (until their `exp`) so a token presented
+   * again skips signature and claims work; 0 disables the cache. Tokens
+   * over 2 KB are never cached. QS_AUTH_DEFAULT_CACHE_ENTRIES is a sensible value. */
+  size_t cache_max_entries;
+} qs_auth_config_t;
+
+#define QS_AUTH_DEFAULT_CACHE_ENTRIES 4096
+
+/* Why a token was refused. `error` is the RFC 6750 error code to answer
+ * with ("invalid_token": 401, "invalid_request": 400); `reason` is a static,
+ * precise explanation for the log. Neither ever contains token bytes. */
+typedef struct {
+  const char *error;
+  const char *reason;
+} qs_auth_failure_t;
+
+typedef struct qs_auth qs_auth_t;
+
+/* Builds the verifier from `config` (everything copied; `config` may go
+ * away afterwards). Returns 0, QS_EINVAL with `*reason` set to a static
+ * explanation (a key that does not fit its algorithm, ...), or QS_ENOMEM.
+ * The caller destroys the verifier. */
+int qs_auth_create(const qs_auth_config_t *config, qs_auth_t **out, const char **reason);
+
+/* Frees the verifier (NULL is fine). Grants it produced stay valid. */
+void qs_auth_destroy(qs_auth_t *auth);
+
+/* True when `role` has at least one key. */
+bool qs_auth_has_keys(const qs_auth_t *auth, qs_auth_role_t role);
+
+/* Verifies `token` (borrowed for the call) for `role` at wall time `now_ms`
+ * with the configured resource identifier. On success returns 0 and stores
+ * one reference to the token's grants in `*out` (the caller releases it),
+ * with expires_ms, subject and issuer filled in; grants may be shared with
+ * earlier calls for the same token (cache). Thread-safe. On failure returns QS_EAUTH
+ * (or QS_ENOMEM: answer 500) and fills `*why`; `*out` is NULL.
+ * Every failure of a presented token is "invalid_token". */
+int qs_auth_verify(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token, int64_t now_ms,
+                   qs_grants_t **out, qs_auth_failure_t *why);
+
+/* qs_auth_verify() with the resource identifier of this request (for example
+ * derived from its scheme and Host); an empty slice means the configured one.
+ * With no resource identifier at all, non-legacy keys refuse every token. */
+int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
+                       qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
+                       qs_auth_failure_t *why);
+
+#endif

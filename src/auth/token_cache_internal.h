@@ -1,0 +1,36 @@
+/* A bounded, thread-safe cache of verified tokens (auth/ only). Verifying a
+ * token is deterministic given the token bytes, the role and the resource
+ * identifier, except for time; since a verified token stays valid until its
+ * `exp`, an entry is kept at most until then. Failures are never cached. */
+#ifndef QS_AUTH_TOKEN_CACHE_INTERNAL_H
+#define QS_AUTH_TOKEN_CACHE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/grants.h"
+#include "base/slice.h"
+
+/* Tokens longer than this are verified every time, to bound the cache's memory. */
+#define QS_TOKEN_CACHE_MAX_TOKEN_BYTES 2048
+
+typedef struct qs_token_cache qs_token_cache_t;
+
+/* A cache of at most `max_entries` tokens (rounded up to a multiple of its
+ * shard count). NULL when out of memory. */
+qs_token_cache_t *qs_token_cache_create(size_t max_entries);
+
+/* Frees the cache and drops its grant references (NULL is fine). */
+void qs_token_cache_destroy(qs_token_cache_t *cache);
+
+/* The grants of a cached token still valid at `now_ms`, with one reference
+ * for the caller; NULL when absent or expired. */
+qs_grants_t *qs_token_cache_get(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
+                                int64_t now_ms);
+
+/* Remembers the grants of a verified token (taking its own reference). A
+ * full shard is emptied first. Out of memory just skips caching. */
+void qs_token_cache_put(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
+                        qs_grants_t *grants);
+
+#endif

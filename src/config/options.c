@@ -1,0 +1,373 @@
+/* The options table: the single source for the loaders, --help and the docs. */
+#include <stddef.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/config_internal.h"
+
+#define OFF(field) offsetof(qs_config_t, field)
+
+/* Enum fields are written through an int pointer; the enums must be int-sized. */
+_Static_assert(sizeof(qs_config_transport_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(qs_config_durability_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(qs_log_level_t) == sizeof(int), "enum size");
+_Static_assert(QS_LOG_DEBUG == 0 && QS_LOG_OFF == 4, "log_level choices follow qs_log_level_t");
+
+static const char *const transport_choices[] = {"memory", "lmdb", NULL};
+static const char *const durability_choices[] = {"sync", "async", NULL};
+static const char *const log_level_choices[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const jwt_alg_choices[] = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256",
+                                              "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA", NULL};
+
+#define S_NETWORK "Network"
+#define S_AUTH "Authorization"
+#define S_CORS "CORS"
+#define S_TIMEOUTS "Timeouts"
+#define S_LIMITS "Limits"
+#define S_HISTORY "History"
+#define S_FEATURES "Features and logging"
+
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+
+static const qs_config_option_t options[] = {
+    /* Network */
+    {.name = "listen",
+     .section = S_NETWORK,
+     .type = QS_OPT_STRING,
+     .offset = OFF(listen),
+     .default_value = "localhost:3000",
+     .metavar = "HOST:PORT",
+     .validate = qs_config_check_listen,
+     .help = "Address and port to listen on; an IPv6 host goes in brackets ([::1]:3000), an empty host "
+             "(:3000) means every interface and port 0 picks a free port."},
+    {.name = "workers",
+     .section = S_NETWORK,
+     .type = QS_OPT_INT,
+     .offset = OFF(workers),
+     .default_value = "0",
+     .max = 1024,
+     .help = "Worker threads, each running one event loop; 0 means one per core."},
+    {.name = "hub_url",
+     .section = S_NETWORK,
+     .type = QS_OPT_STRING,
+     .offset = OFF(hub_url),
+     .default_value = "",
+     .metavar = "URL",
+     .validate = qs_config_check_http_url,
+     .help = "Public URL of the hub, the base of relative topics and URL patterns and of the reserved "
+             "namespace. Empty means `http://<listen>/.well-known/mercure` (https with tls_cert)."},
+    {.name = "tls_cert",
+     .section = S_NETWORK,
+     .type = QS_OPT_STRING,
+     .offset = OFF(tls_cert),
+     .default_value = "",
+     .metavar = "FILE",
+     .help = "PEM certificate chain for HTTPS; needs tls_key. Empty means plain HTTP."},
+    {.name = "tls_key",
+     .section = S_NETWORK,
+     .type = QS_OPT_STRING,
+     .offset = OFF(tls_key),
+     .default_value = "",
+     .metavar = "FILE",
+     .help = "PEM private key for HTTPS; needs tls_cert."},
+
+    /* Authorization */
+    {.name = "anonymous",
+     .section = S_AUTH,
+     .type = QS_OPT_BOOL,
+     .offset = OFF(anonymous),
+     .default_value = "false",
+     .help = "Allow subscribers without a token; they receive public updates only."},
+    {.name = "publisher_jwt",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(publisher_jwt),
+     .default_value = "",
+     .metavar = "KEY",
+     .env_alias = "MERCURE_PUBLISHER_JWT_KEY",
+     .companion = "publisher_jwt_alg",
+     .flags = QS_OPT_SECRET,
+     .help = "Key that verifies publisher tokens: an HMAC secret or a PEM public key. Tokens signed "
+             "with it may use the legacy `mercure` claim. In the file, `publisher_jwt KEY ALG` also sets "
+             "the algorithm. Empty means the hub starts with a development key, which it prints."},
+    {.name = "publisher_jwt_alg",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(publisher_jwt_alg),
+     .default_value = "HS256",
+     .metavar = "ALG",
+     .env_alias = "MERCURE_PUBLISHER_JWT_ALG",
+     .choices = jwt_alg_choices,
+     .help = "Signature algorithm of publisher tokens; a PEM key needs one that is not HS*."},
+    {.name = "subscriber_jwt",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(subscriber_jwt),
+     .default_value = "",
+     .metavar = "KEY",
+     .env_alias = "MERCURE_SUBSCRIBER_JWT_KEY",
+     .companion = "subscriber_jwt_alg",
+     .flags = QS_OPT_SECRET,
+     .help = "Key that verifies subscriber tokens: an HMAC secret or a PEM public key. Tokens signed "
+             "with it may use the legacy `mercure` claim. In the file, `subscriber_jwt KEY ALG` also "
+             "sets the algorithm."},
+    {.name = "subscriber_jwt_alg",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(subscriber_jwt_alg),
+     .default_value = "HS256",
+     .metavar = "ALG",
+     .env_alias = "MERCURE_SUBSCRIBER_JWT_ALG",
+     .choices = jwt_alg_choices,
+     .help = "Signature algorithm of subscriber tokens; a PEM key needs one that is not HS*."},
+    {.name = "resource_identifier",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(resource_identifier),
+     .default_value = "",
+     .metavar = "URL",
+     .validate = qs_config_check_http_url,
+     .help = "Expected `aud` of draft-08 tokens and the `resource` of the protected resource metadata. "
+             "Empty means the hub URL."},
+    {.name = "cookie_name",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(cookie_name),
+     .default_value = "__Secure-mercure_access_token",
+     .metavar = "NAME",
+     .validate = qs_config_check_cookie_name,
+     .help = "Name of the authorization cookie. The legacy `mercureAuthorization` cookie is always "
+             "accepted too."},
+
+    /* CORS */
+    {.name = "cors_origins",
+     .section = S_CORS,
+     .type = QS_OPT_LIST,
+     .offset = OFF(cors_origins),
+     .default_value = "",
+     .metavar = "ORIGIN,...",
+     .validate = qs_config_check_origin,
+     .help = "Origins allowed to use the hub from a browser (scheme://host[:port], `null` or `*`). `*` "
+             "allows every origin but disables credentials. Empty means no CORS headers."},
+    {.name = "publish_origins",
+     .section = S_CORS,
+     .type = QS_OPT_LIST,
+     .offset = OFF(publish_origins),
+     .default_value = "",
+     .metavar = "ORIGIN,...",
+     .help = "Origins allowed to publish with cookie authentication (`*` allows all)."},
+
+    /* Timeouts */
+    {.name = "heartbeat",
+     .section = S_TIMEOUTS,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(heartbeat_ms),
+     .default_value = "25s",
+     .help = "Send an SSE comment after this much silence on a subscription, so proxies keep it "
+             "open; 0 turns it off."},
+    {.name = "write_timeout",
+     .section = S_TIMEOUTS,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(write_timeout_ms),
+     .default_value = "0",
+     .help = "Maximum lifetime of a subscription connection; clients reconnect with their last event "
+             "id. 0 turns it off."},
+    {.name = "dispatch_timeout",
+     .section = S_TIMEOUTS,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(dispatch_timeout_ms),
+     .default_value = "5s",
+     .help = "Disconnect a subscriber whose pending writes make no progress for this long; 0 turns it "
+             "off."},
+    {.name = "header_read_timeout",
+     .section = S_TIMEOUTS,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(header_read_timeout_ms),
+     .default_value = "10s",
+     .min = 1,
+     .help = "Time allowed to receive a request's headers."},
+    {.name = "idle_timeout",
+     .section = S_TIMEOUTS,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(idle_timeout_ms),
+     .default_value = "60s",
+     .help = "Close a keep-alive connection with no request in progress after this long; 0 turns it "
+             "off."},
+
+    /* Limits */
+    {.name = "max_request_body_size",
+     .section = S_LIMITS,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(max_request_body_bytes),
+     .default_value = "1MiB",
+     .min = 1,
+     .help = "Largest request body (a publish); a larger one is answered 413."},
+    {.name = "max_header_size",
+     .section = S_LIMITS,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(max_header_bytes),
+     .default_value = "16KiB",
+     .min = 1 * KIB,
+     .help = "Largest request line plus headers; a larger one is answered 431."},
+    {.name = "max_topics_per_update",
+     .section = S_LIMITS,
+     .type = QS_OPT_INT,
+     .offset = OFF(max_topics_per_update),
+     .default_value = "100",
+     .min = 1,
+     .help = "Most topics one publish may name."},
+    {.name = "max_matchers",
+     .section = S_LIMITS,
+     .type = QS_OPT_INT,
+     .offset = OFF(max_matchers),
+     .default_value = "100",
+     .min = 1,
+     .help = "Most topic matchers (match, match_urlpattern, topic) one subscription may give."},
+    {.name = "max_pattern_length",
+     .section = S_LIMITS,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(max_pattern_bytes),
+     .default_value = "4096",
+     .min = 1,
+     .help = "Longest topic or topic matcher, in bytes."},
+    {.name = "max_token_size",
+     .section = S_LIMITS,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(max_token_bytes),
+     .default_value = "8192",
+     .min = 256,
+     .help = "Longest JWT accepted, in bytes."},
+    {.name = "max_field_size",
+     .section = S_LIMITS,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(max_field_bytes),
+     .default_value = "1024",
+     .min = 1,
+     .help = "Longest `id`, `type` or `retry` field of a publish, in bytes."},
+    {.name = "subscriber_queue_limit",
+     .section = S_LIMITS,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(subscriber_queue_max_bytes),
+     .default_value = "4MiB",
+     .min = 1 * KIB,
+     .help = "Bytes queued for a slow subscriber past which it is disconnected (it can resume with its "
+             "last event id)."},
+    {.name = "max_connections",
+     .section = S_LIMITS,
+     .type = QS_OPT_INT,
+     .offset = OFF(max_connections),
+     .default_value = "15000",
+     .min = 1,
+     .help = "Most open client connections; further ones are refused."},
+    {.name = "max_connections_per_client",
+     .section = S_LIMITS,
+     .type = QS_OPT_INT,
+     .offset = OFF(max_connections_per_client),
+     .default_value = "0",
+     .help = "Most open connections from one client address (answered 429 past it); 0 means no limit."},
+
+    /* History */
+    {.name = "transport",
+     .section = S_HISTORY,
+     .type = QS_OPT_ENUM,
+     .offset = OFF(transport),
+     .default_value = "lmdb",
+     .choices = transport_choices,
+     .help = "History store: `lmdb` (durable, on disk) or `memory` (lost on restart)."},
+    {.name = "history_path",
+     .section = S_HISTORY,
+     .type = QS_OPT_STRING,
+     .offset = OFF(history_path),
+     .default_value = "./var/quicksilver.lmdb",
+     .metavar = "PATH",
+     .help = "Where the LMDB history lives."},
+    {.name = "history_size",
+     .section = S_HISTORY,
+     .type = QS_OPT_INT,
+     .offset = OFF(history_size),
+     .default_value = "100000",
+     .help = "Updates kept for reconnection; 0 means unbounded (other limits still apply)."},
+    {.name = "history_max_bytes",
+     .section = S_HISTORY,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(history_max_bytes),
+     .default_value = "1GiB",
+     .min = 1,
+     .help = "Most bytes of updates kept; the oldest are dropped first."},
+    {.name = "history_max_age",
+     .section = S_HISTORY,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(history_max_age_ms),
+     .default_value = "0",
+     .help = "Drop updates older than this; 0 keeps them regardless of age."},
+    {.name = "lmdb_map_size",
+     .section = S_HISTORY,
+     .type = QS_OPT_SIZE,
+     .offset = OFF(lmdb_map_bytes),
+     .default_value = "2GiB",
+     .min = 1 * MIB,
+     .help = "Size of the LMDB memory map, the hard ceiling of the history file."},
+    {.name = "commit_interval",
+     .section = S_HISTORY,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(commit_interval_ms),
+     .default_value = "2ms",
+     .help = "Longest wait to group publishes into one history commit."},
+    {.name = "commit_max_updates",
+     .section = S_HISTORY,
+     .type = QS_OPT_INT,
+     .offset = OFF(commit_max_updates),
+     .default_value = "1000",
+     .min = 1,
+     .help = "Most updates in one history commit."},
+    {.name = "durability",
+     .section = S_HISTORY,
+     .type = QS_OPT_ENUM,
+     .offset = OFF(durability),
+     .default_value = "sync",
+     .choices = durability_choices,
+     .help = "`sync` answers a publish after its history commit (it survives a crash); `async` answers "
+             "before."},
+
+    /* Features and logging */
+    {.name = "subscriptions",
+     .section = S_FEATURES,
+     .type = QS_OPT_BOOL,
+     .offset = OFF(subscriptions),
+     .default_value = "false",
+     .help = "Publish subscription events and serve the active subscriptions API."},
+    {.name = "topic_matcher_cache",
+     .section = S_FEATURES,
+     .type = QS_OPT_INT,
+     .offset = OFF(topic_matcher_cache),
+     .default_value = "100000",
+     .help = "Entries of the (matcher, topic) result cache; 0 turns it off."},
+    {.name = "ui",
+     .section = S_FEATURES,
+     .type = QS_OPT_BOOL,
+     .offset = OFF(ui),
+     .default_value = "true",
+     .help = "Serve the page at `/` that shows how to subscribe and publish."},
+    {.name = "log_level",
+     .section = S_FEATURES,
+     .type = QS_OPT_ENUM,
+     .offset = OFF(log_level),
+     .default_value = "info",
+     .choices = log_level_choices,
+     .help = "Least severe log level written."},
+};
+
+const qs_config_option_t *qs_config_options(size_t *count) {
+  *count = sizeof options / sizeof options[0];
+  return options;
+}
+
+const qs_config_option_t *qs_config_find_option(const char *name) {
+  for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+    const char *a = options[i].name, *b = name;
+    while (*a && (*a == *b || (*a == '_' && *b == '-'))) a++, b++;
+    if (*a == '\0' && *b == '\0') return &options[i];
+  }
+  return NULL;
+}

@@ -1,0 +1,1029 @@
+/* The HTTP server: accepting, limits and timeouts, and HTTP/1.x connections
+ * with their responses and streams.
+ *
+ * A connection's life: READING (llhttp parses into a request) -> HANDLING (the
+ * handler has the request) -> RESPONDING (a complete answer is queued) or
+ * STREAMING -> STREAM_ENDING, then back to READING for the next request, or
+ * DRAINING (write side shut, input discarded until EOF or a short linger) ->
+ * CLOSED. Requests of one connection are strictly sequential: bytes that
+ * arrive early wait, bounded, in the connection's input buffer.
+ *
+ * Writes go through one queue per connection and leave at the end of the
+ * loop iteration (a uv_check handle): everything queued meanwhile goes out
+ * in one uv_try_write (a writev), and only what the kernel did not take is
+ * handed to uv_write. That is the hot path of fan-out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/map.h"
+#include "http/http1_internal.h"
+
+/* Shared per-loop read buffer: connections own no read memory. */
+#define READ_BUF_BYTES (64 * 1024)
+/* Iovecs per writev; a longer queue leaves in several batches. */
+#define MAX_IOV 64
+/* Chunk headers per batch (stream bytes are framed as one chunk per run). */
+#define MAX_RUNS 4
+/* How long a connection that is being closed waits for its peer's EOF (or,
+ * on shutdown, for a pending answer) before it is closed hard. */
+#define LINGER_MS 2000
+/* Smallest allocation for copied stream bytes, so small writes share one block. */
+#define COPY_SEG_MIN 512
+
+typedef struct qs_link {
+  struct qs_link *prev, *next;
+} qs_link_t;
+
+static void link_init(qs_link_t *l) { l->prev = l->next = l; }
+static bool link_linked(const qs_link_t *l) { return l->next != l; }
+static void link_remove(qs_link_t *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  link_init(l);
+}
+static void link_append(qs_link_t *head, qs_link_t *l) {
+  l->prev = head->prev;
+  l->next = head;
+  head->prev->next = l;
+  head->prev = l;
+}
+
+#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* One queued piece of output. Copies live in data[]; references point
+ * elsewhere and are given back with release(owner). */
+typedef struct seg {
+  struct seg *next;
+  const char *ptr;
+  size_t len;
+  void (*release)(void *owner);
+  void *owner;
+  uint32_t cap;  /* room in data[] for copies; 0 for references and static bytes */
+  bool chunk;    /* stream body bytes that need chunked framing */
+  char data[];
+} seg_t;
+
+/* What uv_write still has to send after uv_try_write took only part. */
+typedef struct {
+  uv_write_t req;
+  qs_h1_conn_t *conn;
+  seg_t *segs; /* owned; released when the write completes */
+  char hdr[MAX_RUNS][20];
+  unsigned nbufs;
+  uv_buf_t bufs[];
+} batch_t;
+
+enum { TIMEOUT_NONE = 0, TIMEOUT_HEADER, TIMEOUT_IDLE, TIMEOUT_LINGER, TIMEOUT_LISTS };
+
+typedef enum {
+  ST_READING = 0,
+  ST_HANDLING,
+  ST_RESPONDING,
+  ST_ERRORING, /* an error answer is queued; input is discarded */
+  ST_STREAMING,
+  ST_STREAM_ENDING,
+  ST_DRAINING,
+  ST_CLOSED,
+} conn_state_t;
+
+struct qs_http_stream {
+  void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx);
+  void *ctx;
+};
+
+struct qs_h1_conn {
+  uv_tcp_t tcp; /* first: the handle's memory is the connection's */
+  qs_http_server_t *server;
+  qs_link_t all_link;
+  qs_link_t timeout_link;
+  qs_link_t dirty_link;
+  uint64_t deadline_ms;
+  qs_h1_parser_t *parser; /* NULL while a stream runs */
+  qs_h1_request_t *req;   /* while HANDLING */
+  char *in;               /* input that arrived before it could be parsed; NULL when empty */
+  uint32_t in_len, in_cap;
+  seg_t *q_head, *q_tail;
+  size_t queued_bytes;
+  batch_t *inflight;
+  struct qs_http_stream stream;
+  qs_net_addr_t addr;
+  uint8_t state;
+  uint8_t timeout_list;
+  uint8_t stream_reason_closed; /* the stream ends because of the server's shutdown */
+  bool reading;
+  bool close_after; /* close instead of keeping alive once the current answer is out */
+  bool chunked;
+  bool head_only;
+  bool stream_open; /* on_close not yet called */
+  bool addr_counted;
+};
+
+struct qs_http_server {
+  uv_loop_t *loop;
+  qs_net_listener_t *listener;
+  qs_http_limits_t limits;
+  qs_http_handler_fn handler;
+  void *ctx;
+  uv_timer_t sweep;
+  uv_check_t flush_check;
+  uv_idle_t flush_idle; /* keeps the poll from blocking while output waits for the check */
+  qs_link_t all;
+  qs_link_t timeouts[TIMEOUT_LISTS];
+  qs_link_t dirty;
+  size_t conn_count;
+  qs_map_t per_addr; /* addr bytes -> (void *)(uintptr_t)count */
+  char *read_buf;
+  bool read_buf_busy;
+  bool closing;
+  bool handles_closing;
+  int handles_open;
+  void (*on_closed)(void *ctx);
+  void *closed_ctx;
+  int port;
+  int64_t date_sec;
+  char date[64];
+};
+
+static void conn_fail(qs_h1_conn_t *c, int reason);
+static void conn_flush(qs_h1_conn_t *c);
+static void process_input(qs_h1_conn_t *c, const char *data, size_t len);
+static void maybe_finish_close(qs_http_server_t *s);
+
+/* ---- Timeouts: one FIFO per duration, so each is ordered by deadline ---- */
+
+static uint64_t timeout_duration(const qs_http_server_t *s, int list) {
+  switch (list) {
+    case TIMEOUT_HEADER: return s->limits.header_timeout_ms;
+    case TIMEOUT_IDLE: return s->limits.idle_timeout_ms;
+    default: return LINGER_MS;
+  }
+}
+
+static void timeout_clear(qs_h1_conn_t *c) {
+  if (c->timeout_list) link_remove(&c->timeout_link);
+  c->timeout_list = TIMEOUT_NONE;
+}
+
+static void timeout_set(qs_h1_conn_t *c, int list) {
+  timeout_clear(c);
+  qs_http_server_t *s = c->server;
+  c->deadline_ms = uv_now(s->loop) + timeout_duration(s, list);
+  c->timeout_list = (uint8_t)list;
+  link_append(&s->timeouts[list], &c->timeout_link);
+}
+
+/* ---- Output queue ------------------------------------------------------ */
+
+static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
+
+static void mark_dirty(qs_h1_conn_t *c) {
+  qs_http_server_t *s = c->server;
+  if (c->state == ST_CLOSED || link_linked(&c->dirty_link)) return;
+  if (!link_linked(&s->dirty)) uv_idle_start(&s->flush_idle, on_idle_noop);
+  link_append(&s->dirty, &c->dirty_link);
+}
+
+static void seg_release(qs_h1_conn_t *c, seg_t *s) {
+  if (c) c->queued_bytes -= s->len;
+  if (s->release) s->release(s->owner);
+  free(s);
+}
+
+static void release_list(qs_h1_conn_t *c, seg_t *s) {
+  while (s) {
+    seg_t *next = s->next;
+    seg_release(c, s);
+    s = next;
+  }
+}
+
+static void enqueue(qs_h1_conn_t *c, seg_t *s) {
+  s->next = NULL;
+  if (c->q_tail)
+    c->q_tail->next = s;
+  else
+    c->q_head = s;
+  c->q_tail = s;
+  c->queued_bytes += s->len;
+  mark_dirty(c);
+}
+
+/* Queues static bytes (never freed). */
+static int enqueue_static(qs_h1_conn_t *c, const char *bytes, size_t len) {
+  seg_t *s = calloc(1, sizeof *s);
+  if (!s) return QS_ENOMEM;
+  s->ptr = bytes;
+  s->len = len;
+  enqueue(c, s);
+  return 0;
+}
+
+/* Queues a copy of `len` bytes (framed as stream body when `chunk`),
+ * appending to the last copy block when it has room. */
+static int enqueue_copy(qs_h1_conn_t *c, const char *bytes, size_t len, bool chunk) {
+  seg_t *t = c->q_tail;
+  if (t && t->cap && t->chunk == chunk && t->cap - t->len >= len) {
+    memcpy(t->data + t->len, bytes, len);
+    t->len += len;
+    c->queued_bytes += len;
+    mark_dirty(c);
+    return 0;
+  }
+  size_t cap = len < COPY_SEG_MIN ? COPY_SEG_MIN : len;
+  if (cap > UINT32_MAX) return QS_ETOOBIG;
+  seg_t *s = malloc(sizeof *s + cap);
+  if (!s) return QS_ENOMEM;
+  *s = (seg_t){.ptr = s->data, .len = len, .cap = (uint32_t)cap, .chunk = chunk};
+  memcpy(s->data, bytes, len);
+  enqueue(c, s);
+  return 0;
+}
+
+static void after_flush(qs_h1_conn_t *c);
+
+static void on_write(uv_write_t *req, int status) {
+  batch_t *b = req->data;
+  qs_h1_conn_t *c = b->conn;
+  c->inflight = NULL;
+  release_list(c, b->segs);
+  free(b);
+  if (c->state == ST_CLOSED) return;
+  if (status < 0) {
+    conn_fail(c, QS_EIO);
+    return;
+  }
+  /* What was queued while this write was in flight leaves now, together. */
+  conn_flush(c);
+}
+
+/* Sends the queue: as much as possible in one writev, the rest with uv_write. */
+static void conn_flush(qs_h1_conn_t *c) {
+  while (c->q_head && !c->inflight && c->state != ST_CLOSED) {
+    uv_buf_t iov[MAX_IOV];
+    char hdr[MAX_RUNS][20];
+    unsigned n = 0, runs = 0;
+    size_t total = 0;
+    seg_t *s = c->q_head, *last = NULL;
+    while (s && n < MAX_IOV) {
+      if (s->chunk) {
+        /* A run of body bytes becomes one chunk: header, bytes, CRLF. */
+        if (runs == MAX_RUNS || n + 3 > MAX_IOV) break;
+        size_t run = 0;
+        unsigned k = 0;
+        for (seg_t *e = s; e && e->chunk && n + 2 + k < MAX_IOV; e = e->next) run += e->len, k++;
+        int hl = snprintf(hdr[runs], sizeof hdr[runs], "%zx\r\n", run);
+        iov[n++] = uv_buf_init(hdr[runs], (unsigned)hl);
+        runs++;
+        total += (size_t)hl + run + 2;
+        for (unsigned i = 0; i < k; i++, s = s->next) {
+          iov[n++] = uv_buf_init((char *)s->ptr, (unsigned)s->len);
+          last = s;
+        }
+        iov[n++] = uv_buf_init((char *)"\r\n", 2);
+      } else {
+        iov[n++] = uv_buf_init((char *)s->ptr, (unsigned)s->len);
+        total += s->len;
+        last = s;
+        s = s->next;
+      }
+    }
+    seg_t *taken = c->q_head;
+    c->q_head = last->next;
+    last->next = NULL;
+    if (!c->q_head) c->q_tail = NULL;
+
+    int w = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
+    if (w == UV_EAGAIN) w = 0;
+    if (w < 0) {
+      release_list(c, taken);
+      conn_fail(c, QS_EIO);
+      return;
+    }
+    if ((size_t)w == total) {
+      release_list(c, taken);
+      continue;
+    }
+    /* The kernel took part: hand the rest to uv_write. */
+    size_t skip = (size_t)w;
+    unsigned first = 0;
+    while (first < n && skip >= iov[first].len) skip -= iov[first++].len;
+    unsigned rest = n - first;
+    batch_t *b = malloc(sizeof *b + rest * sizeof(uv_buf_t));
+    if (!b) {
+      release_list(c, taken);
+      conn_fail(c, QS_ENOMEM);
+      return;
+    }
+    b->conn = c;
+    b->segs = taken;
+    b->nbufs = rest;
+    memcpy(b->hdr, hdr, sizeof hdr);
+    for (unsigned i = 0; i < rest; i++) {
+      uv_buf_t buf = iov[first + i];
+      if (buf.base >= (char *)hdr && buf.base < (char *)hdr + sizeof hdr)
+        buf.base = (char *)b->hdr + (buf.base - (char *)hdr);
+      b->bufs[i] = buf;
+    }
+    b->bufs[0].base += skip;
+    b->bufs[0].len -= skip;
+    b->req.data = b;
+    c->inflight = b;
+    if (uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, b->nbufs, on_write) != 0) {
+      c->inflight = NULL;
+      release_list(c, b->segs);
+      free(b);
+      conn_fail(c, QS_EIO);
+      return;
+    }
+    return;
+  }
+  if (!c->q_head && !c->inflight && c->state != ST_CLOSED) after_flush(c);
+}
+
+static void on_flush_check(uv_check_t *check) {
+  qs_http_server_t *s = check->data;
+  while (link_linked(&s->dirty)) {
+    qs_link_t *l = s->dirty.next;
+    link_remove(l);
+    conn_flush(CONTAINER_OF(l, qs_h1_conn_t, dirty_link));
+  }
+  uv_idle_stop(&s->flush_idle);
+}
+
+/* ---- Reading ----------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  qs_h1_conn_t *c = handle->data;
+  qs_http_server_t *s = c->server;
+  /* libuv calls on_read right after on_alloc, and on_read copies what it
+   * keeps, so one buffer serves every connection of the loop. */
+  if (s->read_buf_busy) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
+  s->read_buf_busy = true;
+  *buf = uv_buf_init(s->read_buf, READ_BUF_BYTES);
+}
+
+/* Appends to the connection's input buffer. */
+static int keep_input(qs_h1_conn_t *c, const char *data, size_t len) {
+  if (!len) return 0;
+  if ((size_t)c->in_len + len > UINT32_MAX) return QS_ETOOBIG;
+  if (c->in_len + len > c->in_cap) {
+    size_t cap = c->in_cap ? c->in_cap : 1024;
+    while (cap < c->in_len + len) cap *= 2;
+    char *in = realloc(c->in, cap);
+    if (!in) return QS_ENOMEM;
+    c->in = in;
+    c->in_cap = (uint32_t)cap;
+  }
+  memcpy(c->in + c->in_len, data, len);
+  c->in_len += (uint32_t)len;
+  return 0;
+}
+
+static void drop_input(qs_h1_conn_t *c) {
+  free(c->in);
+  c->in = NULL;
+  c->in_len = c->in_cap = 0;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void read_start(qs_h1_conn_t *c) {
+  if (c->reading || c->state == ST_CLOSED) return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
+}
+
+static void read_stop(qs_h1_conn_t *c) {
+  if (!c->reading) return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
+/* Closes the write side once everything queued is out, then waits (bounded)
+ * for the peer's EOF, so that input still in flight does not turn the close
+ * into a reset that could destroy the answer before the client reads it. */
+static void start_drain(qs_h1_conn_t *c) {
+  c->state = ST_DRAINING;
+  qs_h1_parser_destroy(c->parser);
+  c->parser = NULL;
+  drop_input(c);
+  timeout_set(c, TIMEOUT_LINGER);
+  uv_shutdown_t *req = malloc(sizeof *req);
+  if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    free(req);
+    conn_fail(c, QS_ECLOSED);
+    return;
+  }
+  read_start(c);
+}
+
+/* Queues a short error answer and closes afterwards. */
+static void send_error(qs_h1_conn_t *c, int status, const char *reason) {
+  if (c->req) {
+    qs_h1_request_destroy(c->req);
+    c->req = NULL;
+  }
+  c->state = ST_ERRORING;
+  c->close_after = true;
+  timeout_set(c, TIMEOUT_LINGER);
+  char head[256];
+  int body_len = (int)strlen(reason) + 1;
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                   "Connection: close\r\n\r\n%s\n",
+                   status, qs_http_status_text(status), body_len, reason);
+  if (n < 0 || (size_t)n >= sizeof head || enqueue_copy(c, head, (size_t)n, false) != 0) {
+    conn_fail(c, QS_ENOMEM);
+    return;
+  }
+  QS_LOG_DEBUG("http error status=%d reason=\"%s\"", status, reason);
+}
+
+static void dispatch(qs_h1_conn_t *c) {
+  qs_h1_request_t *req = qs_h1_parser_take(c->parser);
+  req->conn = c;
+  qs_net_addr_format(&c->addr, req->remote_addr, sizeof req->remote_addr);
+  c->req = req;
+  c->state = ST_HANDLING;
+  if (!c->server->closing) timeout_clear(c);
+  if (req->upgrade || !req->keep_alive) c->close_after = true;
+  c->server->handler(&req->pub, c->server->ctx);
+}
+
+/* Parses what can be parsed: `data` plus whatever waited in c->in. */
+static void process_input(qs_h1_conn_t *c, const char *data, size_t len) {
+  if (keep_input(c, data, len) != 0) {
+    conn_fail(c, QS_ENOMEM);
+    return;
+  }
+  size_t off = 0;
+  while (c->state == ST_READING && off < c->in_len) {
+    size_t used = 0;
+    bool was_in_message = qs_h1_parser_in_message(c->parser);
+    qs_h1_event_t ev = qs_h1_parser_feed(c->parser, c->in + off, c->in_len - off, &used);
+    off += used;
+    if (!was_in_message && qs_h1_parser_in_message(c->parser)) timeout_set(c, TIMEOUT_HEADER);
+    if (ev == QS_H1_NEED_MORE) {
+      if (qs_h1_parser_in_body(c->parser)) timeout_set(c, TIMEOUT_IDLE); /* body inactivity */
+      break;
+    }
+    if (ev == QS_H1_CONTINUE) {
+      if (enqueue_static(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) conn_fail(c, QS_ENOMEM);
+      timeout_set(c, TIMEOUT_IDLE);
+      continue;
+    }
+    if (ev == QS_H1_ERROR) {
+      const char *reason;
+      int status = qs_h1_parser_status(c->parser, &reason);
+      drop_input(c);
+      send_error(c, status, reason);
+      return;
+    }
+    /* QS_H1_REQUEST: keep the rest for later, then hand the request over. */
+    memmove(c->in, c->in + off, c->in_len - off);
+    c->in_len -= (uint32_t)off;
+    off = 0;
+    if (!c->in_len) drop_input(c);
+    dispatch(c);
+    return;
+  }
+  if (c->state == ST_CLOSED) return;
+  if (off) {
+    memmove(c->in, c->in + off, c->in_len - off);
+    c->in_len -= (uint32_t)off;
+  }
+  if (!c->in_len) drop_input(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  qs_h1_conn_t *c = stream->data;
+  qs_http_server_t *s = c->server;
+  if (buf->base == s->read_buf) s->read_buf_busy = false;
+  if (nread == 0 || c->state == ST_CLOSED) return;
+  if (nread < 0) {
+    /* EOF or error: the peer is gone (HTTP/1.1 has no half-closed requests worth keeping). */
+    conn_fail(c, QS_ECLOSED);
+    return;
+  }
+  switch (c->state) {
+    case ST_READING:
+      process_input(c, buf->base, (size_t)nread);
+      break;
+    case ST_DRAINING:
+    case ST_ERRORING:
+      break; /* discarded */
+    default:
+      /* A request is being answered: keep early input, bounded. */
+      if (keep_input(c, buf->base, (size_t)nread) != 0) {
+        conn_fail(c, QS_ENOMEM);
+        return;
+      }
+      if (c->in_len >= s->limits.max_header_bytes) {
+        if (c->state == ST_STREAMING || c->state == ST_STREAM_ENDING)
+          conn_fail(c, QS_ECLOSED); /* nobody sends requests behind an event stream */
+        else
+          read_stop(c);
+      }
+      break;
+  }
+}
+
+/* ---- Closing ----------------------------------------------------------- */
+
+static void fire_stream_close(qs_h1_conn_t *c, int reason) {
+  if (!c->stream_open) return;
+  c->stream_open = false;
+  if (c->stream.on_close) c->stream.on_close(&c->stream, reason, c->stream.ctx);
+}
+
+static void on_conn_closed(uv_handle_t *handle) {
+  qs_h1_conn_t *c = (qs_h1_conn_t *)handle;
+  qs_http_server_t *s = c->server;
+  release_list(NULL, c->q_head);
+  qs_h1_parser_destroy(c->parser);
+  free(c->in);
+  if (c->addr_counted) {
+    qs_slice_t key = qs_slice((const char *)c->addr.bytes, c->addr.len);
+    uintptr_t count = (uintptr_t)qs_map_get(&s->per_addr, key);
+    if (count <= 1)
+      qs_map_remove(&s->per_addr, key);
+    else
+      qs_map_put(&s->per_addr, key, (void *)(count - 1));
+  }
+  link_remove(&c->all_link);
+  s->conn_count--;
+  free(c);
+  maybe_finish_close(s);
+}
+
+/* Closes the connection now; idempotent. A request still with its handler
+ * gets its abort callback, a stream its on_close. */
+static void conn_fail(qs_h1_conn_t *c, int reason) {
+  if (c->state == ST_CLOSED) return;
+  c->state = ST_CLOSED;
+  timeout_clear(c);
+  if (link_linked(&c->dirty_link)) link_remove(&c->dirty_link);
+  c->reading = false;
+  qs_h1_request_t *req = c->req;
+  c->req = NULL;
+  if (req) {
+    req->conn = NULL;
+    if (req->on_abort) {
+      req->on_abort(&req->pub, req->abort_ctx);
+      qs_h1_request_destroy(req);
+    } /* else it lingers until answered (the answer returns QS_ECLOSED) */
+  }
+  fire_stream_close(c, c->stream_reason_closed ? QS_ECLOSED : reason);
+  uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+/* The current answer is out: go on with the next request, or close. */
+static void finish_exchange(qs_h1_conn_t *c) {
+  if (c->close_after || c->server->closing) {
+    start_drain(c);
+    return;
+  }
+  c->state = ST_READING;
+  c->chunked = c->head_only = false;
+  if (!c->parser) {
+    c->parser = qs_h1_parser_create(&c->server->limits);
+    if (!c->parser) {
+      conn_fail(c, QS_ENOMEM);
+      return;
+    }
+  }
+  timeout_set(c, TIMEOUT_IDLE);
+  read_start(c);
+  if (c->in_len) process_input(c, NULL, 0);
+}
+
+static void after_flush(qs_h1_conn_t *c) {
+  switch (c->state) {
+    case ST_RESPONDING:
+      finish_exchange(c);
+      break;
+    case ST_ERRORING:
+      start_drain(c);
+      break;
+    case ST_STREAM_ENDING:
+      c->state = ST_RESPONDING; /* the stream is no longer writable */
+      fire_stream_close(c, c->stream_reason_closed ? QS_ECLOSED : 0);
+      if (c->state == ST_RESPONDING) finish_exchange(c);
+      break;
+    default:
+      break;
+  }
+}
+
+/* ---- Server ------------------------------------------------------------ */
+
+static void on_reject_closed(uv_handle_t *handle) { free(handle); }
+
+static bool admit(qs_http_server_t *s, qs_h1_conn_t *c, int *status) {
+  if (s->limits.max_connections && s->conn_count > s->limits.max_connections) {
+    *status = 503;
+    return false;
+  }
+  if (s->limits.max_connections_per_address && c->addr.len) {
+    qs_slice_t key = qs_slice((const char *)c->addr.bytes, c->addr.len);
+    uintptr_t count = (uintptr_t)qs_map_get(&s->per_addr, key);
+    if (count >= s->limits.max_connections_per_address) {
+      *status = 429;
+      return false;
+    }
+    if (qs_map_put(&s->per_addr, key, (void *)(count + 1)) != 0) {
+      *status = 503;
+      return false;
+    }
+    c->addr_counted = true;
+  }
+  return true;
+}
+
+static void on_connection(qs_net_listener_t *listener, void *ctx) {
+  qs_http_server_t *s = ctx;
+  qs_h1_conn_t *c = calloc(1, sizeof *c);
+  if (!c) return;
+  if (qs_net_listener_accept(listener, &c->tcp, on_reject_closed) != 0) return;
+  c->tcp.data = c;
+  c->server = s;
+  link_init(&c->timeout_link);
+  link_init(&c->dirty_link);
+  link_append(&s->all, &c->all_link);
+  s->conn_count++;
+  qs_net_peer_addr(&c->tcp, &c->addr);
+  int status = 0;
+  if (!admit(s, c, &status)) {
+    char text[QS_NET_ADDR_TEXT_MAX];
+    qs_net_addr_format(&c->addr, text, sizeof text);
+    QS_LOG_WARN("connection refused status=%d remote=%s connections=%zu", status, text, s->conn_count);
+    read_start(c);
+    send_error(c, status, status == 429 ? "too many connections from this address" : "too many connections");
+    return;
+  }
+  c->parser = qs_h1_parser_create(&s->limits);
+  if (!c->parser) {
+    conn_fail(c, QS_ENOMEM);
+    return;
+  }
+  c->state = ST_READING;
+  timeout_set(c, TIMEOUT_HEADER);
+  read_start(c);
+}
+
+static void on_sweep(uv_timer_t *timer) {
+  qs_http_server_t *s = timer->data;
+  uint64_t now = uv_now(s->loop);
+  for (int list = TIMEOUT_HEADER; list < TIMEOUT_LISTS; list++) {
+    while (link_linked(&s->timeouts[list])) {
+      qs_h1_conn_t *c = CONTAINER_OF(s->timeouts[list].next, qs_h1_conn_t, timeout_link);
+      if (c->deadline_ms > now) break;
+      timeout_clear(c);
+      if (c->state == ST_READING && (list == TIMEOUT_HEADER || qs_h1_parser_in_message(c->parser)))
+        send_error(c, 408, "request timeout");
+      else
+        conn_fail(c, QS_ECLOSED);
+    }
+  }
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+  qs_http_server_t *s = handle->data;
+  if (--s->handles_open > 0) return;
+  void (*cb)(void *) = s->on_closed;
+  void *ctx = s->closed_ctx;
+  qs_map_dispose(&s->per_addr);
+  free(s->read_buf);
+  free(s);
+  if (cb) cb(ctx);
+}
+
+static void maybe_finish_close(qs_http_server_t *s) {
+  if (!s->closing || s->listener || s->conn_count || s->handles_closing) return;
+  s->handles_closing = true;
+  s->handles_open = 3;
+  uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
+  uv_close((uv_handle_t *)&s->flush_check, on_handle_closed);
+  uv_close((uv_handle_t *)&s->flush_idle, on_handle_closed);
+}
+
+static void on_listener_closed(void *ctx) {
+  qs_http_server_t *s = ctx;
+  s->listener = NULL;
+  maybe_finish_close(s);
+}
+
+int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_http_limits_t *limits,
+                          qs_http_handler_fn handler, void *ctx, qs_http_server_t **out) {
+  if (!loop || !handler || !out) return QS_EINVAL;
+  qs_http_limits_t lim, def;
+  qs_http_limits_default(&def);
+  lim = limits ? *limits : def;
+  if (!lim.max_header_bytes) lim.max_header_bytes = def.max_header_bytes;
+  if (!lim.max_header_count) lim.max_header_count = def.max_header_count;
+  if (!lim.max_body_bytes) lim.max_body_bytes = def.max_body_bytes;
+  if (!lim.header_timeout_ms) lim.header_timeout_ms = def.header_timeout_ms;
+  if (!lim.idle_timeout_ms) lim.idle_timeout_ms = def.idle_timeout_ms;
+  if (lim.max_header_bytes > UINT32_MAX / 2 || lim.max_header_count > UINT32_MAX / 2) return QS_EINVAL;
+
+  qs_http_server_t *s = calloc(1, sizeof *s);
+  if (!s) return QS_ENOMEM;
+  s->read_buf = malloc(READ_BUF_BYTES);
+  if (!s->read_buf) {
+    free(s);
+    return QS_ENOMEM;
+  }
+  s->loop = loop;
+  s->limits = lim;
+  s->handler = handler;
+  s->ctx = ctx;
+  link_init(&s->all);
+  link_init(&s->dirty);
+  for (int i = 0; i < TIMEOUT_LISTS; i++) link_init(&s->timeouts[i]);
+  qs_map_init(&s->per_addr);
+  int rc = qs_net_listener_create(loop, host, port, 0, on_connection, s, &s->listener);
+  if (rc) {
+    free(s->read_buf);
+    free(s);
+    return rc;
+  }
+  s->port = qs_net_listener_port(s->listener);
+  uv_timer_init(loop, &s->sweep);
+  uv_check_init(loop, &s->flush_check);
+  uv_idle_init(loop, &s->flush_idle);
+  s->sweep.data = s->flush_check.data = s->flush_idle.data = s;
+  uv_check_start(&s->flush_check, on_flush_check);
+  /* The sweep runs a few times per shortest timeout; deadlines are kept to that resolution. */
+  uint64_t shortest = lim.header_timeout_ms < lim.idle_timeout_ms ? lim.header_timeout_ms : lim.idle_timeout_ms;
+  if (shortest > LINGER_MS) shortest = LINGER_MS;
+  uint64_t period = shortest / 4;
+  if (period < 5) period = 5;
+  if (period > 1000) period = 1000;
+  uv_timer_start(&s->sweep, on_sweep, period, period);
+  uv_unref((uv_handle_t *)&s->sweep);
+  *out = s;
+  return 0;
+}
+
+int qs_http_server_port(const qs_http_server_t *server) { return server->port; }
+
+size_t qs_http_server_connection_count(const qs_http_server_t *server) { return server->conn_count; }
+
+static void stream_end(qs_h1_conn_t *c);
+
+void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), void *ctx) {
+  if (!s || s->closing) return;
+  s->closing = true;
+  s->on_closed = on_closed;
+  s->closed_ctx = ctx;
+  qs_net_listener_close(s->listener, on_listener_closed, s);
+  /* conn_fail frees nothing synchronously, so walking the list is safe. */
+  for (qs_link_t *l = s->all.next, *next; l != &s->all; l = next) {
+    next = l->next;
+    qs_h1_conn_t *c = CONTAINER_OF(l, qs_h1_conn_t, all_link);
+    c->close_after = true;
+    switch (c->state) {
+      case ST_READING:
+        conn_fail(c, QS_ECLOSED);
+        break;
+      case ST_STREAMING:
+        c->stream_reason_closed = 1;
+        stream_end(c);
+        timeout_set(c, TIMEOUT_LINGER);
+        break;
+      case ST_STREAM_ENDING:
+        c->stream_reason_closed = 1;
+        timeout_set(c, TIMEOUT_LINGER);
+        break;
+      case ST_HANDLING:
+      case ST_RESPONDING:
+        timeout_set(c, TIMEOUT_LINGER);
+        break;
+      default:
+        break;
+    }
+  }
+  uv_ref((uv_handle_t *)&s->sweep);
+  maybe_finish_close(s);
+}
+
+/* ---- Responses --------------------------------------------------------- */
+
+static bool is_tchar(unsigned char ch) {
+  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
+  return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static bool headers_valid(const qs_http_header_t *headers, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    const qs_http_header_t *h = &headers[i];
+    if (!h->name.len) return false;
+    for (size_t j = 0; j < h->name.len; j++)
+      if (!is_tchar((unsigned char)h->name.ptr[j])) return false;
+    for (size_t j = 0; j < h->value.len; j++) {
+      unsigned char ch = (unsigned char)h->value.ptr[j];
+      if (ch == '\r' || ch == '\n' || ch == '\0') return false;
+    }
+  }
+  return true;
+}
+
+/* Framing headers belong to this layer. */
+static bool is_framing_header(qs_slice_t name) {
+  return qs_slice_eq_nocase(name, qs_slice_from_cstr("content-length")) ||
+         qs_slice_eq_nocase(name, qs_slice_from_cstr("transfer-encoding")) ||
+         qs_slice_eq_nocase(name, qs_slice_from_cstr("connection"));
+}
+
+static const char *http_date(qs_http_server_t *s) {
+  int64_t sec = qs_clock_wall_ms() / 1000;
+  if (sec != s->date_sec) {
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(s->date, sizeof s->date, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
+             months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    s->date_sec = sec;
+  }
+  return s->date;
+}
+
+/* Writes the status line and headers (without the final CRLF). */
+static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_header_t *headers,
+                      size_t count) {
+  int rc = qs_buf_appendf(out, "HTTP/1.1 %d %s\r\n", status, qs_http_status_text(status));
+  for (size_t i = 0; !rc && i < count; i++) {
+    if (is_framing_header(headers[i].name)) continue;
+    rc = qs_buf_append(out, headers[i].name.ptr, headers[i].name.len);
+    if (!rc) rc = qs_buf_append(out, ": ", 2);
+    if (!rc) rc = qs_buf_append(out, headers[i].value.ptr, headers[i].value.len);
+    if (!rc) rc = qs_buf_append(out, "\r\n", 2);
+  }
+  if (!rc) rc = qs_buf_appendf(out, "Date: %s\r\n", http_date(c->server));
+  return rc;
+}
+
+static qs_h1_request_t *request_of(qs_http_request_t *req) { return CONTAINER_OF(req, qs_h1_request_t, pub); }
+
+void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx), void *ctx) {
+  qs_h1_request_t *r = request_of(req);
+  r->on_abort = fn;
+  r->abort_ctx = ctx;
+}
+
+/* Checks an answer; on QS_ECLOSED the request is already freed. */
+static int check_answer(qs_h1_request_t *r, int status, const qs_http_header_t *headers, size_t count) {
+  if (status < 200 || status > 599 || (count && !headers) || !headers_valid(headers, count)) return QS_EINVAL;
+  if (!r->conn) {
+    qs_h1_request_destroy(r);
+    return QS_ECLOSED;
+  }
+  if (r->conn->req != r) return QS_EINVAL;
+  return 0;
+}
+
+int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *headers, size_t header_count,
+                    qs_slice_t body) {
+  if (!req) return QS_EINVAL;
+  qs_h1_request_t *r = request_of(req);
+  int rc = check_answer(r, status, headers, header_count);
+  if (rc) return rc;
+  qs_h1_conn_t *c = r->conn;
+  bool close = c->close_after || c->server->closing;
+  bool no_body = status == 204 || status == 304;
+  qs_buf_t head;
+  qs_buf_init(&head, (size_t)-1);
+  rc = build_head(&head, c, status, headers, header_count);
+  if (!rc && !no_body) rc = qs_buf_appendf(&head, "Content-Length: %zu\r\n", body.len);
+  if (!rc && close) rc = qs_buf_append_cstr(&head, "Connection: close\r\n");
+  if (!rc && !close && req->version_major == 1 && req->version_minor == 0)
+    rc = qs_buf_append_cstr(&head, "Connection: keep-alive\r\n");
+  if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
+  if (!rc && !r->is_head && !no_body) rc = qs_buf_append(&head, body.ptr, body.len);
+  if (!rc) rc = enqueue_copy(c, head.ptr, head.len, false);
+  qs_buf_dispose(&head);
+  if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
+  c->close_after = close;
+  c->req = NULL;
+  c->state = ST_RESPONDING;
+  qs_h1_request_destroy(r);
+  return 0;
+}
+
+int qs_http_respond_text(qs_http_request_t *req, int status, const char *text) {
+  qs_buf_t body;
+  qs_buf_init(&body, (size_t)-1);
+  if (qs_buf_append_cstr(&body, text) || qs_buf_append(&body, "\n", 1)) {
+    qs_buf_dispose(&body);
+    return QS_ENOMEM;
+  }
+  qs_http_header_t h = {qs_slice_from_cstr("Content-Type"), qs_slice_from_cstr("text/plain; charset=utf-8")};
+  int rc = qs_http_respond(req, status, &h, 1, qs_buf_slice(&body));
+  qs_buf_dispose(&body);
+  return rc;
+}
+
+/* ---- Streams ----------------------------------------------------------- */
+
+static qs_h1_conn_t *conn_of(const qs_http_stream_t *stream) {
+  return CONTAINER_OF(stream, qs_h1_conn_t, stream);
+}
+
+int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_header_t *headers,
+                         size_t header_count, qs_http_stream_t **out) {
+  if (!req || !out) return QS_EINVAL;
+  qs_h1_request_t *r = request_of(req);
+  int rc = check_answer(r, status, headers, header_count);
+  if (rc) return rc;
+  qs_h1_conn_t *c = r->conn;
+  /* HTTP/1.1 frames the open-ended body with chunks and may keep the
+   * connection afterwards; HTTP/1.0 has only the close to end it. */
+  bool chunked = req->version_major == 1 && req->version_minor >= 1;
+  if (!chunked) c->close_after = true;
+  qs_buf_t head;
+  qs_buf_init(&head, (size_t)-1);
+  rc = build_head(&head, c, status, headers, header_count);
+  if (!rc && chunked) rc = qs_buf_append_cstr(&head, "Transfer-Encoding: chunked\r\n");
+  if (!rc && (c->close_after || c->server->closing)) rc = qs_buf_append_cstr(&head, "Connection: close\r\n");
+  if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
+  if (!rc) rc = enqueue_copy(c, head.ptr, head.len, false);
+  qs_buf_dispose(&head);
+  if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
+  c->head_only = r->is_head;
+  c->chunked = chunked && !r->is_head;
+  c->req = NULL;
+  c->state = ST_STREAMING;
+  c->stream = (struct qs_http_stream){0};
+  c->stream_open = true;
+  c->stream_reason_closed = 0;
+  qs_h1_request_destroy(r);
+  /* An idle subscriber should cost little: the parser goes until the stream ends. */
+  qs_h1_parser_destroy(c->parser);
+  c->parser = NULL;
+  if (c->server->closing) {
+    c->stream_reason_closed = 1;
+    stream_end(c);
+  }
+  *out = &c->stream;
+  return 0;
+}
+
+int qs_http_stream_write(qs_http_stream_t *stream, qs_slice_t bytes) {
+  qs_h1_conn_t *c = conn_of(stream);
+  if (c->state != ST_STREAMING) return QS_ECLOSED;
+  if (!bytes.len || c->head_only) return 0;
+  return enqueue_copy(c, bytes.ptr, bytes.len, c->chunked);
+}
+
+int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*release)(void *owner),
+                             void *owner) {
+  qs_h1_conn_t *c = conn_of(stream);
+  if (c->state != ST_STREAMING) return QS_ECLOSED;
+  if (!bytes.len || c->head_only) {
+    if (release) release(owner);
+    return 0;
+  }
+  seg_t *s = malloc(sizeof *s);
+  if (!s) return QS_ENOMEM;
+  *s = (seg_t){.ptr = bytes.ptr, .len = bytes.len, .release = release, .owner = owner, .chunk = c->chunked};
+  enqueue(c, s);
+  return 0;
+}
+
+size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) { return conn_of(stream)->queued_bytes; }
+
+void qs_http_stream_on_close(qs_http_stream_t *stream,
+                             void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx), void *ctx) {
+  stream->on_close = on_close;
+  stream->ctx = ctx;
+}
+
+static void stream_end(qs_h1_conn_t *c) {
+  if (c->state != ST_STREAMING) return;
+  c->state = ST_STREAM_ENDING;
+  if (c->chunked && enqueue_static(c, "0\r\n\r\n", 5) != 0) {
+    conn_fail(c, QS_ENOMEM);
+    return;
+  }
+  mark_dirty(c); /* even with nothing queued, the end is noticed at the flush */
+}
+
+void qs_http_stream_close(qs_http_stream_t *stream) {
+  if (!stream) return;
+  stream_end(conn_of(stream));
+}

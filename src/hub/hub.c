@@ -1,0 +1,371 @@
+/* The hub: sequencer, fan-out to the shards' inboxes, shard lifecycle.
+ * See hub.h for the threading model. Lock order: seq_mutex, then
+ * fanout_mutex, then a shard's inbox_mutex. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "hub/hub_internal.h"
+
+/* ---- The hub ---- */
+
+int qs_hub_create(const qs_hub_settings_t *settings, qs_hub_open_store_fn open_store, void *open_arg,
+                  qs_hub_t **out) {
+  *out = NULL;
+  if (!settings || !open_store) return QS_EINVAL;
+  qs_hub_t *hub = calloc(1, sizeof *hub);
+  if (!hub) return QS_ENOMEM;
+  hub->settings = *settings;
+  if (pthread_mutex_init(&hub->seq_mutex, NULL) != 0) {
+    free(hub);
+    return QS_ENOMEM;
+  }
+  if (pthread_mutex_init(&hub->fanout_mutex, NULL) != 0) {
+    pthread_mutex_destroy(&hub->seq_mutex);
+    free(hub);
+    return QS_ENOMEM;
+  }
+  atomic_init(&hub->next_subscriber_id, 1);
+  int rc = open_store(open_arg, qs_hub_on_durable, hub, &hub->store);
+  if (rc < 0 || !hub->store) {
+    pthread_mutex_destroy(&hub->fanout_mutex);
+    pthread_mutex_destroy(&hub->seq_mutex);
+    free(hub);
+    return rc < 0 ? rc : QS_EINVAL;
+  }
+  /* The sequence continues the history, so ids and seqs stay ordered across restarts. */
+  hub->last_seq = qs_store_last_seq(hub->store);
+  hub->fanned_seq = hub->last_seq;
+  *out = hub;
+  return 0;
+}
+
+void qs_hub_destroy(qs_hub_t *hub) {
+  if (!hub) return;
+  if (hub->shards) QS_LOG_ERROR("hub destroyed with shards still open");
+  /* Flushing the store may still call on_durable; with no shard left the
+   * updates only go to history. */
+  qs_store_destroy(hub->store);
+  hub->store = NULL;
+  while (hub->pending) {
+    qs_publish_rec_t *rec = hub->pending;
+    hub->pending = rec->next;
+    free(rec);
+  }
+  pthread_mutex_destroy(&hub->fanout_mutex);
+  pthread_mutex_destroy(&hub->seq_mutex);
+  free(hub);
+}
+
+qs_store_t *qs_hub_store(qs_hub_t *hub) { return hub->store; }
+
+void qs_hub_stats(qs_hub_t *hub, qs_hub_stats_t *out) {
+  out->subscribers_connected = atomic_load_explicit(&hub->subscribers_connected, memory_order_relaxed);
+  out->subscribers_total = atomic_load_explicit(&hub->subscribers_total, memory_order_relaxed);
+  out->updates_total = atomic_load_explicit(&hub->updates_total, memory_order_relaxed);
+  out->deliveries_total = atomic_load_explicit(&hub->deliveries_total, memory_order_relaxed);
+  out->slow_disconnects_total = atomic_load_explicit(&hub->slow_disconnects_total, memory_order_relaxed);
+}
+
+/* ---- Fan-out ---- */
+
+/* Appends an entry to a shard's inbox and wakes its loop. Called under
+ * fanout_mutex, which keeps the shard (and its async handle) alive. */
+static void inbox_push(qs_hub_shard_t *shard, qs_update_t *update, qs_publish_rec_t *rec, int status) {
+  pthread_mutex_lock(&shard->inbox_mutex);
+  if (shard->inbox_len == shard->inbox_cap) {
+    size_t cap = shard->inbox_cap ? shard->inbox_cap * 2 : 64;
+    qs_inbox_entry_t *entries = realloc(shard->inbox, cap * sizeof *entries);
+    if (!entries) {
+      pthread_mutex_unlock(&shard->inbox_mutex);
+      /* Dropping an entry would break the order every shard relies on and
+       * could strand a publisher: there is no safe way on. */
+      QS_LOG_ERROR("out of memory in the hub's fan-out");
+      abort();
+    }
+    shard->inbox = entries;
+    shard->inbox_cap = cap;
+  }
+  bool was_empty = shard->inbox_len == 0;
+  shard->inbox[shard->inbox_len++] = (qs_inbox_entry_t){qs_update_retain(update), rec, status};
+  pthread_mutex_unlock(&shard->inbox_mutex);
+  if (was_empty) uv_async_send(&shard->async);
+}
+
+void qs_hub_on_durable(void *ctx, qs_update_t *update, int status) {
+  qs_hub_t *hub = ctx;
+  pthread_mutex_lock(&hub->fanout_mutex);
+  /* The store reports appends in seq order, so the oldest pending publish is this one. */
+  qs_publish_rec_t *rec = NULL;
+  if (hub->pending && hub->pending->seq == update->seq) {
+    rec = hub->pending;
+    hub->pending = rec->next;
+    if (!hub->pending) hub->pending_tail = NULL;
+    rec->next = NULL;
+  } else {
+    QS_LOG_ERROR("store reported seq %llu out of order", (unsigned long long)update->seq);
+  }
+  if (status == 0) {
+    if (update->seq > hub->fanned_seq) hub->fanned_seq = update->seq;
+    atomic_fetch_add_explicit(&hub->updates_total, 1, memory_order_relaxed);
+    for (qs_hub_shard_t *shard = hub->shards; shard; shard = shard->next)
+      inbox_push(shard, update, rec && rec->shard == shard ? rec : NULL, 0);
+  } else if (rec) {
+    /* A failed update is delivered nowhere; only its publisher hears of it. */
+    inbox_push(rec->shard, update, rec, status);
+  }
+  pthread_mutex_unlock(&hub->fanout_mutex);
+}
+
+int qs_hub_publish(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_published_fn on_published,
+                   void *ctx) {
+  if (!update || !on_published || update->seq != 0) return QS_EINVAL;
+  if (shard->closing) return QS_ECLOSED;
+  qs_hub_t *hub = shard->hub;
+  qs_publish_rec_t *rec = malloc(sizeof *rec);
+  if (!rec) return QS_ENOMEM;
+  *rec = (qs_publish_rec_t){.shard = shard, .on_published = on_published, .ctx = ctx};
+
+  pthread_mutex_lock(&hub->seq_mutex);
+  rec->seq = update->seq = hub->last_seq + 1;
+  pthread_mutex_lock(&hub->fanout_mutex);
+  if (hub->pending_tail)
+    hub->pending_tail->next = rec;
+  else
+    hub->pending = rec;
+  hub->pending_tail = rec;
+  pthread_mutex_unlock(&hub->fanout_mutex);
+  /* The store may call on_durable from here (memory) or from its writer thread. */
+  int rc = qs_store_append(hub->store, update);
+  if (rc < 0) {
+    /* The store did not take it: forget the record (the newest pending one,
+     * since the sequencer is held) and give the seq back. */
+    pthread_mutex_lock(&hub->fanout_mutex);
+    qs_publish_rec_t **p = &hub->pending;
+    hub->pending_tail = NULL;
+    while (*p && *p != rec) {
+      hub->pending_tail = *p;
+      p = &(*p)->next;
+    }
+    if (*p) *p = rec->next;
+    pthread_mutex_unlock(&hub->fanout_mutex);
+    update->seq = 0;
+  } else {
+    hub->last_seq = rec->seq;
+  }
+  pthread_mutex_unlock(&hub->seq_mutex);
+  if (rc < 0) {
+    free(rec);
+    return rc;
+  }
+  shard->pending_publishes++;
+  return 0;
+}
+
+/* ---- Shards ---- */
+
+static void shard_free(qs_hub_shard_t *shard) {
+  qs_topic_index_dispose(&shard->index);
+  free(shard->all);
+  free(shard->inbox);
+  free(shard->spare);
+  pthread_mutex_destroy(&shard->inbox_mutex);
+  free(shard);
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+  qs_hub_shard_t *shard = handle->data;
+  if (--shard->open_handles > 0) return;
+  qs_hub_shard_on_close_fn on_close = shard->on_close;
+  void *ctx = shard->on_close_ctx;
+  shard_free(shard);
+  if (on_close) on_close(ctx);
+}
+
+/* Processes one drained batch in order: dispatch, then answer the publisher. */
+static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    qs_inbox_entry_t *e = &entries[i];
+    if (e->status == 0) {
+      if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
+      if (!shard->finishing) {
+        shard->walking = true;
+        qs_topic_index_dispatch(&shard->index, e->update);
+        shard->walking = false;
+      }
+    }
+    if (e->rec) {
+      shard->pending_publishes--;
+      e->rec->on_published(e->rec->ctx, e->update, e->status);
+      free(e->rec);
+    }
+    qs_update_release(e->update);
+  }
+}
+
+static void drain_inbox(qs_hub_shard_t *shard) {
+  pthread_mutex_lock(&shard->inbox_mutex);
+  qs_inbox_entry_t *entries = shard->inbox;
+  size_t count = shard->inbox_len, cap = shard->inbox_cap;
+  shard->inbox = shard->spare;
+  shard->inbox_cap = shard->spare_cap;
+  shard->inbox_len = 0;
+  pthread_mutex_unlock(&shard->inbox_mutex);
+  shard->spare = NULL;
+  shard->spare_cap = 0;
+  process_batch(shard, entries, count);
+  /* Keep the bigger buffer for the next swap. */
+  if (shard->spare) {
+    free(entries);
+  } else {
+    shard->spare = entries;
+    shard->spare_cap = cap;
+  }
+}
+
+void qs_hub_shard_drain(qs_hub_shard_t *shard) {
+  qs_hub_shard_enter(shard);
+  shard->now_ms = uv_now(shard->loop);
+  drain_inbox(shard);
+  qs_hub_shard_leave(shard);
+}
+
+static void on_async(uv_async_t *handle) {
+  qs_hub_shard_t *shard = handle->data;
+  qs_hub_shard_enter(shard);
+  shard->now_ms = uv_now(shard->loop);
+  drain_inbox(shard);
+  qs_hub_shard_leave(shard);
+}
+
+static void on_timer(uv_timer_t *handle) {
+  qs_hub_shard_t *shard = handle->data;
+  qs_hub_shard_enter(shard);
+  shard->now_ms = uv_now(shard->loop);
+  qs_hub_shard_tick(shard);
+  qs_hub_shard_leave(shard);
+}
+
+int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
+  *out = NULL;
+  qs_hub_shard_t *shard = calloc(1, sizeof *shard);
+  if (!shard) return QS_ENOMEM;
+  shard->hub = hub;
+  shard->loop = loop;
+  qs_topic_index_init(&shard->index);
+  if (pthread_mutex_init(&shard->inbox_mutex, NULL) != 0) {
+    free(shard);
+    return QS_ENOMEM;
+  }
+  int64_t hb = hub->settings.heartbeat_ms;
+  shard->tick_ms = hub->settings.tick_ms > 0 ? hub->settings.tick_ms
+                   : hb > 0                  ? (hb / 4 < 10     ? 10
+                                                : hb / 4 > 1000 ? 1000
+                                                                : hb / 4)
+                                             : 1000;
+  if (uv_async_init(loop, &shard->async, on_async) != 0) {
+    pthread_mutex_destroy(&shard->inbox_mutex);
+    free(shard);
+    return QS_EIO;
+  }
+  shard->async.data = shard;
+  shard->open_handles = 1;
+  if (uv_timer_init(loop, &shard->timer) != 0) {
+    /* The async handle is initialized: it must be closed through the loop. */
+    shard->closing = shard->finishing = true;
+    uv_close((uv_handle_t *)&shard->async, on_handle_closed);
+    return QS_EIO;
+  }
+  shard->timer.data = shard;
+  shard->open_handles = 2;
+  uv_timer_start(&shard->timer, on_timer, (uint64_t)shard->tick_ms, (uint64_t)shard->tick_ms);
+  /* Housekeeping alone must not keep a loop running. */
+  uv_unref((uv_handle_t *)&shard->timer);
+  shard->now_ms = uv_now(loop);
+
+  pthread_mutex_lock(&hub->fanout_mutex);
+  /* Everything up to fanned_seq is in history; everything after reaches the inbox. */
+  shard->drained_seq = hub->fanned_seq;
+  shard->next = hub->shards;
+  hub->shards = shard;
+  pthread_mutex_unlock(&hub->fanout_mutex);
+  *out = shard;
+  return 0;
+}
+
+/* Leaves the fan-out and closes the handles once nothing is left to wait for. */
+static void maybe_finish(qs_hub_shard_t *shard) {
+  if (!shard->closing || shard->finishing || shard->depth > 0) return;
+  if (shard->sub_count > 0 || shard->pending_publishes > 0) return;
+  shard->finishing = true;
+  qs_hub_t *hub = shard->hub;
+  pthread_mutex_lock(&hub->fanout_mutex);
+  for (qs_hub_shard_t **p = &hub->shards; *p; p = &(*p)->next) {
+    if (*p == shard) {
+      *p = shard->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&hub->fanout_mutex);
+  /* Nobody pushes any more; release what is left (no publish of ours is pending). */
+  shard->depth++;
+  drain_inbox(shard);
+  shard->depth--;
+  uv_timer_stop(&shard->timer);
+  uv_close((uv_handle_t *)&shard->async, on_handle_closed);
+  uv_close((uv_handle_t *)&shard->timer, on_handle_closed);
+}
+
+void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close, void *ctx) {
+  if (shard->closing) return;
+  shard->closing = true;
+  shard->on_close = on_close;
+  shard->on_close_ctx = ctx;
+  qs_hub_shard_enter(shard);
+  qs_hub_shard_close_all(shard);
+  qs_hub_shard_leave(shard);
+}
+
+void qs_hub_shard_enter(qs_hub_shard_t *shard) { shard->depth++; }
+
+void qs_hub_shard_defer(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
+  if (sub->reaping) return;
+  sub->reaping = true;
+  sub->reap_next = shard->reap;
+  shard->reap = sub;
+}
+
+static void remove_connected(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
+  qs_topic_index_remove(&shard->index, sub);
+  qs_subscriber_t *last = shard->all[--shard->all_len];
+  shard->all[sub->all_pos] = last;
+  last->all_pos = sub->all_pos;
+  sub->indexed = false;
+}
+
+/* Takes closed subscribers out of the index and frees released ones. Runs
+ * with nothing of the hub on the stack. */
+static void reap(qs_hub_shard_t *shard) {
+  while (shard->reap) {
+    qs_subscriber_t *sub = shard->reap;
+    shard->reap = sub->reap_next;
+    sub->reap_next = NULL;
+    sub->reaping = false;
+    if (sub->closed && sub->indexed) remove_connected(shard, sub);
+    if (sub->released) {
+      shard->sub_count--;
+      qs_hub_subscriber_free(sub);
+    }
+  }
+}
+
+void qs_hub_shard_leave(qs_hub_shard_t *shard) {
+  if (--shard->depth > 0) return;
+  reap(shard);
+  if (shard->deliveries) {
+    atomic_fetch_add_explicit(&shard->hub->deliveries_total, shard->deliveries, memory_order_relaxed);
+    shard->deliveries = 0;
+  }
+  maybe_finish(shard);
+}

@@ -1,0 +1,259 @@
+/* The hub: orders published updates, makes them durable and fans them out to
+ * the subscribers of every worker loop. Knows nothing of HTTP or sockets: a
+ * subscriber's connection is reached through a sink (below).
+ *
+ * Threading. One `qs_hub_t` per process holds the sequencer, the history
+ * store and the settings. Each worker thread runs one libuv loop and owns one
+ * `qs_hub_shard_t`: its subscribers and its part of the topic index. Every
+ * shard function, and every subscriber function, must be called on the
+ * shard's loop thread; only qs_hub_create/destroy and qs_hub_stats are
+ * process-wide.
+ *
+ * The hot path (DESIGN.md): qs_hub_publish takes the sequencer (a mutex),
+ * assigns update->seq and appends the update to the store. When the store
+ * reports it durable (in seq order, on the appending thread or on the
+ * store's writer thread), the hub pushes it into every shard's inbox (a
+ * mutex-protected queue woken by a uv_async_t). Each shard drains its inbox
+ * on its own loop, in seq order, delivers the update to its matching
+ * subscribers and, on the shard that published it, calls on_published.
+ * History order and delivery order are therefore the same order. */
+#ifndef QS_HUB_HUB_H
+#define QS_HUB_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth/grants.h"
+#include "base/slice.h"
+#include "match/matcher.h"
+#include "store/store.h"
+#include "store/update.h"
+
+typedef struct qs_hub qs_hub_t;
+typedef struct qs_hub_shard qs_hub_shard_t;
+typedef struct qs_subscriber qs_subscriber_t;
+
+/* ---- Sinks: how the hub writes to a subscriber's connection ---- */
+
+/* Implemented by the transport (api/). Every function is called on the
+ * shard's loop thread, only between qs_hub_subscriber_start and the moment the
+ * hub calls `close` or the transport calls qs_hub_unsubscribe. Each may call
+ * qs_hub_unsubscribe on its own subscriber. */
+typedef struct {
+  /* Queues the update's SSE bytes (update->sse) for writing; the transport
+   * retains the update until written (the hub keeps no copy). Returns 0, or a
+   * negative QS_E* code when the connection cannot take it any more (the hub
+   * then disconnects the subscriber as with close). */
+  int (*write_update)(void *sink_ctx, qs_update_t *update);
+  /* Queues a copy of (ptr, len) (a heartbeat comment). Same return as above. */
+  int (*write_bytes)(void *sink_ctx, const char *ptr, size_t len);
+  /* Bytes queued and not yet written to the socket. */
+  size_t (*queued_bytes)(void *sink_ctx);
+  /* The hub asks the transport to end the connection (token expired, max
+   * lifetime, too slow, hub shutting down). Called at most once. The hub writes
+   * nothing more; the transport still calls qs_hub_unsubscribe (now or later). */
+  void (*close)(void *sink_ctx);
+} qs_sink_vtable_t;
+
+/* A sink: a vtable (static, lives forever) and the transport's context. */
+typedef struct {
+  const qs_sink_vtable_t *vtable;
+  void *ctx;
+} qs_sink_t;
+
+/* ---- Settings and statistics ---- */
+
+/* Seam for active subscriptions (draft §Active Subscriptions, a later issue):
+ * called on the subscriber's shard when it starts (active = true, from
+ * qs_hub_subscriber_start) and when it ends (active = false, once, for a
+ * started subscriber: unsubscribed or disconnected by the hub). `sub` is
+ * borrowed for the call; its matchers and grants can be read through the
+ * accessors below. */
+typedef void (*qs_hub_on_subscription_fn)(void *ctx, qs_subscriber_t *sub, bool active);
+
+typedef struct {
+  /* Idle subscribers get ":\n" after this long without a write (draft
+   * §Subscription keep-alive; REF `heartbeat`, 40 s). 0 = off. */
+  int64_t heartbeat_ms;
+  /* Hard limit on a subscriber's queued bytes (the sink's plus those of
+   * updates the hub holds for it); past it the subscriber is disconnected.
+   * 0 = unlimited. */
+  size_t max_queued_bytes;
+  /* Soft limit: replayed history is handed to the sink only while its queue
+   * holds less than this (then on each qs_hub_subscriber_on_writable).
+   * 0 = hand it all at once. */
+  size_t replay_queued_bytes;
+  /* Maximum connection lifetime independent of the token (draft
+   * §Authorization, "SHOULD enforce a maximum lifetime"); 0 = none. A
+   * subscription may ask for a shorter one. */
+  int64_t max_lifetime_ms;
+  /* Period of each shard's housekeeping timer (heartbeats, expiries);
+   * 0 = derived: min(1000, max(10, heartbeat_ms / 4)). Expiring connections
+   * are closed at most one period before their deadline, never after. */
+  int64_t tick_ms;
+  /* Optional subscription events hook (see above); NULL = none. */
+  qs_hub_on_subscription_fn on_subscription;
+  void *on_subscription_ctx;
+} qs_hub_settings_t;
+
+/* Counters for metrics; each is read atomically (the set is not a snapshot). */
+typedef struct {
+  uint64_t subscribers_connected; /* now, summed over shards */
+  uint64_t subscribers_total;     /* ever subscribed */
+  uint64_t updates_total;         /* durable updates fanned out */
+  uint64_t deliveries_total;      /* updates handed to sinks (replay included) */
+  uint64_t slow_disconnects_total;
+} qs_hub_stats_t;
+
+/* ---- The hub ---- */
+
+/* Opens the hub's history store with the hub's durability callback, which
+ * the store must call as store.h describes. `arg` is qs_hub_create's. */
+typedef int (*qs_hub_open_store_fn)(void *arg, qs_store_on_durable_fn on_durable, void *on_durable_ctx,
+                                    qs_store_t **out);
+
+/* Creates the hub: copies `settings`, opens the store through `open_store`
+ * (the hub owns it and destroys it with itself) and starts the sequence after
+ * qs_store_last_seq. Returns 0, QS_ENOMEM or open_store's error. The caller
+ * destroys the hub with qs_hub_destroy. */
+int qs_hub_create(const qs_hub_settings_t *settings, qs_hub_open_store_fn open_store, void *open_arg,
+                  qs_hub_t **out);
+
+/* Destroys the store (flushing pending appends) and frees the hub. Every
+ * shard must have finished closing. */
+void qs_hub_destroy(qs_hub_t *hub);
+
+/* The hub's store, borrowed (for last-id lookups and the like); lives as long as the hub. */
+qs_store_t *qs_hub_store(qs_hub_t *hub);
+
+/* Reads the counters; thread-safe. */
+void qs_hub_stats(qs_hub_t *hub, qs_hub_stats_t *out);
+
+/* ---- Shards ---- */
+
+/* Creates the shard of `loop` (call on the loop's thread, or before the loop
+ * runs) and joins it to the fan-out: it receives every update made durable
+ * from now on. Returns 0, QS_ENOMEM, or QS_EIO when a libuv handle cannot be
+ * initialized. The shard's handles keep `loop` alive until qs_hub_shard_close
+ * completes. */
+int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out);
+
+typedef void (*qs_hub_shard_on_close_fn)(void *ctx);
+
+/* Closes the shard asynchronously: asks every connected subscriber's sink to
+ * close, refuses new subscriptions and publishes (QS_ECLOSED), then waits
+ * until every subscriber has been unsubscribed and every publish made from
+ * this shard has been answered; it leaves the fan-out, closes its handles,
+ * frees itself and calls on_close(ctx) on its loop. Idempotent: a second call
+ * does nothing. */
+void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close, void *ctx);
+
+/* ---- Publishing ---- */
+
+/* Called on the publishing shard's loop, once, with status 0 when the update
+ * is durable and has been handed to every shard (the moment to answer 200),
+ * or a negative QS_E* code when the store failed (nothing was delivered).
+ * `update` is borrowed for the call. */
+typedef void (*qs_hub_on_published_fn)(void *ctx, qs_update_t *update, int status);
+
+/* Publishes `update` (fresh from qs_update_create, seq 0, validated and
+ * authorized by the caller): assigns its seq, appends it to history and fans
+ * it out. The hub takes its own references; the caller keeps its own. Returns
+ * 0 (on_published will be called), or QS_ECLOSED (shard closing), QS_EINVAL
+ * (seq already set) or the store's append error, without calling on_published. */
+int qs_hub_publish(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_published_fn on_published,
+                   void *ctx);
+
+/* ---- Subscribing ---- */
+
+typedef struct {
+  /* The subscription's selectors, at least one. On success the hub owns
+   * every matcher (destroyed with the subscriber); the array itself is
+   * borrowed for the call. On failure the caller still owns them. */
+  qs_matcher_t *const *matchers;
+  size_t matcher_count;
+  /* The subscriber's grants (empty grants for anonymous), retained by the
+   * hub. Their expires_ms, when not 0, is when the hub closes the connection
+   * (draft §Authorization: no later than `exp`). */
+  qs_grants_t *grants;
+  /* The reconnection cursor (draft §Reconciliation): `Last-Event-ID`
+   * header or `last_event_id` parameter. Borrowed for the call. A present but
+   * empty cursor counts as present (the header is still due). */
+  bool has_last_event_id;
+  qs_slice_t last_event_id;
+  /* Lifetime for this connection; 0 = the hub's max_lifetime_ms. */
+  int64_t max_lifetime_ms;
+} qs_hub_subscribe_params_t;
+
+/* What the `Mercure-Last-Event-ID` response header must say (draft
+ * §Reconciliation): nothing, the requested id, or `earliest`. */
+typedef enum {
+  QS_HUB_CURSOR_NONE,     /* no cursor was sent: no header */
+  QS_HUB_CURSOR_FOUND,    /* the requested id was found: header = the requested id */
+  QS_HUB_CURSOR_EARLIEST, /* `earliest` requested, or the id is empty, unknown or discarded */
+} qs_hub_cursor_t;
+
+/* Subscribes a connection, in two steps so the caller can send its response
+ * headers (which depend on the cursor) before any event:
+ *
+ *   1. qs_hub_subscribe registers the subscriber and queues the replayed
+ *      history (updates after the cursor, up to what this shard has already
+ *      delivered, through the subscriber's filter with its current grants).
+ *      Live updates that arrive before step 2 are queued behind the replay,
+ *      so the two join without gap or duplicate. The sink is not called.
+ *   2. After sending headers (qs_hub_subscriber_cursor tells the header
+ *      value), the caller calls qs_hub_subscriber_start: the hub starts
+ *      writing to the sink.
+ *
+ * The filter (draft §Subscription, §Authorization): an update is delivered
+ * when ANY matcher matches ANY of its topics and, for a private update, when
+ * qs_grants_can_receive(grants, topics) holds; at most once per update.
+ *
+ * `sink` is copied. Returns 0 and *out (owned by the transport until it calls
+ * qs_hub_unsubscribe), QS_EINVAL (no matcher, no grants, or called from inside
+ * a sink callback), QS_ECLOSED (shard closing), QS_ENOMEM, or the store's
+ * replay error. */
+int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *params, const qs_sink_t *sink,
+                     qs_subscriber_t **out);
+
+/* The value of the `Mercure-Last-Event-ID` header for this subscription. */
+qs_hub_cursor_t qs_hub_subscriber_cursor(const qs_subscriber_t *sub);
+
+/* Number of replayed updates queued by qs_hub_subscribe. */
+size_t qs_hub_subscriber_replayed(const qs_subscriber_t *sub);
+
+/* Step 2 above: starts writing (replay, then live updates) to the sink and
+ * calls the on_subscription hook. Idempotent. */
+void qs_hub_subscriber_start(qs_subscriber_t *sub);
+
+/* The transport calls this when the sink's queue has shrunk (a write
+ * completed), so queued replay can continue. Cheap when nothing is queued. */
+void qs_hub_subscriber_on_writable(qs_subscriber_t *sub);
+
+/* The connection is gone (or the transport is done with it): the hub stops
+ * using the sink and frees the subscriber (its matchers, its grants
+ * reference) once nothing of the hub is on the stack. Safe from inside sink
+ * callbacks and the on_subscription hook, where the freeing is deferred, so a
+ * repeated call from there is harmless; otherwise call it once: the handle is
+ * invalid when it returns. */
+void qs_hub_unsubscribe(qs_subscriber_t *sub);
+
+/* A process-unique number for logs and subscription ids. */
+uint64_t qs_hub_subscriber_id(const qs_subscriber_t *sub);
+
+/* The number of matchers of the subscription. */
+size_t qs_hub_subscriber_matcher_count(const qs_subscriber_t *sub);
+
+/* The subscription's matcher `i` (< count), in the order given at subscribe;
+ * borrowed, lives as long as the subscriber. */
+const qs_matcher_t *qs_hub_subscriber_matcher(const qs_subscriber_t *sub, size_t i);
+
+/* The subscriber's grants, borrowed; live as long as the subscriber. */
+qs_grants_t *qs_hub_subscriber_grants(const qs_subscriber_t *sub);
+
+/* The sink context given at subscribe. */
+void *qs_hub_subscriber_sink_ctx(const qs_subscriber_t *sub);
+
+#endif

@@ -1,0 +1,169 @@
+/* Topic matchers (requirements-digest 1.3 and 2.3). */
+#include "match/matcher.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/text.h"
+#include "match/uritemplate.h"
+#include "match/urlpattern.h"
+
+struct qs_matcher {
+  qs_match_type_t type;
+  char *pattern; /* owned copy, NUL-terminated */
+  size_t pattern_len;
+  bool wildcard;
+  bool exact;                    /* matched by byte comparison only */
+  qs_uritemplate_t *uritemplate; /* QS_MATCH_LEGACY with a valid template */
+  qs_urlpattern_t *urlpattern;   /* QS_MATCH_URLPATTERN */
+  char *hub_url;                 /* owned copy of options->hub_url (URL patterns only) */
+  size_t hub_url_len;
+};
+
+const char *qs_match_type_name(qs_match_type_t type) {
+  switch (type) {
+    case QS_MATCH_EXACT:
+      return "exact";
+    case QS_MATCH_URLPATTERN:
+      return "urlpattern";
+    case QS_MATCH_LEGACY:
+      return "topic";
+  }
+  return "unknown";
+}
+
+/* draft-08 §Matcher Types: the type names are the canonical lowercase ones;
+ * `match_URLPattern` and friends are not aliases. */
+int qs_match_type_parse(qs_slice_t name, qs_match_type_t *out) {
+  if (qs_slice_eq_cstr(name, "exact")) {
+    *out = QS_MATCH_EXACT;
+    return 0;
+  }
+  if (qs_slice_eq_cstr(name, "urlpattern")) {
+    *out = QS_MATCH_URLPATTERN;
+    return 0;
+  }
+  return -1;
+}
+
+static qs_slice_t hub_url_of(const qs_match_options_t *options) {
+  return options ? options->hub_url : (qs_slice_t){NULL, 0};
+}
+
+/* A max_pattern_bytes of 0 means no limit. */
+int qs_matcher_create(qs_match_type_t type, qs_slice_t pattern, const qs_match_options_t *options,
+                      qs_matcher_t **out, const char **reason) {
+  const char *unused;
+  if (!reason) reason = &unused;
+  *out = NULL;
+  *reason = NULL;
+  if (type != QS_MATCH_EXACT && type != QS_MATCH_URLPATTERN && type != QS_MATCH_LEGACY) {
+    *reason = "unsupported matcher type";
+    return QS_EUNSUPPORTED;
+  }
+  if (options && options->max_pattern_bytes > 0 && pattern.len > options->max_pattern_bytes) {
+    *reason = "topic matcher pattern too long";
+    return QS_ETOOBIG;
+  }
+  /* Terminology: matchers obey the same character rules as topics. */
+  if (!qs_text_allowed(pattern, reason)) {
+    if (!*reason) *reason = "forbidden character in topic matcher pattern";
+    return QS_EPARSE;
+  }
+  qs_matcher_t *m = calloc(1, sizeof *m);
+  if (!m) return QS_ENOMEM;
+  m->type = type;
+  m->pattern = qs_slice_strdup(pattern);
+  if (!m->pattern) {
+    free(m);
+    return QS_ENOMEM;
+  }
+  m->pattern_len = pattern.len;
+  int rc = 0;
+  if (qs_slice_eq_cstr(pattern, "*")) {
+    /* §Matcher Types: `*` matches every topic under any type. */
+    m->wildcard = true;
+  } else if (type == QS_MATCH_EXACT) {
+    m->exact = true;
+  } else if (type == QS_MATCH_LEGACY) {
+    m->exact = true;
+    if (memchr(m->pattern, '{', m->pattern_len)) {
+      /* requirements-digest 2.3: an invalid template is an exact selector. */
+      rc = qs_uritemplate_create(pattern, &m->uritemplate);
+      if (rc == 0) {
+        m->exact = false;
+      } else if (rc == QS_EPARSE) {
+        rc = 0;
+      }
+    }
+  } else {
+    qs_slice_t hub = hub_url_of(options);
+    m->hub_url = qs_slice_strdup(hub);
+    if (!m->hub_url) {
+      rc = QS_ENOMEM;
+    } else {
+      m->hub_url_len = hub.len;
+      qs_slice_t base = {m->hub_url, m->hub_url_len};
+      const char *why = NULL;
+      rc = qs_urlpattern_create(pattern, hub.len ? &base : NULL, &m->urlpattern, &why);
+      if (rc != 0) *reason = why ? why : "invalid topic matcher pattern";
+    }
+  }
+  if (rc != 0) {
+    if (rc == QS_ENOMEM) *reason = "out of memory";
+    qs_matcher_destroy(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+void qs_matcher_destroy(qs_matcher_t *matcher) {
+  if (!matcher) return;
+  qs_uritemplate_destroy(matcher->uritemplate);
+  qs_urlpattern_destroy(matcher->urlpattern);
+  free(matcher->hub_url);
+  free(matcher->pattern);
+  free(matcher);
+}
+
+bool qs_matcher_match(const qs_matcher_t *matcher, qs_slice_t topic) {
+  if (!matcher) return false;
+  if (matcher->wildcard) return true;
+  qs_slice_t pattern = {matcher->pattern, matcher->pattern_len};
+  switch (matcher->type) {
+    case QS_MATCH_EXACT:
+      return qs_slice_eq(pattern, topic);
+    case QS_MATCH_LEGACY:
+      /* requirements-digest 2.3: equal bytes first, then the template. */
+      if (qs_slice_eq(pattern, topic)) return true;
+      return matcher->uritemplate && qs_uritemplate_match(matcher->uritemplate, topic) == 1;
+    case QS_MATCH_URLPATTERN: {
+      /* A topic that cannot be parsed against the hub URL never matches;
+       * a limit hit (QS_ELIMIT) is no match. */
+      qs_slice_t base = {matcher->hub_url, matcher->hub_url_len};
+      return qs_urlpattern_test(matcher->urlpattern, topic, base.len ? &base : NULL) == 1;
+    }
+  }
+  return false;
+}
+
+bool qs_matcher_is_wildcard(const qs_matcher_t *matcher) { return matcher->wildcard; }
+
+bool qs_matcher_is_exact(const qs_matcher_t *matcher) { return matcher->exact; }
+
+qs_match_type_t qs_matcher_type(const qs_matcher_t *matcher) { return matcher->type; }
+
+qs_slice_t qs_matcher_pattern(const qs_matcher_t *matcher) {
+  return (qs_slice_t){matcher->pattern, matcher->pattern_len};
+}
+
+qs_slice_t qs_matcher_literal_prefix(const qs_matcher_t *matcher) {
+  if (matcher->wildcard) return (qs_slice_t){"", 0};
+  if (matcher->exact) return qs_matcher_pattern(matcher);
+  if (matcher->uritemplate) return qs_uritemplate_literal_prefix(matcher->uritemplate);
+  /* A URL pattern is compared with the topic after URL parsing against the
+   * hub URL, so no prefix of the raw topic is known. */
+  return (qs_slice_t){"", 0};
+}

@@ -1,0 +1,588 @@
+/* The HTTP server in-process: the test drives the server's loop itself and
+ * talks to it over plain non-blocking sockets on 127.0.0.1. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/error.h"
+#include "http/http.h"
+
+/* ---- Fixture ------------------------------------------------------------ */
+
+typedef struct {
+  uv_loop_t loop;
+  qs_http_server_t *server;
+  int port;
+  bool closed;
+  /* what handlers saw and did */
+  int requests;
+  qs_http_request_t *pending; /* /later */
+  int aborts;
+  qs_http_stream_t *stream;
+  int stream_closes;
+  int stream_reason;
+  int releases;
+  char last_remote[64];
+} fixture_t;
+
+static fixture_t *fx;
+
+static void on_stream_close(qs_http_stream_t *stream, int reason, void *ctx) {
+  fixture_t *f = ctx;
+  f->stream_closes++;
+  f->stream_reason = reason;
+  if (f->stream == stream) f->stream = NULL;
+}
+
+static void on_abort(qs_http_request_t *req, void *ctx) {
+  fixture_t *f = ctx;
+  f->aborts++;
+  if (f->pending == req) f->pending = NULL;
+}
+
+static void handler(qs_http_request_t *req, void *ctx) {
+  fixture_t *f = ctx;
+  f->requests++;
+  snprintf(f->last_remote, sizeof f->last_remote, "%s", req->remote_addr);
+  if (qs_slice_eq_cstr(req->path, "/hello")) {
+    qs_http_respond_text(req, 200, "hello");
+  } else if (qs_slice_eq_cstr(req->path, "/echo")) {
+    /* method, query and body, so tests can see what arrived */
+    char text[4096];
+    int n = snprintf(text, sizeof text, "%.*s|%.*s|%.*s", (int)req->method.len, req->method.ptr,
+                     (int)req->query.len, req->query.ptr, (int)req->body.len, req->body.ptr);
+    qs_http_header_t h = {qs_slice_from_cstr("X-Test"), qs_slice_from_cstr("yes")};
+    assert_int_equal(qs_http_respond(req, 200, &h, 1, qs_slice(text, (size_t)n)), 0);
+  } else if (qs_slice_eq_cstr(req->path, "/later")) {
+    f->pending = req;
+    qs_http_request_on_abort(req, on_abort, f);
+  } else if (qs_slice_eq_cstr(req->path, "/stream")) {
+    qs_http_header_t h[] = {{qs_slice_from_cstr("Content-Type"), qs_slice_from_cstr("text/event-stream")},
+                            {qs_slice_from_cstr("Cache-Control"), qs_slice_from_cstr("no-cache")}};
+    qs_http_stream_t *s = NULL;
+    assert_int_equal(qs_http_stream_start(req, 200, h, 2, &s), 0);
+    qs_http_stream_on_close(s, on_stream_close, f);
+    assert_int_equal(qs_http_stream_write(s, qs_slice_from_cstr(":\n")), 0);
+    f->stream = s;
+  } else {
+    qs_http_respond_text(req, 404, "not found");
+  }
+}
+
+static void on_server_closed(void *ctx) { ((fixture_t *)ctx)->closed = true; }
+
+static void start(const qs_http_limits_t *limits) {
+  fx = calloc(1, sizeof *fx);
+  assert_int_equal(uv_loop_init(&fx->loop), 0);
+  assert_int_equal(qs_http_server_create(&fx->loop, "127.0.0.1", 0, limits, handler, fx, &fx->server), 0);
+  fx->port = qs_http_server_port(fx->server);
+  assert_true(fx->port > 0);
+}
+
+static void pump_ms(int ms);
+
+static void stop(void) {
+  qs_http_server_close(fx->server, on_server_closed, fx);
+  for (int i = 0; i < 5000 && !fx->closed; i++) pump_ms(1);
+  assert_true(fx->closed);
+  uv_run(&fx->loop, UV_RUN_NOWAIT);
+  assert_int_equal(uv_loop_close(&fx->loop), 0);
+  free(fx);
+  fx = NULL;
+}
+
+static void pump_ms(int ms) {
+  uv_run(&fx->loop, UV_RUN_NOWAIT);
+  struct timespec ts = {0, (long)ms * 1000000L};
+  nanosleep(&ts, NULL);
+  uv_run(&fx->loop, UV_RUN_NOWAIT);
+}
+
+/* ---- Client helpers ----------------------------------------------------- */
+
+static int client_connect(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx->port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  pump_ms(1);
+  return fd;
+}
+
+static void client_send(int fd, const char *data, size_t len) {
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL);
+    if (n > 0)
+      off += (size_t)n;
+    else if (n < 0 && errno != EAGAIN)
+      fail_msg("send failed: %s", strerror(errno));
+    pump_ms(1);
+  }
+}
+
+static void client_send_str(int fd, const char *s) { client_send(fd, s, strlen(s)); }
+
+typedef struct {
+  char data[65536];
+  size_t len;
+  bool eof;
+} inbox_t;
+
+/* Pumps the loop and reads until `needle` arrived (NULL: until EOF) or ~3 s passed. */
+static bool client_read_until(int fd, inbox_t *in, const char *needle) {
+  for (int i = 0; i < 3000; i++) {
+    if (needle && strstr(in->data, needle)) return true;
+    if (in->eof) return needle == NULL;
+    ssize_t n = recv(fd, in->data + in->len, sizeof in->data - 1 - in->len, 0);
+    if (n > 0) {
+      in->len += (size_t)n;
+      in->data[in->len] = '\0';
+      continue;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      in->eof = true;
+      continue;
+    }
+    pump_ms(1);
+  }
+  return false;
+}
+
+#define EXPECT_READ(fd, in, needle)                                                           \
+  do {                                                                                        \
+    if (!client_read_until(fd, in, needle))                                                   \
+      fail_msg("expected \"%s\" in response, got (%zu bytes):\n%s", needle ? needle : "EOF", \
+               (in)->len, (in)->data);                                                        \
+  } while (0)
+
+static qs_http_limits_t small_limits(void) {
+  qs_http_limits_t l;
+  qs_http_limits_default(&l);
+  l.max_header_bytes = 1024;
+  l.max_body_bytes = 1000;
+  return l;
+}
+
+/* ---- Tests -------------------------------------------------------------- */
+
+static void simple_get_is_answered(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, "hello\n");
+  assert_non_null(strstr(in.data, "HTTP/1.1 200 OK\r\n"));
+  assert_non_null(strstr(in.data, "Content-Length: 6\r\n"));
+  assert_non_null(strstr(in.data, "Date: "));
+  assert_null(strstr(in.data, "Connection: close"));
+  assert_string_equal(fx->last_remote, "127.0.0.1");
+  close(fd);
+  stop();
+}
+
+static void pipelined_requests_are_answered_in_order(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd,
+                  "GET /echo?first HTTP/1.1\r\nHost: x\r\n\r\n"
+                  "GET /later HTTP/1.1\r\nHost: x\r\n\r\n"
+                  "GET /echo?third HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, "GET|first|");
+  pump_ms(20);
+  /* The third request waits behind the unanswered second one. */
+  assert_int_equal(fx->requests, 2);
+  assert_null(strstr(in.data, "third"));
+  assert_non_null(fx->pending);
+  assert_int_equal(qs_http_respond_text(fx->pending, 202, "second"), 0);
+  fx->pending = NULL;
+  EXPECT_READ(fd, &in, "GET|third|");
+  char *a = strstr(in.data, "first"), *b = strstr(in.data, "second"), *c = strstr(in.data, "third");
+  assert_true(a && b && c && a < b && b < c);
+  assert_int_equal(fx->requests, 3);
+  close(fd);
+  stop();
+}
+
+static void chunked_post_body_is_complete(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+  pump_ms(5);
+  assert_int_equal(fx->requests, 0);
+  client_send_str(fd, "6\r\n world\r\n0\r\n\r\n");
+  EXPECT_READ(fd, &in, "POST||hello world");
+  close(fd);
+  stop();
+}
+
+static void query_method_with_body(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "QUERY /echo?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nmatch=a");
+  EXPECT_READ(fd, &in, "QUERY|q=1|match=a");
+  close(fd);
+  stop();
+}
+
+static void expect_continue_gets_100(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_READ(fd, &in, "HTTP/1.1 100 Continue\r\n\r\n");
+  client_send_str(fd, "abc");
+  EXPECT_READ(fd, &in, "POST||abc");
+  close(fd);
+  stop();
+}
+
+static void head_gets_no_body(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, "hello\n");
+  /* the first answer has Content-Length 6 and no body: the second status line follows it directly */
+  assert_non_null(strstr(in.data, "Content-Length: 6\r\n\r\nHTTP/1.1 200 OK"));
+  close(fd);
+  stop();
+}
+
+static void http10_closes_after_answer(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /hello HTTP/1.0\r\n\r\n");
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, "Connection: close\r\n"));
+  assert_non_null(strstr(in.data, "hello\n"));
+  close(fd);
+  stop();
+}
+
+static void huge_headers_get_431(void **state) {
+  qs_http_limits_t l = small_limits();
+  start(&l);
+  int fd = client_connect();
+  inbox_t in = {0};
+  char req[4096];
+  int n = snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
+  memset(req + n, 'a', 3000);
+  strcpy(req + n + 3000, "\r\n\r\n");
+  client_send_str(fd, req);
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 431 "));
+  assert_non_null(strstr(in.data, "Connection: close"));
+  assert_int_equal(fx->requests, 0);
+  close(fd);
+  stop();
+}
+
+static void long_target_gets_414(void **state) {
+  qs_http_limits_t l = small_limits();
+  start(&l);
+  int fd = client_connect();
+  inbox_t in = {0};
+  char req[4096] = "GET /";
+  memset(req + 5, 'a', 2000);
+  strcpy(req + 2005, " HTTP/1.1\r\n\r\n");
+  client_send_str(fd, req);
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 414 "));
+  close(fd);
+  stop();
+}
+
+static void big_content_length_gets_413_before_body(void **state) {
+  qs_http_limits_t l = small_limits();
+  start(&l);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 413 "));
+  assert_int_equal(fx->requests, 0);
+  close(fd);
+  stop();
+}
+
+static void big_chunked_body_gets_413(void **state) {
+  qs_http_limits_t l = small_limits();
+  start(&l);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  char chunk[700];
+  memset(chunk, 'z', sizeof chunk);
+  client_send_str(fd, "2bc\r\n");
+  client_send(fd, chunk, sizeof chunk);
+  client_send_str(fd, "\r\n2bc\r\n");
+  client_send(fd, chunk, sizeof chunk);
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 413 "));
+  close(fd);
+  stop();
+}
+
+static void malformed_request_gets_400(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET / HTTP/1.1\r\nBad Header\r\n\r\n");
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 400 "));
+  close(fd);
+  stop();
+}
+
+static void slow_headers_time_out_with_408(void **state) {
+  qs_http_limits_t l = small_limits();
+  l.header_timeout_ms = 100;
+  start(&l);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /hello HTTP/1.1\r\nHo");
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 408 "));
+  assert_int_equal(fx->requests, 0);
+  close(fd);
+  stop();
+}
+
+static void idle_keep_alive_connection_is_closed(void **state) {
+  qs_http_limits_t l = small_limits();
+  l.idle_timeout_ms = 100;
+  start(&l);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, "hello\n");
+  EXPECT_READ(fd, &in, NULL); /* closed silently after the idle time */
+  assert_null(strstr(in.data, "408"));
+  close(fd);
+  stop();
+}
+
+static void stream_receives_writes_immediately(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, "\r\n2\r\n:\n\r\n");
+  assert_non_null(strstr(in.data, "HTTP/1.1 200 OK\r\n"));
+  assert_non_null(strstr(in.data, "Content-Type: text/event-stream\r\n"));
+  assert_non_null(strstr(in.data, "Transfer-Encoding: chunked\r\n"));
+  assert_non_null(fx->stream);
+  /* two writes in one iteration leave as one chunk */
+  assert_int_equal(qs_http_stream_write(fx->stream, qs_slice_from_cstr("data: a\n\n")), 0);
+  assert_int_equal(qs_http_stream_write(fx->stream, qs_slice_from_cstr("data: b\n\n")), 0);
+  assert_int_equal(qs_http_stream_queued_bytes(fx->stream), 18);
+  EXPECT_READ(fd, &in, "12\r\ndata: a\n\ndata: b\n\n\r\n");
+  assert_int_equal(qs_http_stream_queued_bytes(fx->stream), 0);
+  close(fd);
+  stop();
+}
+
+static void release_count(void *owner) { ((fixture_t *)owner)->releases++; }
+
+static void write_ref_is_released_exactly_once(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  static const char event[] = "id: 1\ndata: shared\n\n";
+  assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(event, sizeof event - 1), release_count, fx), 0);
+  assert_int_equal(fx->releases, 0);
+  EXPECT_READ(fd, &in, "data: shared\n\n\r\n");
+  pump_ms(5);
+  assert_int_equal(fx->releases, 1);
+  /* queued but never written: released when the connection goes */
+  assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(event, sizeof event - 1), release_count, fx), 0);
+  close(fd);
+  for (int i = 0; i < 500 && fx->stream_closes == 0; i++) pump_ms(1);
+  for (int i = 0; i < 20; i++) pump_ms(1);
+  assert_int_equal(fx->stream_closes, 1);
+  assert_int_equal(fx->releases, 2);
+  stop();
+}
+
+static void stream_on_close_fires_when_client_leaves(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  close(fd);
+  for (int i = 0; i < 2000 && fx->stream_closes == 0; i++) pump_ms(1);
+  assert_int_equal(fx->stream_closes, 1);
+  assert_int_equal(fx->stream_reason, QS_ECLOSED);
+  assert_null(fx->stream);
+  for (int i = 0; i < 20; i++) pump_ms(1);
+  assert_int_equal(qs_http_server_connection_count(fx->server), 0);
+  stop();
+}
+
+static void stream_close_ends_body_and_keeps_connection(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  qs_http_stream_t *s = fx->stream;
+  assert_int_equal(qs_http_stream_write(s, qs_slice_from_cstr("data: last\n\n")), 0);
+  qs_http_stream_close(s);
+  assert_int_equal(qs_http_stream_write(s, qs_slice_from_cstr("late")), QS_ECLOSED);
+  EXPECT_READ(fd, &in, "data: last\n\n\r\n0\r\n\r\n");
+  assert_int_equal(fx->stream_closes, 1);
+  assert_int_equal(fx->stream_reason, 0);
+  /* the connection serves the next request */
+  client_send_str(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, "hello\n");
+  close(fd);
+  stop();
+}
+
+static void abort_fires_when_client_leaves_before_answer(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  client_send_str(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int i = 0; i < 500 && !fx->pending; i++) pump_ms(1);
+  assert_non_null(fx->pending);
+  close(fd);
+  for (int i = 0; i < 2000 && fx->aborts == 0; i++) pump_ms(1);
+  assert_int_equal(fx->aborts, 1);
+  assert_null(fx->pending);
+  stop();
+}
+
+static void graceful_close_ends_streams_and_waits_for_answers(void **state) {
+  start(NULL);
+  int sfd = client_connect(), lfd = client_connect(), ifd = client_connect();
+  inbox_t sin = {0}, lin = {0}, iin = {0};
+  client_send_str(sfd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(sfd, &sin, ":\n\r\n");
+  client_send_str(lfd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int i = 0; i < 500 && !fx->pending; i++) pump_ms(1);
+  assert_non_null(fx->pending);
+  qs_http_server_close(fx->server, on_server_closed, fx);
+  EXPECT_READ(sfd, &sin, NULL); /* stream ended cleanly, then closed */
+  assert_non_null(strstr(sin.data, "0\r\n\r\n"));
+  assert_int_equal(fx->stream_closes, 1);
+  assert_int_equal(fx->stream_reason, QS_ECLOSED);
+  EXPECT_READ(ifd, &iin, NULL); /* idle connection closed */
+  assert_false(fx->closed);
+  /* the pending answer still goes out, with Connection: close */
+  assert_int_equal(qs_http_respond_text(fx->pending, 200, "done"), 0);
+  fx->pending = NULL;
+  EXPECT_READ(lfd, &lin, NULL);
+  assert_non_null(strstr(lin.data, "Connection: close\r\n"));
+  assert_non_null(strstr(lin.data, "done\n"));
+  for (int i = 0; i < 3000 && !fx->closed; i++) pump_ms(1);
+  assert_true(fx->closed);
+  assert_int_equal(fx->aborts, 0);
+  close(sfd);
+  close(lfd);
+  close(ifd);
+  uv_run(&fx->loop, UV_RUN_NOWAIT);
+  assert_int_equal(uv_loop_close(&fx->loop), 0);
+  free(fx);
+  fx = NULL;
+}
+
+static void per_address_limit_gets_429(void **state) {
+  qs_http_limits_t l = small_limits();
+  l.max_connections_per_address = 1;
+  start(&l);
+  int a = client_connect();
+  int b = client_connect();
+  inbox_t in = {0};
+  client_send_str(b, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(b, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 429 "));
+  inbox_t ain = {0};
+  client_send_str(a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(a, &ain, "hello\n");
+  close(a);
+  close(b);
+  stop();
+}
+
+static void total_limit_gets_503(void **state) {
+  qs_http_limits_t l = small_limits();
+  l.max_connections = 1;
+  start(&l);
+  int a = client_connect();
+  int b = client_connect();
+  inbox_t in = {0};
+  EXPECT_READ(b, &in, NULL);
+  assert_non_null(strstr(in.data, "HTTP/1.1 503 "));
+  close(a);
+  close(b);
+  stop();
+}
+
+static void bad_response_header_is_refused(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int i = 0; i < 500 && !fx->pending; i++) pump_ms(1);
+  qs_http_header_t bad = {qs_slice_from_cstr("X-Evil"), qs_slice_from_cstr("a\r\nSet-Cookie: x")};
+  assert_int_equal(qs_http_respond(fx->pending, 200, &bad, 1, qs_slice("", 0)), QS_EINVAL);
+  assert_int_equal(qs_http_respond(fx->pending, 99, NULL, 0, qs_slice("", 0)), QS_EINVAL);
+  assert_int_equal(qs_http_respond(fx->pending, 204, NULL, 0, qs_slice("", 0)), 0);
+  fx->pending = NULL;
+  EXPECT_READ(fd, &in, "\r\n\r\n");
+  assert_non_null(strstr(in.data, "HTTP/1.1 204 No Content\r\n"));
+  assert_null(strstr(in.data, "Content-Length"));
+  close(fd);
+  stop();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(simple_get_is_answered),
+      cmocka_unit_test(pipelined_requests_are_answered_in_order),
+      cmocka_unit_test(chunked_post_body_is_complete),
+      cmocka_unit_test(query_method_with_body),
+      cmocka_unit_test(expect_continue_gets_100),
+      cmocka_unit_test(head_gets_no_body),
+      cmocka_unit_test(http10_closes_after_answer),
+      cmocka_unit_test(huge_headers_get_431),
+      cmocka_unit_test(long_target_gets_414),
+      cmocka_unit_test(big_content_length_gets_413_before_body),
+      cmocka_unit_test(big_chunked_body_gets_413),
+      cmocka_unit_test(malformed_request_gets_400),
+      cmocka_unit_test(slow_headers_time_out_with_408),
+      cmocka_unit_test(idle_keep_alive_connection_is_closed),
+      cmocka_unit_test(stream_receives_writes_immediately),
+      cmocka_unit_test(write_ref_is_released_exactly_once),
+      cmocka_unit_test(stream_on_close_fires_when_client_leaves),
+      cmocka_unit_test(stream_close_ends_body_and_keeps_connection),
+      cmocka_unit_test(abort_fires_when_client_leaves_before_answer),
+      cmocka_unit_test(graceful_close_ends_streams_and_waits_for_answers),
+      cmocka_unit_test(per_address_limit_gets_429),
+      cmocka_unit_test(total_limit_gets_503),
+      cmocka_unit_test(bad_response_header_is_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
