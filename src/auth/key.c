@@ -22,6 +22,7 @@ struct qs_jwt_key {
   qs_jwt_alg_t alg;
   unsigned char *secret; /* HS*: owned copy */
   size_t secret_len;
+  EVP_MAC *mac;   /* HS*: fetched once, shared by every verification */
   EVP_PKEY *pkey; /* others: the public key */
 };
 
@@ -160,6 +161,10 @@ int qs_jwt_key_create(qs_jwt_alg_t alg, qs_slice_t material, qs_jwt_key_t **out,
     }
     memcpy(key->secret, material.ptr, material.len);
     key->secret_len = material.len;
+    if (!(key->mac = EVP_MAC_fetch(NULL, "HMAC", NULL))) {
+      qs_jwt_key_destroy(key);
+      return QS_ENOMEM;
+    }
   } else {
     key->pkey = read_public_key(material);
     why = key->pkey ? check_pkey(alg, key->pkey) : "the PEM public key or certificate cannot be read";
@@ -179,6 +184,7 @@ void qs_jwt_key_destroy(qs_jwt_key_t *key) {
     OPENSSL_cleanse(key->secret, key->secret_len);
     free(key->secret);
   }
+  EVP_MAC_free(key->mac);
   EVP_PKEY_free(key->pkey);
   free(key);
 }
@@ -186,10 +192,9 @@ void qs_jwt_key_destroy(qs_jwt_key_t *key) {
 qs_jwt_alg_t qs_jwt_key_alg(const qs_jwt_key_t *key) { return key->alg; }
 
 /* Computes HMAC-SHA2 into `tag` (at least EVP_MAX_MD_SIZE bytes); returns its length or 0. */
-static size_t hmac(qs_jwt_alg_t alg, const unsigned char *secret, size_t secret_len, qs_slice_t data,
-                   unsigned char *tag) {
+static size_t hmac(EVP_MAC *mac, qs_jwt_alg_t alg, const unsigned char *secret, size_t secret_len,
+                   qs_slice_t data, unsigned char *tag) {
   size_t tag_len = 0;
-  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
   if (ctx) {
     OSSL_PARAM params[] = {
@@ -202,14 +207,15 @@ static size_t hmac(qs_jwt_alg_t alg, const unsigned char *secret, size_t secret_
       tag_len = 0;
   }
   EVP_MAC_CTX_free(ctx);
-  EVP_MAC_free(mac);
   return tag_len;
 }
 
 int qs_jwt_hmac(qs_jwt_alg_t alg, qs_slice_t secret, qs_slice_t data, qs_buf_t *out) {
   if (!qs_jwt_alg_is_hmac(alg) || secret.len == 0) return QS_EINVAL;
   unsigned char tag[EVP_MAX_MD_SIZE];
-  size_t tag_len = hmac(alg, (const unsigned char *)secret.ptr, secret.len, data, tag);
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  size_t tag_len = hmac(mac, alg, (const unsigned char *)secret.ptr, secret.len, data, tag);
+  EVP_MAC_free(mac);
   if (tag_len == 0) return QS_ENOMEM;
   return qs_buf_append(out, tag, tag_len);
 }
@@ -277,7 +283,7 @@ int qs_jwt_key_verify(const qs_jwt_key_t *key, qs_jwt_alg_t alg, qs_slice_t sign
   if (alg != key->alg) return QS_EAUTH;
   if (qs_jwt_alg_is_hmac(alg)) {
     unsigned char tag[EVP_MAX_MD_SIZE];
-    size_t tag_len = hmac(alg, key->secret, key->secret_len, signing_input, tag);
+    size_t tag_len = hmac(key->mac, alg, key->secret, key->secret_len, signing_input, tag);
     if (tag_len == 0) return QS_ENOMEM;
     if (signature.len != tag_len) return QS_EAUTH;
     return CRYPTO_memcmp(tag, signature.ptr, tag_len) == 0 ? 0 : QS_EAUTH;

@@ -96,13 +96,6 @@ static bool starts_with_drive_letter(const char *s, size_t n) {
   return n == 2 || s[2] == '/' || s[2] == '\\' || s[2] == '?' || s[2] == '#';
 }
 
-/* Number of segments of a list path. */
-static size_t path_size(const rec_t *r) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->path.len; i++) n += r->path.ptr[i] == '/';
-  return n;
-}
-
 /* The first segment of a non-empty list path. */
 static qs_slice_t path_first(const rec_t *r) {
   size_t end = 1;
@@ -115,13 +108,12 @@ static int path_append(rec_t *r, const char *seg, size_t n) {
   return rc ? rc : qs_buf_append(&r->path, seg, n);
 }
 
-/* URL Standard, "shorten a URL's path". */
+/* URL Standard, "shorten a URL's path". A path whose only segment is a
+ * normalized Windows drive letter is exactly "/X:" (checked in constant time
+ * so that many ".." segments stay linear). */
 static void path_shorten(rec_t *r) {
   if (r->path.len == 0) return;
-  if (rec_is_file(r) && path_size(r) == 1) {
-    qs_slice_t first = path_first(r);
-    if (is_drive_letter(first.ptr, first.len, true)) return;
-  }
+  if (rec_is_file(r) && r->path.len == 3 && is_drive_letter(r->path.ptr + 1, 2, true)) return;
   size_t i = r->path.len;
   while (i > 0 && r->path.ptr[i - 1] != '/') i--;
   r->path.len = i - 1;
@@ -661,7 +653,7 @@ static int serialize(const rec_t *r, qs_buf_t *out) {
   }
   /* A path starting with an empty segment and no host gets "/." so that it
    * does not read as an authority. */
-  if (rc == 0 && !r->has_host && !r->opaque && path_size(r) > 1 && r->path.len > 1 && r->path.ptr[1] == '/')
+  if (rc == 0 && !r->has_host && !r->opaque && r->path.len > 1 && r->path.ptr[1] == '/')
     rc = qs_buf_append(out, "/.", 2);
   if (rc == 0) rc = qs_buf_append(out, r->path.ptr, r->path.len);
   if (rc == 0 && r->has_query) {

@@ -17,7 +17,7 @@
 #include "base/slice.h"
 
 /* Longest input the parser accepts; longer input fails with QS_ETOOBIG. */
-#define QS_URL_MAX_INPUT_BYTES ((size_t)1 << 20)
+#define QS_URL_MAX_INPUT_BYTES ((size_t)64 * 1024)
 
 /* A parsed URL. Every string is owned by the record, NUL-terminated, and freed
  * by qs_url_dispose. */

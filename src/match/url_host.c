@@ -449,6 +449,7 @@ static int label_to_ascii_fallback(const char *label, size_t n, qs_buf_t *out) {
 /* UTS #46 ToASCII of one non-ASCII label through libidn2, non-transitional.
  * Appends the A-label (lowercase ASCII) to `out`. */
 static int label_to_ascii(const char *label, size_t n, qs_buf_t *out) {
+  if (n > URL_MAX_IDN_LABEL_BYTES) return QS_EPARSE;
   char *copy = malloc(n + 1);
   if (!copy) return QS_ENOMEM;
   memcpy(copy, label, n);
@@ -469,6 +470,7 @@ static int label_to_ascii(const char *label, size_t n, qs_buf_t *out) {
  * that is already valid (UTS #46 "Validity Criteria"), which holds exactly when
  * ToASCII of the decoded label gives back the same A-label. */
 static int check_alabel(const char *label, size_t n) {
+  if (n > URL_MAX_IDN_LABEL_BYTES) return QS_EPARSE;
   size_t cap = n;
   uint32_t *cps = malloc((cap + 1) * sizeof *cps);
   if (!cps) return QS_ENOMEM;

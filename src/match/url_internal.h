@@ -14,6 +14,11 @@
  * times the worst expansion (one input byte to a 9-byte "%EF%BF%BD"). */
 #define URL_MAX_WORK_BYTES (QS_URL_MAX_INPUT_BYTES * 9 + 64)
 
+/* Longest non-ASCII or "xn--" domain label handled; longer ones fail (UTS #46
+ * without VerifyDnsLength sets no limit, DNS allows 63 bytes). It bounds the
+ * quadratic Punycode work. */
+#define URL_MAX_IDN_LABEL_BYTES 4096
+
 /* True for ASCII letters and digits. */
 static inline bool url_is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static inline bool url_is_digit(int c) { return c >= '0' && c <= '9'; }

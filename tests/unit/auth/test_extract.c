@@ -1,10 +1,10 @@
 /* Token extraction: header > legacy query > cookie, and the Cookie parser. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "auth/extract.h"
 #include "base/error.h"

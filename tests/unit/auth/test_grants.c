@@ -1,11 +1,11 @@
 /* Grants semantics: publish needs every topic, private delivery needs any,
  * payloads come from the first matching grant. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "auth/claims.h"
 #include "auth/jws.h"
@@ -115,19 +115,19 @@ static void test_wildcard_and_urlpattern_grants(void **state) {
 
 static void test_payload_of_the_first_matching_detail(void **state) {
   (void)state;
-  qs_grants_t *g = build("{\"authorization_details\":[" DETAIL(
-                             "[\"subscribe\"]", "[{\"match\":\"a\"}]",
-                             ",\"payload\":{\"user\":1, \"x\":[true]}") "," DETAIL("[\"subscribe\"]",
-                                                                                   "[{\"match\":\"*\"}]",
-                                                                                   ",\"payload\":{\"user\":"
-                                                                                   "2}") "," DETAIL("[\"subsc"
-                                                                                                    "ribe\"]",
-                                                                                                    "[{"
-                                                                                                    "\"match"
-                                                                                                    "\":"
-                                                                                                    "\"c\"}]",
-                                                                                                    "") "]}",
-                         false);
+  qs_grants_t *g = build(
+      "{\"authorization_details\":[" DETAIL(
+          "[\"subscribe\"]", "[{\"match\":\"a\"}]",
+          ",\"payload\":{\"user\":1, \"x\":[true]}") "," DETAIL("[\"subscribe\"]", "[{\"match\":\"*\"}]",
+                                                                ",\"payload\":{\"user\":"
+                                                                "2}") "," DETAIL("[\"subsc"
+                                                                                 "ribe\"]",
+                                                                                 "[{"
+                                                                                 "\"match"
+                                                                                 "\":"
+                                                                                 "\"c\"}]",
+                                                                                 "") "]}",
+      false);
   qs_slice_t p = qs_grants_payload_for(g, qs_slice_from_cstr("a"));
   assert_true(qs_slice_eq_cstr(p, "{\"user\":1,\"x\":[true]}"));
   p = qs_grants_payload_for(g, qs_slice_from_cstr("b"));

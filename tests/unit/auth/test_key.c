@@ -1,5 +1,4 @@
 /* JWS parsing and signature verification, HMAC and public keys. */
-#include <cmocka.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -10,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "auth/base64url.h"
 #include "auth/jws.h"

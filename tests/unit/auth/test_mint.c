@@ -1,10 +1,10 @@
 /* Minting: RFC 7515 A.1 byte for byte, and minted tokens verify. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "auth/auth.h"
 #include "auth/base64url.h"

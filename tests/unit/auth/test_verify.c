@@ -1,11 +1,11 @@
 /* qs_auth_verify(): the tokens our deployments send, and every refusal. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "auth/auth.h"
 #include "auth_test_util.h"

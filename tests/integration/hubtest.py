@@ -1,0 +1,723 @@
+"""Shared helpers for the integration tests: start and stop the real hub
+binary, mint tokens the way symfony/mercure and draft-08 issuers do, publish
+with the exact Symfony wire format, and read Server-Sent Events streams from
+raw sockets (HTTP/1.1 chunked decoding and the SSE parser are here, so the
+tests see the bytes the hub really sends).
+
+Standard library only. The binary is $QS_BINARY, or build-integ/quicksilver
+beside the sources when unset.
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HUB_PATH = "/.well-known/mercure"
+PUB_SECRET = "integration-publisher-secret-!ChangeThis!"
+SUB_SECRET = "integration-subscriber-secret-!ChangeThis!"
+UUID7_ID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+START_TIMEOUT = 20.0
+
+
+def binary():
+    path = os.environ.get("QS_BINARY")
+    if path:
+        return path
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.normpath(os.path.join(here, "..", "..", "build-integ", "quicksilver"))
+
+
+def hub_env(extra=None):
+    env = dict(os.environ)
+    # A leak or an ASan/UBSan report must show in the exit status.
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:exitcode=23")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    # The hub must not pick keys up from the environment of whoever runs the tests.
+    for name in list(env):
+        if name.startswith("QUICKSILVER_") or name.startswith("MERCURE_"):
+            del env[name]
+    if extra:
+        env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------- the process
+
+class Hub:
+    """One running hub process. `args` are extra command-line flags."""
+
+    def __init__(self, args=(), keys=True, transport="memory", workers=2, env=None, wait=True):
+        cmd = [binary(), "--listen", "127.0.0.1:0", "--workers", str(workers)]
+        if transport == "memory":
+            cmd += ["--transport", "memory"]
+        if keys:
+            cmd += ["--publisher_jwt", PUB_SECRET, "--subscriber_jwt", SUB_SECRET]
+        cmd += list(args)
+        self.cmd = cmd
+        self.lines = []
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.port = None
+        self.hub_url = None
+        self.returncode = None
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=hub_env(env))
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+        if wait:
+            self.wait_ready()
+
+    def _drain(self):
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            with self.lock:
+                self.lines.append(line)
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if m and self.port is None:
+                self.port = int(m.group(1))
+                u = re.search(r"\(hub (\S+?),", line)
+                self.hub_url = u.group(1) if u else "http://127.0.0.1:%d%s" % (self.port, HUB_PATH)
+                self.ready.set()
+        self.proc.stderr.close()
+        self.ready.set()
+
+    def wait_ready(self):
+        self.ready.wait(START_TIMEOUT)
+        if self.port is None:
+            self.kill()
+            raise RuntimeError("hub did not start: %r\n%s" % (self.cmd, self.stderr()))
+
+    def stderr(self):
+        with self.lock:
+            return "".join(self.lines)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Graceful stop; returns the exit code (None when it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.reader.join(5)
+                return None
+        self.reader.join(5)
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    @property
+    def addr(self):
+        return ("127.0.0.1", self.port)
+
+
+def run_binary(args, timeout=15, env=None):
+    """Runs the binary to completion (for --help, bad flags...)."""
+    return subprocess.run([binary()] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout, env=hub_env(env))
+
+
+# ---------------------------------------------------------------- tokens
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwt_hs256(header, claims, secret):
+    h = b64url(json.dumps(header, separators=(",", ":")).encode())
+    c = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = (h + "." + c).encode()
+    sig = hmac.new(secret.encode() if isinstance(secret, str) else secret, signing_input, hashlib.sha256).digest()
+    return h + "." + c + "." + b64url(sig)
+
+
+def php_exp(seconds=3600):
+    """lcobucci/jwt formats exp as a float with microseconds."""
+    return round(time.time() + seconds, 6)
+
+
+def legacy_token(secret, publish=None, subscribe=None, exp_in=3600, mercure=None, extra=None):
+    """The symfony/mercure LcobucciFactory shape: header {"typ":"JWT","alg":"HS256"}."""
+    claims = {"exp": php_exp(exp_in)}
+    if mercure is None:
+        mercure = {"publish": list(publish or []), "subscribe": list(subscribe or [])}
+    claims["mercure"] = mercure
+    if extra:
+        claims.update(extra)
+    return jwt_hs256({"typ": "JWT", "alg": "HS256"}, claims, secret)
+
+
+def publisher_token(secret=PUB_SECRET, topics=("*",), **kw):
+    return legacy_token(secret, publish=list(topics), subscribe=[], **kw)
+
+
+def subscriber_token(topics, secret=SUB_SECRET, **kw):
+    return legacy_token(secret, publish=[], subscribe=list(topics), **kw)
+
+
+def draft08_token(secret, aud, actions, matches, exp_in=3600, match_type=None):
+    topics = []
+    for m in matches:
+        t = {"match": m}
+        if match_type:
+            t["match_type"] = match_type
+        topics.append(t)
+    claims = {"aud": aud, "exp": int(time.time() + exp_in),
+              "authorization_details": [{"type": "https://mercure.rocks/authorization-detail",
+                                         "actions": list(actions), "topics": topics}]}
+    return jwt_hs256({"alg": "HS256", "typ": "at+jwt"}, claims, secret)
+
+
+# ---------------------------------------------------------------- publishing
+
+def php_urlencode(value):
+    """PHP urlencode(): space -> '+', everything but [A-Za-z0-9_.-] -> %XX (so '~' -> %7E)."""
+    out = []
+    for b in value.encode("utf-8"):
+        c = chr(b)
+        if (b < 128 and c.isalnum()) or c in "_.-":
+            out.append(c)
+        elif c == " ":
+            out.append("+")
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+def symfony_body(topics, data="", private=False, id=None, type=None, retry=None):
+    """symfony/mercure Internal/QueryBuilder: topic..., data (always), private=on, id, type, retry."""
+    if isinstance(topics, str):
+        topics = [topics]
+    fields = [("topic", t) for t in topics]
+    fields.append(("data", data if data is not None else ""))
+    if private:
+        fields.append(("private", "on"))
+    for name, value in (("id", id), ("type", type), ("retry", retry)):
+        if value is not None:
+            fields.append((name, str(value)))
+    return "&".join(k + "=" + php_urlencode(v) for k, v in fields).encode("ascii")
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # list of (name, value)
+        self.body = body
+
+    def header(self, name):
+        values = self.all(name)
+        return values[0] if values else None
+
+    def all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<%d %s %r %r>" % (self.status, self.reason, self.headers, self.body[:300])
+
+
+def request(hub, method, target, headers=(), body=None, timeout=10):
+    """One request on a fresh connection; `headers` is a list of pairs (repeats allowed)."""
+    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=timeout)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        for k, v in headers:
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.reason, list(r.getheaders()), data)
+    finally:
+        conn.close()
+
+
+def raw_request(hub, data, timeout=10):
+    """Sends raw bytes (errors while sending are ignored: the hub may answer
+    and close early), then parses one response."""
+    s = socket.create_connection(hub.addr, timeout=timeout)
+    try:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        dec = HTTPDecoder()
+        deadline = time.time() + timeout
+        while not dec.complete:
+            s.settimeout(max(0.01, deadline - time.time()))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                dec.eof()
+                break
+            dec.feed(chunk)
+        if dec.status is None:
+            raise AssertionError("no response from the hub (received %r)" % bytes(dec.buf[:300]))
+        return Response(dec.status, dec.reason, dec.headers, bytes(dec.body))
+    finally:
+        s.close()
+
+
+def publish(hub, topics, data="", private=False, id=None, type=None, retry=None, token=None, headers=(),
+            body=None):
+    if token is None:
+        token = publisher_token()
+    h = [("Authorization", "Bearer " + token), ("Content-Type", "application/x-www-form-urlencoded")]
+    h += list(headers)
+    if body is None:
+        body = symfony_body(topics, data, private, id, type, retry)
+    return request(hub, "POST", HUB_PATH, h, body)
+
+
+class Publisher:
+    """Keep-alive publishing connection (fast, for bursts)."""
+
+    def __init__(self, hub, token=None):
+        self.hub = hub
+        self.token = token or publisher_token()
+        self.conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+
+    def publish(self, topics, data="", private=False, id=None, type=None, retry=None):
+        body = symfony_body(topics, data, private, id, type, retry)
+        self.conn.request("POST", HUB_PATH, body, {"Authorization": "Bearer " + self.token,
+                                                   "Content-Type": "application/x-www-form-urlencoded"})
+        r = self.conn.getresponse()
+        text = r.read().decode()
+        if r.status != 200:
+            raise AssertionError("publish failed: %d %s" % (r.status, text))
+        return text
+
+    def close(self):
+        self.conn.close()
+
+
+# ---------------------------------------------------------------- decoding
+
+class HTTPDecoder:
+    """Incremental HTTP/1.1 response decoder: status line, headers, then the
+    body (chunked, Content-Length or until EOF). `body` grows as data comes."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.status = None
+        self.reason = None
+        self.headers = []
+        self.body = bytearray()
+        self.complete = False  # the body ended as framed (terminal chunk / length reached)
+        self.closed = False  # EOF seen
+        self.mode = None
+        self.remaining = 0
+        self.chunk_state = "size"
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def eof(self):
+        self.closed = True
+        if self.mode == "eof":
+            self.complete = True
+
+    def feed(self, data):
+        """Returns the body bytes newly decoded."""
+        self.buf += data
+        before = len(self.body)
+        if self.status is None:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return b""
+            head = bytes(self.buf[:end]).decode("latin-1")
+            del self.buf[:end + 4]
+            lines = head.split("\r\n")
+            parts = lines[0].split(" ", 2)
+            self.status = int(parts[1])
+            self.reason = parts[2] if len(parts) > 2 else ""
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                self.headers.append((k.strip(), v.strip()))
+            te = (self.header("Transfer-Encoding") or "").lower()
+            cl = self.header("Content-Length")
+            if "chunked" in te:
+                self.mode = "chunked"
+            elif cl is not None:
+                self.mode = "length"
+                self.remaining = int(cl)
+                if self.remaining == 0:
+                    self.complete = True
+            else:
+                self.mode = "eof"
+        self._body()
+        return bytes(self.body[before:])
+
+    def _body(self):
+        if self.mode == "length":
+            n = min(self.remaining, len(self.buf))
+            self.body += self.buf[:n]
+            del self.buf[:n]
+            self.remaining -= n
+            if self.remaining == 0:
+                self.complete = True
+        elif self.mode == "eof":
+            self.body += self.buf
+            del self.buf[:]
+        elif self.mode == "chunked":
+            while not self.complete:
+                if self.chunk_state == "size":
+                    end = self.buf.find(b"\r\n")
+                    if end < 0:
+                        return
+                    size = int(bytes(self.buf[:end]).split(b";")[0].strip(), 16)
+                    del self.buf[:end + 2]
+                    if size == 0:
+                        self.chunk_state = "trailer"
+                    else:
+                        self.remaining = size
+                        self.chunk_state = "data"
+                elif self.chunk_state == "data":
+                    n = min(self.remaining, len(self.buf))
+                    if n == 0:
+                        return
+                    self.body += self.buf[:n]
+                    del self.buf[:n]
+                    self.remaining -= n
+                    if self.remaining == 0:
+                        self.chunk_state = "crlf"
+                elif self.chunk_state == "crlf":
+                    if len(self.buf) < 2:
+                        return
+                    if bytes(self.buf[:2]) != b"\r\n":
+                        raise AssertionError("bad chunk framing: %r" % bytes(self.buf[:20]))
+                    del self.buf[:2]
+                    self.chunk_state = "size"
+                elif self.chunk_state == "trailer":
+                    end = self.buf.find(b"\r\n")
+                    if end < 0:
+                        return
+                    line = self.buf[:end]
+                    del self.buf[:end + 2]
+                    if not line:
+                        self.complete = True
+
+
+class Event:
+    def __init__(self, fields, raw):
+        self.id = fields.get("id")
+        self.type = fields.get("event")
+        self.retry = fields.get("retry")
+        self.data_lines = fields.get("data", [])
+        self.data = "\n".join(self.data_lines) if "data" in fields else None
+        self.raw = raw  # the exact bytes of the event block, blank line included
+
+    def __repr__(self):
+        return "<Event id=%r type=%r retry=%r data=%r>" % (self.id, self.type, self.retry, self.data)
+
+
+class SSEParser:
+    """text/event-stream parser (lines end with CRLF, LF or CR)."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.fields = {}
+        self.block = bytearray()
+        self.events = []
+        self.comments = 0
+        self.comment_texts = []
+
+    def feed(self, data):
+        self.buf += data
+        new = []
+        while True:
+            i = 0
+            n = len(self.buf)
+            while i < n and self.buf[i] not in (10, 13):
+                i += 1
+            if i == n:
+                return new
+            if self.buf[i] == 13:
+                if i + 1 == n:
+                    return new  # wait: CR may be followed by LF
+                end = i + 2 if self.buf[i + 1] == 10 else i + 1
+            else:
+                end = i + 1
+            line = bytes(self.buf[:i]).decode("utf-8", "replace")
+            self.block += self.buf[:end]
+            del self.buf[:end]
+            if line == "":
+                if self.fields:
+                    ev = Event(self.fields, bytes(self.block))
+                    self.events.append(ev)
+                    new.append(ev)
+                self.fields = {}
+                self.block = bytearray()
+            elif line.startswith(":"):
+                self.comments += 1
+                self.comment_texts.append(line)
+                if not self.fields:
+                    self.block = bytearray()
+            else:
+                name, sep, value = line.partition(":")
+                if sep and value.startswith(" "):
+                    value = value[1:]
+                if name == "data":
+                    self.fields.setdefault("data", []).append(value)
+                else:
+                    self.fields[name] = value
+
+
+# ---------------------------------------------------------------- subscribing
+
+def subscribe_request(hub, query, headers=(), method="GET"):
+    target = HUB_PATH + ("?" + query if query else "")
+    lines = ["%s %s HTTP/1.1" % (method, target), "Host: 127.0.0.1:%d" % hub.port, "Accept: text/event-stream",
+             "Cache-Control: no-cache"]
+    lines += ["%s: %s" % (k, v) for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+class SSEClient:
+    """A subscriber on a raw socket. The constructor returns once the response
+    head is in (and, for a 200, the initial ':' comment that shows the
+    subscription is live)."""
+
+    def __init__(self, hub, query, headers=(), timeout=10, rcvbuf=None, wait_open=True):
+        self.hub = hub
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(hub.addr)
+        self.sock.sendall(subscribe_request(hub, query, headers))
+        self.http = HTTPDecoder()
+        self.sse = SSEParser()
+        self.eof = False
+        self.reset = False
+        if not wait_open:
+            return
+        deadline = time.time() + timeout
+        while self.http.status is None and self._pump(deadline):
+            pass
+        if self.http.status is None:
+            raise AssertionError("no response head to GET ?%s within %ss" % (query, timeout))
+        if self.http.status == 200:
+            while not self.body_bytes().startswith(b":") and self._pump(deadline):
+                pass
+        else:
+            while not self.http.complete and self._pump(deadline):
+                pass
+
+    @property
+    def status(self):
+        return self.http.status
+
+    def header(self, name):
+        return self.http.header(name)
+
+    def all(self, name):
+        return self.http.all(name)
+
+    def body_bytes(self):
+        return bytes(self.http.body)
+
+    @property
+    def events(self):
+        return self.sse.events
+
+    def _pump(self, deadline):
+        """Reads once; False on timeout or end of stream."""
+        if self.eof:
+            return False
+        left = deadline - time.time()
+        if left <= 0:
+            return False
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            self.reset = True
+            self.eof = True
+            self.http.eof()
+            return False
+        if not data:
+            self.eof = True
+            self.http.eof()
+            return False
+        self.sse.feed(self.http.feed(data))
+        return True
+
+    def wait_events(self, n, timeout=10):
+        """Reads until at least n events arrived in total; returns all events."""
+        deadline = time.time() + timeout
+        while len(self.sse.events) < n and self._pump(deadline):
+            pass
+        return list(self.sse.events)
+
+    def wait_id(self, event_id, timeout=10):
+        deadline = time.time() + timeout
+        while not any(e.id == event_id for e in self.sse.events) and self._pump(deadline):
+            pass
+        return list(self.sse.events)
+
+    def read_for(self, seconds):
+        deadline = time.time() + seconds
+        while self._pump(deadline):
+            pass
+        return list(self.sse.events)
+
+    def wait_comments(self, n, timeout):
+        deadline = time.time() + timeout
+        while self.sse.comments < n and self._pump(deadline):
+            pass
+        return self.sse.comments
+
+    def wait_closed(self, timeout=10):
+        deadline = time.time() + timeout
+        while not self.eof and self._pump(deadline):
+            pass
+        return self.eof
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---------------------------------------------------------------- assertions
+
+def challenge_params(value):
+    """Parses a `Bearer k="v", k2="v2"` challenge into (scheme, dict)."""
+    if value is None:
+        return None, {}
+    scheme, _, rest = value.strip().partition(" ")
+    params = dict(re.findall(r'([A-Za-z_]+)="((?:[^"\\]|\\.)*)"', rest))
+    return scheme, params
+
+
+def metric(hub, name):
+    r = request(hub, "GET", "/metrics")
+    if r.status != 200:
+        raise AssertionError("/metrics answered %d" % r.status)
+    m = re.search(r"^%s(?:\{[^}]*\})? ([0-9.e+]+)$" % re.escape(name), r.text, re.M)
+    return float(m.group(1)) if m else None
+
+
+class HubTestCase(unittest.TestCase):
+    """Base class: one hub per class, checked alive after every test and
+    stopped with SIGTERM at the end (exit code 0 asserted: with ASan a leak
+    makes it non-zero)."""
+
+    hub_args = ()
+    hub_keys = True
+    hub_transport = "memory"
+    hub_workers = 2
+    hub = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = Hub(cls.hub_args, keys=cls.hub_keys, transport=cls.hub_transport, workers=cls.hub_workers)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.hub is None:
+            return
+        rc = cls.hub.stop()
+        if rc != 0:
+            raise AssertionError("hub exit code after SIGTERM: %r (expected 0)\n--- stderr tail ---\n%s"
+                                 % (rc, cls.hub.stderr()[-6000:]))
+
+    def tearDown(self):
+        if self.hub is not None and not self.hub.alive():
+            self.fail("the hub died (exit %r)\n%s" % (self.hub.proc.returncode, self.hub.stderr()[-6000:]))
+
+    # --- helpers
+
+    def topic(self, prefix="t"):
+        """A topic unique to this test."""
+        return "%s/%s/%d" % (prefix, self.id().split(".")[-1], time.monotonic_ns())
+
+    def assertPublished(self, r, msg=""):
+        self.assertEqual(r.status, 200, "publish should succeed: %r %s" % (r, msg))
+        return r.text
+
+    def assertChallenge(self, r, status, error=None):
+        """Status and WWW-Authenticate: Bearer with (or without) the error attribute."""
+        self.assertEqual(r.status, status, "status: %r" % (r,))
+        value = r.header("WWW-Authenticate")
+        self.assertIsNotNone(value, "WWW-Authenticate missing on %d: %r" % (status, r))
+        scheme, params = challenge_params(value)
+        self.assertEqual(scheme.lower(), "bearer", "challenge scheme: %r" % value)
+        if error is None:
+            self.assertNotIn("error", params, "a missing token must get a bare challenge: %r" % value)
+            self.assertIn("resource_metadata", params, "challenge without resource_metadata: %r" % value)
+        else:
+            self.assertEqual(params.get("error"), error, "challenge: %r" % value)
+
+    def assertHubServes(self):
+        """A normal publish + subscribe round trip still works."""
+        topic = self.topic("alive")
+        token = subscriber_token([topic])
+        with SSEClient(self.hub, "topic=" + php_urlencode(topic),
+                       [("Authorization", "Bearer " + token)]) as sub:
+            self.assertEqual(sub.status, 200, "subscribe after the error cases: %r" % sub.body_bytes())
+            r = publish(self.hub, [topic], data="still alive", private=True)
+            uid = self.assertPublished(r)
+            events = sub.wait_events(1, timeout=10)
+            self.assertEqual([(e.id, e.data) for e in events], [(uid, "still alive")])
+
+
+def main():
+    names = sys.argv[1:]
+    module = sys.modules["__main__"]
+    loader = unittest.defaultTestLoader
+    suite = loader.loadTestsFromNames(names, module) if names else loader.loadTestsFromModule(module)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    bad = result.failures + result.errors + [(t, "") for t in result.unexpectedSuccesses]
+    real = set(id(t) for t, _ in bad if isinstance(t, unittest.TestCase))
+    fixtures = sum(1 for t, _ in bad if not isinstance(t, unittest.TestCase))  # setUpClass/tearDownClass
+    failed = len(real) + fixtures
+    passed = result.testsRun - len(real) - len(result.skipped)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.stdout.flush()
+    sys.exit(1 if failed else 0)
