@@ -84,6 +84,7 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
           qs_slice_from_cstr(config->resource_identifier[0] ? config->resource_identifier : api->hub_url),
       .match = api->match_options,
       .max_token_bytes = config->max_token_bytes,
+      .cache_max_entries = QS_AUTH_DEFAULT_CACHE_ENTRIES,
   };
   return qs_auth_create(&auth_config, &api->auth, reason);
 }

@@ -166,8 +166,18 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
     /* The legacy hub answered its own `Last-Event-ID` response header. */
     if (params.legacy) qs_api_headers_add(&h, "Last-Event-ID", value);
   }
-  rc = qs_http_stream_start(req, 200, h.items, h.count, &conn->stream);
-  qs_form_dispose(&form); /* params' slices pointed into them: unused from here */
+  if (qs_http_request_method_is(req, "HEAD")) {
+    /* HEAD shows the headers a GET would get; there is no stream to keep. */
+    qs_http_respond(req, 200, h.items, h.count, qs_slice(NULL, 0));
+    rc = QS_ECLOSED;
+  } else {
+    rc = qs_http_stream_start(req, 200, h.items, h.count, &conn->stream);
+    if (rc == QS_EINVAL || rc == QS_ENOMEM) {
+      qs_api_headers_init(&h, api, req);
+      qs_api_respond_text(req, &h, 500, "cannot open the event stream");
+    }
+  }
+  qs_form_dispose(&form); /* params' slices pointed into it: unused from here */
   if (rc != 0) {
     qs_hub_unsubscribe(conn->subscriber);
     free(conn);

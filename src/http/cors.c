@@ -9,7 +9,7 @@
 struct qs_cors {
   qs_slice_t *origins; /* normalized, pointing into text */
   size_t count;
-  bool any;            /* "*" in the list */
+  bool any; /* "*" in the list */
   char max_age[24];
   char *text;
 };

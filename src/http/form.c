@@ -52,7 +52,8 @@ static size_t count_pieces(qs_slice_t in) {
 int qs_form_parse_append(qs_slice_t input, const qs_form_limits_t *limits, qs_form_t *form) {
   size_t old_bytes = 0;
   for (size_t i = 0; i < form->count; i++) old_bytes += form->pairs[i].name.len + form->pairs[i].value.len;
-  if (limits && (input.len > limits->max_bytes || old_bytes + input.len > limits->max_bytes)) return QS_ETOOBIG;
+  if (limits && (input.len > limits->max_bytes || old_bytes + input.len > limits->max_bytes))
+    return QS_ETOOBIG;
   size_t pieces = count_pieces(input);
   if (limits && (pieces > limits->max_pairs || form->count + pieces > limits->max_pairs)) return QS_ETOOBIG;
   if (!pieces) return 0;

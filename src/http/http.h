@@ -42,9 +42,9 @@ typedef struct qs_http_request {
   bool has_query;    /* true when the target has a '?', even an empty query */
   const qs_http_header_t *headers; /* in arrival order, names as sent */
   size_t header_count;
-  qs_slice_t body;        /* complete, de-chunked; empty when none */
-  qs_slice_t origin;      /* the Origin header's value, empty when absent */
-  bool has_origin;        /* true when an Origin header was sent */
+  qs_slice_t body;         /* complete, de-chunked; empty when none */
+  qs_slice_t origin;       /* the Origin header's value, empty when absent */
+  bool has_origin;         /* true when an Origin header was sent */
   const char *remote_addr; /* peer address as text: "203.0.113.5", "2001:db8::1" */
   uint8_t version_major;   /* 1 for HTTP/1.x, 2 for HTTP/2 */
   uint8_t version_minor;
@@ -59,12 +59,12 @@ typedef void (*qs_http_handler_fn)(qs_http_request_t *req, void *ctx);
 /* Caps on what a client may send or hold. A field left 0 takes the default
  * shown. Every limit applies per server, that is per loop. */
 typedef struct {
-  size_t max_header_bytes;          /* request line + headers (16 KiB): 431, or 414 for the target */
-  size_t max_header_count;          /* (100): 431 */
-  size_t max_body_bytes;            /* (1 MiB): 413, answered from Content-Length before the body */
-  uint64_t header_timeout_ms;       /* from the first byte (or the accept) to the end of headers (10 s): 408 */
-  uint64_t idle_timeout_ms;         /* keep-alive idle time, and body inactivity (60 s): closed */
-  size_t max_connections;           /* open connections in total (0: unlimited): 503 then close */
+  size_t max_header_bytes;    /* request line + headers (16 KiB): 431, or 414 for the target */
+  size_t max_header_count;    /* (100): 431 */
+  size_t max_body_bytes;      /* (1 MiB): 413, answered from Content-Length before the body */
+  uint64_t header_timeout_ms; /* from the first byte (or the accept) to the end of headers (10 s): 408 */
+  uint64_t idle_timeout_ms;   /* keep-alive idle time, and body inactivity (60 s): closed */
+  size_t max_connections;     /* open connections in total (0: unlimited): 503 then close */
   size_t max_connections_per_address; /* from one client address (0: unlimited): 429 then close */
 } qs_http_limits_t;
 

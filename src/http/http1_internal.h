@@ -21,16 +21,16 @@ typedef struct {
 /* One request with everything it owns. `pub` is what handlers see. */
 typedef struct qs_h1_request {
   qs_http_request_t pub;
-  qs_buf_t arena;               /* method, target and header bytes (max: max_header_bytes) */
-  qs_h1_header_span_t *spans;   /* header positions in the arena */
+  qs_buf_t arena;             /* method, target and header bytes (max: max_header_bytes) */
+  qs_h1_header_span_t *spans; /* header positions in the arena */
   uint32_t span_count, span_cap;
-  qs_http_header_t *headers;    /* made from spans once the headers are complete */
-  qs_buf_t body;                /* max: max_body_bytes */
+  qs_http_header_t *headers; /* made from spans once the headers are complete */
+  qs_buf_t body;             /* max: max_body_bytes */
   uint32_t target_off, target_len;
-  bool keep_alive;              /* llhttp_should_keep_alive() at message end */
+  bool keep_alive; /* llhttp_should_keep_alive() at message end */
   bool is_head;
-  bool upgrade;                 /* an Upgrade/CONNECT request: the connection closes after the answer */
-  qs_h1_conn_t *conn;           /* NULL once the connection is gone */
+  bool upgrade;       /* an Upgrade/CONNECT request: the connection closes after the answer */
+  qs_h1_conn_t *conn; /* NULL once the connection is gone */
   void (*on_abort)(qs_http_request_t *req, void *ctx);
   void *abort_ctx;
   char remote_addr[QS_NET_ADDR_TEXT_MAX];
@@ -41,10 +41,10 @@ void qs_h1_request_destroy(qs_h1_request_t *req);
 
 /* What qs_h1_parser_feed() stopped on. */
 typedef enum {
-  QS_H1_NEED_MORE = 0,  /* everything usable consumed; feed the rest again with more bytes */
-  QS_H1_REQUEST,        /* a request is complete: take it with qs_h1_parser_take() */
-  QS_H1_CONTINUE,       /* headers done and the client expects "100 Continue" before the body */
-  QS_H1_ERROR,          /* malformed or over a limit: answer qs_h1_parser_status() and close */
+  QS_H1_NEED_MORE = 0, /* everything usable consumed; feed the rest again with more bytes */
+  QS_H1_REQUEST,       /* a request is complete: take it with qs_h1_parser_take() */
+  QS_H1_CONTINUE,      /* headers done and the client expects "100 Continue" before the body */
+  QS_H1_ERROR,         /* malformed or over a limit: answer qs_h1_parser_status() and close */
 } qs_h1_event_t;
 
 typedef struct qs_h1_parser qs_h1_parser_t;

@@ -19,7 +19,7 @@ struct qs_h1_parser {
   bool in_body; /* headers complete */
   bool in_field;
   bool expect_continue;
-  bool next_is_query;    /* the message about to start was sent as "QUERY" */
+  bool next_is_query; /* the message about to start was sent as "QUERY" */
   bool paused_upgrade;
 };
 
@@ -43,8 +43,7 @@ void qs_h1_request_destroy(qs_h1_request_t *req) {
 /* Counts request-line and header bytes against max_header_bytes. */
 static int count_header_bytes(qs_h1_parser_t *p, size_t len) {
   p->header_bytes += len;
-  if (p->header_bytes > p->limits.max_header_bytes)
-    return fail(p, 431, "request header fields too large");
+  if (p->header_bytes > p->limits.max_header_bytes) return fail(p, 431, "request header fields too large");
   return 0;
 }
 
@@ -206,7 +205,8 @@ static int on_headers_complete(llhttp_t *ll) {
   if (ll->http_major == 1 && ll->http_minor >= 1 && qs_http_request_header(pub, "expect", &expect)) {
     if (!qs_slice_eq_nocase(expect, qs_slice_from_cstr("100-continue")))
       return fail(p, 417, "unsupported expectation");
-    if ((ll->flags & (F_CONTENT_LENGTH | F_CHUNKED)) && !((ll->flags & F_CONTENT_LENGTH) && ll->content_length == 0)) {
+    if ((ll->flags & (F_CONTENT_LENGTH | F_CHUNKED)) &&
+        !((ll->flags & F_CONTENT_LENGTH) && ll->content_length == 0)) {
       p->expect_continue = true;
       return HPE_PAUSED;
     }
@@ -265,9 +265,12 @@ void qs_h1_parser_destroy(qs_h1_parser_t *parser) {
 
 static int status_for(llhttp_errno_t err) {
   switch (err) {
-    case HPE_INVALID_METHOD: return 501;
-    case HPE_INVALID_VERSION: return 505;
-    default: return 400;
+    case HPE_INVALID_METHOD:
+      return 501;
+    case HPE_INVALID_VERSION:
+      return 505;
+    default:
+      return 400;
   }
 }
 

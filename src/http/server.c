@@ -53,7 +53,7 @@ static void link_append(qs_link_t *head, qs_link_t *l) {
   head->prev = l;
 }
 
-#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* One queued piece of output. Copies live in data[]; references point
  * elsewhere and are given back with release(owner). */
@@ -63,8 +63,8 @@ typedef struct seg {
   size_t len;
   void (*release)(void *owner);
   void *owner;
-  uint32_t cap;  /* room in data[] for copies; 0 for references and static bytes */
-  bool chunk;    /* stream body bytes that need chunked framing */
+  uint32_t cap; /* room in data[] for copies; 0 for references and static bytes */
+  bool chunk;   /* stream body bytes that need chunked framing */
   char data[];
 } seg_t;
 
@@ -123,6 +123,10 @@ struct qs_h1_conn {
   bool addr_counted;
 };
 
+/* DESIGN: at most 1 KiB of user-space memory per idle subscriber; this
+ * struct (plus the allocator's header) is all an idle HTTP/1.1 stream costs here. */
+_Static_assert(sizeof(qs_h1_conn_t) <= 448, "keep idle connections small");
+
 struct qs_http_server {
   uv_loop_t *loop;
   qs_net_listener_t *listener;
@@ -158,9 +162,12 @@ static void maybe_finish_close(qs_http_server_t *s);
 
 static uint64_t timeout_duration(const qs_http_server_t *s, int list) {
   switch (list) {
-    case TIMEOUT_HEADER: return s->limits.header_timeout_ms;
-    case TIMEOUT_IDLE: return s->limits.idle_timeout_ms;
-    default: return LINGER_MS;
+    case TIMEOUT_HEADER:
+      return s->limits.header_timeout_ms;
+    case TIMEOUT_IDLE:
+      return s->limits.idle_timeout_ms;
+    default:
+      return LINGER_MS;
   }
 }
 
@@ -766,7 +773,8 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
   s->sweep.data = s->flush_check.data = s->flush_idle.data = s;
   uv_check_start(&s->flush_check, on_flush_check);
   /* The sweep runs a few times per shortest timeout; deadlines are kept to that resolution. */
-  uint64_t shortest = lim.header_timeout_ms < lim.idle_timeout_ms ? lim.header_timeout_ms : lim.idle_timeout_ms;
+  uint64_t shortest =
+      lim.header_timeout_ms < lim.idle_timeout_ms ? lim.header_timeout_ms : lim.idle_timeout_ms;
   if (shortest > LINGER_MS) shortest = LINGER_MS;
   uint64_t period = shortest / 4;
   if (period < 5) period = 5;
@@ -880,7 +888,8 @@ static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_
 
 static qs_h1_request_t *request_of(qs_http_request_t *req) { return CONTAINER_OF(req, qs_h1_request_t, pub); }
 
-void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx), void *ctx) {
+void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
+                              void *ctx) {
   qs_h1_request_t *r = request_of(req);
   r->on_abort = fn;
   r->abort_ctx = ctx;

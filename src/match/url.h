@@ -57,8 +57,14 @@ int qs_url_canonicalize_password(qs_slice_t value, qs_buf_t *out);
  * state override on a dummy URL whose scheme is `protocol` (may be empty: a
  * non-special dummy URL, whose host is parsed as an opaque host). Yields the
  * serialized host, or nothing when the host is null. A value with a ':'
- * outside brackets fails, as the hostname state does under an override. */
+ * outside brackets fails, as the hostname state does under an override. The
+ * hostname state stops at '/', '?' and '#' ("bad/hostname" gives "bad") and
+ * tabs and newlines are removed first, as web-platform-tests expect. */
 int qs_url_canonicalize_hostname(qs_slice_t value, qs_slice_t protocol, qs_buf_t *out);
+
+/* True for the URL Standard's "forbidden host code point"s: U+0000, tab, LF,
+ * CR, space, # / : < > ? @ [ \\ ] ^ |. */
+bool qs_url_forbidden_host_code_point(unsigned char c);
 
 /* "canonicalize an IPv6 hostname": accepts only '[', ']', ':' and ASCII hex
  * digits, lowercasing the digits. */

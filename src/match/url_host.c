@@ -11,11 +11,12 @@
 #include "match/url.h"
 #include "match/url_internal.h"
 
-/* URL Standard, "forbidden host code point". */
-static bool forbidden_host(unsigned char c) {
+bool qs_url_forbidden_host_code_point(unsigned char c) {
   static const char set[] = "\t\n\r #/:<>?@[\\]^|";
   return c == 0 || memchr(set, c, sizeof set - 1) != NULL;
 }
+
+static bool forbidden_host(unsigned char c) { return qs_url_forbidden_host_code_point(c); }
 
 /* URL Standard, "forbidden domain code point". */
 static bool forbidden_domain(unsigned char c) {

@@ -112,11 +112,11 @@ int qs_net_listener_create(uv_loop_t *loop, const char *host, int port, int back
   l->on_connection = on_connection;
   l->ctx = ctx;
   l->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
-                                              : ((struct sockaddr_in6 *)&bound)->sin6_port);
+                                             : ((struct sockaddr_in6 *)&bound)->sin6_port);
   uv_tcp_init(loop, &l->tcp);
   l->tcp.data = l;
-  if (uv_tcp_open(&l->tcp, fd) != 0 || uv_listen((uv_stream_t *)&l->tcp, backlog > 0 ? backlog : 511,
-                                                 on_uv_connection) != 0) {
+  if (uv_tcp_open(&l->tcp, fd) != 0 ||
+      uv_listen((uv_stream_t *)&l->tcp, backlog > 0 ? backlog : 511, on_uv_connection) != 0) {
     /* uv_tcp_open took the descriptor (or failed before); closing the handle closes it. */
     uv_close((uv_handle_t *)&l->tcp, on_init_failed_closed);
     return QS_EIO;

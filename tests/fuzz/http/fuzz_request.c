@@ -26,7 +26,8 @@ static void use_request(qs_h1_request_t *r) {
   if (qs_http_request_header(q, "content-type", &ct)) qs_form_content_type(ct);
   /* touch every byte the request claims to own */
   volatile size_t sum = q->method.len + q->path.len + q->query.len + q->origin.len;
-  for (size_t i = 0; i < q->header_count; i++) sum += (size_t)q->headers[i].name.ptr[0] + q->headers[i].value.len;
+  for (size_t i = 0; i < q->header_count; i++)
+    sum += (size_t)q->headers[i].name.ptr[0] + q->headers[i].value.len;
   for (size_t i = 0; i < q->body.len; i++) sum += (unsigned char)q->body.ptr[i];
   (void)sum;
 }

@@ -27,7 +27,8 @@ static void request(fake_request_t *out, const char *method, const char *origin,
     f.req.has_origin = true;
   }
   if (preflight)
-    f.headers[n++] = (qs_http_header_t){qs_slice_from_cstr("Access-Control-Request-Method"), qs_slice_from_cstr("GET")};
+    f.headers[n++] =
+        (qs_http_header_t){qs_slice_from_cstr("Access-Control-Request-Method"), qs_slice_from_cstr("GET")};
   f.req.header_count = n;
   *out = f;
   out->req.headers = out->headers;
@@ -74,8 +75,8 @@ static void allowed_origin_is_echoed_with_credentials(void **state) {
 static void unknown_origin_is_never_reflected(void **state) {
   const char *origins[] = {"https://app.example.com"};
   qs_cors_t *c = policy(origins, 1);
-  const char *bad[] = {"https://evil.example.com", "https://app.example.com.evil.com", "http://app.example.com",
-                       "null", "https://app.example.com:443"};
+  const char *bad[] = {"https://evil.example.com", "https://app.example.com.evil.com",
+                       "http://app.example.com", "null", "https://app.example.com:443"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     fake_request_t r;
     request(&r, "GET", bad[i], false);

@@ -135,7 +135,8 @@ static void too_many_bytes_is_refused(void **state) {
 }
 
 static void input_needs_no_nul(void **state) {
-  const char raw[] = {'a', '=', '%', '4', '1'}; /* "a=%41" without NUL; a '%4' at the very end must not read past */
+  const char raw[] = {'a', '=', '%', '4',
+                      '1'}; /* "a=%41" without NUL; a '%4' at the very end must not read past */
   qs_form_t f;
   qs_form_init(&f);
   assert_int_equal(qs_form_parse(qs_slice(raw, 4), &limits, &f), 0);
@@ -147,8 +148,10 @@ static void input_needs_no_nul(void **state) {
 
 static void form_content_type_is_recognized(void **state) {
   assert_int_equal(qs_form_content_type(qs_slice_from_cstr("application/x-www-form-urlencoded")), 1);
-  assert_int_equal(qs_form_content_type(qs_slice_from_cstr("Application/X-WWW-Form-URLEncoded; charset=UTF-8")), 1);
-  assert_int_equal(qs_form_content_type(qs_slice_from_cstr(" application/x-www-form-urlencoded ;charset=utf-8")), 1);
+  assert_int_equal(
+      qs_form_content_type(qs_slice_from_cstr("Application/X-WWW-Form-URLEncoded; charset=UTF-8")), 1);
+  assert_int_equal(
+      qs_form_content_type(qs_slice_from_cstr(" application/x-www-form-urlencoded ;charset=utf-8")), 1);
   assert_int_equal(qs_form_content_type(qs_slice_from_cstr("text/plain")), 0);
   assert_int_equal(qs_form_content_type(qs_slice_from_cstr("multipart/form-data; boundary=x")), 0);
   assert_int_equal(qs_form_content_type(qs_slice_from_cstr("application/x-www-form-urlencodedx")), 0);
@@ -156,7 +159,8 @@ static void form_content_type_is_recognized(void **state) {
   assert_int_equal(qs_form_content_type(qs_slice_from_cstr("application")), QS_EPARSE);
   assert_int_equal(qs_form_content_type(qs_slice_from_cstr("application/")), QS_EPARSE);
   assert_int_equal(qs_form_content_type(qs_slice_from_cstr("/x")), QS_EPARSE);
-  assert_int_equal(qs_form_content_type(qs_slice_from_cstr("application/x-www-form-urlencoded garbage")), QS_EPARSE);
+  assert_int_equal(qs_form_content_type(qs_slice_from_cstr("application/x-www-form-urlencoded garbage")),
+                   QS_EPARSE);
 }
 
 int main(void) {

@@ -127,7 +127,8 @@ static void query_method_is_recognized_even_when_split(void **state) {
   qs_http_limits_t l = limits();
   for (size_t step = 1; step <= 8; step++) {
     qs_h1_parser_t *p = qs_h1_parser_create(&l);
-    assert_int_equal(feed(p, "QUERY /q HTTP/1.1\r\nContent-Length: 7\r\n\r\nmatch=x", step, NULL), QS_H1_REQUEST);
+    assert_int_equal(feed(p, "QUERY /q HTTP/1.1\r\nContent-Length: 7\r\n\r\nmatch=x", step, NULL),
+                     QS_H1_REQUEST);
     qs_h1_request_t *r = qs_h1_parser_take(p);
     assert_slice(r->pub.method, "QUERY");
     assert_slice(r->pub.body, "match=x");
@@ -176,7 +177,9 @@ static void errors_get_their_status(void **state) {
   char big[1024];
   snprintf(big, sizeof big, "GET / HTTP/1.1\r\nX: %0600d\r\n\r\n", 0);
   assert_int_equal(error_status(big), 431);
-  assert_int_equal(error_status("GET / HTTP/1.1\r\na:1\r\nb:1\r\nc:1\r\nd:1\r\ne:1\r\nf:1\r\ng:1\r\nh:1\r\ni:1\r\n\r\n"), 431);
+  assert_int_equal(
+      error_status("GET / HTTP/1.1\r\na:1\r\nb:1\r\nc:1\r\nd:1\r\ne:1\r\nf:1\r\ng:1\r\nh:1\r\ni:1\r\n\r\n"),
+      431);
   char target[1024] = "GET /";
   memset(target + 5, 'x', 600);
   strcpy(target + 605, " HTTP/1.1\r\n\r\n");
@@ -187,7 +190,8 @@ static void errors_get_their_status(void **state) {
                    413);
   assert_int_equal(error_status("BREW / HTTP/1.1\r\n\r\n"), 501);
   assert_int_equal(error_status("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
-  assert_int_equal(error_status("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"), 400);
+  assert_int_equal(error_status("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"),
+                   400);
   assert_int_equal(error_status("GET / HTTP/1.1\r\nExpect: magic\r\n\r\n"), 417);
   assert_int_equal(error_status("GET / HTTP/1.1\r\n\r\n"), 0);
 }

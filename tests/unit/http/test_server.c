@@ -163,11 +163,11 @@ static bool client_read_until(int fd, inbox_t *in, const char *needle) {
   return false;
 }
 
-#define EXPECT_READ(fd, in, needle)                                                           \
-  do {                                                                                        \
-    if (!client_read_until(fd, in, needle))                                                   \
-      fail_msg("expected \"%s\" in response, got (%zu bytes):\n%s", needle ? needle : "EOF", \
-               (in)->len, (in)->data);                                                        \
+#define EXPECT_READ(fd, in, needle)                                                                     \
+  do {                                                                                                  \
+    if (!client_read_until(fd, in, needle))                                                             \
+      fail_msg("expected \"%s\" in response, got (%zu bytes):\n%s", needle ? needle : "EOF", (in)->len, \
+               (in)->data);                                                                             \
   } while (0)
 
 static qs_http_limits_t small_limits(void) {
@@ -410,13 +410,15 @@ static void write_ref_is_released_exactly_once(void **state) {
   client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_READ(fd, &in, ":\n\r\n");
   static const char event[] = "id: 1\ndata: shared\n\n";
-  assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(event, sizeof event - 1), release_count, fx), 0);
+  assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(event, sizeof event - 1), release_count, fx),
+                   0);
   assert_int_equal(fx->releases, 0);
   EXPECT_READ(fd, &in, "data: shared\n\n\r\n");
   pump_ms(5);
   assert_int_equal(fx->releases, 1);
   /* queued but never written: released when the connection goes */
-  assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(event, sizeof event - 1), release_count, fx), 0);
+  assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(event, sizeof event - 1), release_count, fx),
+                   0);
   close(fd);
   for (int i = 0; i < 500 && fx->stream_closes == 0; i++) pump_ms(1);
   for (int i = 0; i < 20; i++) pump_ms(1);
@@ -558,6 +560,87 @@ static void bad_response_header_is_refused(void **state) {
   stop();
 }
 
+/* Decodes a chunked body incrementally; checks every byte against the pattern. */
+typedef struct {
+  char buf[8192];
+  size_t len;
+  size_t body_bytes;
+  bool bad;
+} dechunker_t;
+
+static void dechunk(dechunker_t *d) {
+  for (;;) {
+    char *crlf = memmem(d->buf, d->len, "\r\n", 2);
+    if (!crlf) return;
+    size_t size = strtoul(d->buf, NULL, 16);
+    size_t head = (size_t)(crlf - d->buf) + 2;
+    size_t have = d->len - head;
+    size_t take = have < size ? have : size;
+    for (size_t i = 0; i < take; i++)
+      if ((unsigned char)d->buf[head + i] != (unsigned char)((d->body_bytes + i) % 251)) d->bad = true;
+    d->body_bytes += take;
+    if (take < size) {
+      /* keep a fake header for the rest of this chunk */
+      int n = snprintf(d->buf, sizeof d->buf, "%zx\r\n", size - take);
+      d->len = (size_t)n;
+      return;
+    }
+    if (have < size + 2) { /* wait for the CRLF after the data */
+      int n = snprintf(d->buf, sizeof d->buf, "0\r\n");
+      memmove(d->buf + n, d->buf + head + size, have - size);
+      d->len = (size_t)n + have - size;
+      return;
+    }
+    size_t used = head + size + 2;
+    memmove(d->buf, d->buf + used, d->len - used);
+    d->len -= used;
+  }
+}
+
+static void slow_reader_gets_every_byte_in_order(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  /* skip the ":\n" chunk: the pattern starts after it */
+  static char block[65536];
+  size_t total = 0;
+  const size_t want = 16u << 20;
+  /* write far more than the socket buffers hold while the client reads nothing */
+  for (int round = 0; round < 256; round++) {
+    for (size_t i = 0; i < sizeof block; i++) block[i] = (char)((total + i) % 251);
+    if (round % 2)
+      assert_int_equal(qs_http_stream_write(fx->stream, qs_slice(block, sizeof block)), 0);
+    else {
+      char *copy = malloc(sizeof block);
+      memcpy(copy, block, sizeof block);
+      assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(copy, sizeof block), free, copy), 0);
+    }
+    total += sizeof block;
+    if (round % 16 == 0) pump_ms(1);
+  }
+  assert_int_equal(total, want);
+  pump_ms(5);
+  assert_true(qs_http_stream_queued_bytes(fx->stream) > 0); /* the kernel could not take it all */
+  dechunker_t *d = calloc(1, sizeof *d);
+  for (int i = 0; i < 20000 && d->body_bytes < want && !d->bad; i++) {
+    ssize_t n = recv(fd, d->buf + d->len, sizeof d->buf - d->len, 0);
+    if (n > 0) {
+      d->len += (size_t)n;
+      dechunk(d);
+    } else {
+      pump_ms(0);
+    }
+  }
+  assert_false(d->bad);
+  assert_int_equal(d->body_bytes, want);
+  assert_int_equal(qs_http_stream_queued_bytes(fx->stream), 0);
+  free(d);
+  close(fd);
+  stop();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(simple_get_is_answered),
@@ -576,6 +659,7 @@ int main(void) {
       cmocka_unit_test(idle_keep_alive_connection_is_closed),
       cmocka_unit_test(stream_receives_writes_immediately),
       cmocka_unit_test(write_ref_is_released_exactly_once),
+      cmocka_unit_test(slow_reader_gets_every_byte_in_order),
       cmocka_unit_test(stream_on_close_fires_when_client_leaves),
       cmocka_unit_test(stream_close_ends_body_and_keeps_connection),
       cmocka_unit_test(abort_fires_when_client_leaves_before_answer),

@@ -328,6 +328,53 @@ static void percent_encode_and_decode(void **state) {
   assert_false(qs_url_in_encode_set('\'', QS_URL_SET_QUERY));
 }
 
+static void expect_href(const char *input, const char *want) {
+  qs_url_t url;
+  int rc = qs_url_parse(qs_slice_from_cstr(input), NULL, &url);
+  if (want == NULL) {
+    if (rc != QS_EPARSE) fail_msg("\"%s\": want failure, got rc %d", input, rc);
+    if (rc == 0) qs_url_dispose(&url);
+    return;
+  }
+  if (rc != 0) fail_msg("\"%s\": want \"%s\", got rc %d", input, want, rc);
+  if (strcmp(url.href, want) != 0) fail_msg("\"%s\": want \"%s\", got \"%s\"", input, want, url.href);
+  qs_url_dispose(&url);
+}
+
+static void idna_follows_uts46_where_libidn2_is_stricter(void **state) {
+  (void)state;
+  /* Symbols are valid in UTS #46 (IDNA2008 refuses them). */
+  expect_href("http://\xE2\x98\x83.com/", "http://xn--n3h.com/");
+  expect_href("http://xn--n3h.com/", "http://xn--n3h.com/");
+  /* CheckHyphens is false. */
+  expect_href("http://-\xC3\xB6.com/", "http://xn----1ga.com/");
+  /* Non-transitional: sharp s is kept. */
+  expect_href("http://fa\xC3\x9F.de/", "http://xn--fa-hia.de/");
+  /* Invalid Punycode, an all-ASCII A-label and a lone zero width joiner fail. */
+  expect_href("http://xn--a.com/", NULL);
+  expect_href("http://xn--ab--.com/", NULL);
+  expect_href("http://a.b\xE2\x80\x8D/", NULL);
+  /* A noncharacter is disallowed. */
+  expect_href("http://\xEF\xB7\x90zyx.com/", NULL);
+}
+
+static void opaque_path_space_before_query_survives_reparsing(void **state) {
+  (void)state;
+  expect_href("sc:a b ?q", "sc:a b%20?q");
+  expect_href("sc:a b%20?q", "sc:a b%20?q");
+  expect_href("sc:a  #f", "sc:a %20#f");
+}
+
+static void ipv4_and_ipv6_forms(void **state) {
+  (void)state;
+  expect_href("http://0x7f.1/", "http://127.0.0.1/");
+  expect_href("http://017700000001/", "http://127.0.0.1/");
+  expect_href("http://4294967296/", NULL);
+  expect_href("http://[0:0:0:0:0:0:13.1.68.3]/", "http://[::d01:4403]/");
+  expect_href("http://[1:0:0:2::3:0]/", "http://[1::2:0:0:3:0]/");
+  expect_href("http://[1::2::3]/", NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(urltestdata_all_entries_pass),
@@ -343,6 +390,9 @@ int main(void) {
       cmocka_unit_test(parse_rejects_relative_without_base_and_oversized_input),
       cmocka_unit_test(special_schemes_and_default_ports),
       cmocka_unit_test(percent_encode_and_decode),
+      cmocka_unit_test(idna_follows_uts46_where_libidn2_is_stricter),
+      cmocka_unit_test(opaque_path_space_before_query_survives_reparsing),
+      cmocka_unit_test(ipv4_and_ipv6_forms),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
