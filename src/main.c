@@ -45,8 +45,8 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
                                    .max_batch = (uint32_t)cfg->commit_max_updates};
   qs_store_durability_t durability =
       cfg->durability == QS_DURABILITY_ASYNC ? QS_STORE_DURABILITY_ASYNC : QS_STORE_DURABILITY_SYNC;
-  return qs_store_lmdb_create(cfg->history_path, cfg->lmdb_map_bytes, &retention, &group, durability, on_durable,
-                              ctx, out);
+  return qs_store_lmdb_create(cfg->history_path, cfg->lmdb_map_bytes, &retention, &group, durability,
+                              on_durable, ctx, out);
 }
 
 /* ---- Keys ---- */
@@ -107,13 +107,15 @@ static void print_dev_banner(const keys_t *keys, const char *hub_url) {
   qs_token_mint(&spec, &subscriber);
   fprintf(stderr,
           "\nNo key configured: using a development key for this run only (HS256, valid 24 h tokens below).\n"
-          "Set publisher_jwt / subscriber_jwt (or MERCURE_PUBLISHER_JWT_KEY / MERCURE_SUBSCRIBER_JWT_KEY) for real use.\n\n"
+          "Set publisher_jwt / subscriber_jwt (or MERCURE_PUBLISHER_JWT_KEY / MERCURE_SUBSCRIBER_JWT_KEY) "
+          "for real use.\n\n"
           "  development key:   %s\n"
           "  publisher token:   %s\n"
           "  subscriber token:  %s\n\n"
           "Try it, in two terminals:\n"
           "  curl -N -H 'Authorization: Bearer %s' '%s?topic=https://example.com/books/1'\n"
-          "  curl -H 'Authorization: Bearer %s' -d 'topic=https://example.com/books/1' -d 'data={\"hello\":\"world\"}' "
+          "  curl -H 'Authorization: Bearer %s' -d 'topic=https://example.com/books/1' -d "
+          "'data={\"hello\":\"world\"}' "
           "-d private=on '%s'\n\n",
           keys->dev_secret, publisher.ptr, subscriber.ptr, subscriber.ptr, hub_url, publisher.ptr, hub_url);
   qs_buf_dispose(&publisher);
@@ -191,8 +193,8 @@ static int serve(qs_config_t *cfg) {
   qs_hub_t *hub = NULL;
   int rc = qs_hub_create(&settings, open_store, cfg, &hub);
   if (rc) {
-    QS_LOG_ERROR("cannot open the history (%s at %s): %s", cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory",
-                 cfg->history_path, qs_strerror(rc));
+    QS_LOG_ERROR("cannot open the history (%s at %s): %s",
+                 cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory", cfg->history_path, qs_strerror(rc));
     return 1;
   }
   /* Ids keep their time order across restarts, even if the clock went back. */
@@ -274,8 +276,9 @@ int main(int argc, char **argv) {
             err[0] ? err : qs_strerror(rc));
     status = 2;
   } else if (cfg.help_requested) {
-    printf("Usage: quicksilver [--config FILE] [OPTIONS]\n"
-           "       quicksilver token [--help] ...   mint a token for development and scripts\n\n");
+    printf(
+        "Usage: quicksilver [--config FILE] [OPTIONS]\n"
+        "       quicksilver token [--help] ...   mint a token for development and scripts\n\n");
     qs_config_print_help(stdout);
   } else if (cfg.version_requested) {
     printf("quicksilver %s\n", QS_VERSION);

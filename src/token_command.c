@@ -15,7 +15,8 @@ static const char usage[] =
     "  --publish SELECTOR       grant publishing to a topic selector (repeatable; * = every topic)\n"
     "  --subscribe SELECTOR     grant subscribing to a topic selector (repeatable)\n"
     "  --urlpattern             draft-08 selectors are URL patterns (default: exact)\n"
-    "  --legacy                 legacy format: {\"mercure\": {\"publish\", \"subscribe\"}} (as symfony/mercure 0.x)\n"
+    "  --legacy                 legacy format: {\"mercure\": {\"publish\", \"subscribe\"}} (as "
+    "symfony/mercure 0.x)\n"
     "  --payload JSON           payload attached to the subscribe grant\n"
     "  --ttl SECONDS            lifetime (default 3600; 0 = no exp, legacy only)\n"
     "  --aud URL                draft-08 audience (the hub's resource identifier)\n"
@@ -87,11 +88,13 @@ int qs_token_command(int argc, char **argv, char **environ_like) {
   }
   bool subscriber_only = spec.publish_count == 0 && spec.subscribe_count > 0;
   if (!key && subscriber_only)
-    key = env_get(environ_like, "QUICKSILVER_SUBSCRIBER_JWT") ? env_get(environ_like, "QUICKSILVER_SUBSCRIBER_JWT")
-                                                               : env_get(environ_like, "MERCURE_SUBSCRIBER_JWT_KEY");
+    key = env_get(environ_like, "QUICKSILVER_SUBSCRIBER_JWT")
+              ? env_get(environ_like, "QUICKSILVER_SUBSCRIBER_JWT")
+              : env_get(environ_like, "MERCURE_SUBSCRIBER_JWT_KEY");
   if (!key)
-    key = env_get(environ_like, "QUICKSILVER_PUBLISHER_JWT") ? env_get(environ_like, "QUICKSILVER_PUBLISHER_JWT")
-                                                              : env_get(environ_like, "MERCURE_PUBLISHER_JWT_KEY");
+    key = env_get(environ_like, "QUICKSILVER_PUBLISHER_JWT")
+              ? env_get(environ_like, "QUICKSILVER_PUBLISHER_JWT")
+              : env_get(environ_like, "MERCURE_PUBLISHER_JWT_KEY");
   if (!key) {
     fprintf(stderr, "quicksilver token: no key: pass --key or set MERCURE_PUBLISHER_JWT_KEY\n");
     return 2;
@@ -107,7 +110,8 @@ int qs_token_command(int argc, char **argv, char **environ_like) {
   qs_buf_init(&out, 64 * 1024);
   int rc = qs_token_mint(&spec, &out);
   if (rc != 0) {
-    fprintf(stderr, "quicksilver token: cannot mint this token (check --payload is JSON, and --ttl for draft-08)\n");
+    fprintf(stderr,
+            "quicksilver token: cannot mint this token (check --payload is JSON, and --ttl for draft-08)\n");
     qs_buf_dispose(&out);
     return 1;
   }

@@ -150,9 +150,10 @@ void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int statu
   qs_api_respond_text(req, &h, status, reason);
 }
 
-void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req, const qs_slice_t *query_authorization,
-                          size_t query_authorization_count, qs_slice_t *authorization, qs_slice_t *cookies,
-                          size_t max, qs_token_request_t *out) {
+void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req,
+                          const qs_slice_t *query_authorization, size_t query_authorization_count,
+                          qs_slice_t *authorization, qs_slice_t *cookies, size_t max,
+                          qs_token_request_t *out) {
   size_t auth_count = qs_http_request_header_values(req, "Authorization", authorization, max);
   size_t cookie_count = qs_http_request_header_values(req, "Cookie", cookies, max);
   *out = (qs_token_request_t){
@@ -194,16 +195,23 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   bool get = qs_http_request_method_is(req, "GET") || qs_http_request_method_is(req, "HEAD");
 
   if (qs_slice_eq(path, api->hub_path)) {
-    if (get) qs_api_subscribe(worker, req);
-    else if (qs_http_request_method_is(req, "POST")) qs_api_publish(worker, req);
-    else if (qs_http_request_method_is(req, "OPTIONS")) handle_preflight(req, api);
-    else respond_method_not_allowed(req, api, "GET, HEAD, POST");
+    if (get)
+      qs_api_subscribe(worker, req);
+    else if (qs_http_request_method_is(req, "POST"))
+      qs_api_publish(worker, req);
+    else if (qs_http_request_method_is(req, "OPTIONS"))
+      handle_preflight(req, api);
+    else
+      respond_method_not_allowed(req, api, "GET, HEAD, POST");
     return;
   }
   if (qs_slice_eq_cstr(path, api->metadata_path)) {
-    if (get) qs_api_metadata(worker, req);
-    else if (qs_http_request_method_is(req, "OPTIONS")) handle_preflight(req, api);
-    else respond_method_not_allowed(req, api, "GET, HEAD");
+    if (get)
+      qs_api_metadata(worker, req);
+    else if (qs_http_request_method_is(req, "OPTIONS"))
+      handle_preflight(req, api);
+    else
+      respond_method_not_allowed(req, api, "GET, HEAD");
     return;
   }
   qs_api_headers_t h;
@@ -212,7 +220,9 @@ static void on_request(qs_http_request_t *req, void *ctx) {
     qs_api_respond_text(req, &h, 200, "ok");
   } else if (qs_slice_eq_cstr(path, "/metrics") && get) {
     qs_api_metrics(worker, req);
-  } else if ((qs_slice_eq_cstr(path, "/") || qs_slice_eq_cstr(path, "/ui.js") || qs_slice_eq_cstr(path, "/ui.css")) && get && api->config->ui) {
+  } else if ((qs_slice_eq_cstr(path, "/") || qs_slice_eq_cstr(path, "/ui.js") ||
+              qs_slice_eq_cstr(path, "/ui.css")) &&
+             get && api->config->ui) {
     qs_api_ui(worker, req);
   } else if (qs_slice_eq_cstr(path, "/robots.txt")) {
     qs_api_respond_text(req, &h, 200, "User-agent: *\nDisallow: /");

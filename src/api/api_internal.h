@@ -13,13 +13,13 @@ struct qs_api {
   const qs_config_t *config;
   qs_auth_t *auth;
   qs_hub_t *hub;
-  char *hub_url;            /* public URL of the hub */
-  qs_slice_t hub_path;      /* path part of hub_url, e.g. "/.well-known/mercure" */
-  char *metadata_url;       /* RFC 9728 metadata URL, for `resource_metadata` */
-  char *metadata_path;      /* its path */
+  char *hub_url;       /* public URL of the hub */
+  qs_slice_t hub_path; /* path part of hub_url, e.g. "/.well-known/mercure" */
+  char *metadata_url;  /* RFC 9728 metadata URL, for `resource_metadata` */
+  char *metadata_path; /* its path */
   qs_match_options_t match_options;
   qs_publish_limits_t publish_limits;
-  qs_cors_t *cors;          /* NULL when cors_origins is empty */
+  qs_cors_t *cors; /* NULL when cors_origins is empty */
 };
 
 struct qs_api_worker {
@@ -60,9 +60,10 @@ void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int statu
 /* Collects the token sources of a request (Authorization headers, Cookie
  * headers, the legacy query parameter values given) into `out`; arrays are
  * the caller's, sized `max`. */
-void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req, const qs_slice_t *query_authorization,
-                          size_t query_authorization_count, qs_slice_t *authorization, qs_slice_t *cookies,
-                          size_t max, qs_token_request_t *out);
+void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req,
+                          const qs_slice_t *query_authorization, size_t query_authorization_count,
+                          qs_slice_t *authorization, qs_slice_t *cookies, size_t max,
+                          qs_token_request_t *out);
 
 /* Endpoints. Each answers (now or later) the request it is given. */
 void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req);

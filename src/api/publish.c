@@ -131,13 +131,14 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
       goto refuse;
     }
   }
-  if (qs_publish_fields_collect(form.pairs, form.count, &api->publish_limits, &pub, &refusal) != 0) goto refuse;
+  if (qs_publish_fields_collect(form.pairs, form.count, &api->publish_limits, &pub, &refusal) != 0)
+    goto refuse;
   if (!qs_grants_can_publish(grants, pub.topics, pub.topic_count)) {
     qs_grants_release(grants);
     qs_publish_fields_dispose(&pub);
     qs_form_dispose(&form);
-    qs_api_refuse_bearer(req, api, 403, "insufficient_scope", "the token does not grant publishing to every topic",
-                         "publish");
+    qs_api_refuse_bearer(req, api, 403, "insufficient_scope",
+                         "the token does not grant publishing to every topic", "publish");
     return;
   }
   if (qs_publish_fields_validate(&pub, &api->publish_limits, &refusal) != 0) goto refuse;
@@ -174,7 +175,8 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
     qs_http_request_on_abort(req, NULL, NULL);
     free(pending);
     qs_api_headers_init(&h, api, req);
-    qs_api_respond_text(req, &h, 503, rc == QS_ECLOSED ? "the hub is shutting down" : "the update could not be stored");
+    qs_api_respond_text(req, &h, 503,
+                        rc == QS_ECLOSED ? "the hub is shutting down" : "the update could not be stored");
   } else if (qs_log_enabled(QS_LOG_DEBUG)) {
     QS_LOG_DEBUG("update published id=%.*s topics=%zu private=%d", (int)update->id.len, update->id.ptr,
                  update->topic_count, update->is_private);

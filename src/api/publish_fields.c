@@ -25,8 +25,9 @@ static int parse_retry(qs_slice_t value, uint64_t *out) {
   return 0;
 }
 
-int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count, const qs_publish_limits_t *limits,
-                              qs_publish_fields_t *out, qs_api_refusal_t *refusal) {
+int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
+                              const qs_publish_limits_t *limits, qs_publish_fields_t *out,
+                              qs_api_refusal_t *refusal) {
   *out = (qs_publish_fields_t){0};
   bool seen_data = false, seen_id = false, seen_type = false, seen_retry = false;
   size_t topic_count = 0;
@@ -40,9 +41,11 @@ int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
   for (size_t i = 0; i < field_count; i++) {
     qs_slice_t name = fields[i].name, value = fields[i].value;
     if (qs_slice_eq_cstr(name, "topic")) {
-      if (value.len > limits->max_field_bytes) return refuse(refusal, 413, "a \"topic\" parameter is too long");
+      if (value.len > limits->max_field_bytes)
+        return refuse(refusal, 413, "a \"topic\" parameter is too long");
       if (!qs_text_allowed(value, NULL))
-        return refuse(refusal, 400, "invalid \"topic\" parameter: not UTF-8, or a control or format character");
+        return refuse(refusal, 400,
+                      "invalid \"topic\" parameter: not UTF-8, or a control or format character");
       out->topics[out->topic_count++] = value;
     } else if (qs_slice_eq_cstr(name, "data") && !seen_data) {
       seen_data = true;
@@ -51,15 +54,18 @@ int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
       out->is_private = true; /* presence alone makes it private; the value is never interpreted */
     } else if (qs_slice_eq_cstr(name, "id") && !seen_id) {
       seen_id = true;
-      if (value.len > limits->max_field_bytes) return refuse(refusal, 413, "the \"id\" parameter is too long");
+      if (value.len > limits->max_field_bytes)
+        return refuse(refusal, 413, "the \"id\" parameter is too long");
       out->id = value;
     } else if (qs_slice_eq_cstr(name, "type") && !seen_type) {
       seen_type = true;
-      if (value.len > limits->max_field_bytes) return refuse(refusal, 413, "the \"type\" parameter is too long");
+      if (value.len > limits->max_field_bytes)
+        return refuse(refusal, 413, "the \"type\" parameter is too long");
       out->type = value;
     } else if (qs_slice_eq_cstr(name, "retry") && !seen_retry) {
       seen_retry = true;
-      if (value.len > limits->max_field_bytes) return refuse(refusal, 413, "the \"retry\" parameter is too long");
+      if (value.len > limits->max_field_bytes)
+        return refuse(refusal, 413, "the \"retry\" parameter is too long");
       if (parse_retry(value, &out->retry_ms) != 0)
         return refuse(refusal, 400, "invalid \"retry\" parameter: ASCII digits only");
       out->has_retry = true;
@@ -78,7 +84,8 @@ int qs_publish_fields_validate(const qs_publish_fields_t *f, const qs_publish_li
       return refuse(refusal, 400, "a topic addresses the hub's reserved namespace");
   }
   if (f->id.len) {
-    if (f->id.ptr[0] == '#') return refuse(refusal, 400, "invalid \"id\" parameter: must not start with \"#\"");
+    if (f->id.ptr[0] == '#')
+      return refuse(refusal, 400, "invalid \"id\" parameter: must not start with \"#\"");
     if (qs_slice_eq_cstr(f->id, "earliest"))
       return refuse(refusal, 400, "invalid \"id\" parameter: \"earliest\" is reserved");
     if (!qs_text_allowed(f->id, NULL))

@@ -16,9 +16,9 @@ typedef qs_form_pair_t qs_form_field_t;
 
 /* Caps on a publish request (413 beyond them). */
 typedef struct {
-  size_t max_topics;       /* topic fields per update */
-  size_t max_field_bytes;  /* each of topic, id, type, retry */
-  qs_slice_t hub_url;      /* for the reserved-namespace test */
+  size_t max_topics;      /* topic fields per update */
+  size_t max_field_bytes; /* each of topic, id, type, retry */
+  qs_slice_t hub_url;     /* for the reserved-namespace test */
 } qs_publish_limits_t;
 
 /* Why a request was refused: an HTTP status (400 or 413) and a static reason
@@ -34,7 +34,7 @@ typedef struct {
   qs_slice_t *topics;
   size_t topic_count;
   qs_slice_t data;
-  qs_slice_t id;  /* empty when absent (an empty `id=` counts as absent) */
+  qs_slice_t id; /* empty when absent (an empty `id=` counts as absent) */
   qs_slice_t type;
   uint64_t retry_ms;
   bool has_retry;
@@ -45,8 +45,9 @@ typedef struct {
  * topic; private by presence; unknown fields ignored), checking presence,
  * counts, sizes, characters and `retry` syntax. Returns 0, or -1 with
  * `refusal` set (400 or 413). On success the caller disposes `out`. */
-int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count, const qs_publish_limits_t *limits,
-                              qs_publish_fields_t *out, qs_api_refusal_t *refusal);
+int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
+                              const qs_publish_limits_t *limits, qs_publish_fields_t *out,
+                              qs_api_refusal_t *refusal);
 
 /* The checks the draft applies regardless of the token, run after the publish
  * grant check: `*` and the reserved namespace as topics, the id rules, the

@@ -34,7 +34,9 @@ static int sink_write_bytes(void *ctx, const char *ptr, size_t len) {
   return qs_http_stream_write(conn->stream, qs_slice(ptr, len));
 }
 
-static size_t sink_queued_bytes(void *ctx) { return qs_http_stream_queued_bytes(((sse_connection_t *)ctx)->stream); }
+static size_t sink_queued_bytes(void *ctx) {
+  return qs_http_stream_queued_bytes(((sse_connection_t *)ctx)->stream);
+}
 
 static void sink_close(void *ctx) { qs_http_stream_close(((sse_connection_t *)ctx)->stream); }
 
@@ -49,7 +51,8 @@ static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
   (void)stream;
   sse_connection_t *conn = ctx;
   if (qs_log_enabled(QS_LOG_DEBUG))
-    QS_LOG_DEBUG("subscriber %llu disconnected (%s)", (unsigned long long)qs_hub_subscriber_id(conn->subscriber),
+    QS_LOG_DEBUG("subscriber %llu disconnected (%s)",
+                 (unsigned long long)qs_hub_subscriber_id(conn->subscriber),
                  reason == 0 ? "closed by the hub" : qs_strerror(reason));
   qs_hub_unsubscribe(conn->subscriber);
   free(conn);
@@ -64,7 +67,8 @@ static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_
 
 /* Authenticates the subscriber: returns its grants (empty when anonymous and
  * allowed), or NULL after answering the refusal. */
-static qs_grants_t *authenticate(qs_http_request_t *req, const qs_api_t *api, const qs_subscribe_params_t *params) {
+static qs_grants_t *authenticate(qs_http_request_t *req, const qs_api_t *api,
+                                 const qs_subscribe_params_t *params) {
   qs_slice_t authorization[MAX_AUTH_VALUES], cookies[MAX_AUTH_VALUES];
   qs_token_request_t token_request;
   qs_api_token_request(api, req, &params->authorization, params->authorization.len ? 1 : 0, authorization,
@@ -82,8 +86,8 @@ static qs_grants_t *authenticate(qs_http_request_t *req, const qs_api_t *api, co
       if (!none) qs_api_refuse_bearer(req, api, 503, NULL, "out of memory", "subscribe");
       return none;
     }
-    qs_api_refuse_bearer(req, api, 401, NULL, "a subscriber token is required (anonymous subscribers are off)",
-                         "subscribe");
+    qs_api_refuse_bearer(req, api, 401, NULL,
+                         "a subscriber token is required (anonymous subscribers are off)", "subscribe");
     return NULL;
   }
   /* A presented token that fails is refused even when anonymous access is on:
@@ -104,7 +108,8 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   qs_form_t form;
   qs_form_init(&form);
   qs_api_refusal_t refusal = {400, "malformed or too large query string"};
-  qs_form_limits_t limits = {.max_pairs = (size_t)config->max_matchers + 16, .max_bytes = config->max_header_bytes};
+  qs_form_limits_t limits = {.max_pairs = (size_t)config->max_matchers + 16,
+                             .max_bytes = config->max_header_bytes};
   int rc = qs_form_parse(req->query, &limits, &form);
   if (rc != 0) {
     qs_form_dispose(&form);
@@ -114,8 +119,8 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   qs_slice_t header_cursor = {0};
   bool has_header_cursor = qs_http_request_header(req, "Last-Event-ID", &header_cursor);
   qs_subscribe_params_t params;
-  if (qs_subscribe_params_parse(form.pairs, form.count, header_cursor, has_header_cursor, (size_t)config->max_matchers,
-                                &api->match_options, &params, &refusal) != 0) {
+  if (qs_subscribe_params_parse(form.pairs, form.count, header_cursor, has_header_cursor,
+                                (size_t)config->max_matchers, &api->match_options, &params, &refusal) != 0) {
     qs_subscribe_params_dispose(&params);
     qs_form_dispose(&form);
     refuse_params(req, api, &refusal);

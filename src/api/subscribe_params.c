@@ -30,10 +30,10 @@ static int matcher_param(qs_slice_t name, qs_match_type_t *type) {
   return 0;
 }
 
-int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count, qs_slice_t last_event_id_header,
-                              bool has_last_event_id_header, size_t max_matchers,
-                              const qs_match_options_t *match_options, qs_subscribe_params_t *out,
-                              qs_api_refusal_t *refusal) {
+int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count,
+                              qs_slice_t last_event_id_header, bool has_last_event_id_header,
+                              size_t max_matchers, const qs_match_options_t *match_options,
+                              qs_subscribe_params_t *out, qs_api_refusal_t *refusal) {
   *out = (qs_subscribe_params_t){0};
   size_t wanted = 0;
   for (size_t i = 0; i < field_count; i++) {
@@ -42,7 +42,8 @@ int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count,
     if (kind < 0) return refuse(refusal, 400, "unknown topic matcher query parameter");
     if (kind > 0) wanted++;
   }
-  if (wanted == 0) return refuse(refusal, 400, "missing \"match\" (or legacy \"topic\") subscription parameter");
+  if (wanted == 0)
+    return refuse(refusal, 400, "missing \"match\" (or legacy \"topic\") subscription parameter");
   if (wanted > max_matchers) return refuse(refusal, 400, "too many topic matchers");
   out->matchers = calloc(wanted, sizeof *out->matchers);
   if (!out->matchers) return refuse(refusal, 503, "out of memory");
@@ -67,8 +68,8 @@ int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count,
       if (type == QS_MATCH_LEGACY) out->legacy = true;
       continue;
     }
-    int rank = qs_slice_eq_cstr(name, "last_event_id") ? 1
-               : qs_slice_eq_cstr(name, "lastEventID") ? 2
+    int rank = qs_slice_eq_cstr(name, "last_event_id")   ? 1
+               : qs_slice_eq_cstr(name, "lastEventID")   ? 2
                : qs_slice_eq_cstr(name, "Last-Event-ID") ? 3
                                                          : 0;
     if (rank && rank < cursor_rank) {

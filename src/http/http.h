@@ -8,6 +8,8 @@
  * Threading: a server and everything it hands out belong to the loop it was
  * created on and are used from that loop's thread only. A hub with N workers
  * creates N servers on the same address (SO_REUSEPORT). Limits apply per server.
+ * The process must ignore SIGPIPE (main.c): a write to a vanished peer
+ * then fails with EPIPE and ends the connection instead of the process.
  *
  * Lifetimes, in short:
  * - A request is lent to the handler and stays valid until the handler calls
@@ -90,8 +92,8 @@ size_t qs_http_server_connection_count(const qs_http_server_t *server);
 /* Graceful shutdown: stops accepting, closes idle connections, lets a
  * request whose handler has not answered yet finish (its connection closes
  * after the answer), ends every stream cleanly (each gets its on_close with
- * QS_ECLOSED), and force-closes whatever is still open after the idle
- * timeout (pending requests then get their abort callback). Then calls
+ * QS_ECLOSED), and force-closes whatever is still open after a 2 s
+ * linger (pending requests then get their abort callback). Then calls
  * on_closed(ctx) (may be NULL) from the loop and frees the server. Idempotent:
  * a second call does nothing and never calls its callback. */
 void qs_http_server_close(qs_http_server_t *server, void (*on_closed)(void *ctx), void *ctx);

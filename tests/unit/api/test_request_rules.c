@@ -4,8 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "api/publish_fields.h"
 #include "api/subscribe_params.h"
@@ -56,8 +56,8 @@ static void private_is_decided_by_presence_alone(void **state) {
 
 static void first_value_wins_and_topics_repeat(void **state) {
   (void)state;
-  qs_form_pair_t fields[] = {pair("topic", "a"), pair("id", "first"), pair("topic", "b"), pair("id", "second"),
-                             pair("retry", "5000")};
+  qs_form_pair_t fields[] = {pair("topic", "a"), pair("id", "first"), pair("topic", "b"),
+                             pair("id", "second"), pair("retry", "5000")};
   qs_publish_fields_t f;
   assert_int_equal(publish_status(fields, 5, &f), 0);
   assert_int_equal(f.topic_count, 2);
@@ -73,16 +73,16 @@ static void bad_publishes_get_the_status_the_draft_names(void **state) {
     size_t n;
     int status;
   } cases[] = {
-      {{pair("data", "x")}, 1, 400},                                    /* no topic */
-      {{pair("topic", "*")}, 1, 400},                                   /* the wildcard */
-      {{pair("topic", "a\nb")}, 1, 400},                                /* control character */
-      {{pair("topic", "a"), pair("id", "#frag")}, 2, 400},              /* id starting with # */
-      {{pair("topic", "a"), pair("id", "earliest")}, 2, 400},           /* reserved id */
-      {{pair("topic", "a"), pair("type", "mercure")}, 2, 400},          /* reserved type */
-      {{pair("topic", "a"), pair("type", "a\rb")}, 2, 400},             /* type injection */
-      {{pair("topic", "a"), pair("retry", "12a")}, 2, 400},             /* retry not digits */
+      {{pair("data", "x")}, 1, 400},                                         /* no topic */
+      {{pair("topic", "*")}, 1, 400},                                        /* the wildcard */
+      {{pair("topic", "a\nb")}, 1, 400},                                     /* control character */
+      {{pair("topic", "a"), pair("id", "#frag")}, 2, 400},                   /* id starting with # */
+      {{pair("topic", "a"), pair("id", "earliest")}, 2, 400},                /* reserved id */
+      {{pair("topic", "a"), pair("type", "mercure")}, 2, 400},               /* reserved type */
+      {{pair("topic", "a"), pair("type", "a\rb")}, 2, 400},                  /* type injection */
+      {{pair("topic", "a"), pair("retry", "12a")}, 2, 400},                  /* retry not digits */
       {{pair("topic", "a"), pair("retry", "99999999999999999999")}, 2, 400}, /* overflow */
-      {{pair("topic", "a"), pair("data", "\xff")}, 2, 400},             /* data not UTF-8 */
+      {{pair("topic", "a"), pair("data", "\xff")}, 2, 400},                  /* data not UTF-8 */
       {{pair("topic", "a"), pair("topic", "b"), pair("topic", "c"), pair("topic", "d")}, 4, 413},
       {{pair("topic", "0123456789012345678901234567890123456789012345678901234567890123456789")}, 1, 413},
       {{pair("topic", "/.well-known/mercure/subscriptions/x")}, 1, 400}, /* reserved namespace */
@@ -95,8 +95,8 @@ static void bad_publishes_get_the_status_the_draft_names(void **state) {
   }
 }
 
-static const qs_match_options_t match_options = {.hub_url = {"https://hub.example.com/.well-known/mercure", 43},
-                                                 .max_pattern_bytes = 64};
+static const qs_match_options_t match_options = {
+    .hub_url = {"https://hub.example.com/.well-known/mercure", 43}, .max_pattern_bytes = 64};
 
 static int subscribe_status(const qs_form_pair_t *fields, size_t n, qs_slice_t header, bool has_header,
                             qs_subscribe_params_t *out) {
@@ -127,7 +127,8 @@ static void legacy_and_draft_selectors_mix(void **state) {
 
 static void cursor_precedence_header_then_query_then_legacy(void **state) {
   (void)state;
-  qs_form_pair_t fields[] = {pair("match", "a"), pair("lastEventID", "legacy"), pair("last_event_id", "draft")};
+  qs_form_pair_t fields[] = {pair("match", "a"), pair("lastEventID", "legacy"),
+                             pair("last_event_id", "draft")};
   qs_subscribe_params_t p;
   assert_int_equal(subscribe_status(fields, 3, qs_slice_from_cstr("header"), true, &p), 0);
   assert_memory_equal(p.last_event_id.ptr, "header", 6);
@@ -148,12 +149,12 @@ static void bad_subscriptions_get_400(void **state) {
     qs_form_pair_t fields[4];
     size_t n;
   } cases[] = {
-      {{pair("last_event_id", "x")}, 1},                                   /* no matcher */
-      {{pair("match", "a"), pair("Match", "b")}, 2},                       /* reserved prefix */
-      {{pair("matches", "a")}, 1},                                         /* reserved prefix */
-      {{pair("match_regex", "a")}, 1},                                     /* unsupported type */
-      {{pair("match_URLPattern", "a")}, 1},                                /* not the canonical name */
-      {{pair("match", "a\x01")}, 1},                                       /* control character */
+      {{pair("last_event_id", "x")}, 1},             /* no matcher */
+      {{pair("match", "a"), pair("Match", "b")}, 2}, /* reserved prefix */
+      {{pair("matches", "a")}, 1},                   /* reserved prefix */
+      {{pair("match_regex", "a")}, 1},               /* unsupported type */
+      {{pair("match_URLPattern", "a")}, 1},          /* not the canonical name */
+      {{pair("match", "a\x01")}, 1},                 /* control character */
       {{pair("match", "a"), pair("match", "b"), pair("match", "c"), pair("topic", "d")}, 4}, /* too many */
       {{pair("match", "0123456789012345678901234567890123456789012345678901234567890123456789")}, 1},
   };

@@ -3,9 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "base/buf.h"
 #include "base/error.h"
@@ -44,8 +44,10 @@ static void map_puts_gets_and_removes_many_keys(void **state) {
   for (int i = 0; i < 5000; i++) {
     snprintf(key, sizeof key, "topic/%d", i);
     void *found = qs_map_get(&map, qs_slice_from_cstr(key));
-    if (i % 2) assert_ptr_equal(found, &values[i]);
-    else assert_null(found);
+    if (i % 2)
+      assert_ptr_equal(found, &values[i]);
+    else
+      assert_null(found);
   }
   assert_int_equal(qs_map_count(&map), 2500);
   qs_map_dispose(&map);
