@@ -776,6 +776,8 @@ static void start_publishers(uv_timer_t *t) {
     /* Idle measurement: hold the subscribers, then measure again. */
     g.publishing = true;
     g.t_pub_start_ns = now_ns();
+    g.hub_cpu_start_s = hub_cpu_s();
+    getrusage(RUSAGE_SELF, &g.usage_start);
     uv_timer_start(&g.phase_timer, on_idle_done, g.opt.idle_ms, 0);
     return;
   }

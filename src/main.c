@@ -189,6 +189,8 @@ static int serve(qs_config_t *cfg) {
   }
   qs_hub_settings_t settings = {.heartbeat_ms = (int64_t)cfg->heartbeat_ms,
                                 .max_queued_bytes = cfg->subscriber_queue_max_bytes,
+                                /* replay is paced well below the hard limit */
+                                .replay_queued_bytes = cfg->subscriber_queue_max_bytes / 4,
                                 .max_lifetime_ms = (int64_t)cfg->write_timeout_ms};
   qs_hub_t *hub = NULL;
   int rc = qs_hub_create(&settings, open_store, cfg, &hub);

@@ -58,6 +58,11 @@ static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
   free(conn);
 }
 
+static void on_stream_drained(qs_http_stream_t *stream, void *ctx) {
+  (void)stream;
+  qs_hub_subscriber_on_writable(((sse_connection_t *)ctx)->subscriber);
+}
+
 static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_api_refusal_t *refusal) {
   QS_LOG_INFO("subscribe refused from %s: %d %s", req->remote_addr, refusal->status, refusal->reason);
   qs_api_headers_t h;
@@ -189,6 +194,7 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
     return;
   }
   qs_http_stream_on_close(conn->stream, on_stream_closed, conn);
+  qs_http_stream_on_drain(conn->stream, on_stream_drained);
   /* A comment right away flushes the headers: EventSource fires onopen. */
   qs_http_stream_write(conn->stream, qs_slice(":\n", 2));
   qs_hub_subscriber_start(conn->subscriber);

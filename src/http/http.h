@@ -180,6 +180,12 @@ size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream);
 void qs_http_stream_on_close(qs_http_stream_t *stream,
                              void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx), void *ctx);
 
+/* Registers on_drain(stream, ctx) (ctx as given to qs_http_stream_on_close),
+ * called each time every queued byte has been handed to the kernel: the
+ * moment to queue more when a producer paces itself (replayed history).
+ * It may write to or close the stream. NULL removes it. */
+void qs_http_stream_on_drain(qs_http_stream_t *stream, void (*on_drain)(qs_http_stream_t *stream, void *ctx));
+
 /* Ends the body cleanly after the queued bytes; on_close(…, 0, …) follows
  * once they are written. Idempotent; later writes return QS_ECLOSED. */
 void qs_http_stream_close(qs_http_stream_t *stream);

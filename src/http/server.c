@@ -93,6 +93,7 @@ typedef enum {
 
 struct qs_http_stream {
   void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx);
+  void (*on_drain)(qs_http_stream_t *stream, void *ctx);
   void *ctx;
 };
 
@@ -629,6 +630,9 @@ static void after_flush(qs_h1_conn_t *c) {
       fire_stream_close(c, c->stream_reason_closed ? QS_ECLOSED : 0);
       if (c->state == ST_RESPONDING) finish_exchange(c);
       break;
+    case ST_STREAMING:
+      if (c->stream.on_drain) c->stream.on_drain(&c->stream, c->stream.ctx);
+      break;
     default:
       break;
   }
@@ -1015,6 +1019,11 @@ int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*
 }
 
 size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) { return conn_of(stream)->queued_bytes; }
+
+void qs_http_stream_on_drain(qs_http_stream_t *stream,
+                             void (*on_drain)(qs_http_stream_t *stream, void *ctx)) {
+  stream->on_drain = on_drain;
+}
 
 void qs_http_stream_on_close(qs_http_stream_t *stream,
                              void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx), void *ctx) {

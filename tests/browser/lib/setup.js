@@ -1,0 +1,39 @@
+'use strict';
+// One application server, one hub allowing the application's origin, one
+// Chromium: what most tests need.
+const { startAppServer } = require('./app-server');
+const { startHub } = require('./hub');
+const { launch } = require('./browser');
+
+const RESOURCE_IDENTIFIER = 'http://hub.example.test/.well-known/mercure';
+
+async function setUp(options = {}) {
+  const app = await startAppServer({ resourceIdentifier: RESOURCE_IDENTIFIER });
+  let hub;
+  try {
+    hub = await startHub({
+      corsOrigins: [app.origin],
+      args: ['--resource_identifier', RESOURCE_IDENTIFIER, ...(options.hubArgs || [])],
+    });
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  app.options.hub = hub;
+  const browser = options.browser === false ? null : await launch();
+  return {
+    app,
+    hub,
+    browser,
+    async tearDown() {
+      if (browser) await browser.close().catch(() => {});
+      await app.close();
+      const code = await hub.stop();
+      // The hub is built with AddressSanitizer: a leak or error report at exit
+      // makes it exit non-zero.
+      if (code !== 0) throw new Error(`hub exited with ${code}:\n${hub.log.slice(-4000)}`);
+    },
+  };
+}
+
+module.exports = { setUp, RESOURCE_IDENTIFIER };

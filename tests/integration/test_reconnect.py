@@ -1,0 +1,237 @@
+"""Reconnection from history: every cursor carrier, earliest, unknown ids,
+private updates re-checked on replay, and a resume racing with publishes.
+Runs against both history stores (memory and lmdb)."""
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hubtest import (Hub, HubTestCase, Publisher, SSEClient, main, php_urlencode, publish, subscriber_token)
+
+
+class ReconnectBase(HubTestCase):
+    def auth(self, topics=("*",)):
+        return [("Authorization", "Bearer " + subscriber_token(list(topics)))]
+
+    def publish_n(self, topic, n, prefix="u"):
+        ids = []
+        for i in range(n):
+            r = publish(self.hub, [topic], data="%s%d" % (prefix, i))
+            self.assertEqual(r.status, 200, r)
+            ids.append(r.text)
+        return ids
+
+    def q(self, topic, key="topic"):
+        return "%s=%s" % (key, php_urlencode(topic))
+
+    def check_resume(self, topic, ids, sub, cursor):
+        """sub resumed after ids[1]: gets ids[2:], then live updates, nothing twice."""
+        self.assertEqual(sub.status, 200, sub.body_bytes())
+        self.assertEqual(sub.header("Mercure-Last-Event-ID"), cursor)
+        got = sub.wait_events(3)
+        self.assertEqual([e.id for e in got], ids[2:], "replay after %s" % cursor)
+        self.assertEqual([e.data for e in got], ["u2", "u3", "u4"])
+        live = self.publish_n(topic, 2, prefix="live")
+        got = sub.wait_events(5)
+        self.assertEqual([e.id for e in got], ids[2:] + live)
+        sub.read_for(0.3)
+        self.assertEqual([e.id for e in sub.events], ids[2:] + live, "no duplicate, nothing extra")
+
+    def test_last_event_id_header(self):
+        topic = self.topic()
+        ids = self.publish_n(topic, 5)
+        with SSEClient(self.hub, self.q(topic), self.auth() + [("Last-Event-ID", ids[1])]) as sub:
+            self.assertEqual(sub.header("Last-Event-ID"), ids[1], "legacy topic= response header")
+            self.check_resume(topic, ids, sub, ids[1])
+
+    def test_last_event_id_query(self):
+        topic = self.topic()
+        ids = self.publish_n(topic, 5)
+        with SSEClient(self.hub, self.q(topic) + "&last_event_id=" + php_urlencode(ids[1]), self.auth()) as sub:
+            self.assertEqual(sub.header("Last-Event-ID"), ids[1])
+            self.check_resume(topic, ids, sub, ids[1])
+
+    def test_legacy_lastEventID_query(self):
+        topic = self.topic()
+        ids = self.publish_n(topic, 5)
+        with SSEClient(self.hub, self.q(topic) + "&lastEventID=" + php_urlencode(ids[1]), self.auth()) as sub:
+            self.assertEqual(sub.header("Last-Event-ID"), ids[1])
+            self.check_resume(topic, ids, sub, ids[1])
+
+    def test_match_subscription_with_cursor(self):
+        topic = self.topic()
+        ids = self.publish_n(topic, 5)
+        with SSEClient(self.hub, self.q(topic, "match") + "&last_event_id=" + php_urlencode(ids[1]),
+                       self.auth()) as sub:
+            self.check_resume(topic, ids, sub, ids[1])
+
+    def test_cursor_precedence(self):
+        topic = self.topic()
+        ids = self.publish_n(topic, 5)
+        # Header beats both queries.
+        q = self.q(topic) + "&last_event_id=%s&lastEventID=%s" % (php_urlencode(ids[0]), php_urlencode(ids[0]))
+        with SSEClient(self.hub, q, self.auth() + [("Last-Event-ID", ids[3])]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), ids[3])
+            self.assertEqual([e.id for e in sub.wait_events(1)], ids[4:])
+            sub.read_for(0.2)
+            self.assertEqual([e.id for e in sub.events], ids[4:])
+        # last_event_id beats lastEventID.
+        q = self.q(topic) + "&lastEventID=%s&last_event_id=%s" % (php_urlencode(ids[0]), php_urlencode(ids[2]))
+        with SSEClient(self.hub, q, self.auth()) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), ids[2])
+            self.assertEqual([e.id for e in sub.wait_events(2)], ids[3:])
+
+    def test_earliest(self):
+        topic = self.topic()
+        ids = self.publish_n(topic, 5)
+        other = self.topic("other")
+        self.publish_n(other, 2)
+        for carrier in ("header", "last_event_id", "lastEventID"):
+            headers = self.auth()
+            q = self.q(topic)
+            if carrier == "header":
+                headers.append(("Last-Event-ID", "earliest"))
+            else:
+                q += "&%s=earliest" % carrier
+            with SSEClient(self.hub, q, headers) as sub:
+                self.assertEqual(sub.header("Mercure-Last-Event-ID"), "earliest", carrier)
+                self.assertEqual(sub.header("Last-Event-ID"), "earliest", carrier)
+                self.assertEqual([e.id for e in sub.wait_events(5)], ids, carrier)
+                sub.read_for(0.2)
+                self.assertEqual(len(sub.events), 5, "only the subscribed topic (%s): %r" % (carrier, sub.events))
+
+    def test_unknown_id_replays_nothing(self):
+        topic = self.topic()
+        self.publish_n(topic, 3)
+        with SSEClient(self.hub, self.q(topic), self.auth() + [("Last-Event-ID", "urn:uuid:not-a-known-id")]) as sub:
+            self.assertEqual(sub.status, 200)
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), "earliest")
+            live = self.publish_n(topic, 1, prefix="live")
+            self.assertEqual([e.id for e in sub.wait_events(1)], live)
+            sub.read_for(0.2)
+            self.assertEqual([e.id for e in sub.events], live)
+
+    def test_no_cursor_no_cursor_header(self):
+        topic = self.topic()
+        with SSEClient(self.hub, self.q(topic), self.auth()) as sub:
+            self.assertEqual(sub.status, 200)
+            self.assertIsNone(sub.header("Mercure-Last-Event-ID"), sub.http.headers)
+            self.assertIsNone(sub.header("Last-Event-ID"), sub.http.headers)
+
+    def test_private_updates_replayed_only_to_authorized_tokens(self):
+        topic = self.topic("access")
+        p1 = publish(self.hub, [topic], data="public 1").text
+        secret = publish(self.hub, [topic], data="secret", private=True).text
+        secret_alt = publish(self.hub, ["elsewhere/%s" % topic, topic], data="secret alt", private=True).text
+        p2 = publish(self.hub, [topic], data="public 2").text
+        allowed = [p1, secret, secret_alt, p2]
+        with SSEClient(self.hub, self.q(topic), self.auth([topic]) + [("Last-Event-ID", "earliest")]) as sub:
+            self.assertEqual([e.id for e in sub.wait_events(4)], allowed)
+        # A token for another topic: the public ones only, not even the secret ids.
+        with SSEClient(self.hub, self.q(topic), self.auth(["access/0"]) + [("Last-Event-ID", "earliest")]) as sub:
+            sub.wait_events(2)
+            sub.read_for(0.3)
+            self.assertEqual([e.id for e in sub.events], [p1, p2])
+            self.assertNotIn(secret.encode(), sub.body_bytes())
+        # Resuming after p1 with a token that may not see the private ones.
+        with SSEClient(self.hub, self.q(topic), self.auth(["access/0"]) + [("Last-Event-ID", p1)]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), p1)
+            sub.wait_events(1)
+            sub.read_for(0.3)
+            self.assertEqual([e.id for e in sub.events], [p2])
+            self.assertNotIn(b"secret", sub.body_bytes())
+        # Resuming from a private id (learnt earlier, token since narrowed): nothing private follows.
+        with SSEClient(self.hub, self.q(topic), self.auth(["access/0"]) + [("Last-Event-ID", secret)]) as sub:
+            self.assertIn(sub.header("Mercure-Last-Event-ID"), (secret, "earliest"))
+            sub.wait_events(1)
+            sub.read_for(0.3)
+            self.assertEqual([e.id for e in sub.events][-1:], [p2])
+            self.assertNotIn(b"secret", sub.body_bytes())
+            self.assertNotIn(secret_alt.encode(), sub.body_bytes())
+
+    def test_resume_racing_with_publishes(self):
+        """A thread publishes 200 updates back to back while the subscriber
+        drops its connection every 25 events and resumes from the last id it
+        received: the union of all connections has every id once, in order."""
+        topic = self.topic("race")
+        total = 200
+        published = []
+        errors = []
+
+        def publisher():
+            p = Publisher(self.hub)
+            try:
+                for i in range(total):
+                    published.append(p.publish([topic], data="r%d" % i))
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                p.close()
+
+        received = []
+        raced = []  # publishes acknowledged while a resume was being set up
+        sub = SSEClient(self.hub, self.q(topic), self.auth())
+        thread = threading.Thread(target=publisher)
+        thread.start()
+        deadline = time.time() + 40
+        try:
+            while time.time() < deadline:
+                target = len(sub.events) + 25
+                if published and len(published) == total:
+                    sub.wait_id(published[-1], timeout=10)
+                    sub.read_for(0.3)
+                    received += [e.id for e in sub.events]
+                    break
+                limit = time.time() + 10
+                while len(sub.events) < target and time.time() < limit:
+                    if len(published) == total and any(e.id == published[-1] for e in sub.events):
+                        break
+                    sub.wait_events(target, timeout=0.1)
+                sub.close()
+                received += [e.id for e in sub.events]
+                self.assertTrue(received, "nothing received on the first connection")
+                before = len(published)
+                sub = SSEClient(self.hub, self.q(topic), self.auth() + [("Last-Event-ID", received[-1])])
+                raced.append(len(published) - before)
+                self.assertEqual(sub.header("Mercure-Last-Event-ID"), received[-1])
+        finally:
+            sub.close()
+            thread.join(30)
+        self.assertFalse(errors, errors)
+        self.assertEqual(len(published), total)
+        sys.stderr.write("[race: %d resumes, publishes acknowledged during each resume: %r]\n"
+                         % (len(raced), raced))
+        self.assertGreaterEqual(len(raced), 2, "too few resumes to race")
+        self.assertEqual(len(received), len(set(received)), "duplicates across the resumes: %d received, %d "
+                         "distinct" % (len(received), len(set(received))))
+        self.assertEqual(received, published, "every id exactly once, in publish order")
+
+
+class ReconnectMemory(ReconnectBase):
+    hub_transport = "memory"
+
+
+class ReconnectLmdb(ReconnectBase):
+    hub_transport = "lmdb"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="qs-integ-")
+        cls.hub = Hub(("--transport", "lmdb", "--history_path", os.path.join(cls.tmp, "h.lmdb"),
+                       "--lmdb_map_size", "64MiB"), transport="lmdb")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+del ReconnectBase
+
+if __name__ == "__main__":
+    main()
