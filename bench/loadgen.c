@@ -7,7 +7,7 @@
  *           [--pub-token JWT] [--sub-token JWT] [--sources K]
  *           [--data-bytes B] [--connect-concurrency C] [--settle-ms MS]
  *           [--drain-ms MS] [--idle-ms MS] [--duration-limit S]
- *           [--hub-pid PID] [--json]
+ *           [--hub-pid PID] [--json] [--json-out FILE]
  *
  * Phases, in order, all on one libuv loop:
  *  1. the hub's RSS (VmRSS of --hub-pid) is read;
@@ -174,81 +174,83 @@ static int response_feed(response_t *r, const char *p, size_t n, const response_
     bool complete = false;
     size_t used;
     switch (r->state) {
-    case R_CHUNK_DATA:
-    case R_LENGTH: {
-      size_t take = (int64_t)n < r->remaining ? n : (size_t)r->remaining;
-      if (!h->on_body(ctx, p, take)) return 0;
-      p += take, n -= take;
-      r->remaining -= (int64_t)take;
-      if (r->remaining == 0) {
-        if (r->state == R_CHUNK_DATA) {
-          r->state = R_CHUNK_END;
-        } else {
-          int status = r->status;
-          response_reset(r);
-          if (!h->on_complete(ctx, status)) return 0;
+      case R_CHUNK_DATA:
+      case R_LENGTH: {
+        size_t take = (int64_t)n < r->remaining ? n : (size_t)r->remaining;
+        if (!h->on_body(ctx, p, take)) return 0;
+        p += take, n -= take;
+        r->remaining -= (int64_t)take;
+        if (r->remaining == 0) {
+          if (r->state == R_CHUNK_DATA) {
+            r->state = R_CHUNK_END;
+          } else {
+            int status = r->status;
+            response_reset(r);
+            if (!h->on_complete(ctx, status)) return 0;
+          }
         }
+        continue;
       }
-      continue;
-    }
-    case R_UNTIL_EOF:
-      h->on_body(ctx, p, n);
-      return 0;
-    default:
-      break;
+      case R_UNTIL_EOF:
+        h->on_body(ctx, p, n);
+        return 0;
+      default:
+        break;
     }
     used = line_feed(&r->line, p, n, &complete);
     p += used, n -= used;
     if (!complete) continue;
     const char *line = r->line.buf;
     switch (r->state) {
-    case R_STATUS:
-      if (strncmp(line, "HTTP/1.", 7) != 0 || strlen(line) < 12) return -1;
-      r->status = (int16_t)atoi(line + 9);
-      r->state = R_HEADERS;
-      break;
-    case R_HEADERS:
-      if (*line) {
-        const char *v;
-        if ((v = header_value(line, "content-length"))) r->remaining = strtoll(v, NULL, 10);
-        else if ((v = header_value(line, "transfer-encoding")) && strstr(v, "chunked")) r->chunked = true;
+      case R_STATUS:
+        if (strncmp(line, "HTTP/1.", 7) != 0 || strlen(line) < 12) return -1;
+        r->status = (int16_t)atoi(line + 9);
+        r->state = R_HEADERS;
+        break;
+      case R_HEADERS:
+        if (*line) {
+          const char *v;
+          if ((v = header_value(line, "content-length")))
+            r->remaining = strtoll(v, NULL, 10);
+          else if ((v = header_value(line, "transfer-encoding")) && strstr(v, "chunked"))
+            r->chunked = true;
+          break;
+        }
+        h->on_head(ctx, r->status);
+        if (r->chunked) {
+          r->state = R_CHUNK_SIZE;
+        } else if (r->remaining > 0) {
+          r->state = R_LENGTH;
+        } else if (r->remaining == 0 || r->status == 204 || r->status == 304) {
+          int status = r->status;
+          r->line.len = 0;
+          response_reset(r);
+          if (!h->on_complete(ctx, status)) return 0;
+          continue;
+        } else {
+          r->state = R_UNTIL_EOF;
+        }
+        break;
+      case R_CHUNK_SIZE: {
+        char *end;
+        r->remaining = (int64_t)strtoull(line, &end, 16);
+        if (end == line) return -1;
+        r->state = r->remaining ? R_CHUNK_DATA : R_TRAILERS;
         break;
       }
-      h->on_head(ctx, r->status);
-      if (r->chunked) {
+      case R_CHUNK_END:
+        if (*line) return -1;
         r->state = R_CHUNK_SIZE;
-      } else if (r->remaining > 0) {
-        r->state = R_LENGTH;
-      } else if (r->remaining == 0 || r->status == 204 || r->status == 304) {
-        int status = r->status;
-        r->line.len = 0;
-        response_reset(r);
-        if (!h->on_complete(ctx, status)) return 0;
-        continue;
-      } else {
-        r->state = R_UNTIL_EOF;
-      }
-      break;
-    case R_CHUNK_SIZE: {
-      char *end;
-      r->remaining = (int64_t)strtoull(line, &end, 16);
-      if (end == line) return -1;
-      r->state = r->remaining ? R_CHUNK_DATA : R_TRAILERS;
-      break;
-    }
-    case R_CHUNK_END:
-      if (*line) return -1;
-      r->state = R_CHUNK_SIZE;
-      break;
-    case R_TRAILERS:
-      if (!*line) {
-        int status = r->status;
-        r->line.len = 0;
-        response_reset(r);
-        if (!h->on_complete(ctx, status)) return 0;
-        continue;
-      }
-      break;
+        break;
+      case R_TRAILERS:
+        if (!*line) {
+          int status = r->status;
+          r->line.len = 0;
+          response_reset(r);
+          if (!h->on_complete(ctx, status)) return 0;
+          continue;
+        }
+        break;
     }
     r->line.len = 0;
   }
@@ -275,6 +277,7 @@ typedef struct {
   double duration_limit_s;
   int hub_pid;
   bool json;
+  const char *json_out;
 } options_t;
 
 typedef struct {
@@ -333,9 +336,10 @@ static struct {
   status_count_t pub_statuses[MAX_STATUS_KINDS];
   uint64_t t_pub_start_ns, t_last_ack_ns, t_last_delivery_ns, t_last_progress_ns;
   uint64_t read_now_ns; /* when the read being parsed arrived */
-  uint64_t behind_max; /* most publishes due but not yet sent, with --rate */
+  uint64_t behind_max;  /* most publishes due but not yet sent, with --rate */
   hist_t pub_latency;
   double hub_cpu_start_s, hub_cpu_end_s;
+  double machine_busy_start_s, machine_busy_end_s;
   struct rusage usage_start, usage_end;
 
   /* deliveries */
@@ -386,6 +390,22 @@ static double hub_cpu_s(void) {
   unsigned long utime = 0, stime = 0;
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return 0;
   return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds spent by every process on the machine (all of /proc/stat's
+ * "cpu" line but idle and iowait): others = this - hub - loadgen tells how
+ * much of the machine other work took during the measurement. */
+static double machine_busy_s(void) {
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return 0;
+  unsigned long long v[10] = {0};
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                 &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+  fclose(f);
+  if (n < 8) return 0;
+  /* user nice system idle iowait irq softirq steal (guest time is inside user) */
+  unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+  return (double)busy / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double rusage_cpu_s(const struct rusage *u) {
@@ -541,7 +561,8 @@ static void sub_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
   if (nread == 0) return;
   uint64_t before = g.received;
   g.read_now_ns = now_ns(); /* every event in this read arrived now */
-  if (response_feed(&s->response, buf->base, (size_t)nread, &sub_handler, s) != 0) sub_lost(s, "bad HTTP framing");
+  if (response_feed(&s->response, buf->base, (size_t)nread, &sub_handler, s) != 0)
+    sub_lost(s, "bad HTTP framing");
   if (g.received != before) {
     g.t_last_delivery_ns = g.t_last_progress_ns = g.read_now_ns;
     if (g.publishing) maybe_finish_deliveries();
@@ -602,7 +623,8 @@ static void connect_more_subscribers(void) {
     if (!req) {
       if (!rc) uv_close((uv_handle_t *)&s->tcp, on_sub_closed);
       if (!g.opt.json && g.failed < 5)
-        fprintf(stderr, "loadgen: subscriber %u: socket: %s\n", s->index, rc ? uv_strerror(rc) : "out of memory");
+        fprintf(stderr, "loadgen: subscriber %u: socket: %s\n", s->index,
+                rc ? uv_strerror(rc) : "out of memory");
       s->closed = true;
       s->failed = true;
       g.failed++;
@@ -698,16 +720,18 @@ static int pub_send_one(publisher_t *p) {
   uint64_t topic = seq % g.opt.topics;
   uint64_t t = now_ns();
   int data_at = 0;
-  int n = snprintf(body, sizeof body, "topic=https%%3A%%2F%%2Fexample.com%%2Fusers%%2F%" PRIu64 "%s&data=%n%" PRIu64
-                   ".%" PRIu64, topic, g.opt.mode == MODE_URLPATTERN ? "%2Fevents" : "", &data_at, seq, t);
+  int n = snprintf(body, sizeof body,
+                   "topic=https%%3A%%2F%%2Fexample.com%%2Fusers%%2F%" PRIu64 "%s&data=%n%" PRIu64 ".%" PRIu64,
+                   topic, g.opt.mode == MODE_URLPATTERN ? "%2Fevents" : "", &data_at, seq, t);
   size_t len = (size_t)n;
   while (len - (size_t)data_at < g.opt.data_bytes && len < sizeof body - 1) body[len++] = 'x';
   body[len] = 0;
-  int m = snprintf(request, sizeof request,
-                   "POST %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%sContent-Type: application/x-www-form-urlencoded\r\n"
-                   "Content-Length: %zu\r\n\r\n%s",
-                   g.opt.path, g.opt.host, g.opt.port, g.opt.pub_token ? "Authorization: Bearer " : "",
-                   g.opt.pub_token ? g.opt.pub_token : "", g.opt.pub_token ? "\r\n" : "", len, body);
+  int m =
+      snprintf(request, sizeof request,
+               "POST %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%sContent-Type: application/x-www-form-urlencoded\r\n"
+               "Content-Length: %zu\r\n\r\n%s",
+               g.opt.path, g.opt.host, g.opt.port, g.opt.pub_token ? "Authorization: Bearer " : "",
+               g.opt.pub_token ? g.opt.pub_token : "", g.opt.pub_token ? "\r\n" : "", len, body);
   if (m <= 0 || (size_t)m >= sizeof request) return -1;
   if (write_bytes((uv_stream_t *)&p->tcp, request, (size_t)m) != 0) return -1;
   p->sent_ns[(p->head + p->inflight) % MAX_PIPELINE] = t;
@@ -738,7 +762,7 @@ static void send_publishes(void) {
     idle_rounds = 0;
     if (pub_send_one(p) != 0) pub_dead(p, "cannot write");
   }
-  if (due > g.sent && due - g.sent > g.behind_max) g.behind_max = due - g.sent;
+  if (g.opt.rate > 0 && due > g.sent && due - g.sent > g.behind_max) g.behind_max = due - g.sent;
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -751,6 +775,7 @@ static void begin_publishing(void) {
   g.publishing = true;
   g.t_pub_start_ns = g.t_last_progress_ns = now_ns();
   g.hub_cpu_start_s = hub_cpu_s();
+  g.machine_busy_start_s = machine_busy_s();
   getrusage(RUSAGE_SELF, &g.usage_start);
   uv_timer_start(&g.tick, on_tick, 1, 1);
   send_publishes();
@@ -777,6 +802,7 @@ static void start_publishers(uv_timer_t *t) {
     g.publishing = true;
     g.t_pub_start_ns = now_ns();
     g.hub_cpu_start_s = hub_cpu_s();
+    g.machine_busy_start_s = machine_busy_s();
     getrusage(RUSAGE_SELF, &g.usage_start);
     uv_timer_start(&g.phase_timer, on_idle_done, g.opt.idle_ms, 0);
     return;
@@ -826,7 +852,8 @@ static void on_hard_stop(uv_timer_t *t) {
 static void print_statuses(FILE *f, const status_count_t *table, bool json) {
   bool first = true;
   for (int i = 0; i < MAX_STATUS_KINDS && table[i].count; i++) {
-    fprintf(f, json ? "%s\"%d\": %" PRIu64 : "%s%d x%" PRIu64, first ? "" : ", ", table[i].status, table[i].count);
+    fprintf(f, json ? "%s\"%d\": %" PRIu64 : "%s%d x%" PRIu64, first ? "" : ", ", table[i].status,
+            table[i].count);
     first = false;
   }
 }
@@ -837,10 +864,12 @@ static void finish(void) {
   uint64_t t_end = now_ns();
   g.rss_end_kib = hub_rss_kib();
   g.hub_cpu_end_s = hub_cpu_s();
+  g.machine_busy_end_s = machine_busy_s();
   getrusage(RUSAGE_SELF, &g.usage_end);
   if (!g.t_pub_start_ns) {
     g.t_pub_start_ns = t_end;
     g.hub_cpu_start_s = g.hub_cpu_end_s;
+    g.machine_busy_start_s = g.machine_busy_end_s;
     g.usage_start = g.usage_end;
   }
   if (!g.t_connected_ns) g.t_connected_ns = t_end;
@@ -848,49 +877,73 @@ static void finish(void) {
 
   double connect_s = (g.t_connected_ns - g.t_start_ns) / 1e9;
   double pub_span_s = g.t_last_ack_ns > g.t_pub_start_ns ? (g.t_last_ack_ns - g.t_pub_start_ns) / 1e9 : 0;
-  double delivery_span_s =
-      g.received && g.t_last_delivery_ns > g.t_pub_start_ns ? (g.t_last_delivery_ns - g.t_pub_start_ns) / 1e9 : 0;
+  double delivery_span_s = g.received && g.t_last_delivery_ns > g.t_pub_start_ns
+                               ? (g.t_last_delivery_ns - g.t_pub_start_ns) / 1e9
+                               : 0;
   double publish_rate = pub_span_s > 0 ? g.acked / pub_span_s : 0;
   double delivery_rate = delivery_span_s > 0 ? g.received / delivery_span_s : 0;
   uint64_t lost = g.expected > g.received ? g.expected - g.received : 0;
-  long rss_delta = g.rss_before_kib >= 0 && g.rss_connected_kib >= 0 ? g.rss_connected_kib - g.rss_before_kib : 0;
+  long rss_delta =
+      g.rss_before_kib >= 0 && g.rss_connected_kib >= 0 ? g.rss_connected_kib - g.rss_before_kib : 0;
   double bytes_per_sub = g.ready && g.opt.hub_pid ? rss_delta * 1024.0 / g.ready : 0;
   double phase_s = (t_end - g.t_pub_start_ns) / 1e9;
   double hub_cpu = g.hub_cpu_end_s - g.hub_cpu_start_s;
   double own_cpu = rusage_cpu_s(&g.usage_end) - rusage_cpu_s(&g.usage_start);
-  bool ok = !g.aborted && g.failed == 0 && lost == 0 && g.duplicates == 0 && g.wrong == 0 && g.pub_failed == 0 &&
-            g.acked == o->publishes && g.disconnected == 0;
+  double others_cpu = g.machine_busy_end_s - g.machine_busy_start_s - hub_cpu - own_cpu;
+  if (others_cpu < 0) others_cpu = 0; /* tick rounding */
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  /* Hub CPU per unit of work: comparable across runs even when other
+   * processes share the machine. */
+  double hub_us_per_delivery = g.received ? hub_cpu * 1e6 / g.received : 0;
+  double hub_us_per_publish = g.acked ? hub_cpu * 1e6 / g.acked : 0;
+  bool ok = !g.aborted && g.failed == 0 && lost == 0 && g.duplicates == 0 && g.wrong == 0 &&
+            g.pub_failed == 0 && g.acked == o->publishes && g.disconnected == 0;
   const double q[] = {0.50, 0.90, 0.99};
 
-  if (o->json) {
-    printf("{\"subscribers\": %u, \"topics\": %u, \"match_mode\": \"%s\", \"publishes\": %" PRIu64
-           ", \"rate\": %.0f, \"publishers\": %u, \"pipeline\": %u, \"sources\": %u, \"data_bytes\": %zu,\n",
-           o->subscribers, o->topics, mode_names[o->mode], o->publishes, o->rate, o->publishers, o->pipeline,
-           o->sources, o->data_bytes);
-    printf(" \"ok\": %s, \"aborted\": %s, \"subscribers_ready\": %u, \"subscribers_failed\": %u, "
-           "\"subscribers_disconnected\": %u, \"subscribe_statuses\": {",
-           ok ? "true" : "false", g.aborted ? "true" : "false", g.ready, g.failed, g.disconnected);
-    print_statuses(stdout, g.sub_statuses, true);
-    printf("},\n \"connect_s\": %.3f, \"hub_rss_before_kib\": %ld, \"hub_rss_connected_kib\": %ld, "
-           "\"hub_rss_end_kib\": %ld, \"hub_bytes_per_subscriber\": %.0f,\n",
-           connect_s, g.rss_before_kib, g.rss_connected_kib, g.rss_end_kib, bytes_per_sub);
-    printf(" \"publishes_ok\": %" PRIu64 ", \"publishes_failed\": %" PRIu64 ", \"publish_statuses\": {", g.acked,
-           g.pub_failed);
-    print_statuses(stdout, g.pub_statuses, true);
-    printf("}, \"publish_rate_per_s\": %.0f, \"publish_behind_max\": %" PRIu64 ", \"publish_latency_us\": {",
-           publish_rate, g.behind_max);
-    for (int i = 0; i < 3; i++) printf("\"p%.0f\": %.1f, ", q[i] * 100, hist_percentile(&g.pub_latency, q[i]) / 1e3);
-    printf("\"max\": %.1f},\n", g.pub_latency.max / 1e3);
-    printf(" \"deliveries_expected\": %" PRIu64 ", \"deliveries_received\": %" PRIu64 ", \"deliveries_lost\": %" PRIu64
-           ", \"duplicates\": %" PRIu64 ", \"wrong_topic\": %" PRIu64 ", \"malformed\": %" PRIu64
-           ", \"subscribers_complete\": %" PRIu64 ",\n",
-           g.expected, g.received, lost, g.duplicates, g.wrong, g.malformed, g.subs_complete);
-    printf(" \"deliveries_per_s\": %.0f, \"delivery_span_s\": %.3f, \"latency_us\": {", delivery_rate,
-           delivery_span_s);
-    for (int i = 0; i < 3; i++) printf("\"p%.0f\": %.1f, ", q[i] * 100, hist_percentile(&g.latency, q[i]) / 1e3);
-    printf("\"max\": %.1f},\n", g.latency.max / 1e3);
-    printf(" \"phase_s\": %.3f, \"hub_cpu_s\": %.2f, \"loadgen_cpu_s\": %.2f}\n", phase_s, hub_cpu, own_cpu);
-  } else {
+  FILE *js = o->json ? stdout : o->json_out ? fopen(o->json_out, "w") : NULL;
+  if (o->json_out && !js) fprintf(stderr, "loadgen: cannot write %s\n", o->json_out);
+  if (js) {
+    fprintf(js,
+            "{\"subscribers\": %u, \"topics\": %u, \"match_mode\": \"%s\", \"publishes\": %" PRIu64
+            ", \"rate\": %.0f, \"publishers\": %u, \"pipeline\": %u, \"sources\": %u, \"data_bytes\": %zu,\n",
+            o->subscribers, o->topics, mode_names[o->mode], o->publishes, o->rate, o->publishers, o->pipeline,
+            o->sources, o->data_bytes);
+    fprintf(js,
+            " \"ok\": %s, \"aborted\": %s, \"subscribers_ready\": %u, \"subscribers_failed\": %u, "
+            "\"subscribers_disconnected\": %u, \"subscribe_statuses\": {",
+            ok ? "true" : "false", g.aborted ? "true" : "false", g.ready, g.failed, g.disconnected);
+    print_statuses(js, g.sub_statuses, true);
+    fprintf(js,
+            "},\n \"connect_s\": %.3f, \"hub_rss_before_kib\": %ld, \"hub_rss_connected_kib\": %ld, "
+            "\"hub_rss_end_kib\": %ld, \"hub_bytes_per_subscriber\": %.0f,\n",
+            connect_s, g.rss_before_kib, g.rss_connected_kib, g.rss_end_kib, bytes_per_sub);
+    fprintf(js, " \"publishes_ok\": %" PRIu64 ", \"publishes_failed\": %" PRIu64 ", \"publish_statuses\": {",
+            g.acked, g.pub_failed);
+    print_statuses(js, g.pub_statuses, true);
+    fprintf(js,
+            "}, \"publish_rate_per_s\": %.0f, \"publish_behind_max\": %" PRIu64 ", \"publish_latency_us\": {",
+            publish_rate, g.behind_max);
+    for (int i = 0; i < 3; i++)
+      fprintf(js, "\"p%.0f\": %.1f, ", q[i] * 100, hist_percentile(&g.pub_latency, q[i]) / 1e3);
+    fprintf(js, "\"max\": %.1f},\n", g.pub_latency.max / 1e3);
+    fprintf(js,
+            " \"deliveries_expected\": %" PRIu64 ", \"deliveries_received\": %" PRIu64
+            ", \"deliveries_lost\": %" PRIu64 ", \"duplicates\": %" PRIu64 ", \"wrong_topic\": %" PRIu64
+            ", \"malformed\": %" PRIu64 ", \"subscribers_complete\": %" PRIu64 ",\n",
+            g.expected, g.received, lost, g.duplicates, g.wrong, g.malformed, g.subs_complete);
+    fprintf(js, " \"deliveries_per_s\": %.0f, \"delivery_span_s\": %.3f, \"latency_us\": {", delivery_rate,
+            delivery_span_s);
+    for (int i = 0; i < 3; i++)
+      fprintf(js, "\"p%.0f\": %.1f, ", q[i] * 100, hist_percentile(&g.latency, q[i]) / 1e3);
+    fprintf(js, "\"max\": %.1f},\n", g.latency.max / 1e3);
+    fprintf(js,
+            " \"phase_s\": %.3f, \"cpus\": %ld, \"hub_cpu_s\": %.2f, \"loadgen_cpu_s\": %.2f, "
+            "\"others_cpu_s\": %.2f,\n"
+            "  \"hub_cpu_us_per_delivery\": %.2f, \"hub_cpu_us_per_publish\": %.2f}\n",
+            phase_s, cpus, hub_cpu, own_cpu, others_cpu, hub_us_per_delivery, hub_us_per_publish);
+    if (js != stdout) fclose(js);
+  }
+  if (!o->json) {
     printf("subscribers   %u ready, %u failed", g.ready, g.failed);
     if (g.sub_statuses[0].count) {
       printf(" (statuses: ");
@@ -910,8 +963,8 @@ static void finish(void) {
         print_statuses(stdout, g.pub_statuses, false);
         printf(")");
       }
-      printf(" from %u publishers x %u in flight; %.0f/s achieved (asked %s%.0f)\n", o->publishers, o->pipeline,
-             publish_rate, o->rate > 0 ? "" : "flat out, ", o->rate);
+      printf(" from %u publishers x %u in flight; %.0f/s achieved (asked %s%.0f)\n", o->publishers,
+             o->pipeline, publish_rate, o->rate > 0 ? "" : "flat out, ", o->rate);
       printf("publish lat.  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms\n",
              hist_percentile(&g.pub_latency, 0.5) / 1e6, hist_percentile(&g.pub_latency, 0.9) / 1e6,
              hist_percentile(&g.pub_latency, 0.99) / 1e6, g.pub_latency.max / 1e6);
@@ -923,8 +976,11 @@ static void finish(void) {
              hist_percentile(&g.latency, 0.5) / 1e6, hist_percentile(&g.latency, 0.9) / 1e6,
              hist_percentile(&g.latency, 0.99) / 1e6, g.latency.max / 1e6);
     }
-    printf("cpu           hub %.2f s, loadgen %.2f s over %.3f s%s\n", hub_cpu, own_cpu, phase_s,
-           o->hub_pid ? "" : " (hub: no --hub-pid)");
+    printf("cpu           hub %.2f s, loadgen %.2f s, other processes %.2f s, over %.3f s x %ld CPUs%s\n",
+           hub_cpu, own_cpu, others_cpu, phase_s, cpus, o->hub_pid ? "" : " (hub: no --hub-pid)");
+    if (o->hub_pid && o->publishes)
+      printf("hub cpu       %.2f us per delivery, %.2f us per publish\n", hub_us_per_delivery,
+             hub_us_per_publish);
     printf("result        %s%s\n", ok ? "OK" : "FAILED", g.aborted ? " (stopped by --duration-limit)" : "");
   }
   fflush(stdout);
@@ -935,26 +991,28 @@ static void finish(void) {
 /* ---- command line ---- */
 
 static void usage(FILE *f) {
-  fputs("Usage: loadgen --url http://127.0.0.1:PORT/.well-known/mercure [OPTIONS]\n"
-        "  --subscribers N          subscriber connections (default 1000)\n"
-        "  --topics T               distinct topics; subscriber j takes topic j %% T (default 1)\n"
-        "  --match-mode MODE        exact (match=), urlpattern (match_urlpattern=.../<k>/*), legacy (topic=)\n"
-        "  --publishes M            updates to publish (default 200; 0 = measure idle memory only)\n"
-        "  --rate R                 publishes per second overall (default 0 = flat out)\n"
-        "  --publishers P           publisher connections, keep-alive (default 4)\n"
-        "  --pipeline D             requests in flight per publisher connection (default 1, max 64)\n"
-        "  --pub-token JWT          publisher token (Authorization: Bearer)\n"
-        "  --sub-token JWT          subscriber token (default: anonymous)\n"
-        "  --sources K              source addresses 127.0.0.1 .. 127.0.0.K (default 4)\n"
-        "  --data-bytes B           pad each update's data to about B bytes (default 0)\n"
-        "  --connect-concurrency C  subscribers connecting at once (default 500)\n"
-        "  --settle-ms MS           pause after connecting, before measuring RSS (default 500)\n"
-        "  --drain-ms MS            give up on missing deliveries after MS without progress (default 3000)\n"
-        "  --idle-ms MS             with --publishes 0: hold the subscribers MS (default 1000)\n"
-        "  --duration-limit S       hard stop after S seconds (default 120)\n"
-        "  --hub-pid PID            read the hub's VmRSS and CPU time from /proc/PID\n"
-        "  --json                   one JSON object on stdout instead of the text report\n",
-        f);
+  fputs(
+      "Usage: loadgen --url http://127.0.0.1:PORT/.well-known/mercure [OPTIONS]\n"
+      "  --subscribers N          subscriber connections (default 1000)\n"
+      "  --topics T               distinct topics; subscriber j takes topic j %% T (default 1)\n"
+      "  --match-mode MODE        exact (match=), urlpattern (match_urlpattern=.../<k>/*), legacy (topic=)\n"
+      "  --publishes M            updates to publish (default 200; 0 = measure idle memory only)\n"
+      "  --rate R                 publishes per second overall (default 0 = flat out)\n"
+      "  --publishers P           publisher connections, keep-alive (default 4)\n"
+      "  --pipeline D             requests in flight per publisher connection (default 1, max 64)\n"
+      "  --pub-token JWT          publisher token (Authorization: Bearer)\n"
+      "  --sub-token JWT          subscriber token (default: anonymous)\n"
+      "  --sources K              source addresses 127.0.0.1 .. 127.0.0.K (default 4)\n"
+      "  --data-bytes B           pad each update's data to about B bytes (default 0)\n"
+      "  --connect-concurrency C  subscribers connecting at once (default 500)\n"
+      "  --settle-ms MS           pause after connecting, before measuring RSS (default 500)\n"
+      "  --drain-ms MS            give up on missing deliveries after MS without progress (default 3000)\n"
+      "  --idle-ms MS             with --publishes 0: hold the subscribers MS (default 1000)\n"
+      "  --duration-limit S       hard stop after S seconds (default 120)\n"
+      "  --hub-pid PID            read the hub's VmRSS and CPU time from /proc/PID\n"
+      "  --json                   one JSON object on stdout instead of the text report\n"
+      "  --json-out FILE          also write that JSON object to FILE\n",
+      f);
 }
 
 static int parse_url(options_t *o) {
@@ -975,9 +1033,17 @@ static int parse_url(options_t *o) {
 }
 
 static int parse_options(int argc, char **argv, options_t *o) {
-  *o = (options_t){.subscribers = 1000, .topics = 1, .publishers = 4, .pipeline = 1, .sources = 4,
-                   .connect_concurrency = 500, .publishes = 200, .settle_ms = 500, .drain_ms = 3000,
-                   .idle_ms = 1000, .duration_limit_s = 120};
+  *o = (options_t){.subscribers = 1000,
+                   .topics = 1,
+                   .publishers = 4,
+                   .pipeline = 1,
+                   .sources = 4,
+                   .connect_concurrency = 500,
+                   .publishes = 200,
+                   .settle_ms = 500,
+                   .drain_ms = 3000,
+                   .idle_ms = 1000,
+                   .duration_limit_s = 120};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--json")) {
@@ -996,9 +1062,14 @@ static int parse_options(int argc, char **argv, options_t *o) {
     char *end = NULL;
     unsigned long long n = strtoull(v, &end, 10);
     bool numeric = end && end != v && *end == 0;
-    if (!strcmp(a, "--url")) o->url = v;
-    else if (!strcmp(a, "--pub-token")) o->pub_token = v;
-    else if (!strcmp(a, "--sub-token")) o->sub_token = v;
+    if (!strcmp(a, "--url"))
+      o->url = v;
+    else if (!strcmp(a, "--pub-token"))
+      o->pub_token = v;
+    else if (!strcmp(a, "--sub-token"))
+      o->sub_token = v;
+    else if (!strcmp(a, "--json-out"))
+      o->json_out = v;
     else if (!strcmp(a, "--match-mode")) {
       o->mode = -1;
       for (int m = 0; m < 3; m++)
@@ -1013,23 +1084,37 @@ static int parse_options(int argc, char **argv, options_t *o) {
         fprintf(stderr, "loadgen: %s takes a number\n", a);
         return -1;
       }
-      if (!strcmp(a, "--rate")) o->rate = d;
-      else o->duration_limit_s = d;
+      if (!strcmp(a, "--rate"))
+        o->rate = d;
+      else
+        o->duration_limit_s = d;
     } else if (!numeric) {
       fprintf(stderr, "loadgen: unknown option %s, or %s is not a number\n", a, v);
       return -1;
-    } else if (!strcmp(a, "--subscribers")) o->subscribers = (uint32_t)n;
-    else if (!strcmp(a, "--topics")) o->topics = (uint32_t)n;
-    else if (!strcmp(a, "--publishes")) o->publishes = n;
-    else if (!strcmp(a, "--publishers")) o->publishers = (uint32_t)n;
-    else if (!strcmp(a, "--pipeline")) o->pipeline = (uint32_t)n;
-    else if (!strcmp(a, "--sources")) o->sources = (uint32_t)n;
-    else if (!strcmp(a, "--data-bytes")) o->data_bytes = (size_t)n;
-    else if (!strcmp(a, "--connect-concurrency")) o->connect_concurrency = (uint32_t)n;
-    else if (!strcmp(a, "--settle-ms")) o->settle_ms = n;
-    else if (!strcmp(a, "--drain-ms")) o->drain_ms = n;
-    else if (!strcmp(a, "--idle-ms")) o->idle_ms = n;
-    else if (!strcmp(a, "--hub-pid")) o->hub_pid = (int)n;
+    } else if (!strcmp(a, "--subscribers"))
+      o->subscribers = (uint32_t)n;
+    else if (!strcmp(a, "--topics"))
+      o->topics = (uint32_t)n;
+    else if (!strcmp(a, "--publishes"))
+      o->publishes = n;
+    else if (!strcmp(a, "--publishers"))
+      o->publishers = (uint32_t)n;
+    else if (!strcmp(a, "--pipeline"))
+      o->pipeline = (uint32_t)n;
+    else if (!strcmp(a, "--sources"))
+      o->sources = (uint32_t)n;
+    else if (!strcmp(a, "--data-bytes"))
+      o->data_bytes = (size_t)n;
+    else if (!strcmp(a, "--connect-concurrency"))
+      o->connect_concurrency = (uint32_t)n;
+    else if (!strcmp(a, "--settle-ms"))
+      o->settle_ms = n;
+    else if (!strcmp(a, "--drain-ms"))
+      o->drain_ms = n;
+    else if (!strcmp(a, "--idle-ms"))
+      o->idle_ms = n;
+    else if (!strcmp(a, "--hub-pid"))
+      o->hub_pid = (int)n;
     else {
       fprintf(stderr, "loadgen: unknown option %s\n", a);
       return -1;
@@ -1047,8 +1132,9 @@ static int parse_options(int argc, char **argv, options_t *o) {
   }
   if (!o->topics || !o->publishers || !o->sources || o->sources > 254 || !o->pipeline ||
       o->pipeline > MAX_PIPELINE || !o->connect_concurrency || o->data_bytes > 4000) {
-    fprintf(stderr, "loadgen: --topics, --publishers, --sources (<= 254), --pipeline (<= %d) and "
-                    "--connect-concurrency must be positive, --data-bytes at most 4000\n",
+    fprintf(stderr,
+            "loadgen: --topics, --publishers, --sources (<= 254), --pipeline (<= %d) and "
+            "--connect-concurrency must be positive, --data-bytes at most 4000\n",
             MAX_PIPELINE);
     return -1;
   }
@@ -1080,27 +1166,31 @@ int main(int argc, char **argv) {
   g.pubs = calloc(o->publishers, sizeof *g.pubs);
   g.expected_per_sub_max = (o->publishes + o->topics - 1) / o->topics;
   uint64_t bits = (uint64_t)o->subscribers * g.expected_per_sub_max;
-  if (bits && bits <= (1ull << 33)) g.seen = calloc(bits / 8 + 1, 1); /* up to 1 GiB: else no duplicate check */
+  if (bits && bits <= (1ull << 33))
+    g.seen = calloc(bits / 8 + 1, 1); /* up to 1 GiB: else no duplicate check */
   if (!g.subs || !g.pubs) {
     fprintf(stderr, "loadgen: out of memory\n");
     return 1;
   }
 
-  const char *param = o->mode == MODE_EXACT ? "match" : o->mode == MODE_URLPATTERN ? "match_urlpattern" : "topic";
+  const char *param = o->mode == MODE_EXACT        ? "match"
+                      : o->mode == MODE_URLPATTERN ? "match_urlpattern"
+                                                   : "topic";
   size_t need = strlen(o->path) + 128;
   g.query_prefix = malloc(need);
   snprintf(g.query_prefix, need, "GET %s?%s=https%%3A%%2F%%2Fexample.com%%2Fusers%%2F", o->path, param);
   need = strlen(o->host) + (o->sub_token ? strlen(o->sub_token) : 0) + 128;
   g.request_suffix = malloc(need);
-  snprintf(g.request_suffix, need, " HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n%s%s%s\r\n", o->host,
-           o->port, o->sub_token ? "Authorization: Bearer " : "", o->sub_token ? o->sub_token : "",
+  snprintf(g.request_suffix, need, " HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n%s%s%s\r\n",
+           o->host, o->port, o->sub_token ? "Authorization: Bearer " : "", o->sub_token ? o->sub_token : "",
            o->sub_token ? "\r\n" : "");
 
   g.loop = uv_default_loop();
   uv_timer_init(g.loop, &g.tick);
   uv_timer_init(g.loop, &g.phase_timer);
   uv_timer_init(g.loop, &g.hard_stop);
-  if (o->duration_limit_s > 0) uv_timer_start(&g.hard_stop, on_hard_stop, (uint64_t)(o->duration_limit_s * 1e3), 0);
+  if (o->duration_limit_s > 0)
+    uv_timer_start(&g.hard_stop, on_hard_stop, (uint64_t)(o->duration_limit_s * 1e3), 0);
 
   if (!o->json) {
     printf("loadgen");

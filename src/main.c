@@ -1,6 +1,7 @@
 /* Process start: configuration, keys, history, workers, signals. The only
  * place with process-wide state. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,12 +12,14 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "auth/jwk.h"
 #include "auth/mint.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/uuid.h"
 #include "config/config.h"
+#include "hub/subscriptions.h"
 #include "token_command.h"
 
 extern char **environ;
@@ -51,17 +54,61 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
 
 /* ---- Keys ---- */
 
+#define MAX_KEYS 64
+
 typedef struct {
-  qs_auth_key_config_t publisher;
-  qs_auth_key_config_t subscriber;
+  qs_auth_key_config_t publisher[MAX_KEYS];
+  qs_auth_key_config_t subscriber[MAX_KEYS];
+  size_t publisher_count, subscriber_count;
+  qs_buf_t material[2 * MAX_KEYS]; /* key bytes read from the configuration (@FILE or inline) */
+  size_t material_count;
   char dev_secret[65]; /* set when no key was configured */
 } keys_t;
+
+static void keys_dispose(keys_t *keys) {
+  for (size_t i = 0; i < keys->material_count; i++) qs_buf_dispose(&keys->material[i]);
+  keys->material_count = 0;
+}
+
+/* Adds one verification key of `role` (0 publisher, 1 subscriber): a key
+ * (`value`, possibly @FILE) with the algorithm `alg` ("" = HS256, or the
+ * JWK's own), or a JWK Set URL. Slices stay borrowed from the configuration. */
+static int add_key(keys_t *keys, int role, const char *value, qs_slice_t alg, qs_slice_t jwks_url,
+                   qs_slice_t issuer, bool legacy, char *err, size_t errlen) {
+  size_t *count = role ? &keys->subscriber_count : &keys->publisher_count;
+  if (*count == MAX_KEYS || keys->material_count == 2 * MAX_KEYS) {
+    snprintf(err, errlen, "more than %d keys", MAX_KEYS);
+    return -1;
+  }
+  qs_auth_key_config_t *k = role ? &keys->subscriber[*count] : &keys->publisher[*count];
+  *k = (qs_auth_key_config_t){.legacy = legacy, .issuer = issuer, .jwks_url = jwks_url};
+  if (!jwks_url.len) {
+    qs_buf_t *material = &keys->material[keys->material_count++];
+    qs_buf_init(material, QS_JWT_KEY_MAX_FILE_BYTES);
+    const char *reason = "out of memory";
+    if (qs_jwt_key_read(value, material, &reason) != 0) {
+      snprintf(err, errlen, "%s key %s: %s", role ? "subscriber" : "publisher", value[0] == '@' ? value : "",
+               reason);
+      return -1;
+    }
+    k->material = qs_buf_slice(material);
+    if (!alg.len && !qs_jwk_looks_like_jwk(k->material)) alg = qs_slice_from_cstr("HS256");
+  }
+  if (alg.len && qs_jwt_alg_parse(alg, &k->alg) != 0) {
+    snprintf(err, errlen, "unsupported JWT algorithm '%.*s'", (int)alg.len, alg.ptr);
+    return -1;
+  }
+  (*count)++;
+  return 0;
+}
 
 static int resolve_keys(const qs_config_t *cfg, keys_t *keys, char *err, size_t errlen) {
   memset(keys, 0, sizeof *keys);
   const char *publisher = cfg->publisher_jwt, *subscriber = cfg->subscriber_jwt;
   const char *publisher_alg = cfg->publisher_jwt_alg, *subscriber_alg = cfg->subscriber_jwt_alg;
-  if (!publisher[0] && !subscriber[0]) {
+  const char *publisher_jwks = cfg->publisher_jwks_url, *subscriber_jwks = cfg->subscriber_jwks_url;
+  bool legacy_keys = publisher[0] || subscriber[0] || publisher_jwks[0] || subscriber_jwks[0];
+  if (!legacy_keys && cfg->issuers.count == 0) {
     unsigned char random[32];
     if (RAND_bytes(random, sizeof random) != 1) {
       snprintf(err, errlen, "cannot generate a development key");
@@ -70,22 +117,64 @@ static int resolve_keys(const qs_config_t *cfg, keys_t *keys, char *err, size_t 
     for (size_t i = 0; i < sizeof random; i++) sprintf(keys->dev_secret + 2 * i, "%02x", random[i]);
     publisher = subscriber = keys->dev_secret;
     publisher_alg = subscriber_alg = "HS256";
-  } else if (!subscriber[0]) {
+  } else if (!subscriber[0] && !subscriber_jwks[0]) {
     subscriber = publisher; /* one key for both roles, as the legacy hub's jwt_key */
     subscriber_alg = publisher_alg;
-  } else if (!publisher[0]) {
+    subscriber_jwks = publisher_jwks;
+  } else if (!publisher[0] && !publisher_jwks[0]) {
     publisher = subscriber;
     publisher_alg = subscriber_alg;
+    publisher_jwks = subscriber_jwks;
   }
-  if (qs_jwt_alg_parse(qs_slice_from_cstr(publisher_alg), &keys->publisher.alg) != 0 ||
-      qs_jwt_alg_parse(qs_slice_from_cstr(subscriber_alg), &keys->subscriber.alg) != 0) {
-    snprintf(err, errlen, "unsupported JWT algorithm '%s'", publisher_alg);
+  /* A JWK configured with the default algorithm uses its own `alg`. */
+  qs_slice_t none = {NULL, 0};
+  const char *values[2] = {publisher, subscriber}, *algs[2] = {publisher_alg, subscriber_alg};
+  const char *jwks[2] = {publisher_jwks, subscriber_jwks};
+  for (int role = 0; role < 2; role++) {
+    if (!values[role][0] && !jwks[role][0]) continue;
+    bool jwk_default =
+        strcmp(algs[role], "HS256") == 0 && qs_jwk_looks_like_jwk(qs_slice_from_cstr(values[role]));
+    qs_slice_t alg = jwks[role][0] || jwk_default ? none : qs_slice_from_cstr(algs[role]);
+    if (add_key(keys, role, values[role], alg, qs_slice_from_cstr(jwks[role]), none, true, err, errlen))
+      return -1;
+  }
+  /* Trusted issuers: their keys enforce the full draft-08 profile. */
+  for (size_t i = 0; i < cfg->issuers.count; i++) {
+    qs_config_issuer_t is;
+    const char *reason = NULL;
+    if (qs_config_issuer_parse(cfg->issuers.items[i], &is, &reason) != 0) {
+      snprintf(err, errlen, "issuer %zu: %s", i + 1, reason);
+      return -1;
+    }
+    for (size_t j = 0; j < i; j++) {
+      qs_config_issuer_t other;
+      if (qs_config_issuer_parse(cfg->issuers.items[j], &other, &reason) == 0 &&
+          qs_slice_eq(other.id, is.id)) {
+        snprintf(err, errlen, "issuer '%.*s' is configured twice", (int)is.id.len, is.id.ptr);
+        return -1;
+      }
+    }
+    qs_slice_t jwt[2] = {is.publisher_jwt, is.subscriber_jwt},
+               alg[2] = {is.publisher_jwt_alg, is.subscriber_jwt_alg};
+    qs_slice_t url[2] = {is.publisher_jwks_url, is.subscriber_jwks_url};
+    for (int role = 0; role < 2; role++) {
+      if (!jwt[role].len && !url[role].len) continue;
+      char value[4096];
+      snprintf(value, sizeof value, "%.*s", (int)jwt[role].len, jwt[role].ptr ? jwt[role].ptr : "");
+      int rc = add_key(keys, role, value, alg[role], url[role], is.id, false, err, errlen);
+      OPENSSL_cleanse(value, sizeof value);
+      if (rc) return -1;
+    }
+  }
+  if (keys->publisher_count == 0) {
+    snprintf(err, errlen, "publishers: a JWT key or the URL of a JWK Set must be provided");
     return -1;
   }
-  keys->publisher.material = qs_slice_from_cstr(publisher);
-  keys->publisher.legacy = true;
-  keys->subscriber.material = qs_slice_from_cstr(subscriber);
-  keys->subscriber.legacy = true;
+  if (keys->subscriber_count == 0 && !cfg->anonymous) {
+    snprintf(err, errlen,
+             "subscribers: a JWT key or the URL of a JWK Set must be provided (or set anonymous)");
+    return -1;
+  }
   return 0;
 }
 
@@ -178,7 +267,7 @@ static int mkdir_parents(const char *path) {
 
 static int serve(qs_config_t *cfg) {
   char err[256];
-  keys_t keys;
+  static keys_t keys; /* static: large, and reachable until disposed */
   if (resolve_keys(cfg, &keys, err, sizeof err) != 0) {
     QS_LOG_ERROR("%s", err);
     return 1;
@@ -192,6 +281,21 @@ static int serve(qs_config_t *cfg) {
                                 /* replay is paced well below the hard limit */
                                 .replay_queued_bytes = cfg->subscriber_queue_max_bytes / 4,
                                 .max_lifetime_ms = (int64_t)cfg->write_timeout_ms};
+  /* Active subscriptions (draft §Active Subscriptions): the registry is the hub's hook. */
+  qs_subscriptions_t *subscriptions = NULL;
+  if (cfg->subscriptions) {
+    qs_buf_t url;
+    qs_buf_init(&url, 4096);
+    int src = qs_config_hub_url(cfg, 0, &url);
+    if (src == 0) src = qs_subscriptions_create(url.ptr, &subscriptions);
+    qs_buf_dispose(&url);
+    if (src) {
+      QS_LOG_ERROR("subscriptions: %s", qs_strerror(src));
+      return 1;
+    }
+    settings.on_subscription = qs_subscriptions_on_subscription;
+    settings.on_subscription_ctx = subscriptions;
+  }
   qs_hub_t *hub = NULL;
   int rc = qs_hub_create(&settings, open_store, cfg, &hub);
   if (rc) {
@@ -203,10 +307,15 @@ static int serve(qs_config_t *cfg) {
   qs_store_stats_t history;
   qs_store_stats(qs_hub_store(hub), &history);
   qs_uuid_v7_floor(history.last_created_ms);
-  qs_api_t *api = NULL;
-  if (qs_api_create(cfg, hub, &api) != 0) {
-    qs_hub_destroy(hub);
-    return 1;
+  if (subscriptions) {
+    /* Subscriptions a previous run left active end now (subscriptions.h). */
+    size_t ended = 0;
+    rc = qs_subscriptions_recover(subscriptions, hub, &ended);
+    if (rc)
+      QS_LOG_ERROR("subscriptions: cannot end those of the previous run: %s", qs_strerror(rc));
+    else if (ended)
+      QS_LOG_INFO("subscriptions: %zu left active by the previous run marked inactive", ended);
+    rc = 0;
   }
   char host[256];
   int port;
@@ -216,25 +325,49 @@ static int serve(qs_config_t *cfg) {
   }
   worker_count = cfg->workers > 0 ? (size_t)cfg->workers : (size_t)uv_available_parallelism();
   if (worker_count > MAX_WORKERS) worker_count = MAX_WORKERS;
+  qs_api_t *api = NULL;
+  if (qs_api_create(cfg, hub, worker_count, &api) != 0) {
+    qs_hub_destroy(hub);
+    return 1;
+  }
   const char *reason = NULL;
-  for (size_t i = 0; i < worker_count; i++) {
-    worker_t *w = &workers[i];
+  size_t started = 0;
+  for (; started < worker_count; started++) {
+    worker_t *w = &workers[started];
     uv_loop_init(&w->loop);
     uv_async_init(&w->loop, &w->stop, on_stop);
     w->stop.data = w;
     rc = qs_api_worker_start(api, &w->loop, host, port, &w->api_worker);
     if (rc) {
       QS_LOG_ERROR("cannot listen on %s: %s", cfg->listen, qs_strerror(rc));
-      return 1; /* nothing is running yet: the process exits */
+      break;
     }
-    if (i == 0) {
+    if (started == 0) {
       port = qs_api_worker_port(w->api_worker); /* the others share the port chosen for :0 */
-      rc = qs_api_ready(api, port, &keys.publisher, 1, &keys.subscriber, 1, &reason);
+      rc = qs_api_ready(api, port, keys.publisher, keys.publisher_count, keys.subscriber,
+                        keys.subscriber_count, &reason);
+      keys_dispose(&keys); /* the verifier holds its own copies */
       if (rc) {
         QS_LOG_ERROR("configuration refused: %s", reason ? reason : qs_strerror(rc));
-        return 1;
+        started++;
+        break;
       }
     }
+  }
+  if (rc) {
+    /* Nothing serves yet: close what was started, on this thread, and leave. */
+    for (size_t i = 0; i <= started && i < worker_count; i++) {
+      if (workers[i].api_worker)
+        qs_api_worker_close(workers[i].api_worker, on_worker_closed, &workers[i]);
+      else
+        uv_close((uv_handle_t *)&workers[i].stop, NULL);
+      uv_run(&workers[i].loop, UV_RUN_DEFAULT);
+      uv_loop_close(&workers[i].loop);
+    }
+    qs_api_destroy(api);
+    qs_hub_destroy(hub);
+    qs_subscriptions_destroy(subscriptions);
+    return 1;
   }
   qs_buf_t dump;
   qs_buf_init(&dump, 16384);
@@ -263,6 +396,7 @@ static int serve(qs_config_t *cfg) {
   uv_loop_close(&main_loop);
   qs_api_destroy(api);
   qs_hub_destroy(hub);
+  qs_subscriptions_destroy(subscriptions);
   QS_LOG_INFO("stopped");
   return 0;
 }

@@ -6,25 +6,40 @@
 
 #include "auth/mint.h"
 #include "base/buf.h"
+#include "base/uuid.h"
 
 #define MAX_SELECTORS 64
+#define DEV_KEY "!ChangeThisMercureHubJWTSecretKey!"
+#define DEV_ISSUER "https://localhost"
+#define DEV_AUDIENCE "https://localhost/.well-known/mercure"
+#define DEV_EXPIRES_S 4102444800LL /* 2100-01-01T00:00:00Z */
 
 static const char usage[] =
     "Usage: quicksilver token [OPTIONS]\n"
-    "Mints an HMAC-signed JWT for this hub and prints it.\n\n"
+    "Mints a signed JWT (draft-08 access token by default) for this hub and prints it.\n\n"
     "  --publish SELECTOR       grant publishing to a topic selector (repeatable; * = every topic)\n"
     "  --subscribe SELECTOR     grant subscribing to a topic selector (repeatable)\n"
-    "  --urlpattern             draft-08 selectors are URL patterns (default: exact)\n"
+    "  --publish-urlpattern P   grant publishing to a URL pattern (repeatable)\n"
+    "  --subscribe-urlpattern P grant subscribing to a URL pattern (repeatable)\n"
+    "  --urlpattern             every --publish/--subscribe selector is a URL pattern (default: exact)\n"
     "  --legacy                 legacy format: {\"mercure\": {\"publish\", \"subscribe\"}} (as "
     "symfony/mercure 0.x)\n"
     "  --payload JSON           payload attached to the subscribe grant\n"
     "  --ttl SECONDS            lifetime (default 3600; 0 = no exp, legacy only)\n"
     "  --aud URL                draft-08 audience (the hub's resource identifier)\n"
     "  --iss ID                 issuer\n"
-    "  --sub ID                 subject\n"
-    "  --alg HS256|HS384|HS512  algorithm (default HS256)\n"
-    "  --key SECRET             the shared secret (default: $QUICKSILVER_PUBLISHER_JWT or\n"
-    "                           $MERCURE_PUBLISHER_JWT_KEY; with only --subscribe, the subscriber ones)\n";
+    "  --sub ID                 subject (draft-08 default: a random urn:uuid)\n"
+    "  --client-id ID           draft-08 client_id (default: the issuer)\n"
+    "  --kid ID                 key id written in the header\n"
+    "  --alg ALG                HS256 (default), HS384, HS512, RS256, RS384, RS512, PS256, PS384,\n"
+    "                           PS512, ES256, ES384, ES512 or EdDSA\n"
+    "  --key KEY                HS*: the shared secret; others: a PEM private key. @FILE reads it\n"
+    "                           from FILE, @- from standard input (default: $QUICKSILVER_PUBLISHER_JWT\n"
+    "                           or $MERCURE_PUBLISHER_JWT_KEY; with only subscribe grants, the\n"
+    "                           subscriber ones)\n"
+    "  --dev                    development token as the reference hub's: iss https://localhost, aud\n"
+    "                           https://localhost/.well-known/mercure, key $MERCURE_PUBLISHER_JWT_KEY or\n"
+    "                           " DEV_KEY ", exp 4102444800, `*` grants when none given\n";
 
 static const char *env_get(char **env, const char *name) {
   size_t n = strlen(name);
@@ -33,10 +48,31 @@ static const char *env_get(char **env, const char *name) {
   return NULL;
 }
 
+static const char *env_either(char **env, const char *a, const char *b) {
+  return env_get(env, a) ? env_get(env, a) : env_get(env, b);
+}
+
+typedef struct {
+  qs_slice_t items[MAX_SELECTORS];
+  qs_match_type_t types[MAX_SELECTORS];
+  size_t count;
+} selectors_t;
+
+static int add_selector(selectors_t *list, const char *value, qs_match_type_t type) {
+  if (list->count == MAX_SELECTORS) {
+    fprintf(stderr, "quicksilver token: at most %d selectors per action\n", MAX_SELECTORS);
+    return -1;
+  }
+  list->items[list->count] = qs_slice_from_cstr(value);
+  list->types[list->count++] = type;
+  return 0;
+}
+
 int qs_token_command(int argc, char **argv, char **environ_like) {
-  qs_slice_t publish[MAX_SELECTORS], subscribe[MAX_SELECTORS];
+  selectors_t publish = {0}, subscribe = {0};
   qs_token_spec_t spec = {.format = QS_TOKEN_FORMAT_DRAFT08, .alg = QS_JWT_HS256, .lifetime_s = 3600};
-  const char *key = NULL;
+  const char *key = NULL, *iss = NULL, *aud = NULL, *sub = NULL, *client_id = NULL;
+  bool urlpattern = false, dev = false, ttl_given = false;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -47,7 +83,10 @@ int qs_token_command(int argc, char **argv, char **environ_like) {
       spec.format = QS_TOKEN_FORMAT_LEGACY;
       continue;
     } else if (strcmp(arg, "--urlpattern") == 0) {
-      spec.match_type = QS_MATCH_URLPATTERN;
+      urlpattern = true;
+      continue;
+    } else if (strcmp(arg, "--dev") == 0) {
+      dev = true;
       continue;
     }
     if (!value) {
@@ -55,28 +94,38 @@ int qs_token_command(int argc, char **argv, char **environ_like) {
       return 2;
     }
     i++;
-    if (strcmp(arg, "--publish") == 0 && spec.publish_count < MAX_SELECTORS) {
-      publish[spec.publish_count++] = qs_slice_from_cstr(value);
-    } else if (strcmp(arg, "--subscribe") == 0 && spec.subscribe_count < MAX_SELECTORS) {
-      subscribe[spec.subscribe_count++] = qs_slice_from_cstr(value);
+    int rc = 0;
+    if (strcmp(arg, "--publish") == 0) {
+      rc = add_selector(&publish, value, QS_MATCH_EXACT);
+    } else if (strcmp(arg, "--subscribe") == 0) {
+      rc = add_selector(&subscribe, value, QS_MATCH_EXACT);
+    } else if (strcmp(arg, "--publish-urlpattern") == 0) {
+      rc = add_selector(&publish, value, QS_MATCH_URLPATTERN);
+    } else if (strcmp(arg, "--subscribe-urlpattern") == 0) {
+      rc = add_selector(&subscribe, value, QS_MATCH_URLPATTERN);
     } else if (strcmp(arg, "--payload") == 0) {
       spec.payload_json = qs_slice_from_cstr(value);
     } else if (strcmp(arg, "--ttl") == 0) {
       char *end;
       spec.lifetime_s = strtoll(value, &end, 10);
-      if (*end || spec.lifetime_s < 0) {
+      ttl_given = true;
+      if (*end || end == value || spec.lifetime_s < 0) {
         fprintf(stderr, "quicksilver token: --ttl takes a number of seconds\n");
         return 2;
       }
     } else if (strcmp(arg, "--aud") == 0) {
-      spec.audience = qs_slice_from_cstr(value);
+      aud = value;
     } else if (strcmp(arg, "--iss") == 0) {
-      spec.issuer = qs_slice_from_cstr(value);
+      iss = value;
     } else if (strcmp(arg, "--sub") == 0) {
-      spec.subject = qs_slice_from_cstr(value);
+      sub = value;
+    } else if (strcmp(arg, "--client-id") == 0) {
+      client_id = value;
+    } else if (strcmp(arg, "--kid") == 0) {
+      spec.kid = qs_slice_from_cstr(value);
     } else if (strcmp(arg, "--alg") == 0) {
-      if (qs_jwt_alg_parse(qs_slice_from_cstr(value), &spec.alg) != 0 || !qs_jwt_alg_is_hmac(spec.alg)) {
-        fprintf(stderr, "quicksilver token: --alg must be HS256, HS384 or HS512\n");
+      if (qs_jwt_alg_parse(qs_slice_from_cstr(value), &spec.alg) != 0) {
+        fprintf(stderr, "quicksilver token: unsupported --alg %s\n", value);
         return 2;
       }
     } else if (strcmp(arg, "--key") == 0) {
@@ -85,33 +134,83 @@ int qs_token_command(int argc, char **argv, char **environ_like) {
       fprintf(stderr, "quicksilver token: unknown option %s\n%s", arg, usage);
       return 2;
     }
+    if (rc) return 2;
   }
-  bool subscriber_only = spec.publish_count == 0 && spec.subscribe_count > 0;
-  if (!key && subscriber_only)
-    key = env_get(environ_like, "QUICKSILVER_SUBSCRIBER_JWT")
-              ? env_get(environ_like, "QUICKSILVER_SUBSCRIBER_JWT")
-              : env_get(environ_like, "MERCURE_SUBSCRIBER_JWT_KEY");
-  if (!key)
-    key = env_get(environ_like, "QUICKSILVER_PUBLISHER_JWT")
-              ? env_get(environ_like, "QUICKSILVER_PUBLISHER_JWT")
-              : env_get(environ_like, "MERCURE_PUBLISHER_JWT_KEY");
+  if (urlpattern) {
+    for (size_t i = 0; i < publish.count; i++) publish.types[i] = QS_MATCH_URLPATTERN;
+    for (size_t i = 0; i < subscribe.count; i++) subscribe.types[i] = QS_MATCH_URLPATTERN;
+  }
+  if (dev) {
+    if (!iss) iss = DEV_ISSUER;
+    if (!aud) aud = DEV_AUDIENCE;
+    if (!key) key = env_get(environ_like, "MERCURE_PUBLISHER_JWT_KEY");
+    if (!key) key = DEV_KEY;
+    if (!ttl_given) spec.expires_s = DEV_EXPIRES_S;
+    if (publish.count == 0 && subscribe.count == 0) {
+      add_selector(&publish, "*", QS_MATCH_EXACT);
+      add_selector(&subscribe, "*", QS_MATCH_EXACT);
+    }
+  }
+  bool subscriber_only = publish.count == 0 && subscribe.count > 0;
+  if (!key && subscriber_only) key = env_either(environ_like, "QUICKSILVER_SUBSCRIBER_JWT", "MERCURE_SUBSCRIBER_JWT_KEY");
+  if (!key) key = env_either(environ_like, "QUICKSILVER_PUBLISHER_JWT", "MERCURE_PUBLISHER_JWT_KEY");
   if (!key) {
-    fprintf(stderr, "quicksilver token: no key: pass --key or set MERCURE_PUBLISHER_JWT_KEY\n");
+    fprintf(stderr, "quicksilver token: no key: pass --key (or --dev) or set MERCURE_PUBLISHER_JWT_KEY\n");
     return 2;
   }
-  if (spec.publish_count == 0 && spec.subscribe_count == 0) {
+  if (publish.count == 0 && subscribe.count == 0) {
     fprintf(stderr, "quicksilver token: grant something with --publish or --subscribe\n");
     return 2;
   }
-  spec.secret = qs_slice_from_cstr(key);
-  spec.publish = publish;
-  spec.subscribe = subscribe;
+  qs_buf_t key_bytes;
+  qs_buf_init(&key_bytes, QS_JWT_KEY_MAX_FILE_BYTES);
+  const char *reason = "out of memory";
+  if (qs_jwt_key_read(key, &key_bytes, &reason) != 0) {
+    fprintf(stderr, "quicksilver token: --key %s: %s\n", key[0] == '@' ? key : "", reason);
+    qs_buf_dispose(&key_bytes);
+    return 2;
+  }
+  char subject[QS_UUID_URN_LEN + 1], jti[QS_UUID_URN_LEN + 1];
+  if (spec.format == QS_TOKEN_FORMAT_DRAFT08) {
+    /* As the reference hub: a random subject, client_id = issuer, a jti. */
+    if (!sub) {
+      qs_uuid_v4_urn(subject);
+      sub = subject;
+    }
+    if (!client_id) client_id = iss;
+    qs_uuid_v4_urn(jti);
+    spec.jti = qs_slice_from_cstr(jti);
+    spec.client_id = qs_slice_from_cstr(client_id);
+    spec.publish_first = true;
+  }
+  spec.issuer = qs_slice_from_cstr(iss);
+  spec.audience = qs_slice_from_cstr(aud);
+  spec.subject = qs_slice_from_cstr(sub);
+  spec.secret = qs_buf_slice(&key_bytes);
+  spec.publish = publish.items;
+  spec.publish_count = publish.count;
+  spec.publish_match_types = publish.types;
+  spec.subscribe = subscribe.items;
+  spec.subscribe_count = subscribe.count;
+  spec.subscribe_match_types = subscribe.types;
+  if (spec.format == QS_TOKEN_FORMAT_LEGACY && (urlpattern || publish.count + subscribe.count > 0)) {
+    for (size_t i = 0; i < publish.count + subscribe.count; i++) {
+      qs_match_type_t t = i < publish.count ? publish.types[i] : subscribe.types[i - publish.count];
+      if (t == QS_MATCH_URLPATTERN) {
+        fprintf(stderr, "quicksilver token: URL patterns need the draft-08 format (drop --legacy)\n");
+        qs_buf_dispose(&key_bytes);
+        return 2;
+      }
+    }
+  }
   qs_buf_t out;
   qs_buf_init(&out, 64 * 1024);
   int rc = qs_token_mint(&spec, &out);
+  qs_buf_dispose(&key_bytes);
   if (rc != 0) {
     fprintf(stderr,
-            "quicksilver token: cannot mint this token (check --payload is JSON, and --ttl for draft-08)\n");
+            "quicksilver token: cannot mint this token (check that --key fits --alg: a secret for HS*, a PEM "
+            "private key otherwise; that --payload is JSON; and --ttl for draft-08)\n");
     qs_buf_dispose(&out);
     return 1;
   }

@@ -27,9 +27,10 @@ static int split_hub_url(const char *url, qs_slice_t *origin, qs_slice_t *path) 
   return 0;
 }
 
-int qs_api_create(const qs_config_t *config, qs_hub_t *hub, qs_api_t **out) {
+int qs_api_create(const qs_config_t *config, qs_hub_t *hub, size_t worker_count, qs_api_t **out) {
   qs_api_t *api = calloc(1, sizeof *api);
   if (!api) return QS_ENOMEM;
+  api->worker_count = worker_count ? worker_count : 1;
   api->config = config;
   api->hub = hub;
   *out = api;
@@ -85,6 +86,8 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
       .match = api->match_options,
       .max_token_bytes = config->max_token_bytes,
       .cache_max_entries = QS_AUTH_DEFAULT_CACHE_ENTRIES,
+      .jwks_refresh_interval_ms = (int64_t)config->jwks_refresh_interval_ms,
+      .jwks_unknown_kid_interval_ms = (int64_t)config->jwks_unknown_kid_interval_ms,
   };
   return qs_auth_create(&auth_config, &api->auth, reason);
 }
@@ -205,6 +208,10 @@ static void on_request(qs_http_request_t *req, void *ctx) {
       respond_method_not_allowed(req, api, "GET, HEAD, POST");
     return;
   }
+  if (qs_api_is_subscriptions_path(api, path)) {
+    qs_api_subscriptions(worker, req);
+    return;
+  }
   if (qs_slice_eq_cstr(path, api->metadata_path)) {
     if (get)
       qs_api_metadata(worker, req);
@@ -250,8 +257,11 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
   limits.max_body_bytes = c->max_request_body_bytes;
   limits.header_timeout_ms = c->header_read_timeout_ms;
   limits.idle_timeout_ms = c->idle_timeout_ms;
-  limits.max_connections = (size_t)c->max_connections;
-  limits.max_connections_per_address = (size_t)c->max_connections_per_client;
+  /* Each worker's server counts its own connections; the kernel spreads
+   * connections evenly over the workers' sockets (SO_REUSEPORT). */
+  limits.max_connections = ((size_t)c->max_connections + api->worker_count - 1) / api->worker_count;
+  limits.max_connections_per_address =
+      ((size_t)c->max_connections_per_client + api->worker_count - 1) / api->worker_count;
   rc = qs_http_server_create(loop, host, port, &limits, on_request, worker, &worker->server);
   if (rc) {
     qs_hub_shard_close(worker->shard, free, worker);

@@ -13,6 +13,7 @@ struct qs_api {
   const qs_config_t *config;
   qs_auth_t *auth;
   qs_hub_t *hub;
+  size_t worker_count;
   char *hub_url;       /* public URL of the hub */
   qs_slice_t hub_path; /* path part of hub_url, e.g. "/.well-known/mercure" */
   char *metadata_url;  /* RFC 9728 metadata URL, for `resource_metadata` */
@@ -71,5 +72,10 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_metadata(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_ui(qs_api_worker_t *worker, qs_http_request_t *req);
+/* GET <hub path>/subscriptions[/...] (subscriptions_api.c); 404 when the
+ * `subscriptions` feature is off. */
+void qs_api_subscriptions(qs_api_worker_t *worker, qs_http_request_t *req);
+/* True when `path` is <hub path>/subscriptions or below it. */
+bool qs_api_is_subscriptions_path(const qs_api_t *api, qs_slice_t path);
 
 #endif

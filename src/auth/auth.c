@@ -5,14 +5,19 @@
 #include <string.h>
 
 #include "auth/claims.h"
+#include "auth/jwk.h"
 #include "auth/jws.h"
+#include "auth/jwks_source.h"
 #include "auth/token_cache_internal.h"
 #include "base/error.h"
 
 typedef struct {
-  qs_jwt_key_t *key;
+  qs_jwt_key_t *key;        /* a static key, or NULL for a JWK Set */
+  qs_jwks_source_t *jwks;   /* borrowed from qs_auth.sources */
+  qs_jwt_alg_t jwks_alg;    /* JWK Set: the only algorithm, or QS_JWT_ALG_INVALID for any */
+  char *kid;                /* static JWK with a `kid`: tokens naming another kid skip it */
   bool legacy;
-  char *issuer; /* NULL: any issuer */
+  char *issuer; /* NULL: any issuer without keys of its own */
   size_t issuer_len;
 } auth_key_t;
 
@@ -23,6 +28,8 @@ typedef struct {
 
 struct qs_auth {
   key_set_t roles[2];
+  qs_jwks_source_t **sources; /* one per distinct JWKS URL */
+  size_t source_count;
   char *resource_identifier;
   size_t resource_identifier_len;
   qs_slice_t *issuers; /* each ptr owned */
@@ -44,14 +51,60 @@ static int copy_slice(qs_slice_t in, char **out, size_t *len) {
   return 0;
 }
 
-static int load_keys(key_set_t *set, const qs_auth_key_config_t *configs, size_t count, const char **reason) {
+/* The fetcher of `url`, shared by every key naming it. */
+static int find_source(qs_auth_t *auth, const qs_auth_config_t *config, qs_slice_t url,
+                       qs_jwks_source_t **out, const char **reason) {
+  for (size_t i = 0; i < auth->source_count; i++) {
+    if (qs_slice_eq_cstr(url, qs_jwks_source_url(auth->sources[i]))) {
+      *out = auth->sources[i];
+      return 0;
+    }
+  }
+  qs_jwks_source_t **grown = realloc(auth->sources, (auth->source_count + 1) * sizeof *grown);
+  if (!grown) return QS_ENOMEM;
+  auth->sources = grown;
+  qs_jwks_source_config_t source_config = {
+      .url = url,
+      .refresh_interval_ms = config->jwks_refresh_interval_ms,
+      .unknown_kid_interval_ms = config->jwks_unknown_kid_interval_ms,
+  };
+  int rc = qs_jwks_source_create(&source_config, out, reason);
+  if (!rc) auth->sources[auth->source_count++] = *out;
+  return rc;
+}
+
+static int load_static_key(auth_key_t *k, const qs_auth_key_config_t *config, const char **reason) {
+  if (!qs_jwk_looks_like_jwk(config->material))
+    return qs_jwt_key_create(config->alg, config->material, &k->key, reason);
+  json_t *jwk = qs_json_parse_object(config->material.ptr, config->material.len);
+  if (!jwk) return QS_ENOMEM;
+  qs_jwt_alg_t alg = config->alg;
+  const json_t *jwk_alg = json_object_get(jwk, "alg");
+  /* No algorithm configured: the JWK's own `alg` (RFC 7517 §4.4). */
+  if (alg == QS_JWT_ALG_INVALID && json_is_string(jwk_alg))
+    (void)qs_jwt_alg_parse(qs_slice(json_string_value(jwk_alg), json_string_length(jwk_alg)), &alg);
+  int rc = QS_EINVAL;
+  if (alg == QS_JWT_ALG_INVALID)
+    *reason = "a JWK without `alg` needs an algorithm in the configuration";
+  else
+    rc = qs_jwk_key_create(jwk, alg, &k->key, reason);
+  const json_t *kid = json_object_get(jwk, "kid");
+  if (!rc && json_is_string(kid) && !(k->kid = strdup(json_string_value(kid)))) rc = QS_ENOMEM;
+  json_decref(jwk);
+  return rc;
+}
+
+static int load_keys(qs_auth_t *auth, const qs_auth_config_t *config, key_set_t *set,
+                     const qs_auth_key_config_t *configs, size_t count, const char **reason) {
   if (count == 0) return 0;
   if (!(set->keys = calloc(count, sizeof *set->keys))) return QS_ENOMEM;
   for (size_t i = 0; i < count; i++) {
     auth_key_t *k = &set->keys[set->count];
-    int rc = qs_jwt_key_create(configs[i].alg, configs[i].material, &k->key, reason);
+    int rc = configs[i].jwks_url.len ? find_source(auth, config, configs[i].jwks_url, &k->jwks, reason)
+                                     : load_static_key(k, &configs[i], reason);
     if (rc) return rc;
     set->count++;
+    k->jwks_alg = configs[i].jwks_url.len ? configs[i].alg : QS_JWT_ALG_INVALID;
     k->legacy = configs[i].legacy;
     if (copy_slice(configs[i].issuer, &k->issuer, &k->issuer_len)) return QS_ENOMEM;
   }
@@ -63,11 +116,11 @@ int qs_auth_create(const qs_auth_config_t *config, qs_auth_t **out, const char *
   qs_auth_t *auth = calloc(1, sizeof *auth);
   if (!auth) return QS_ENOMEM;
   const char *why = "out of memory";
-  int rc =
-      load_keys(&auth->roles[QS_AUTH_PUBLISHER], config->publisher_keys, config->publisher_key_count, &why);
+  int rc = load_keys(auth, config, &auth->roles[QS_AUTH_PUBLISHER], config->publisher_keys,
+                     config->publisher_key_count, &why);
   if (!rc)
-    rc = load_keys(&auth->roles[QS_AUTH_SUBSCRIBER], config->subscriber_keys, config->subscriber_key_count,
-                   &why);
+    rc = load_keys(auth, config, &auth->roles[QS_AUTH_SUBSCRIBER], config->subscriber_keys,
+                   config->subscriber_key_count, &why);
   if (!rc)
     rc = copy_slice(config->resource_identifier, &auth->resource_identifier, &auth->resource_identifier_len);
   if (!rc && config->issuer_count) {
@@ -103,10 +156,13 @@ void qs_auth_destroy(qs_auth_t *auth) {
   for (int r = 0; r < 2; r++) {
     for (size_t i = 0; i < auth->roles[r].count; i++) {
       qs_jwt_key_destroy(auth->roles[r].keys[i].key);
+      free(auth->roles[r].keys[i].kid);
       free(auth->roles[r].keys[i].issuer);
     }
     free(auth->roles[r].keys);
   }
+  for (size_t i = 0; i < auth->source_count; i++) qs_jwks_source_destroy(auth->sources[i]);
+  free(auth->sources);
   for (size_t i = 0; i < auth->issuer_count; i++) free((char *)auth->issuers[i].ptr);
   free(auth->issuers);
   free(auth->resource_identifier);
@@ -115,6 +171,18 @@ void qs_auth_destroy(qs_auth_t *auth) {
 }
 
 bool qs_auth_has_keys(const qs_auth_t *auth, qs_auth_role_t role) { return auth->roles[role].count > 0; }
+
+uint32_t qs_auth_algorithms(const qs_auth_t *auth, qs_auth_role_t role) {
+  uint32_t algs = 0;
+  for (size_t i = 0; i < auth->roles[role].count; i++) {
+    const auth_key_t *k = &auth->roles[role].keys[i];
+    if (k->key)
+      algs |= qs_jwt_alg_bit(qs_jwt_key_alg(k->key));
+    else
+      algs |= k->jwks_alg ? qs_jwt_alg_bit(k->jwks_alg) : QS_JWT_ALGS_ASYMMETRIC;
+  }
+  return algs;
+}
 
 static int refuse(qs_auth_failure_t *why, const char *reason) {
   why->error = INVALID_TOKEN;
@@ -168,20 +236,67 @@ static bool issuer_trusted(const qs_auth_t *auth, qs_slice_t iss) {
   return false;
 }
 
+/* True when some key of either role is bound to `iss`. */
+static bool issuer_has_keys(const qs_auth_t *auth, qs_slice_t iss) {
+  if (iss.len == 0) return false;
+  for (int r = 0; r < 2; r++)
+    for (size_t i = 0; i < auth->roles[r].count; i++) {
+      const auth_key_t *k = &auth->roles[r].keys[i];
+      if (k->issuer && qs_slice_eq(qs_slice(k->issuer, k->issuer_len), iss)) return true;
+    }
+  return false;
+}
+
+typedef struct {
+  bool alg_allowed, issuer_known, kid_known;
+} search_t;
+
+/* Verifies with one key; 0, QS_EAUTH (try the next) or QS_ENOMEM. */
+static int try_key(const qs_jwt_key_t *key, const char *kid, const qs_jws_t *jws, search_t *search) {
+  if (qs_jwt_key_alg(key) != jws->alg) return QS_EAUTH;
+  search->alg_allowed = true;
+  /* RFC 7515 §4.1.4: `kid` is a hint that selects among the trusted keys only. */
+  if (jws->kid.len && kid && !qs_slice_eq_cstr(jws->kid, kid)) return QS_EAUTH;
+  search->kid_known = true;
+  return qs_jwt_key_verify(key, jws->alg, jws->signing_input, qs_buf_slice(&jws->signature));
+}
+
+/* A JWK Set: the keys whose `kid` is the token's (every key of the right
+ * algorithm when the token has none); an unknown kid asks for a refresh. */
+static int try_jwks(const auth_key_t *k, const qs_jws_t *jws, search_t *search) {
+  if (k->jwks_alg && k->jwks_alg != jws->alg) return QS_EAUTH;
+  qs_jwks_set_t *set = qs_jwks_source_get(k->jwks);
+  int rc = QS_EAUTH;
+  bool kid_seen = false;
+  for (size_t i = 0; set && i < set->count && rc == QS_EAUTH; i++) {
+    const qs_jwks_entry_t *e = &set->entries[i];
+    if (jws->kid.len && !(e->kid && qs_slice_eq_cstr(jws->kid, e->kid))) continue;
+    kid_seen = true;
+    rc = try_key(e->key, NULL, jws, search);
+  }
+  if (jws->kid.len && !kid_seen) qs_jwks_source_request_refresh(k->jwks);
+  if (!jws->kid.len || kid_seen) search->kid_known = true;
+  /* The set's algorithms count as allowed even when its keys do not match. */
+  search->alg_allowed = true;
+  qs_jwks_set_release(set);
+  return rc;
+}
+
 /* Mercure draft, Token Validation (key selection): keys come only from the
- * configuration; the token's `alg` must be the key's own, and a key bound to
- * an issuer only verifies that issuer's tokens. */
+ * configuration; the token's `alg` must be the key's own; a token whose
+ * `iss` is a configured issuer is verified with that issuer's keys only
+ * (never pooled across issuers), any other token with the issuer-less keys. */
 static int find_key(const qs_auth_t *auth, qs_auth_role_t role, const qs_jws_t *jws, qs_slice_t iss,
                     const auth_key_t **out, qs_auth_failure_t *why) {
   const key_set_t *set = &auth->roles[role];
-  bool alg_allowed = false, issuer_known = false;
+  bool bound = issuer_has_keys(auth, iss);
+  search_t search = {0};
   for (size_t i = 0; i < set->count; i++) {
     const auth_key_t *k = &set->keys[i];
-    if (qs_jwt_key_alg(k->key) != jws->alg) continue;
-    alg_allowed = true;
-    if (k->issuer && !qs_slice_eq(qs_slice(k->issuer, k->issuer_len), iss)) continue;
-    issuer_known = true;
-    int rc = qs_jwt_key_verify(k->key, jws->alg, jws->signing_input, qs_buf_slice(&jws->signature));
+    if (bound ? !(k->issuer && qs_slice_eq(qs_slice(k->issuer, k->issuer_len), iss)) : k->issuer != NULL)
+      continue;
+    search.issuer_known = true;
+    int rc = k->jwks ? try_jwks(k, jws, &search) : try_key(k->key, k->kid, jws, &search);
     if (rc == 0) {
       *out = k;
       return 0;
@@ -193,8 +308,10 @@ static int find_key(const qs_auth_t *auth, qs_auth_role_t role, const qs_jws_t *
     }
   }
   if (set->count == 0) return refuse(why, "no key is configured for this role");
-  if (!alg_allowed) return refuse(why, "algorithm not allowed for this key");
-  if (!issuer_known) return refuse(why, "no key for this issuer");
+  if (!search.issuer_known)
+    return refuse(why, bound ? "the token's issuer has no key for this role" : "no key for this issuer");
+  if (!search.alg_allowed) return refuse(why, "algorithm not allowed for this key");
+  if (!search.kid_known) return refuse(why, "unknown kid");
   return refuse(why, "wrong signature");
 }
 
@@ -232,7 +349,8 @@ static int check_claims(const qs_auth_t *auth, const auth_key_t *key, const qs_j
   const json_t *sub = json_object_get(claims, "sub");
   if ((iss && !json_is_string(iss)) || (sub && !json_is_string(sub)))
     return refuse(why, "iss and sub must be strings");
-  if (!key->legacy && auth->issuer_count && (!iss || !issuer_trusted(auth, string_slice(iss))))
+  /* A key bound to an issuer was chosen because `iss` is that issuer. */
+  if (!key->legacy && !key->issuer && auth->issuer_count && (!iss || !issuer_trusted(auth, string_slice(iss))))
     return refuse(why, "untrusted iss");
   return 0;
 }

@@ -30,12 +30,23 @@ typedef enum { QS_AUTH_PUBLISHER, QS_AUTH_SUBSCRIBER } qs_auth_role_t;
  * among the configured issuers when there are any. A `mercure` claim in a
  * token it verifies is ignored. */
 typedef struct {
-  qs_jwt_alg_t alg;    /* the only algorithm the key accepts */
-  qs_slice_t material; /* secret bytes (HS*) or PEM public key/certificate; copied */
+  qs_jwt_alg_t alg; /* the only algorithm the key accepts */
+  /* Copied: secret bytes (HS*), a PEM public key or certificate, or a JWK
+   * (a JSON object with `kty`, see auth/jwk.h; its `kid` then selects it). */
+  qs_slice_t material;
   bool legacy;
-  /* Seam for per-issuer keys: when not empty, this key only verifies tokens
-   * whose `iss` equals it (copied). Empty: any issuer. */
+  /* Per-issuer keys: when not empty, this key only verifies tokens whose
+   * `iss` equals it (copied), and a token whose `iss` is the issuer of some
+   * key (of either role) is verified with that issuer's keys only, never
+   * with keys of another issuer or with issuer-less keys. Empty: the key
+   * verifies the tokens of every other `iss` (or none). */
   qs_slice_t issuer;
+  /* A JWK Set URL (http, https or file; copied): the keys come from it,
+   * fetched and refreshed in the background (auth/jwks_source.h) and chosen
+   * by the token's `kid`; `material` is then ignored and `alg`, unless
+   * QS_JWT_ALG_INVALID, is the only algorithm accepted (else every
+   * asymmetric one). Keys with the same URL share one fetcher. */
+  qs_slice_t jwks_url;
 } qs_auth_key_config_t;
 
 typedef struct {
@@ -55,6 +66,10 @@ typedef struct {
    * again skips signature and claims work; 0 disables the cache. Tokens
    * over 2 KB are never cached. QS_AUTH_DEFAULT_CACHE_ENTRIES is a sensible value. */
   size_t cache_max_entries;
+  /* JWK Sets: refresh period and least time between two fetches asked by
+   * an unknown `kid` (0: auth/jwks_source.h defaults). */
+  int64_t jwks_refresh_interval_ms;
+  int64_t jwks_unknown_kid_interval_ms;
 } qs_auth_config_t;
 
 #define QS_AUTH_DEFAULT_CACHE_ENTRIES 4096
@@ -80,6 +95,10 @@ void qs_auth_destroy(qs_auth_t *auth);
 
 /* True when `role` has at least one key. */
 bool qs_auth_has_keys(const qs_auth_t *auth, qs_auth_role_t role);
+
+/* The algorithms `role` accepts (bit 1u << alg per qs_jwt_alg_t), static keys
+ * and JWK Sets together. */
+uint32_t qs_auth_algorithms(const qs_auth_t *auth, qs_auth_role_t role);
 
 /* Verifies `token` (borrowed for the call) for `role` at wall time `now_ms`
  * with the configured resource identifier. On success returns 0 and stores

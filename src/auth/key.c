@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,4 +290,36 @@ int qs_jwt_key_verify(const qs_jwt_key_t *key, qs_jwt_alg_t alg, qs_slice_t sign
     return CRYPTO_memcmp(tag, signature.ptr, tag_len) == 0 ? 0 : QS_EAUTH;
   }
   return verify_pkey(key, signing_input, signature);
+}
+
+int qs_jwt_key_read(const char *value, qs_buf_t *out, const char **reason) {
+  if (value[0] != '@') return qs_buf_append_cstr(out, value);
+  bool is_stdin = strcmp(value, "@-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(value + 1, "rb");
+  if (!f) {
+    *reason = "cannot open the key file";
+    return QS_EIO;
+  }
+  char chunk[4096];
+  size_t total = 0, n;
+  int rc = 0;
+  while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    total += n;
+    if (total > QS_JWT_KEY_MAX_FILE_BYTES) {
+      *reason = "the key file is larger than 64 KiB";
+      rc = QS_EIO;
+    } else {
+      rc = qs_buf_append(out, chunk, n);
+    }
+  }
+  if (!rc && ferror(f)) {
+    *reason = "cannot read the key file";
+    rc = QS_EIO;
+  }
+  if (!is_stdin) fclose(f);
+  /* A secret in a file usually ends with a newline that is not part of it. */
+  while (!rc && out->len && (out->ptr[out->len - 1] == '\n' || out->ptr[out->len - 1] == '\r') &&
+         !looks_like_pem(qs_buf_slice(out)))
+    out->ptr[--out->len] = '\0';
+  return rc;
 }

@@ -66,6 +66,14 @@ qs_jwt_alg_t qs_jwt_key_alg(const qs_jwt_key_t *key);
 int qs_jwt_key_verify(const qs_jwt_key_t *key, qs_jwt_alg_t alg, qs_slice_t signing_input,
                       qs_slice_t signature);
 
+/* Reads a configured key: "@PATH" is the content of the file PATH ("@-":
+ * standard input), anything else is the key itself. Appends the bytes to
+ * `out` (at most QS_JWT_KEY_MAX_FILE_BYTES from a file). Returns 0, QS_EIO
+ * with `*reason` set (unreadable or too large; the reason names no key
+ * bytes) or the error of qs_buf_append. */
+#define QS_JWT_KEY_MAX_FILE_BYTES (64 * 1024)
+int qs_jwt_key_read(const char *value, qs_buf_t *out, const char **reason);
+
 /* Appends the raw HMAC tag of `data` under `secret` for an HS* `alg` to `out`.
  * Returns 0, QS_EINVAL for a non-HMAC alg or an empty secret, or the error of
  * qs_buf_append. For minting development tokens and for tests. */

@@ -120,3 +120,101 @@ const char *qs_config_check_origin(const char *value) {
   if (*end != '\0') return "an origin has no path, query or fragment";
   return NULL;
 }
+
+static const char *const jwt_algs[] = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256",
+                                       "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", NULL};
+
+const char *qs_config_check_jwks_url(const char *value) {
+  if (value[0] == '\0') return NULL;
+  if (strncmp(value, "file://", 7) == 0) return value[7] ? NULL : "the file:// URL has no path";
+  return qs_config_check_http_url(value);
+}
+
+static bool slice_is_alg(qs_slice_t s) {
+  for (size_t i = 0; jwt_algs[i]; i++)
+    if (qs_slice_eq_cstr(s, jwt_algs[i])) return true;
+  return false;
+}
+
+static const char *check_role(qs_slice_t jwt, qs_slice_t alg, qs_slice_t jwks_url) {
+  if (jwt.len && jwks_url.len) return "a role takes a key or a JWKS URL, not both";
+  if (alg.len && !slice_is_alg(alg)) return "unknown algorithm (use HS256...HS512, RS*, PS*, ES* or EdDSA)";
+  if (jwks_url.len) {
+    char url[2048];
+    if (jwks_url.len >= sizeof url) return "the JWKS URL is too long";
+    memcpy(url, jwks_url.ptr, jwks_url.len);
+    url[jwks_url.len] = '\0';
+    const char *why = qs_config_check_jwks_url(url);
+    if (why) return "a JWKS URL must be an absolute http://, https:// or file:// URL";
+  }
+  return NULL;
+}
+
+int qs_config_issuer_parse(const char *item, qs_config_issuer_t *out, const char **reason) {
+  memset(out, 0, sizeof *out);
+  const char *p = item, *end = item + strlen(item);
+  const char *semi = memchr(p, ';', (size_t)(end - p));
+  out->id = qs_slice(p, (size_t)((semi ? semi : end) - p));
+  *reason = NULL;
+  if (out->id.len == 0) *reason = "an issuer needs an identifier before the first ';'";
+  for (size_t i = 0; i < out->id.len && !*reason; i++)
+    if ((unsigned char)out->id.ptr[i] <= ' ' || out->id.ptr[i] == '=') *reason = "the identifier has a space or '='";
+  p = semi ? semi + 1 : end;
+  while (!*reason && p < end) {
+    const char *next = memchr(p, ';', (size_t)(end - p));
+    qs_slice_t field = qs_slice(p, (size_t)((next ? next : end) - p));
+    p = next ? next + 1 : end;
+    if (field.len == 0) continue;
+    const char *eq = memchr(field.ptr, '=', field.len);
+    qs_slice_t name = qs_slice(field.ptr, eq ? (size_t)(eq - field.ptr) : field.len);
+    qs_slice_t value = eq ? qs_slice(eq + 1, field.len - name.len - 1) : qs_slice(NULL, 0);
+    qs_slice_t *targets[2] = {NULL, NULL};
+    if (qs_slice_eq_cstr(name, "authorization_server")) {
+      if (!eq || qs_slice_eq_cstr(value, "true"))
+        out->authorization_server = true;
+      else if (!qs_slice_eq_cstr(value, "false"))
+        *reason = "authorization_server takes true or false";
+      continue;
+    } else if (qs_slice_eq_cstr(name, "publisher_jwt")) {
+      targets[0] = &out->publisher_jwt;
+    } else if (qs_slice_eq_cstr(name, "publisher_jwt_alg")) {
+      targets[0] = &out->publisher_jwt_alg;
+    } else if (qs_slice_eq_cstr(name, "publisher_jwks_url")) {
+      targets[0] = &out->publisher_jwks_url;
+    } else if (qs_slice_eq_cstr(name, "subscriber_jwt")) {
+      targets[0] = &out->subscriber_jwt;
+    } else if (qs_slice_eq_cstr(name, "subscriber_jwt_alg")) {
+      targets[0] = &out->subscriber_jwt_alg;
+    } else if (qs_slice_eq_cstr(name, "subscriber_jwks_url")) {
+      targets[0] = &out->subscriber_jwks_url;
+    } else if (qs_slice_eq_cstr(name, "jwt")) {
+      targets[0] = &out->publisher_jwt, targets[1] = &out->subscriber_jwt;
+    } else if (qs_slice_eq_cstr(name, "jwt_alg")) {
+      targets[0] = &out->publisher_jwt_alg, targets[1] = &out->subscriber_jwt_alg;
+    } else if (qs_slice_eq_cstr(name, "jwks_url")) {
+      targets[0] = &out->publisher_jwks_url, targets[1] = &out->subscriber_jwks_url;
+    } else {
+      *reason = "unknown setting (use publisher_jwt, publisher_jwt_alg, publisher_jwks_url, the subscriber_ "
+                "ones, jwt, jwt_alg, jwks_url or authorization_server)";
+      break;
+    }
+    if (!eq || value.len == 0) {
+      *reason = "a setting needs a value: name=value";
+      break;
+    }
+    for (int t = 0; t < 2; t++)
+      if (targets[t]) *targets[t] = value;
+  }
+  if (!*reason && !out->publisher_jwt.len && !out->publisher_jwks_url.len && !out->subscriber_jwt.len &&
+      !out->subscriber_jwks_url.len)
+    *reason = "an issuer needs a key or a JWKS URL for at least one role";
+  if (!*reason) *reason = check_role(out->publisher_jwt, out->publisher_jwt_alg, out->publisher_jwks_url);
+  if (!*reason) *reason = check_role(out->subscriber_jwt, out->subscriber_jwt_alg, out->subscriber_jwks_url);
+  return *reason ? QS_EINVAL : 0;
+}
+
+const char *qs_config_check_issuer(const char *value) {
+  qs_config_issuer_t issuer;
+  const char *reason = NULL;
+  return qs_config_issuer_parse(value, &issuer, &reason) ? reason : NULL;
+}

@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/slice.h"
 
 /* A list of strings. `items` and every string in it are owned by the
  * configuration that holds the list; `items` is NULL when `count` is 0. */
@@ -50,6 +51,11 @@ typedef struct {
   char *subscriber_jwt_alg;
   char *resource_identifier; /* "" = the hub URL */
   char *cookie_name;
+  char *publisher_jwks_url;    /* legacy-role JWK Set URL, "" = none */
+  char *subscriber_jwks_url;   /* legacy-role JWK Set URL, "" = none */
+  qs_config_list_t issuers;    /* option `issuer`: qs_config_issuer_parse() reads each item; secret */
+  uint64_t jwks_refresh_interval_ms;
+  uint64_t jwks_unknown_kid_interval_ms;
 
   /* CORS */
   qs_config_list_t cors_origins;
@@ -73,6 +79,7 @@ typedef struct {
   uint64_t subscriber_queue_max_bytes;
   int64_t max_connections;
   int64_t max_connections_per_client; /* 0 = no limit */
+  int64_t max_connections_per_subject; /* 0 = no limit */
 
   /* History */
   qs_config_transport_t transport;
@@ -194,6 +201,26 @@ void qs_config_write_markdown(FILE *out);
  * section, "section: name=value name=value...\n". Keys are masked ("<set>" or
  * ""). Returns 0 or a qs_buf_append error. */
 int qs_config_dump(const qs_config_t *cfg, qs_buf_t *out);
+
+/* One item of the `issuer` option:
+ *   ID;name=value;name=value...[;authorization_server]
+ * with names publisher_jwt, publisher_jwt_alg, publisher_jwks_url,
+ * subscriber_jwt, subscriber_jwt_alg, subscriber_jwks_url, and jwt, jwt_alg,
+ * jwks_url for both roles. Every slice is borrowed from the item; an absent
+ * value is empty. A key may be "@FILE". */
+typedef struct {
+  qs_slice_t id;
+  qs_slice_t publisher_jwt, publisher_jwt_alg, publisher_jwks_url;
+  qs_slice_t subscriber_jwt, subscriber_jwt_alg, subscriber_jwks_url;
+  bool authorization_server; /* listed in the metadata's authorization_servers */
+} qs_config_issuer_t;
+
+/* Parses one `issuer` item (NUL-terminated, borrowed by `out`). Returns 0,
+ * or QS_EINVAL with `*reason` set to a static explanation that never
+ * contains key bytes: empty id, unknown name, a role with both a key and a
+ * JWKS URL, an issuer with no role, an unknown algorithm, a JWKS URL that is
+ * not http(s):// or file://. */
+int qs_config_issuer_parse(const char *item, qs_config_issuer_t *out, const char **reason);
 
 /* Appends the hub's public URL to `out`: hub_url when set, else
  * "<scheme>://<host>:<port>/.well-known/mercure" derived from listen (https

@@ -357,10 +357,11 @@ void qs_config_write_markdown(FILE *out) {
       "\n"
       "Some defaults differ from the reference hub's: `heartbeat` is 25s (40s there),\n"
       "`write_timeout` is off (600s there) and `max_topics_per_update` is 100 (1000 there). These\n"
-      "reference hub directives are not recognized (an error): `name`, `issuer`, `public_urls`,\n"
-      "`protocol_version_compatibility`, `transport_url`, `subscriber_list_cache_size`, `debugger`,\n"
-      "`playground`, `publisher_jwks_url` and `subscriber_jwks_url`. Its `transport` values `bolt`\n"
-      "and `local` correspond to `lmdb` and `memory`.\n",
+      "reference hub directives are not recognized (an error): `name`, `public_urls`,\n"
+      "`protocol_version_compatibility`, `transport_url`, `subscriber_list_cache_size`, `debugger`\n"
+      "and `playground`. Its `issuer <id> { publisher { jwt KEY ALG } ... }` block is written on one\n"
+      "line here: `issuer <id>;publisher_jwt=KEY;publisher_jwt_alg=ALG;...`. Its `transport`\n"
+      "values `bolt` and `local` correspond to `lmdb` and `memory`.\n",
       out);
 }
 

@@ -88,9 +88,11 @@ static const qs_config_option_t options[] = {
      .env_alias = "MERCURE_PUBLISHER_JWT_KEY",
      .companion = "publisher_jwt_alg",
      .flags = QS_OPT_SECRET,
-     .help = "Key that verifies publisher tokens: an HMAC secret or a PEM public key. Tokens signed "
-             "with it may use the legacy `mercure` claim. In the file, `publisher_jwt KEY ALG` also sets "
-             "the algorithm. Empty means the hub starts with a development key, which it prints."},
+     .help = "Key that verifies publisher tokens: an HMAC secret, a PEM public key or certificate, a "
+             "JWK, or `@FILE` to read one of them from FILE. Tokens signed with it may use the legacy "
+             "`mercure` claim. In the file, `publisher_jwt KEY ALG` also sets the algorithm. Empty (and "
+             "no publisher_jwks_url nor issuer) means the hub starts with a development key, which it "
+             "prints."},
     {.name = "publisher_jwt_alg",
      .section = S_AUTH,
      .type = QS_OPT_STRING,
@@ -99,7 +101,8 @@ static const qs_config_option_t options[] = {
      .metavar = "ALG",
      .env_alias = "MERCURE_PUBLISHER_JWT_ALG",
      .choices = jwt_alg_choices,
-     .help = "Signature algorithm of publisher tokens; a PEM key needs one that is not HS*."},
+     .help = "Signature algorithm of publisher tokens; a PEM key or a JWK needs one that fits it (RS*, "
+             "PS*, ES* or EdDSA)."},
     {.name = "subscriber_jwt",
      .section = S_AUTH,
      .type = QS_OPT_STRING,
@@ -109,9 +112,9 @@ static const qs_config_option_t options[] = {
      .env_alias = "MERCURE_SUBSCRIBER_JWT_KEY",
      .companion = "subscriber_jwt_alg",
      .flags = QS_OPT_SECRET,
-     .help = "Key that verifies subscriber tokens: an HMAC secret or a PEM public key. Tokens signed "
+     .help = "Key that verifies subscriber tokens, in the forms publisher_jwt takes. Tokens signed "
              "with it may use the legacy `mercure` claim. In the file, `subscriber_jwt KEY ALG` also "
-             "sets the algorithm."},
+             "sets the algorithm. Empty means the publisher key."},
     {.name = "subscriber_jwt_alg",
      .section = S_AUTH,
      .type = QS_OPT_STRING,
@@ -139,6 +142,61 @@ static const qs_config_option_t options[] = {
      .validate = qs_config_check_cookie_name,
      .help = "Name of the authorization cookie. The legacy `mercureAuthorization` cookie is always "
              "accepted too."},
+
+    {.name = "publisher_jwks_url",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(publisher_jwks_url),
+     .default_value = "",
+     .metavar = "URL",
+     .validate = qs_config_check_jwks_url,
+     .help = "JWK Set (http://, https:// or file://) whose keys verify publisher tokens, like "
+             "publisher_jwt (legacy tokens accepted); the token's `kid` picks the key. Fetched in the "
+             "background and refreshed (see jwks_refresh_interval). Replaces publisher_jwt."},
+    {.name = "subscriber_jwks_url",
+     .section = S_AUTH,
+     .type = QS_OPT_STRING,
+     .offset = OFF(subscriber_jwks_url),
+     .default_value = "",
+     .metavar = "URL",
+     .validate = qs_config_check_jwks_url,
+     .help = "JWK Set whose keys verify subscriber tokens, like subscriber_jwt. Replaces subscriber_jwt."},
+    {.name = "issuer",
+     .section = S_AUTH,
+     .type = QS_OPT_LIST,
+     .offset = OFF(issuers),
+     .default_value = "",
+     .metavar = "ID;SETTING=VALUE;...",
+     .validate = qs_config_check_issuer,
+     .flags = QS_OPT_SECRET,
+     .help = "A trusted token issuer and its keys, one item per issuer (repeat the directive or the "
+             "flag, or separate items with commas). A token whose `iss` is ID is verified with this "
+             "issuer's keys only, under the full draft-08 rules (`typ` at+jwt, `exp`, `aud` = "
+             "resource_identifier); the keys of publisher_jwt and subscriber_jwt keep verifying the "
+             "tokens of any other issuer, legacy ones included. Settings, separated by `;`: "
+             "`publisher_jwt=KEY`, `publisher_jwt_alg=ALG`, `publisher_jwks_url=URL`, the same three "
+             "with `subscriber_`, `jwt=KEY`, `jwt_alg=ALG` and `jwks_url=URL` for both roles, and "
+             "`authorization_server` to list ID in the protected resource metadata. A role left out "
+             "accepts no token of this issuer. KEY is an HMAC secret (ALG defaults to HS256), a PEM "
+             "public key or certificate (ALG required), a JWK (its `alg` is the default), or `@FILE` to "
+             "read any of them from FILE, the way to pass PEM keys, JWKs and secrets containing `;` or "
+             "`,`. Examples: `issuer https://idp.example;jwt=@/etc/idp.pem;jwt_alg=ES256` in the file, "
+             "`--issuer 'https://idp.example;jwks_url=https://idp.example/jwks'`."},
+    {.name = "jwks_refresh_interval",
+     .section = S_AUTH,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(jwks_refresh_interval_ms),
+     .default_value = "10m",
+     .min = 1000,
+     .help = "How often JWK Sets are fetched again. A failed fetch keeps the last good keys."},
+    {.name = "jwks_unknown_kid_interval",
+     .section = S_AUTH,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(jwks_unknown_kid_interval_ms),
+     .default_value = "30s",
+     .min = 100,
+     .help = "A token naming a `kid` missing from its JWK Set triggers a fetch (for key rotation), at "
+             "most once per this interval; the token itself is refused."},
 
     /* CORS */
     {.name = "cors_origins",
@@ -266,6 +324,13 @@ static const qs_config_option_t options[] = {
      .offset = OFF(max_connections_per_client),
      .default_value = "0",
      .help = "Most open connections from one client address (answered 429 past it); 0 means no limit."},
+    {.name = "max_connections_per_subject",
+     .section = S_LIMITS,
+     .type = QS_OPT_INT,
+     .offset = OFF(max_connections_per_subject),
+     .default_value = "0",
+     .help = "Most concurrent subscriptions of one token subject (`sub`, else the token itself), "
+             "answered 429 past it; 0 means no limit."},
 
     /* History */
     {.name = "transport",

@@ -109,8 +109,11 @@ void qs_hub_on_durable(void *ctx, qs_update_t *update, int status) {
   if (status == 0) {
     if (update->seq > hub->fanned_seq) hub->fanned_seq = update->seq;
     atomic_fetch_add_explicit(&hub->updates_total, 1, memory_order_relaxed);
+    /* Read rec->shard once: as soon as rec is pushed, its shard may drain
+     * and free it on its own thread. */
+    qs_hub_shard_t *rec_shard = rec ? rec->shard : NULL;
     for (qs_hub_shard_t *shard = hub->shards; shard; shard = shard->next)
-      inbox_push(shard, update, rec && rec->shard == shard ? rec : NULL, 0);
+      inbox_push(shard, update, shard == rec_shard ? rec : NULL, 0);
   } else if (rec) {
     /* A failed update is delivered nowhere; only its publisher hears of it. */
     inbox_push(rec->shard, update, rec, status);

@@ -34,6 +34,10 @@ for (const client of ['native', 'polyfill']) {
       const topics = user === '1' ? ['access/1', 'news'] : ['access/2', 'news', 'access/1'];
       await page.goto(`${env.app.origin}/${client}.html?` + topics.map((t) => 'topic=' + encodeURIComponent(t)).join('&'));
       await waitForEvent(page, "(e) => e.kind === 'open'");
+      // The page really uses the client it names (the polyfill reads the
+      // stream through XMLHttpRequest).
+      const isPolyfill = await page.evaluate(() => !!window.EventSourcePolyfill && window.source instanceof window.EventSourcePolyfill);
+      assert.equal(isPolyfill, client === 'polyfill');
       pages[user] = page;
     }
     // Both subscriptions are registered at the hub before onopen fired (the

@@ -121,6 +121,19 @@ class Hub:
         self.returncode = self.proc.returncode
         return self.returncode
 
+    def wait_exit(self, timeout=15.0):
+        """Waits for the process to end by itself (after a signal already sent);
+        returns the exit code, or None when it had to be killed."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.reader.join(5)
+            return None
+        self.reader.join(5)
+        self.returncode = self.proc.returncode
+        return self.returncode
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -610,6 +623,13 @@ class SSEClient:
         while not self.eof and self._pump(deadline):
             pass
         return self.eof
+
+    def wait_ended(self, timeout=10):
+        """Until the response ends: its last chunk, or the connection closed."""
+        deadline = time.time() + timeout
+        while not (self.eof or self.http.complete) and self._pump(deadline):
+            pass
+        return self.eof or self.http.complete
 
     def close(self):
         try:

@@ -8,6 +8,7 @@
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const jwt = require('./jwt');
 
 const PAGES = path.join(__dirname, '..', 'pages');
@@ -82,6 +83,21 @@ function startAppServer(options = {}) {
       return send(200, 'text/html; charset=utf-8', `<!DOCTYPE html><title>Logged in</title><p>Logged in as ${id}</p>`, {
         // The application's own session: host-only, for /refresh and /token.
         'Set-Cookie': [cookie, `session=${id}:${seconds}; Path=/; HttpOnly; SameSite=Lax`],
+      });
+    }
+    if (url.pathname === '/login-symfony') {
+      // The cookie exactly as symfony/mercure's Authorization::createCookie()
+      // builds it for this request's host (php/mercure.php cookie): Domain
+      // .example.test, Path /.well-known/mercure, HttpOnly, SameSite=strict,
+      // no Secure since the hub URL is http.
+      const id = url.searchParams.get('user');
+      if (!/^[A-Za-z0-9_-]+$/.test(id || '')) return send(400, 'text/plain', 'bad user');
+      const cookie = execFileSync('php', [
+        path.join(__dirname, '..', 'php', 'mercure.php'), 'cookie',
+        '--hub', hub.url, '--secret', hub.secret, '--host', url.hostname, '--subscribe', `access/${id}`,
+      ]).toString().trim();
+      return send(200, 'text/html; charset=utf-8', `<!DOCTYPE html><title>Logged in</title><p>Logged in as ${id} (Symfony cookie)</p>`, {
+        'Set-Cookie': [cookie, `session=${id}:3600; Path=/; HttpOnly; SameSite=Lax`],
       });
     }
     if (url.pathname === '/refresh') {

@@ -1,7 +1,13 @@
 'use strict';
 // Debian's chromium driven by playwright-core (which downloads no browser).
-const { chromium } = require('playwright-core');
 const fs = require('node:fs');
+const INSTALL = 'run scripts/install-test-tools.sh';
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  throw new Error(`playwright-core is not installed in tests/browser/node_modules: ${INSTALL}`);
+}
 const os = require('node:os');
 const path = require('node:path');
 
@@ -26,9 +32,11 @@ async function screenshot(page, name) {
 // `args` and wants launchPersistentContext() for a chosen one, which allows a
 // single context, and these tests need two users at once.
 async function launch() {
+  const executablePath = process.env.QS_CHROMIUM || '/usr/bin/chromium';
+  if (!fs.existsSync(executablePath)) throw new Error(`${executablePath} is missing (Debian package chromium): ${INSTALL}`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qs-chromium-'));
   const browser = await chromium.launch({
-    executablePath: process.env.QS_CHROMIUM || '/usr/bin/chromium',
+    executablePath,
     headless: true,
     // playwright-core's own default arguments stay (among them --no-first-run,
     // --disable-background-networking, --disable-sync, --disable-component-update).

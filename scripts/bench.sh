@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Runs the standard hub benchmarks (BENCHMARKS.md) against a fresh Release
+# build: one fresh hub per scenario, on 127.0.0.1 with an ephemeral port, then
+# bench/loadgen against it. Prints each scenario's command and results; the
+# JSON summaries and hub logs stay in $OUT_DIR.
+#
+#   scripts/bench.sh [SCENARIO...]     (default: all, in the order below)
+#
+# Scenarios: idle-memory fanout-1k fanout-10k fanout-15k-paced
+#            fanout-15k-coalesced throughput latency-25k latency-half durable
+#            matchers-urlpattern
+# Other processes on the machine skew every figure: each scenario prints the
+# load average before it and the CPU other processes took during it.
+# Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new
+# /tmp/qs-bench.XXXXXX), WORKERS (hub worker threads, default 2).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/qs-bench.XXXXXX)}
+WORKERS=${WORKERS:-2}
+mkdir -p "$OUT_DIR"
+
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C "$BUILD_DIR" quicksilver loadgen >/dev/null
+QS=$BUILD_DIR/quicksilver
+LOADGEN=$BUILD_DIR/bench/loadgen
+
+# Both the hub and the load generator hold one descriptor per connection.
+ulimit -n "$(ulimit -Hn)"
+
+KEY="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+PUB_TOKEN=$("$QS" token --key "$KEY" --publish '*')
+
+HUB_PID=
+HUB_PORT=
+HISTORY_DIR=
+
+stop_hub() {
+  [ -n "$HUB_PID" ] || return 0
+  kill -TERM "$HUB_PID" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$HUB_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$HUB_PID" 2>/dev/null; then
+    echo "bench: the hub did not stop within 5 s of SIGTERM; killing it" >&2
+    kill -KILL "$HUB_PID" 2>/dev/null || true
+  fi
+  wait "$HUB_PID" 2>/dev/null || true
+  HUB_PID=
+  if [ -n "$HISTORY_DIR" ]; then rm -rf "$HISTORY_DIR"; HISTORY_DIR=; fi
+}
+trap stop_hub EXIT
+
+# start_hub NAME TRANSPORT: starts a hub, sets HUB_PID and HUB_PORT.
+start_hub() {
+  local name=$1 transport=$2 extra=()
+  if [ "$transport" = lmdb ]; then
+    HISTORY_DIR=$(mktemp -d /tmp/qs-bench-history.XXXXXX)
+    extra=(--history_path "$HISTORY_DIR/quicksilver.lmdb")
+  fi
+  # The "listening on" line is logged at info level, so info it is (the hub
+  # logs nothing per request at info).
+  HUB_CMD=("$QS" --listen 127.0.0.1:0 --transport "$transport" --workers "$WORKERS"
+           --publisher_jwt "$KEY" --anonymous --log_level info --max_connections 16000 "${extra[@]}")
+  "${HUB_CMD[@]}" >"$OUT_DIR/hub-$name.out" 2>"$OUT_DIR/hub-$name.log" &
+  HUB_PID=$!
+  HUB_PORT=
+  for _ in $(seq 100); do
+    HUB_PORT=$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$OUT_DIR/hub-$name.log" | head -1 | cut -d: -f2 || true)
+    [ -n "$HUB_PORT" ] && break
+    kill -0 "$HUB_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$HUB_PORT" ]; then
+    echo "bench: the hub did not start; its log:" >&2
+    cat "$OUT_DIR/hub-$name.log" >&2
+    exit 1
+  fi
+}
+
+FAILED=()
+# run NAME TRANSPORT LOADGEN-ARGS...: one scenario on a fresh hub.
+run() {
+  local name=$1 transport=$2
+  shift 2
+  start_hub "$name" "$transport"
+  echo
+  echo "=== $name"
+  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
+  echo "hub:     ${HUB_CMD[*]/$KEY/<key>}" | sed "s|$ROOT/||g"
+  echo "command: bench/loadgen --url http://127.0.0.1:$HUB_PORT/.well-known/mercure $* --hub-pid $HUB_PID" \
+    | sed "s|$PUB_TOKEN|<publisher token>|g"
+  if ! "$LOADGEN" --url "http://127.0.0.1:$HUB_PORT/.well-known/mercure" "$@" --hub-pid "$HUB_PID" \
+      --json-out "$OUT_DIR/$name.json" 2>&1 | grep -v '^loadgen --url'; then
+    FAILED+=("$name")
+  fi
+  if ! kill -0 "$HUB_PID" 2>/dev/null; then
+    echo "bench: THE HUB DIED during $name; the end of its log:"
+    tail -20 "$OUT_DIR/hub-$name.log"
+    FAILED+=("$name (hub died)")
+  fi
+  stop_hub
+}
+
+json_field() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$OUT_DIR/$1.json" | head -1; }
+
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(idle-memory fanout-1k fanout-10k fanout-15k-paced fanout-15k-coalesced
+                                         throughput latency-25k latency-half durable matchers-urlpattern)
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)"
+echo "results: $OUT_DIR"
+# `set -o pipefail` makes run's `loadgen | grep` report loadgen's status.
+for s in "${SCENARIOS[@]}"; do
+  case $s in
+  idle-memory) # the hub's RSS growth per idle subscriber
+    run "$s" memory --subscribers 15000 --topics 1 --publishes 0 --idle-ms 2000 --duration-limit 60 ;;
+  fanout-1k) # every update to everybody, 4 publishes in flight
+    run "$s" memory --subscribers 1000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
+      --duration-limit 60 ;;
+  fanout-10k)
+    run "$s" memory --subscribers 10000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
+      --duration-limit 90 ;;
+  fanout-15k-paced) # DESIGN.md's 300,000 deliveries/s to 15,000 subscribers: 20 updates/s, one at a time
+    run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --rate 20 --publishers 4 \
+      --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
+  fanout-15k-coalesced) # 128 publishes in flight: several events per connection per write
+    run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --publishers 8 --pipeline 16 \
+      --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
+  throughput) # one subscriber per topic: publishes/s with in-memory history
+    run "$s" memory --subscribers 10000 --topics 10000 --publishes 20000 --publishers 8 --pipeline 8 \
+      --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+  latency-25k) # half of DESIGN.md's 50,000/s target
+    run "$s" memory --subscribers 10000 --topics 10000 --publishes 20000 --rate 25000 --publishers 8 --pipeline 4 \
+      --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+  latency-half) # half of the rate the throughput scenario measured
+    max=$(json_field throughput publish_rate_per_s 2>/dev/null || true)
+    [ -n "$max" ] || max=20000
+    half=$(( ${max%.*} / 2 ))
+    run "$s" memory --subscribers 10000 --topics 10000 --publishes "$half" --rate "$half" --publishers 8 \
+      --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+  durable) # throughput with LMDB history (group commit)
+    run "$s" lmdb --subscribers 10000 --topics 10000 --publishes 10000 --publishers 16 --pipeline 8 \
+      --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+  matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
+    run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 500 --publishers 4 \
+      --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 45 ;;
+  *)
+    echo "bench: unknown scenario $s" >&2
+    exit 2 ;;
+  esac
+done
+
+echo
+if [ ${#FAILED[@]} -eq 0 ]; then
+  echo "bench: all scenarios passed (no loss, no errors)"
+else
+  echo "bench: FAILED: ${FAILED[*]}"
+  exit 1
+fi

@@ -1,0 +1,159 @@
+"""Process life: graceful SIGTERM/SIGINT with subscribers connected, --help,
+--version, bad flags, the development key banner, and an LMDB history that
+survives a restart."""
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hubtest import (Hub, SSEClient, main, php_urlencode, publish, publisher_token, request, run_binary,
+                     subscriber_token)
+
+
+class Lifecycle(unittest.TestCase):
+    def setUp(self):
+        self.hubs = []
+
+    def tearDown(self):
+        for h in self.hubs:
+            h.kill()
+
+    def start(self, *args, **kw):
+        h = Hub(args, **kw)
+        self.hubs.append(h)
+        return h
+
+    def graceful_stop_with_subscribers(self, sig):
+        hub = self.start()
+        topic = "access/42"
+        token = subscriber_token([topic])
+        subs = [SSEClient(hub, "topic=access%2F42", [("Cookie", "mercureAuthorization=" + token)]),
+                SSEClient(hub, "match=access%2F42", [("Authorization", "Bearer " + token)]),
+                SSEClient(hub, "topic=access%2F42&authorization=" + token)]
+        try:
+            for s in subs:
+                self.assertEqual(s.status, 200)
+            uid = publish(hub, [topic], data="before stop", private=True).text
+            for s in subs:
+                self.assertEqual([e.id for e in s.wait_events(1)], [uid])
+            t0 = time.time()
+            hub.send_signal(sig)
+            for i, s in enumerate(subs):
+                self.assertTrue(s.wait_closed(timeout=10), "subscriber %d still open after the signal" % i)
+                self.assertFalse(s.reset, "subscriber %d: connection reset instead of a clean end" % i)
+                self.assertTrue(s.http.complete, "subscriber %d: the chunked stream did not end with its last "
+                                "chunk: %r" % (i, s.body_bytes()[-40:]))
+                self.assertEqual([e.id for e in s.events], [uid])
+            rc = hub.wait_exit(timeout=10)  # no second signal
+            elapsed = time.time() - t0
+            self.assertEqual(rc, 0, "exit code %r after %s\n%s" % (rc, sig, hub.stderr()[-6000:]))
+            self.assertLess(elapsed, 5.0, "shutdown took %.1fs" % elapsed)
+        finally:
+            for s in subs:
+                s.close()
+
+    def test_sigterm_ends_streams_cleanly_and_exits_0(self):
+        self.graceful_stop_with_subscribers(signal.SIGTERM)
+
+    def test_sigint_ends_streams_cleanly_and_exits_0(self):
+        self.graceful_stop_with_subscribers(signal.SIGINT)
+
+    def test_sigterm_idle_hub_exits_0(self):
+        hub = self.start()
+        self.assertEqual(request(hub, "GET", "/healthz").status, 200)
+        rc = hub.stop(timeout=10)
+        self.assertEqual(rc, 0, hub.stderr()[-6000:])
+
+    def test_sigterm_with_keepalive_client_idle(self):
+        import http.client
+        hub = self.start()
+        conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+        t0 = time.time()
+        rc = hub.stop(timeout=10)
+        conn.close()
+        self.assertEqual(rc, 0, hub.stderr()[-6000:])
+        self.assertLess(time.time() - t0, 5.0)
+
+    def test_help_lists_options(self):
+        p = run_binary(["--help"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        for name in ("--listen", "--publisher_jwt", "--subscriber_jwt", "anonymous", "--cors_origins",
+                     "--publish_origins", "--heartbeat", "--workers", "--transport", "--history_path",
+                     "--subscriber_queue_limit", "--max_request_body_size", "--config"):
+            self.assertIn(name, out, "--help does not mention %s" % name)
+
+    def test_version(self):
+        p = run_binary(["--version"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.decode(), r"quicksilver \d+\.\d+")
+
+    def test_unknown_flag_exits_2_with_a_message(self):
+        p = run_binary(["--listen", "127.0.0.1:0", "--no-such-flag", "x"])
+        self.assertEqual(p.returncode, 2, (p.stdout, p.stderr))
+        self.assertIn(b"no-such-flag", p.stderr)
+
+    def test_bad_values_exit_2(self):
+        for args in (["--heartbeat", "5"], ["--transport", "bolt2"], ["--workers", "nine"],
+                     ["--max_request_body_size", "lots"], ["--listen"]):
+            p = run_binary(args)
+            self.assertEqual(p.returncode, 2, "%r: %r" % (args, (p.stdout, p.stderr)))
+            self.assertTrue(p.stderr.strip(), "%r: no message" % args)
+
+    def test_development_key_banner_tokens_work(self):
+        hub = self.start(keys=False)
+        err = hub.stderr()
+        pub = re.search(r"publisher token:\s+(\S+)", err)
+        sub = re.search(r"subscriber token:\s+(\S+)", err)
+        key = re.search(r"development key:\s+(\S+)", err)
+        self.assertTrue(pub and sub and key, "no development banner:\n" + err)
+        topic = "https://example.com/books/1"
+        with SSEClient(hub, "topic=" + php_urlencode(topic), [("Authorization", "Bearer " + sub.group(1))]) as s:
+            self.assertEqual(s.status, 200, s.body_bytes())
+            r = publish(hub, [topic], data='{"hello":"world"}', private=True, token=pub.group(1))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual([(e.id, e.data) for e in s.wait_events(1)], [(r.text, '{"hello":"world"}')])
+        # The key really is the key, and only it.
+        own = publisher_token(secret=key.group(1))
+        self.assertEqual(publish(hub, [topic], data="x", token=own).status, 200)
+        self.assertEqual(publish(hub, [topic], data="x", token=publisher_token(secret="guess")).status, 401)
+        # A second run gets another key.
+        other = self.start(keys=False)
+        self.assertEqual(publish(other, [topic], data="x", token=pub.group(1)).status, 401)
+        for h in (hub, other):
+            self.assertEqual(h.stop(), 0, h.stderr()[-6000:])
+
+    def test_lmdb_history_survives_restart(self):
+        tmp = tempfile.mkdtemp(prefix="qs-integ-")
+        try:
+            args = ("--transport", "lmdb", "--history_path", os.path.join(tmp, "sub", "h.lmdb"),
+                    "--lmdb_map_size", "64MiB")
+            hub = self.start(*args, transport="lmdb")
+            topic = "access/42"
+            ids = [publish(hub, [topic], data="p%d" % i, private=(i == 2)).text for i in range(4)]
+            self.assertEqual(hub.stop(), 0, hub.stderr()[-6000:])
+            hub2 = self.start(*args, transport="lmdb")
+            headers = [("Authorization", "Bearer " + subscriber_token([topic])), ("Last-Event-ID", ids[0])]
+            with SSEClient(hub2, "topic=access%2F42", headers) as s:
+                self.assertEqual(s.header("Mercure-Last-Event-ID"), ids[0])
+                self.assertEqual([(e.id, e.data) for e in s.wait_events(3)],
+                                 [(ids[1], "p1"), (ids[2], "p2"), (ids[3], "p3")])
+                new = publish(hub2, [topic], data="after restart").text
+                self.assertGreater(new, ids[3], "ids keep their time order across restarts")
+                self.assertEqual([e.id for e in s.wait_events(4)], ids[1:] + [new])
+            self.assertEqual(hub2.stop(), 0, hub2.stderr()[-6000:])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
