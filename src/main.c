@@ -301,6 +301,7 @@ static int serve(qs_config_t *cfg) {
   if (rc) {
     QS_LOG_ERROR("cannot open the history (%s at %s): %s",
                  cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory", cfg->history_path, qs_strerror(rc));
+    qs_subscriptions_destroy(subscriptions);
     return 1;
   }
   /* Ids keep their time order across restarts, even if the clock went back. */
@@ -328,6 +329,7 @@ static int serve(qs_config_t *cfg) {
   qs_api_t *api = NULL;
   if (qs_api_create(cfg, hub, worker_count, &api) != 0) {
     qs_hub_destroy(hub);
+    qs_subscriptions_destroy(subscriptions);
     return 1;
   }
   const char *reason = NULL;

@@ -89,12 +89,16 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
       .jwks_refresh_interval_ms = (int64_t)config->jwks_refresh_interval_ms,
       .jwks_unknown_kid_interval_ms = (int64_t)config->jwks_unknown_kid_interval_ms,
   };
+  if (config->max_connections_per_subject > 0 &&
+      qs_subject_limiter_create((size_t)config->max_connections_per_subject, &api->subject_limiter) != 0)
+    return QS_ENOMEM;
   return qs_auth_create(&auth_config, &api->auth, reason);
 }
 
 void qs_api_destroy(qs_api_t *api) {
   if (!api) return;
   qs_auth_destroy(api->auth);
+  qs_subject_limiter_destroy(api->subject_limiter);
   qs_cors_destroy(api->cors);
   free(api->metadata_url);
   free(api->metadata_path);

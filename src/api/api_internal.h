@@ -5,6 +5,7 @@
 #include "api/api.h"
 #include "api/publish_fields.h"
 #include "auth/extract.h"
+#include "auth/subject_limit.h"
 #include "http/cors.h"
 #include "http/http.h"
 #include "match/matcher.h"
@@ -21,6 +22,7 @@ struct qs_api {
   qs_match_options_t match_options;
   qs_publish_limits_t publish_limits;
   qs_cors_t *cors; /* NULL when cors_origins is empty */
+  qs_subject_limiter_t *subject_limiter; /* NULL when max_connections_per_subject is 0 */
 };
 
 struct qs_api_worker {

@@ -17,6 +17,7 @@
 typedef struct {
   qs_http_stream_t *stream;
   qs_subscriber_t *subscriber;
+  qs_subject_lease_t *lease; /* max_connections_per_subject; NULL when not counted */
 } sse_connection_t;
 
 static void release_update(void *owner) { qs_update_release(owner); }
@@ -55,6 +56,7 @@ static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
                  (unsigned long long)qs_hub_subscriber_id(conn->subscriber),
                  reason == 0 ? "closed by the hub" : qs_strerror(reason));
   qs_hub_unsubscribe(conn->subscriber);
+  qs_subject_limiter_release(conn->lease);
   free(conn);
 }
 
@@ -139,6 +141,20 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   }
 
   sse_connection_t *conn = calloc(1, sizeof *conn);
+  /* Draft, Authorization: concurrent subscriptions per token subject, 429 past the cap. */
+  if (conn && api->subject_limiter &&
+      (rc = qs_subject_limiter_acquire(api->subject_limiter, grants, &conn->lease)) != 0) {
+    free(conn);
+    qs_grants_release(grants);
+    qs_subscribe_params_dispose(&params);
+    qs_form_dispose(&form);
+    qs_api_headers_t h;
+    qs_api_headers_init(&h, api, req);
+    QS_LOG_INFO("subscribe refused from %s: 429 (too many connections for this token subject)", req->remote_addr);
+    qs_api_respond_text(req, &h, rc == QS_EBUSY ? 429 : 503,
+                        rc == QS_EBUSY ? "too many connections for this token subject" : "cannot subscribe now");
+    return;
+  }
   qs_hub_subscribe_params_t hub_params = {
       .matchers = params.matchers,
       .matcher_count = params.matcher_count,
@@ -150,6 +166,7 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   rc = conn ? qs_hub_subscribe(worker->shard, &hub_params, &sink, &conn->subscriber) : QS_ENOMEM;
   qs_grants_release(grants); /* the hub holds its own reference */
   if (rc != 0) {
+    if (conn) qs_subject_limiter_release(conn->lease);
     free(conn);
     qs_subscribe_params_dispose(&params);
     qs_form_dispose(&form);
@@ -190,6 +207,7 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   qs_form_dispose(&form); /* params' slices pointed into it: unused from here */
   if (rc != 0) {
     qs_hub_unsubscribe(conn->subscriber);
+    qs_subject_limiter_release(conn->lease);
     free(conn);
     return;
   }

@@ -119,7 +119,8 @@ static void parse_route(const qs_api_t *api, qs_slice_t path, parsed_route_t *ou
     p += len;
   }
   qs_subscriptions_query_t *q = &out->query;
-  bool modern_pair = count == 2 && (qs_slice_eq_cstr(dec[0], "exact") || qs_slice_eq_cstr(dec[0], "urlpattern"));
+  bool modern_pair =
+      count == 2 && (qs_slice_eq_cstr(dec[0], "exact") || qs_slice_eq_cstr(dec[0], "urlpattern"));
   if (count == 3 || modern_pair) {
     if (qs_match_type_parse(dec[0], &q->type) != 0) {
       out->status = 400;
@@ -176,7 +177,8 @@ static bool authorize(qs_http_request_t *req, const qs_api_t *api) {
   bool ok = qs_grants_can_receive(grants, &path, 1);
   qs_grants_release(grants);
   if (!ok)
-    qs_api_refuse_bearer(req, api, 403, "insufficient_scope", "the token grants no subscribe on this path", what);
+    qs_api_refuse_bearer(req, api, 403, "insufficient_scope", "the token grants no subscribe on this path",
+                         what);
   return ok;
 }
 
@@ -268,8 +270,8 @@ static bool try_answer(qs_api_worker_t *worker, qs_http_request_t *req, const pa
   qs_buf_init(&cursor, SIZE_MAX);
   size_t count = 0;
   bool truncated = false;
-  int rc = qs_subscriptions_snapshot(subs, api->hub, &route->query, QS_SUBSCRIPTIONS_API_MAX_DOCS, &docs, &count,
-                                     &truncated, &cursor);
+  int rc = qs_subscriptions_snapshot(subs, api->hub, &route->query, QS_SUBSCRIPTIONS_API_MAX_DOCS, &docs,
+                                     &count, &truncated, &cursor);
   if (rc == QS_EBUSY && !last_try) {
     qs_buf_dispose(&docs);
     qs_buf_dispose(&cursor);
@@ -310,12 +312,12 @@ static bool try_answer(qs_api_worker_t *worker, qs_http_request_t *req, const pa
       json_t *id = json_stringn(req->path.ptr, req->path.len);
       char *id_json = id ? json_dumps(id, JSON_ENCODE_ANY) : NULL;
       json_decref(id);
-      qs_buf_appendf(&body, "{\"id\":%s,\"type\":\"subscriptions\",\"subscriptions\":[", id_json ? id_json : "null");
+      qs_buf_appendf(&body, "{\"id\":%s,\"type\":\"subscriptions\",\"subscriptions\":[",
+                     id_json ? id_json : "null");
       free(id_json);
       qs_buf_append(&body, docs.ptr, docs.len);
       qs_buf_append_cstr(&body, truncated ? "],\"truncated\":true}" : "]}");
-      if (truncated)
-        QS_LOG_WARN("subscriptions API: collection truncated at %zu documents", count);
+      if (truncated) QS_LOG_WARN("subscriptions API: collection truncated at %zu documents", count);
     }
   }
   qs_http_respond(req, status, h.items, h.count, qs_buf_slice(&body));

@@ -329,8 +329,8 @@ static const qs_config_option_t options[] = {
      .type = QS_OPT_INT,
      .offset = OFF(max_connections_per_subject),
      .default_value = "0",
-     .help = "Most concurrent subscriptions of one token subject (`sub`, else the token itself), "
-             "answered 429 past it; 0 means no limit."},
+     .help = "Most concurrent subscriptions of one token subject (its `iss` and `sub`), answered 429 "
+             "past it; tokens without `sub` are not counted. 0 means no limit."},
 
     /* History */
     {.name = "transport",

@@ -42,8 +42,8 @@ typedef struct record {
 struct qs_subscriptions {
   char *hub_path;
   size_t hub_path_len;
-  pthread_mutex_t mutex; /* guards everything below */
-  qs_map_t by_hub_id;    /* 8-byte hub id -> record_t* */
+  pthread_mutex_t mutex;  /* guards everything below */
+  qs_map_t by_hub_id;     /* 8-byte hub id -> record_t* */
   qs_map_t by_subscriber; /* subscriber URN -> record_t* */
   record_t *head, *tail;
   size_t listed;           /* listed entries */
@@ -99,7 +99,7 @@ void qs_subscriptions_destroy(qs_subscriptions_t *s) {
 
 qs_subscriptions_t *qs_subscriptions_of(qs_hub_t *hub) {
   return hub->settings.on_subscription == qs_subscriptions_on_subscription ? hub->settings.on_subscription_ctx
-                                                                             : NULL;
+                                                                           : NULL;
 }
 
 /* ---- Topics and documents ---- */
@@ -110,8 +110,8 @@ int qs_subscriptions_encode(qs_slice_t in, qs_buf_t *out) {
   size_t n = 0;
   for (size_t i = 0; i < in.len; i++) {
     unsigned char c = (unsigned char)in.ptr[i];
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '.' || c == '_' || c == '~';
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
     if (n + 3 > sizeof chunk) {
       int rc = qs_buf_append(out, chunk, n);
       if (rc < 0) return rc;
@@ -150,8 +150,8 @@ static bool set_string(json_t *obj, const char *key, qs_slice_t value) {
   return str && json_object_set_new(obj, key, str) == 0;
 }
 
-char *qs_subscriptions_document(qs_slice_t topic, qs_match_type_t type, qs_slice_t match, qs_slice_t subscriber,
-                                bool active, qs_slice_t payload_json) {
+char *qs_subscriptions_document(qs_slice_t topic, qs_match_type_t type, qs_slice_t match,
+                                qs_slice_t subscriber, bool active, qs_slice_t payload_json) {
   json_t *doc = json_object();
   if (!doc) return NULL;
   bool ok = set_string(doc, "id", topic) && set_string(doc, "type", qs_slice_from_cstr("subscription"));
@@ -182,14 +182,16 @@ static void on_event_published(void *ctx, qs_update_t *update, int status) {
 }
 
 /* A private update on `topic` carrying `doc`, with SSE event type `mercure`
- * (§Subscription Events). NULL when out of memory. */
-static qs_update_t *make_event(qs_slice_t topic, qs_slice_t doc) {
+ * (§Subscription Events). Legacy-form events (of `topic=` subscriptions) have
+ * no event type, as the 0.x hub sent them: its presence clients listen with
+ * `onmessage`. NULL when out of memory. */
+static qs_update_t *make_event(qs_slice_t topic, qs_slice_t doc, bool legacy) {
   char id[QS_UUID_URN_LEN + 1];
   qs_uuid_v7_urn(id);
   qs_update_fields_t fields = {.id = qs_slice_from_cstr(id),
                                .topics = &topic,
                                .topic_count = 1,
-                               .type = qs_slice_from_cstr("mercure"),
+                               .type = qs_slice_from_cstr(legacy ? "" : "mercure"),
                                .data = doc,
                                .is_private = true};
   return qs_update_create(&fields, qs_clock_wall_ms());
@@ -201,8 +203,7 @@ static bool publish_locked(qs_subscriptions_t *s, qs_hub_shard_t *shard, qs_upda
   if (rc < 0) {
     /* A closing shard (shutdown) refuses publishes: the ends are announced
      * at the next start (qs_subscriptions_recover). */
-    if (rc != QS_ECLOSED)
-      QS_LOG_ERROR("subscription event not published: %s", qs_strerror(rc));
+    if (rc != QS_ECLOSED) QS_LOG_ERROR("subscription event not published: %s", qs_strerror(rc));
     return false;
   }
   s->last_event_seq = update->seq;
@@ -244,7 +245,8 @@ static record_t *build_record(qs_subscriptions_t *s, qs_subscriber_t *sub, qs_up
     e->doc = qs_subscriptions_document(qs_buf_slice(&topic), e->type, match, subscriber, true, payload);
     if (!e->topic || !e->doc) continue;
     e->doc_len = strlen(e->doc);
-    events[i] = make_event(qs_slice(e->topic, e->topic_len), qs_slice(e->doc, e->doc_len));
+    events[i] = make_event(qs_slice(e->topic, e->topic_len), qs_slice(e->doc, e->doc_len),
+                           e->type == QS_MATCH_LEGACY);
   }
   qs_buf_dispose(&topic);
   return r;
@@ -327,10 +329,12 @@ static void on_end(qs_subscriptions_t *s, qs_subscriber_t *sub) {
     entry_t *e = &r->entries[i];
     events[i] = NULL;
     if (!e->listed) continue;
-    char *doc = qs_subscriptions_document(qs_slice(e->topic, e->topic_len), e->type,
-                                          qs_slice(e->match, e->match_len), subscriber, false,
-                                          qs_slice(e->payload, e->payload_len));
-    if (doc) events[i] = make_event(qs_slice(e->topic, e->topic_len), qs_slice_from_cstr(doc));
+    char *doc =
+        qs_subscriptions_document(qs_slice(e->topic, e->topic_len), e->type, qs_slice(e->match, e->match_len),
+                                  subscriber, false, qs_slice(e->payload, e->payload_len));
+    if (doc)
+      events[i] =
+          make_event(qs_slice(e->topic, e->topic_len), qs_slice_from_cstr(doc), e->type == QS_MATCH_LEGACY);
     free(doc);
     if (!events[i]) QS_LOG_ERROR("out of memory: end of subscription %" PRIu64 " not published", r->hub_id);
   }
@@ -381,7 +385,8 @@ static int read_cursor(qs_store_t *store, qs_buf_t *cursor) {
 }
 
 int qs_subscriptions_snapshot(qs_subscriptions_t *s, qs_hub_t *hub, const qs_subscriptions_query_t *query,
-                              size_t max_docs, qs_buf_t *docs, size_t *count, bool *truncated, qs_buf_t *cursor) {
+                              size_t max_docs, qs_buf_t *docs, size_t *count, bool *truncated,
+                              qs_buf_t *cursor) {
   *count = 0;
   *truncated = false;
   int rc = 0;
@@ -443,9 +448,9 @@ typedef struct {
 
 static bool on_recovered_update(void *ctx, qs_update_t *u) {
   recover_ctx_t *rc = ctx;
-  if (!qs_slice_eq_cstr(u->type, "mercure") || u->topic_count == 0 ||
-      !qs_slice_starts_with(u->topics[0], rc->prefix))
-    return true;
+  /* Publishers cannot publish in the reserved namespace: the prefix alone
+   * identifies the hub's own events (legacy ones have no event type). */
+  if (u->topic_count == 0 || !qs_slice_starts_with(u->topics[0], rc->prefix)) return true;
   json_t *doc = json_loadb(u->data.ptr, u->data.len, 0, NULL);
   json_t *active = doc ? json_object_get(doc, "active") : NULL;
   if (!json_is_boolean(active)) {
@@ -520,10 +525,11 @@ int qs_subscriptions_recover(qs_subscriptions_t *s, qs_hub_t *hub, size_t *ended
         json_t *id = json_object_get(list.docs[i], "id");
         json_object_set_new(list.docs[i], "active", json_false());
         char *doc = json_dumps(list.docs[i], JSON_COMPACT | JSON_PRESERVE_ORDER);
-        qs_update_t *u = doc && json_is_string(id)
-                             ? make_event(qs_slice(json_string_value(id), json_string_length(id)),
-                                          qs_slice_from_cstr(doc))
-                             : NULL;
+        qs_update_t *u =
+            doc && json_is_string(id)
+                ? make_event(qs_slice(json_string_value(id), json_string_length(id)), qs_slice_from_cstr(doc),
+                             json_object_get(list.docs[i], "match_type") == NULL)
+                : NULL;
         free(doc);
         if (!u) {
           rc = QS_ENOMEM;

@@ -78,8 +78,8 @@ int qs_subscriptions_topic(const qs_subscriptions_t *subs, qs_match_type_t type,
  * for a legacy matcher; `payload_json` (empty for none) is embedded when it
  * parses as JSON. Returns a heap string the caller frees, NULL when out of
  * memory or when a string is not valid UTF-8. */
-char *qs_subscriptions_document(qs_slice_t topic, qs_match_type_t type, qs_slice_t match, qs_slice_t subscriber,
-                                bool active, qs_slice_t payload_json);
+char *qs_subscriptions_document(qs_slice_t topic, qs_match_type_t type, qs_slice_t match,
+                                qs_slice_t subscriber, bool active, qs_slice_t payload_json);
 
 /* ---- Reading the registry (the subscription API) ---- */
 
@@ -91,8 +91,8 @@ typedef enum {
 
 typedef struct {
   qs_subscriptions_scope_t scope;
-  qs_match_type_t type; /* MATCH, ONE (QS_MATCH_LEGACY for the legacy routes) */
-  qs_slice_t match;     /* MATCH, ONE: the decoded pattern */
+  qs_match_type_t type;  /* MATCH, ONE (QS_MATCH_LEGACY for the legacy routes) */
+  qs_slice_t match;      /* MATCH, ONE: the decoded pattern */
   qs_slice_t subscriber; /* ONE: the decoded identifier */
 } qs_subscriptions_query_t;
 
@@ -107,7 +107,8 @@ typedef struct {
  * durable and fanned out (LMDB group commit): try again a little later;
  * QS_ENOMEM or QS_ETOOBIG from the buffers. Thread-safe. */
 int qs_subscriptions_snapshot(qs_subscriptions_t *subs, qs_hub_t *hub, const qs_subscriptions_query_t *query,
-                              size_t max_docs, qs_buf_t *docs, size_t *count, bool *truncated, qs_buf_t *cursor);
+                              size_t max_docs, qs_buf_t *docs, size_t *count, bool *truncated,
+                              qs_buf_t *cursor);
 
 /* Number of subscriptions (matchers) listed now. Thread-safe. */
 size_t qs_subscriptions_count(qs_subscriptions_t *subs);

@@ -2,12 +2,15 @@
 challenge where due and a text body saying why, and the hub keeps serving
 afterwards."""
 import os
+import re
+import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, HubTestCase, Response, SSEClient, b64url, legacy_token,
-                     main, publish, publisher_token, raw_request, request, subscriber_token, symfony_body)
+from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, HTTPDecoder, HubTestCase, Response, SSEClient, SSEParser,
+                     b64url, legacy_token, main, publish, publisher_token, raw_request, request, subscriber_token,
+                     symfony_body)
 
 BODY_LIMIT = 16 * 1024
 
@@ -219,6 +222,49 @@ class Errors(HubTestCase):
         self.assertEqual(r.status, 405, r)
         r = request(self.hub, "GET", "/no/such/path")
         self.assertEqual(r.status, 404, r)
+
+    def test_pipelined_publishes_answered_in_order(self):
+        token = publisher_token()
+        one = b""
+        for i in range(3):
+            body = symfony_body(["pipe"], "p%d" % i, id="pipe-%d-%d" % (i, time.monotonic_ns()))
+            one += ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
+                    % (HUB_PATH, token, len(body))).encode() + body
+        s = socket.create_connection(self.hub.addr, timeout=10)
+        try:
+            s.sendall(one)
+            data = b""
+            deadline = time.time() + 10
+            while data.count(b"HTTP/1.1 200") < 3 and time.time() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200"), 3, data)
+        ids = [int(x) for x in re.findall(rb"\r\n\r\npipe-(\d)-", data)]
+        self.assertEqual(ids, [0, 1, 2], data)
+
+    def test_http10_subscriber_gets_a_close_delimited_stream(self):
+        token = subscriber_token(["h10"])
+        req = ("GET %s?topic=h10 HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n" % (HUB_PATH, token)).encode()
+        s = socket.create_connection(self.hub.addr, timeout=10)
+        try:
+            s.sendall(req)
+            dec, sse = HTTPDecoder(), SSEParser()
+            deadline = time.time() + 10
+            while not dec.body.startswith(b":") and time.time() < deadline:
+                sse.feed(dec.feed(s.recv(65536)))
+            self.assertEqual(dec.status, 200, dec.headers)
+            self.assertIsNone(dec.header("Transfer-Encoding"), "no chunked framing for HTTP/1.0")
+            uid = self.assertPublished(publish(self.hub, ["h10"], data="old client", private=True))
+            while not sse.events and time.time() < deadline:
+                sse.feed(dec.feed(s.recv(65536)))
+            self.assertEqual([(e.id, e.data) for e in sse.events], [(uid, "old client")])
+        finally:
+            s.close()
 
     def test_health_and_metrics(self):
         self.assertEqual(request(self.hub, "GET", "/healthz").status, 200)

@@ -83,6 +83,24 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(rc, 0, hub.stderr()[-6000:])
         self.assertLess(time.time() - t0, 5.0)
 
+    def test_write_timeout_ends_streams_and_the_client_resumes(self):
+        hub = self.start("--write_timeout", "1s")
+        topic = "access/42"
+        headers = [("Authorization", "Bearer " + subscriber_token([topic]))]
+        s = SSEClient(hub, "topic=access%2F42", headers)
+        try:
+            uid = publish(hub, [topic], data="one").text
+            self.assertEqual([e.id for e in s.wait_events(1)], [uid])
+            t0 = time.time()
+            self.assertTrue(s.wait_ended(timeout=5), "the stream outlived write_timeout")
+            self.assertLess(time.time() - t0, 3.0)
+        finally:
+            s.close()
+        missed = publish(hub, [topic], data="two").text
+        with SSEClient(hub, "topic=access%2F42", headers + [("Last-Event-ID", uid)]) as again:
+            self.assertEqual([(e.id, e.data) for e in again.wait_events(1)], [(missed, "two")])
+        self.assertEqual(hub.stop(), 0, hub.stderr()[-6000:])
+
     def test_help_lists_options(self):
         p = run_binary(["--help"])
         self.assertEqual(p.returncode, 0, p.stderr)

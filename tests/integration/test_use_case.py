@@ -10,7 +10,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, UUID7_ID, HubTestCase, SSEClient, draft08_token, jwt_hs256,
-                     legacy_token, main, php_urlencode, publish, publisher_token, request, subscriber_token)
+                     legacy_token, main, php_urlencode, publish, publisher_token, request, subscriber_token,
+                     symfony_body)
 
 APP_ORIGIN = "https://app.example.test"
 # What PHP json_encode() produces by default: "\/" for "/", \uXXXX for non-ASCII.
@@ -283,6 +284,105 @@ class UseCase(HubTestCase):
         finally:
             proc.kill()
             proc.wait()
+
+
+class AnonymousAllowed(HubTestCase):
+    """With --anonymous: anonymous subscribers get public updates only, live and on replay."""
+    hub_args = ("--anonymous",)
+
+    def test_anonymous_gets_public_updates_only(self):
+        topic = "access/%d" % time.monotonic_ns()
+        q = "topic=" + php_urlencode(topic)
+        with SSEClient(self.hub, q) as anon, \
+                SSEClient(self.hub, q, [cookie(subscriber_token([topic]))]) as user:
+            self.assertEqual(anon.status, 200, anon.body_bytes())
+            secret = self.assertPublished(publish(self.hub, [topic], data="secret", private=True))
+            public = self.assertPublished(publish(self.hub, [topic], data="public"))
+            self.assertEqual([e.id for e in user.wait_events(2)], [secret, public])
+            self.assertEqual([(e.id, e.data) for e in anon.wait_events(1)], [(public, "public")])
+            anon.read_for(0.2)
+            self.assertEqual(len(anon.events), 1, anon.events)
+        with SSEClient(self.hub, q + "&lastEventID=earliest") as replay:
+            replay.wait_events(1)
+            replay.read_for(0.3)
+            self.assertEqual([e.id for e in replay.events], [public])
+            self.assertNotIn(b"secret", replay.body_bytes())
+
+    def test_invalid_token_still_refused_when_anonymous(self):
+        bad = subscriber_token(["*"], secret="wrong-wrong-wrong-wrong-wrong-wrong")
+        with SSEClient(self.hub, "topic=x", [cookie(bad)]) as s:
+            self.assertChallenge(s, 401, "invalid_token")
+
+
+class TokenPresentation(HubTestCase):
+    hub_args = ("--publish_origins", APP_ORIGIN + ",https://*.partner.test")
+
+    def test_authorization_header_wins_over_cookie(self):
+        topic = "access/42"
+        good = subscriber_token([topic])
+        bad = subscriber_token([topic], secret="wrong-wrong-wrong-wrong-wrong-wrong")
+        with SSEClient(self.hub, "topic=access%2F42", [("Authorization", "Bearer " + good), cookie(bad)]) as s:
+            self.assertEqual(s.status, 200, s.body_bytes())
+            uid = self.assertPublished(publish(self.hub, [topic], data="x", private=True))
+            self.assertEqual([e.id for e in s.wait_events(1)], [uid])
+        with SSEClient(self.hub, "topic=access%2F42", [("Authorization", "Bearer " + bad), cookie(good)]) as s:
+            self.assertChallenge(s, 401, "invalid_token")
+
+    def test_bearer_scheme_is_case_insensitive(self):
+        token = subscriber_token(["access/42"])
+        for scheme in ("bearer", "BEARER"):
+            with SSEClient(self.hub, "topic=access%2F42", [("Authorization", scheme + " " + token)]) as s:
+                self.assertEqual(s.status, 200, (scheme, s.body_bytes()))
+
+    def test_cookie_publish_needs_an_allowed_origin(self):
+        body = symfony_body(["access/42"], "x")
+        jar = cookie(publisher_token())
+        form = ("Content-Type", "application/x-www-form-urlencoded")
+        r = request(self.hub, "POST", HUB_PATH, [jar, form], body)
+        self.assertEqual(r.status, 400, "cookie publish without Origin/Referer: %r" % r)
+        self.assertChallenge(r, 400, "invalid_request")
+        r = request(self.hub, "POST", HUB_PATH, [jar, form, ("Origin", APP_ORIGIN)], body)
+        self.assertEqual(r.status, 200, "cookie publish from an allowed origin: %r" % r)
+        r = request(self.hub, "POST", HUB_PATH, [jar, form, ("Referer", APP_ORIGIN + "/page?x=1")], body)
+        self.assertEqual(r.status, 200, "cookie publish with an allowed Referer: %r" % r)
+        # A bearer publish is not subject to the origin check.
+        r = publish(self.hub, ["access/42"], "x", headers=[("Origin", "https://evil.example")])
+        self.assertEqual(r.status, 200, r)
+
+    def test_cookie_publish_origin_wildcard_entry(self):
+        """publish_origins entries may hold one * wildcard (reference hub, digest 1.5.5)."""
+        body = symfony_body(["access/42"], "x")
+        jar = cookie(publisher_token())
+        form = ("Content-Type", "application/x-www-form-urlencoded")
+        r = request(self.hub, "POST", HUB_PATH, [jar, form, ("Origin", "https://shop.partner.test")], body)
+        self.assertEqual(r.status, 200, "https://*.partner.test should allow https://shop.partner.test: %r" % r)
+        r = request(self.hub, "POST", HUB_PATH, [jar, form, ("Origin", "http://shop.partner.test")], body)
+        self.assertNotEqual(r.status, 200, "the scheme is part of the entry: %r" % r)
+
+    def test_cookie_publish_from_a_disallowed_origin_is_400_invalid_request(self):
+        """Reference hub (digest 1.5.5): Origin/Referer not in publish_origins -> 400 invalid_request."""
+        body = symfony_body(["access/42"], "x")
+        jar = cookie(publisher_token())
+        form = ("Content-Type", "application/x-www-form-urlencoded")
+        r = request(self.hub, "POST", HUB_PATH, [jar, form, ("Origin", "https://evil.example")], body)
+        self.assertNotEqual(r.status, 200, r)
+        self.assertChallenge(r, 400, "invalid_request")
+        r = request(self.hub, "POST", HUB_PATH, [jar, form, ("Referer", "https://evil.example/x")], body)
+        self.assertChallenge(r, 400, "invalid_request")
+
+
+class TokenExpiry(HubTestCase):
+    def test_subscription_closed_no_later_than_token_exp(self):
+        token = subscriber_token(["access/42"], exp_in=2)
+        with SSEClient(self.hub, "topic=access%2F42", [cookie(token)]) as s:
+            self.assertEqual(s.status, 200, s.body_bytes())
+            t0 = time.time()
+            self.assertTrue(s.wait_ended(timeout=6), "the stream outlived its token's exp")
+            self.assertLess(time.time() - t0, 4.5)
+            # Nothing private after exp.
+            publish(self.hub, ["access/42"], data="late", private=True)
+            s.read_for(0.3)
+            self.assertEqual(s.events, [])
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ static fixture_t *fixture_new(bool test_store) {
   assert_int_equal(qs_subscriptions_create(HUB_URL, &f->subs), 0);
   qs_hub_settings_t settings = {.on_subscription = qs_subscriptions_on_subscription,
                                 .on_subscription_ctx = f->subs};
-  assert_int_equal(
-      qs_hub_create(&settings, test_store ? open_test_store : open_memory_store, NULL, &f->hub), 0);
+  assert_int_equal(qs_hub_create(&settings, test_store ? open_test_store : open_memory_store, NULL, &f->hub),
+                   0);
   assert_ptr_equal(qs_subscriptions_of(f->hub), f->subs);
   assert_int_equal(qs_hub_shard_create(f->hub, &f->loop, &f->shard), 0);
   return f;
@@ -80,7 +80,8 @@ static void history(qs_hub_t *hub, seen_t *s) {
   memset(s, 0, sizeof *s);
   qs_store_t *store = qs_hub_store(hub);
   if (qs_store_last_seq(store) == 0) return;
-  assert_int_equal(qs_store_replay(store, qs_slice_from_cstr("earliest"), qs_store_last_seq(store), collect, s), 0);
+  assert_int_equal(
+      qs_store_replay(store, qs_slice_from_cstr("earliest"), qs_store_last_seq(store), collect, s), 0);
 }
 
 static void seen_free(seen_t *s) {
@@ -106,7 +107,8 @@ static const char *str_member(json_t *obj, const char *key) {
 }
 
 static void assert_str(const char *got, const char *expected) {
-  if (!got || strcmp(got, expected) != 0) fail_msg("got \"%s\", expected \"%s\"", got ? got : "(null)", expected);
+  if (!got || strcmp(got, expected) != 0)
+    fail_msg("got \"%s\", expected \"%s\"", got ? got : "(null)", expected);
 }
 
 /* Reads a snapshot into a JSON array (the documents) and the cursor. */
@@ -148,11 +150,13 @@ static void test_topic_has_the_draft_shape_and_the_legacy_shape(void **state) {
   assert_int_equal(qs_subscriptions_create("https://h.example:8443/hub/path?x=1", &s), 0);
   qs_buf_t out;
   qs_buf_init(&out, 4096);
-  assert_int_equal(qs_subscriptions_topic(s, QS_MATCH_URLPATTERN, qs_slice_from_cstr("https://example.com/:selector"),
-                                          qs_slice_from_cstr("urn:uuid:bb3de268-05b0-4c65-b44e-8f9acefc29d6"), &out),
-                   0);
-  assert_str(out.ptr, "/hub/path/subscriptions/urlpattern/https%3A%2F%2Fexample.com%2F%3Aselector/"
-                      "urn%3Auuid%3Abb3de268-05b0-4c65-b44e-8f9acefc29d6");
+  assert_int_equal(
+      qs_subscriptions_topic(s, QS_MATCH_URLPATTERN, qs_slice_from_cstr("https://example.com/:selector"),
+                             qs_slice_from_cstr("urn:uuid:bb3de268-05b0-4c65-b44e-8f9acefc29d6"), &out),
+      0);
+  assert_str(out.ptr,
+             "/hub/path/subscriptions/urlpattern/https%3A%2F%2Fexample.com%2F%3Aselector/"
+             "urn%3Auuid%3Abb3de268-05b0-4c65-b44e-8f9acefc29d6");
   qs_buf_reset(&out);
   assert_int_equal(qs_subscriptions_topic(s, QS_MATCH_LEGACY, qs_slice_from_cstr("access/42"),
                                           qs_slice_from_cstr("urn:uuid:5e94c686"), &out),
@@ -164,22 +168,26 @@ static void test_topic_has_the_draft_shape_and_the_legacy_shape(void **state) {
 }
 
 static void test_document_has_the_draft_members_and_the_payload_when_present(void **state) {
-  char *text = qs_subscriptions_document(qs_slice_from_cstr("/t"), QS_MATCH_EXACT, qs_slice_from_cstr("https://x/a"),
-                                         qs_slice_from_cstr("urn:uuid:1"), true, qs_slice_from_cstr("{\"foo\":\"bar\"}"));
+  char *text = qs_subscriptions_document(qs_slice_from_cstr("/t"), QS_MATCH_EXACT,
+                                         qs_slice_from_cstr("https://x/a"), qs_slice_from_cstr("urn:uuid:1"),
+                                         true, qs_slice_from_cstr("{\"foo\":\"bar\"}"));
   assert_non_null(text);
-  assert_str(text, "{\"id\":\"/t\",\"type\":\"subscription\",\"match_type\":\"exact\",\"match\":\"https://x/a\","
-                   "\"subscriber\":\"urn:uuid:1\",\"active\":true,\"payload\":{\"foo\":\"bar\"}}");
+  assert_str(text,
+             "{\"id\":\"/t\",\"type\":\"subscription\",\"match_type\":\"exact\",\"match\":\"https://x/a\","
+             "\"subscriber\":\"urn:uuid:1\",\"active\":true,\"payload\":{\"foo\":\"bar\"}}");
   free(text);
   text = qs_subscriptions_document(qs_slice_from_cstr("/t"), QS_MATCH_URLPATTERN, qs_slice_from_cstr("/b/*"),
                                    qs_slice_from_cstr("urn:uuid:1"), false, qs_slice(NULL, 0));
-  assert_str(text, "{\"id\":\"/t\",\"type\":\"subscription\",\"match_type\":\"urlpattern\",\"match\":\"/b/*\","
-                   "\"subscriber\":\"urn:uuid:1\",\"active\":false}");
+  assert_str(text,
+             "{\"id\":\"/t\",\"type\":\"subscription\",\"match_type\":\"urlpattern\",\"match\":\"/b/*\","
+             "\"subscriber\":\"urn:uuid:1\",\"active\":false}");
   free(text);
   /* Legacy: topic instead of match/match_type. */
   text = qs_subscriptions_document(qs_slice_from_cstr("/t"), QS_MATCH_LEGACY, qs_slice_from_cstr("access/42"),
                                    qs_slice_from_cstr("urn:uuid:1"), true, qs_slice_from_cstr("7"));
-  assert_str(text, "{\"id\":\"/t\",\"type\":\"subscription\",\"subscriber\":\"urn:uuid:1\",\"topic\":\"access/42\","
-                   "\"active\":true,\"payload\":7}");
+  assert_str(text,
+             "{\"id\":\"/t\",\"type\":\"subscription\",\"subscriber\":\"urn:uuid:1\",\"topic\":\"access/42\","
+             "\"active\":true,\"payload\":7}");
   free(text);
 }
 
@@ -192,7 +200,9 @@ static void test_start_and_end_publish_one_private_mercure_event_per_matcher(voi
                                            qs_slice_from_cstr("{\"foo\":\"bar\"}")),
                    0);
   fake_conn_t *a = fake_conn_new();
-  assert_int_equal(subscribe_conn(f->shard, a, qs_grants_retain(g), NULL, TOPICS_ARR("exact:https://x/a", "topic:access/42")), 0);
+  assert_int_equal(subscribe_conn(f->shard, a, qs_grants_retain(g), NULL,
+                                  TOPICS_ARR("exact:https://x/a", "topic:access/42")),
+                   0);
   qs_hub_subscriber_start(a->sub);
   assert_int_equal(qs_subscriptions_count(f->subs), 2);
 
@@ -207,7 +217,8 @@ static void test_start_and_end_publish_one_private_mercure_event_per_matcher(voi
   assert_str(str_member(d1, "subscriber"), subscriber); /* one identifier per connection */
   for (size_t i = 0; i < 2; i++) {
     assert_true(s.is_private[i]);
-    assert_str(s.type[i], "mercure");
+    /* The legacy-form event (second) has no type: 0.x clients use onmessage. */
+    assert_str(s.type[i], i ? "" : "mercure");
     assert_str(str_member(i ? d1 : d0, "id"), s.topic[i]); /* id == topic */
   }
   assert_str(str_member(d0, "match_type"), "exact");
@@ -224,7 +235,8 @@ static void test_start_and_end_publish_one_private_mercure_event_per_matcher(voi
 
   /* A second connection with the same token gets another identifier. */
   fake_conn_t *b = fake_conn_new();
-  assert_int_equal(subscribe_conn(f->shard, b, qs_grants_retain(g), NULL, TOPICS_ARR("exact:https://x/a")), 0);
+  assert_int_equal(subscribe_conn(f->shard, b, qs_grants_retain(g), NULL, TOPICS_ARR("exact:https://x/a")),
+                   0);
   qs_hub_subscriber_start(b->sub);
   history(f->hub, &s);
   assert_int_equal(s.count, 3);
@@ -256,8 +268,9 @@ static void test_a_watcher_receives_the_events_its_grants_allow(void **state) {
   fixture_t *f = fixture_new(false);
   fake_conn_t *watcher = fake_conn_new(), *outsider = fake_conn_new(), *a = fake_conn_new();
   qs_grants_t *allowed = qs_grants_create_empty();
-  assert_int_equal(qs_grants_add_subscribe(allowed, make_matcher(QS_MATCH_URLPATTERN, "/.well-known/mercure/subscriptions/*"),
-                                           qs_slice(NULL, 0)),
+  assert_int_equal(qs_grants_add_subscribe(
+                       allowed, make_matcher(QS_MATCH_URLPATTERN, "/.well-known/mercure/subscriptions/*"),
+                       qs_slice(NULL, 0)),
                    0);
   assert_int_equal(subscribe_conn(f->shard, watcher, allowed, NULL,
                                   TOPICS_ARR("urlpattern:/.well-known/mercure/subscriptions/*")),
@@ -292,7 +305,8 @@ static void test_snapshot_lists_filters_and_finds_with_the_newest_id_as_cursor(v
   assert_str(cursor, "earliest");
   json_decref(docs);
 
-  assert_int_equal(subscribe_conn(f->shard, a, NULL, NULL, TOPICS_ARR("exact:https://x/a", "urlpattern:/b/*")), 0);
+  assert_int_equal(
+      subscribe_conn(f->shard, a, NULL, NULL, TOPICS_ARR("exact:https://x/a", "urlpattern:/b/*")), 0);
   qs_hub_subscriber_start(a->sub);
   assert_int_equal(subscribe_conn(f->shard, b, NULL, NULL, TOPICS_ARR("exact:https://x/a")), 0);
   qs_hub_subscriber_start(b->sub);
@@ -303,7 +317,8 @@ static void test_snapshot_lists_filters_and_finds_with_the_newest_id_as_cursor(v
   assert_int_equal(snapshot(f, &all, 100, &docs, cursor, sizeof cursor, NULL), 0);
   assert_int_equal(json_array_size(docs), 3);
   assert_str(cursor, s.id[2]);
-  for (size_t i = 0; i < 3; i++) assert_str(str_member(json_array_get(docs, i), "id"), s.topic[i]); /* start order */
+  for (size_t i = 0; i < 3; i++)
+    assert_str(str_member(json_array_get(docs, i), "id"), s.topic[i]); /* start order */
   json_t *ev = parse(s.data[1]);
   char a_subscriber[64];
   snprintf(a_subscriber, sizeof a_subscriber, "%s", str_member(ev, "subscriber"));
@@ -316,8 +331,8 @@ static void test_snapshot_lists_filters_and_finds_with_the_newest_id_as_cursor(v
   assert_true(truncated);
   json_decref(docs);
 
-  qs_subscriptions_query_t by_match = {.scope = QS_SUBSCRIPTIONS_MATCH, .type = QS_MATCH_EXACT,
-                                       .match = qs_slice_from_cstr("https://x/a")};
+  qs_subscriptions_query_t by_match = {
+      .scope = QS_SUBSCRIPTIONS_MATCH, .type = QS_MATCH_EXACT, .match = qs_slice_from_cstr("https://x/a")};
   assert_int_equal(snapshot(f, &by_match, 100, &docs, cursor, sizeof cursor, NULL), 0);
   assert_int_equal(json_array_size(docs), 2);
   json_decref(docs);
@@ -326,8 +341,10 @@ static void test_snapshot_lists_filters_and_finds_with_the_newest_id_as_cursor(v
   assert_int_equal(json_array_size(docs), 0);
   json_decref(docs);
 
-  qs_subscriptions_query_t one = {.scope = QS_SUBSCRIPTIONS_ONE, .type = QS_MATCH_URLPATTERN,
-                                  .match = qs_slice_from_cstr("/b/*"), .subscriber = qs_slice_from_cstr(a_subscriber)};
+  qs_subscriptions_query_t one = {.scope = QS_SUBSCRIPTIONS_ONE,
+                                  .type = QS_MATCH_URLPATTERN,
+                                  .match = qs_slice_from_cstr("/b/*"),
+                                  .subscriber = qs_slice_from_cstr(a_subscriber)};
   assert_int_equal(snapshot(f, &one, 100, &docs, cursor, sizeof cursor, NULL), 0);
   assert_int_equal(json_array_size(docs), 1);
   assert_str(str_member(json_array_get(docs, 0), "id"), s.topic[1]);
@@ -363,9 +380,11 @@ static void test_snapshot_waits_until_the_events_it_reflects_are_durable(void **
   size_t count;
   bool truncated;
   qs_subscriptions_query_t all = {.scope = QS_SUBSCRIPTIONS_ALL};
-  assert_int_equal(qs_subscriptions_snapshot(f->subs, f->hub, &all, 10, &docs, &count, &truncated, &cursor), QS_EBUSY);
+  assert_int_equal(qs_subscriptions_snapshot(f->subs, f->hub, &all, 10, &docs, &count, &truncated, &cursor),
+                   QS_EBUSY);
   test_store_flush(store);
-  assert_int_equal(qs_subscriptions_snapshot(f->subs, f->hub, &all, 10, &docs, &count, &truncated, &cursor), 0);
+  assert_int_equal(qs_subscriptions_snapshot(f->subs, f->hub, &all, 10, &docs, &count, &truncated, &cursor),
+                   0);
   assert_int_equal(count, 1);
   qs_buf_dispose(&docs);
   qs_buf_dispose(&cursor);
