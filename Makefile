@@ -17,6 +17,7 @@ build:
 
 build-test:
 	@./scripts/install-deps.sh --test
+	@./scripts/install-test-tools.sh
 	cmake -S . -B $(TEST_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQS_SANITIZE=ON >/dev/null
 	cmake --build $(TEST_BUILD_DIR)
 

@@ -247,9 +247,9 @@ class SSE:
     def __init__(self, port, last_event_id, token):
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.req = ("GET %s?topic=*  HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        self.req = ("GET %s?topic=* HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                     "Authorization: Bearer %s\r\nLast-Event-ID: %s\r\n\r\n"
-                    % (HUB_PATH, token, last_event_id)).replace("*  ", "*").encode()
+                    % (HUB_PATH, token, last_event_id)).encode()
         self.raw = bytearray()
         self.pos = 0
         self.text = bytearray()

@@ -12,13 +12,16 @@
 # Other processes on the machine skew every figure: each scenario prints the
 # load average before it and the CPU other processes took during it.
 # Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new
-# /tmp/qs-bench.XXXXXX), WORKERS (hub worker threads, default 2).
+# /tmp/qs-bench.XXXXXX), WORKERS (hub worker threads, default 2), REPEAT
+# (default 1: run the whole list that many times with the same build; on a
+# shared machine, compare the runs rather than trusting one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/qs-bench.XXXXXX)}
 WORKERS=${WORKERS:-2}
+REPEAT=${REPEAT:-1}
 mkdir -p "$OUT_DIR"
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -110,46 +113,52 @@ SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(idle-memory fanout-1k fanout-10k fanout-15k-paced fanout-15k-coalesced
                                          throughput latency-25k latency-half durable matchers-urlpattern)
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)"
+echo "source:  $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) (built $(date -u -r "$QS" +%FT%TZ))"
 echo "results: $OUT_DIR"
 # `set -o pipefail` makes run's `loadgen | grep` report loadgen's status.
-for s in "${SCENARIOS[@]}"; do
-  case $s in
-  idle-memory) # the hub's RSS growth per idle subscriber
-    run "$s" memory --subscribers 15000 --topics 1 --publishes 0 --idle-ms 2000 --duration-limit 60 ;;
-  fanout-1k) # every update to everybody, 4 publishes in flight
-    run "$s" memory --subscribers 1000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
-      --duration-limit 60 ;;
-  fanout-10k)
-    run "$s" memory --subscribers 10000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
-      --duration-limit 90 ;;
-  fanout-15k-paced) # DESIGN.md's 300,000 deliveries/s to 15,000 subscribers: 20 updates/s, one at a time
-    run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --rate 20 --publishers 4 \
-      --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
-  fanout-15k-coalesced) # 128 publishes in flight: several events per connection per write
-    run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --publishers 8 --pipeline 16 \
-      --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
-  throughput) # one subscriber per topic: publishes/s with in-memory history
-    run "$s" memory --subscribers 10000 --topics 10000 --publishes 20000 --publishers 8 --pipeline 8 \
-      --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
-  latency-25k) # half of DESIGN.md's 50,000/s target
-    run "$s" memory --subscribers 10000 --topics 10000 --publishes 20000 --rate 25000 --publishers 8 --pipeline 4 \
-      --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
-  latency-half) # half of the rate the throughput scenario measured
-    max=$(json_field throughput publish_rate_per_s 2>/dev/null || true)
-    [ -n "$max" ] || max=20000
-    half=$(( ${max%.*} / 2 ))
-    run "$s" memory --subscribers 10000 --topics 10000 --publishes "$half" --rate "$half" --publishers 8 \
-      --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
-  durable) # throughput with LMDB history (group commit)
-    run "$s" lmdb --subscribers 10000 --topics 10000 --publishes 10000 --publishers 16 --pipeline 8 \
-      --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
-  matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
-    run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 500 --publishers 4 \
-      --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 45 ;;
-  *)
-    echo "bench: unknown scenario $s" >&2
-    exit 2 ;;
-  esac
+for rep in $(seq "$REPEAT"); do
+  suffix=
+  [ "$REPEAT" -eq 1 ] || suffix="-$rep"
+  for scenario in "${SCENARIOS[@]}"; do
+    s=$scenario$suffix
+    case $scenario in
+    idle-memory) # the hub's RSS growth per idle subscriber
+      run "$s" memory --subscribers 15000 --topics 1 --publishes 0 --idle-ms 2000 --duration-limit 60 ;;
+    fanout-1k) # every update to everybody, 4 publishes in flight
+      run "$s" memory --subscribers 1000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
+        --duration-limit 60 ;;
+    fanout-10k)
+      run "$s" memory --subscribers 10000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
+        --duration-limit 90 ;;
+    fanout-15k-paced) # DESIGN.md's 300,000 deliveries/s to 15,000 subscribers: 20 updates/s, one at a time
+      run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --rate 20 --publishers 4 \
+        --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
+    fanout-15k-coalesced) # 128 publishes in flight: several events per connection per write
+      run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --publishers 8 --pipeline 16 \
+        --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
+    throughput) # one subscriber per topic: publishes/s with in-memory history
+      run "$s" memory --subscribers 10000 --topics 10000 --publishes 20000 --publishers 8 --pipeline 8 \
+        --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    latency-25k) # half of DESIGN.md's 50,000/s target
+      run "$s" memory --subscribers 10000 --topics 10000 --publishes 20000 --rate 25000 --publishers 8 --pipeline 4 \
+        --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    latency-half) # half of the rate the throughput scenario measured
+      max=$(json_field "throughput$suffix" publish_rate_per_s 2>/dev/null || true)
+      [ -n "$max" ] || max=20000
+      half=$(( ${max%.*} / 2 ))
+      run "$s" memory --subscribers 10000 --topics 10000 --publishes "$half" --rate "$half" --publishers 8 \
+        --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    durable) # throughput with LMDB history (group commit)
+      run "$s" lmdb --subscribers 10000 --topics 10000 --publishes 10000 --publishers 16 --pipeline 8 \
+        --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
+      run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 500 --publishers 4 \
+        --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 45 ;;
+    *)
+      echo "bench: unknown scenario $scenario" >&2
+      exit 2 ;;
+    esac
+  done
 done
 
 echo

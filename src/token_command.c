@@ -152,7 +152,8 @@ int qs_token_command(int argc, char **argv, char **environ_like) {
     }
   }
   bool subscriber_only = publish.count == 0 && subscribe.count > 0;
-  if (!key && subscriber_only) key = env_either(environ_like, "QUICKSILVER_SUBSCRIBER_JWT", "MERCURE_SUBSCRIBER_JWT_KEY");
+  if (!key && subscriber_only)
+    key = env_either(environ_like, "QUICKSILVER_SUBSCRIBER_JWT", "MERCURE_SUBSCRIBER_JWT_KEY");
   if (!key) key = env_either(environ_like, "QUICKSILVER_PUBLISHER_JWT", "MERCURE_PUBLISHER_JWT_KEY");
   if (!key) {
     fprintf(stderr, "quicksilver token: no key: pass --key (or --dev) or set MERCURE_PUBLISHER_JWT_KEY\n");

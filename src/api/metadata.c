@@ -18,7 +18,8 @@ void qs_api_metadata(qs_api_worker_t *worker, qs_http_request_t *req) {
   for (size_t i = 0; servers && i < config->issuers.count; i++) {
     qs_config_issuer_t issuer;
     const char *reason;
-    if (qs_config_issuer_parse(config->issuers.items[i], &issuer, &reason) == 0 && issuer.authorization_server)
+    if (qs_config_issuer_parse(config->issuers.items[i], &issuer, &reason) == 0 &&
+        issuer.authorization_server)
       json_array_append_new(servers, json_stringn(issuer.id.ptr, issuer.id.len));
   }
   if (json_array_size(servers))

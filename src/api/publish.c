@@ -42,6 +42,17 @@ static void on_published(void *ctx, qs_update_t *update, int status) {
   free(pending);
 }
 
+/* A publish_origins entry: an exact origin, `*` for every origin, or one `*`
+ * inside an entry standing for any run of characters (as the reference hub:
+ * a scheme, then "*.example.com"). */
+static bool origin_matches(qs_slice_t entry, qs_slice_t origin) {
+  const char *star = memchr(entry.ptr, '*', entry.len);
+  if (!star) return qs_slice_eq(entry, origin);
+  size_t prefix = (size_t)(star - entry.ptr), suffix = entry.len - prefix - 1;
+  return origin.len >= prefix + suffix && memcmp(origin.ptr, entry.ptr, prefix) == 0 &&
+         memcmp(origin.ptr + origin.len - suffix, star + 1, suffix) == 0;
+}
+
 /* Mercure draft, Security Considerations (CSRF): a cookie-authenticated
  * publish must come from an allowed origin, taken from Origin or Referer. */
 static int check_publish_origin(const qs_api_t *api, const qs_http_request_t *req, const char **reason) {
@@ -64,9 +75,9 @@ static int check_publish_origin(const qs_api_t *api, const qs_http_request_t *re
   }
   const qs_config_list_t *allowed = &api->config->publish_origins;
   for (size_t i = 0; i < allowed->count; i++)
-    if (strcmp(allowed->items[i], "*") == 0 || qs_slice_eq_cstr(origin, allowed->items[i])) return 0;
+    if (origin_matches(qs_slice_from_cstr(allowed->items[i]), origin)) return 0;
   *reason = "this origin is not allowed to publish with cookie authentication (publish_origins)";
-  return 403;
+  return 400;
 }
 
 /* 1 for a form body, 0 for none or another media type (an empty form then:
@@ -106,8 +117,7 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
     int status = check_publish_origin(api, req, &reason);
     if (status) {
       qs_grants_release(grants);
-      qs_api_refuse_bearer(req, api, status, status == 400 ? "invalid_request" : "insufficient_scope", reason,
-                           "publish");
+      qs_api_refuse_bearer(req, api, status, "invalid_request", reason, "publish");
       return;
     }
   }

@@ -150,9 +150,11 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
     qs_form_dispose(&form);
     qs_api_headers_t h;
     qs_api_headers_init(&h, api, req);
-    QS_LOG_INFO("subscribe refused from %s: 429 (too many connections for this token subject)", req->remote_addr);
-    qs_api_respond_text(req, &h, rc == QS_EBUSY ? 429 : 503,
-                        rc == QS_EBUSY ? "too many connections for this token subject" : "cannot subscribe now");
+    QS_LOG_INFO("subscribe refused from %s: 429 (too many connections for this token subject)",
+                req->remote_addr);
+    qs_api_respond_text(
+        req, &h, rc == QS_EBUSY ? 429 : 503,
+        rc == QS_EBUSY ? "too many connections for this token subject" : "cannot subscribe now");
     return;
   }
   qs_hub_subscribe_params_t hub_params = {

@@ -6,16 +6,16 @@
 
 #include "auth/claims.h"
 #include "auth/jwk.h"
-#include "auth/jws.h"
 #include "auth/jwks_source.h"
+#include "auth/jws.h"
 #include "auth/token_cache_internal.h"
 #include "base/error.h"
 
 typedef struct {
-  qs_jwt_key_t *key;        /* a static key, or NULL for a JWK Set */
-  qs_jwks_source_t *jwks;   /* borrowed from qs_auth.sources */
-  qs_jwt_alg_t jwks_alg;    /* JWK Set: the only algorithm, or QS_JWT_ALG_INVALID for any */
-  char *kid;                /* static JWK with a `kid`: tokens naming another kid skip it */
+  qs_jwt_key_t *key;      /* a static key, or NULL for a JWK Set */
+  qs_jwks_source_t *jwks; /* borrowed from qs_auth.sources */
+  qs_jwt_alg_t jwks_alg;  /* JWK Set: the only algorithm, or QS_JWT_ALG_INVALID for any */
+  char *kid;              /* static JWK with a `kid`: tokens naming another kid skip it */
   bool legacy;
   char *issuer; /* NULL: any issuer without keys of its own */
   size_t issuer_len;
@@ -350,7 +350,8 @@ static int check_claims(const qs_auth_t *auth, const auth_key_t *key, const qs_j
   if ((iss && !json_is_string(iss)) || (sub && !json_is_string(sub)))
     return refuse(why, "iss and sub must be strings");
   /* A key bound to an issuer was chosen because `iss` is that issuer. */
-  if (!key->legacy && !key->issuer && auth->issuer_count && (!iss || !issuer_trusted(auth, string_slice(iss))))
+  if (!key->legacy && !key->issuer && auth->issuer_count &&
+      (!iss || !issuer_trusted(auth, string_slice(iss))))
     return refuse(why, "untrusted iss");
   return 0;
 }

@@ -46,7 +46,8 @@ static qs_jwt_alg_set_t kty_algorithms(const json_t *jwk) {
     if (qs_slice_eq_cstr(crv, "P-521")) return qs_jwt_alg_bit(QS_JWT_ES512);
     return 0;
   }
-  if (qs_slice_eq_cstr(kty, "OKP")) return qs_slice_eq_cstr(crv, "Ed25519") ? qs_jwt_alg_bit(QS_JWT_EDDSA) : 0;
+  if (qs_slice_eq_cstr(kty, "OKP"))
+    return qs_slice_eq_cstr(crv, "Ed25519") ? qs_jwt_alg_bit(QS_JWT_EDDSA) : 0;
   if (qs_slice_eq_cstr(kty, "oct"))
     return qs_jwt_alg_bit(QS_JWT_HS256) | qs_jwt_alg_bit(QS_JWT_HS384) | qs_jwt_alg_bit(QS_JWT_HS512);
   return 0;
@@ -62,7 +63,8 @@ qs_jwt_alg_set_t qs_jwk_algorithms(const json_t *jwk, qs_jwt_alg_set_t allowed) 
     bool verify = false;
     size_t i;
     const json_t *op;
-    json_array_foreach(ops, i, op) verify |= json_is_string(op) && strcmp(json_string_value(op), "verify") == 0;
+    json_array_foreach(ops, i, op) verify |=
+        json_is_string(op) && strcmp(json_string_value(op), "verify") == 0;
     if (!verify) return 0;
   }
   qs_jwt_alg_set_t algs = kty_algorithms(jwk) & allowed;

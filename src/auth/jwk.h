@@ -22,10 +22,10 @@ static inline qs_jwt_alg_set_t qs_jwt_alg_bit(qs_jwt_alg_t alg) { return (qs_jwt
 
 /* Every asymmetric algorithm: the default of JWK Sets fetched from a URL
  * (REF defaultJWTAlgorithms). HMAC keys never come from a URL. */
-#define QS_JWT_ALGS_ASYMMETRIC                                                                        \
-  (qs_jwt_alg_bit(QS_JWT_RS256) | qs_jwt_alg_bit(QS_JWT_RS384) | qs_jwt_alg_bit(QS_JWT_RS512) |      \
-   qs_jwt_alg_bit(QS_JWT_PS256) | qs_jwt_alg_bit(QS_JWT_PS384) | qs_jwt_alg_bit(QS_JWT_PS512) |      \
-   qs_jwt_alg_bit(QS_JWT_ES256) | qs_jwt_alg_bit(QS_JWT_ES384) | qs_jwt_alg_bit(QS_JWT_ES512) |      \
+#define QS_JWT_ALGS_ASYMMETRIC                                                                  \
+  (qs_jwt_alg_bit(QS_JWT_RS256) | qs_jwt_alg_bit(QS_JWT_RS384) | qs_jwt_alg_bit(QS_JWT_RS512) | \
+   qs_jwt_alg_bit(QS_JWT_PS256) | qs_jwt_alg_bit(QS_JWT_PS384) | qs_jwt_alg_bit(QS_JWT_PS512) | \
+   qs_jwt_alg_bit(QS_JWT_ES256) | qs_jwt_alg_bit(QS_JWT_ES384) | qs_jwt_alg_bit(QS_JWT_ES512) | \
    qs_jwt_alg_bit(QS_JWT_EDDSA))
 
 /* True when `material` (after optional whitespace) is a JSON object with a

@@ -24,9 +24,9 @@ struct qs_jwks_source {
   bool stop;
   bool refresh_requested;
   bool first_attempt_done;
-  int64_t last_fetch_ms;        /* monotonic time of the last attempt */
-  int64_t last_requested_ms;    /* monotonic time of the last unknown-kid fetch */
-  uint64_t fetches;             /* successful fetches */
+  int64_t last_fetch_ms;     /* monotonic time of the last attempt */
+  int64_t last_requested_ms; /* monotonic time of the last unknown-kid fetch */
+  uint64_t fetches;          /* successful fetches */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -45,7 +45,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ctx) {
 }
 
 /* Aborts a transfer when the source is being destroyed. */
-static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
   qs_jwks_source_t *s = ctx;
   pthread_mutex_lock(&s->lock);
   bool stop = s->stop;
@@ -155,7 +156,8 @@ static void *run(void *arg) {
   return NULL;
 }
 
-int qs_jwks_source_create(const qs_jwks_source_config_t *config, qs_jwks_source_t **out, const char **reason) {
+int qs_jwks_source_create(const qs_jwks_source_config_t *config, qs_jwks_source_t **out,
+                          const char **reason) {
   *out = NULL;
   qs_slice_t url = config->url;
   if (!qs_slice_starts_with(url, qs_slice_from_cstr("https://")) &&
@@ -197,7 +199,8 @@ int qs_jwks_source_create(const qs_jwks_source_config_t *config, qs_jwks_source_
     if (pthread_cond_timedwait(&s->wake, &s->lock, &ts) == ETIMEDOUT) break;
   bool ready = s->set != NULL;
   pthread_mutex_unlock(&s->lock);
-  if (!ready) QS_LOG_WARN("JWKS %s: no key set yet; tokens needing it are refused until a fetch succeeds", s->url);
+  if (!ready)
+    QS_LOG_WARN("JWKS %s: no key set yet; tokens needing it are refused until a fetch succeeds", s->url);
   *out = s;
   return 0;
 }

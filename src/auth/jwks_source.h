@@ -14,12 +14,12 @@
 #include "base/slice.h"
 
 typedef struct {
-  qs_slice_t url;                   /* http://, https:// or file:// (copied) */
-  qs_jwt_alg_set_t algorithms;      /* 0: QS_JWT_ALGS_ASYMMETRIC */
-  int64_t refresh_interval_ms;      /* 0: QS_JWKS_DEFAULT_REFRESH_MS */
-  int64_t unknown_kid_interval_ms;  /* least time between fetches asked by an unknown kid; 0: default */
-  int64_t timeout_ms;               /* per fetch; 0: QS_JWKS_DEFAULT_TIMEOUT_MS */
-  int64_t initial_wait_ms;          /* how long create waits for the first fetch; 0: timeout_ms */
+  qs_slice_t url;                  /* http://, https:// or file:// (copied) */
+  qs_jwt_alg_set_t algorithms;     /* 0: QS_JWT_ALGS_ASYMMETRIC */
+  int64_t refresh_interval_ms;     /* 0: QS_JWKS_DEFAULT_REFRESH_MS */
+  int64_t unknown_kid_interval_ms; /* least time between fetches asked by an unknown kid; 0: default */
+  int64_t timeout_ms;              /* per fetch; 0: QS_JWKS_DEFAULT_TIMEOUT_MS */
+  int64_t initial_wait_ms;         /* how long create waits for the first fetch; 0: timeout_ms */
 } qs_jwks_source_config_t;
 
 #define QS_JWKS_DEFAULT_REFRESH_MS (10 * 60 * 1000)

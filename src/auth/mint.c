@@ -103,12 +103,12 @@ static int sign_pkey(qs_jwt_alg_t alg, qs_slice_t pem, qs_slice_t input, qs_buf_
       ready = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
     }
     const unsigned char *data = (const unsigned char *)input.ptr;
-    if (ready && EVP_DigestSign(ctx, NULL, &sig_len, data, input.len) == 1 && (sig = OPENSSL_malloc(sig_len)) &&
-        EVP_DigestSign(ctx, sig, &sig_len, data, input.len) == 1) {
+    if (ready && EVP_DigestSign(ctx, NULL, &sig_len, data, input.len) == 1 &&
+        (sig = OPENSSL_malloc(sig_len)) && EVP_DigestSign(ctx, sig, &sig_len, data, input.len) == 1) {
       qs_buf_t raw;
       qs_buf_init(&raw, 1024);
       rc = alg_in(alg, QS_JWT_ES256, QS_JWT_ES512) ? der_to_jose(alg, sig, sig_len, &raw)
-                                                    : qs_buf_append(&raw, sig, sig_len);
+                                                   : qs_buf_append(&raw, sig, sig_len);
       if (!rc) rc = qs_base64url_encode(raw.ptr, raw.len, out);
       qs_buf_dispose(&raw);
     } else {
@@ -228,8 +228,8 @@ static json_t *build_claims(const qs_token_spec_t *spec, int64_t now_ms, json_t 
     json_t *sub = spec->subscribe_count ? detail("subscribe", spec->subscribe, spec->subscribe_count,
                                                  spec->match_type, spec->subscribe_match_types, payload)
                                         : NULL;
-    json_t *pub = spec->publish_count ? detail("publish", spec->publish, spec->publish_count, spec->match_type,
-                                               spec->publish_match_types, NULL)
+    json_t *pub = spec->publish_count ? detail("publish", spec->publish, spec->publish_count,
+                                               spec->match_type, spec->publish_match_types, NULL)
                                       : NULL;
     ok = ok && details && (sub || !spec->subscribe_count) && (pub || !spec->publish_count);
     json_t *first = spec->publish_first ? pub : sub, *second = spec->publish_first ? sub : pub;
@@ -249,7 +249,8 @@ static json_t *build_claims(const qs_token_spec_t *spec, int64_t now_ms, json_t 
 int qs_token_mint(const qs_token_spec_t *spec, qs_buf_t *out) {
   qs_jwt_alg_t alg = spec->alg ? spec->alg : QS_JWT_HS256;
   if (spec->secret.len == 0) return QS_EINVAL;
-  if (spec->format == QS_TOKEN_FORMAT_DRAFT08 && spec->lifetime_s <= 0 && spec->expires_s <= 0) return QS_EINVAL;
+  if (spec->format == QS_TOKEN_FORMAT_DRAFT08 && spec->lifetime_s <= 0 && spec->expires_s <= 0)
+    return QS_EINVAL;
   int64_t now_ms = spec->now_ms ? spec->now_ms : qs_clock_wall_ms();
   json_t *payload = NULL;
   if (spec->payload_json.len) {

@@ -48,12 +48,12 @@ typedef struct {
   size_t subscribe_count;
   qs_match_type_t match_type; /* draft-08: the match_type of every topic (exact is not written) */
   qs_slice_t
-      payload_json;    /* optional JSON value: legacy `mercure.payload` or the subscribe detail's payload */
-  int64_t now_ms;      /* issue time; 0: qs_clock_wall_ms() */
-  int64_t lifetime_s;  /* exp = now + lifetime; 0: no exp (legacy only; draft-08 requires one) */
-  qs_slice_t audience; /* draft-08 `aud`, optional */
-  qs_slice_t issuer;   /* `iss`, optional */
-  qs_slice_t subject;  /* `sub`, optional */
+      payload_json;     /* optional JSON value: legacy `mercure.payload` or the subscribe detail's payload */
+  int64_t now_ms;       /* issue time; 0: qs_clock_wall_ms() */
+  int64_t lifetime_s;   /* exp = now + lifetime; 0: no exp (legacy only; draft-08 requires one) */
+  qs_slice_t audience;  /* draft-08 `aud`, optional */
+  qs_slice_t issuer;    /* `iss`, optional */
+  qs_slice_t subject;   /* `sub`, optional */
   qs_slice_t kid;       /* header `kid`, optional */
   qs_slice_t client_id; /* draft-08 `client_id` (RFC 9068), optional */
   qs_slice_t jti;       /* draft-08 `jti`, optional */

@@ -46,7 +46,8 @@ static int subject_key(const qs_grants_t *g, qs_buf_t *out) {
   return rc;
 }
 
-int qs_subject_limiter_acquire(qs_subject_limiter_t *l, const qs_grants_t *grants, qs_subject_lease_t **lease) {
+int qs_subject_limiter_acquire(qs_subject_limiter_t *l, const qs_grants_t *grants,
+                               qs_subject_lease_t **lease) {
   *lease = NULL;
   if (!grants || grants->subject.len == 0) return 0;
   qs_buf_t key;

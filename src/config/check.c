@@ -158,7 +158,8 @@ int qs_config_issuer_parse(const char *item, qs_config_issuer_t *out, const char
   *reason = NULL;
   if (out->id.len == 0) *reason = "an issuer needs an identifier before the first ';'";
   for (size_t i = 0; i < out->id.len && !*reason; i++)
-    if ((unsigned char)out->id.ptr[i] <= ' ' || out->id.ptr[i] == '=') *reason = "the identifier has a space or '='";
+    if ((unsigned char)out->id.ptr[i] <= ' ' || out->id.ptr[i] == '=')
+      *reason = "the identifier has a space or '='";
   p = semi ? semi + 1 : end;
   while (!*reason && p < end) {
     const char *next = memchr(p, ';', (size_t)(end - p));
@@ -194,8 +195,9 @@ int qs_config_issuer_parse(const char *item, qs_config_issuer_t *out, const char
     } else if (qs_slice_eq_cstr(name, "jwks_url")) {
       targets[0] = &out->publisher_jwks_url, targets[1] = &out->subscriber_jwks_url;
     } else {
-      *reason = "unknown setting (use publisher_jwt, publisher_jwt_alg, publisher_jwks_url, the subscriber_ "
-                "ones, jwt, jwt_alg, jwks_url or authorization_server)";
+      *reason =
+          "unknown setting (use publisher_jwt, publisher_jwt_alg, publisher_jwks_url, the subscriber_ "
+          "ones, jwt, jwt_alg, jwks_url or authorization_server)";
       break;
     }
     if (!eq || value.len == 0) {

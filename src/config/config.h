@@ -51,9 +51,9 @@ typedef struct {
   char *subscriber_jwt_alg;
   char *resource_identifier; /* "" = the hub URL */
   char *cookie_name;
-  char *publisher_jwks_url;    /* legacy-role JWK Set URL, "" = none */
-  char *subscriber_jwks_url;   /* legacy-role JWK Set URL, "" = none */
-  qs_config_list_t issuers;    /* option `issuer`: qs_config_issuer_parse() reads each item; secret */
+  char *publisher_jwks_url;  /* legacy-role JWK Set URL, "" = none */
+  char *subscriber_jwks_url; /* legacy-role JWK Set URL, "" = none */
+  qs_config_list_t issuers;  /* option `issuer`: qs_config_issuer_parse() reads each item; secret */
   uint64_t jwks_refresh_interval_ms;
   uint64_t jwks_unknown_kid_interval_ms;
 
@@ -78,7 +78,7 @@ typedef struct {
   uint64_t max_field_bytes;
   uint64_t subscriber_queue_max_bytes;
   int64_t max_connections;
-  int64_t max_connections_per_client; /* 0 = no limit */
+  int64_t max_connections_per_client;  /* 0 = no limit */
   int64_t max_connections_per_subject; /* 0 = no limit */
 
   /* History */

@@ -321,6 +321,37 @@ class InteropTest(unittest.TestCase):
         self.assertEqual([e.id for e in again.wait_id("urn:e:2")], ["urn:e:2"])
         again.close()
 
+    def test_connections_per_subject(self):
+        hub = hubtest.Hub(["--max_connections_per_subject", "2", "--resource_identifier", RESOURCE,
+                           "--issuer", "https://es256.example;jwt=@%s;jwt_alg=ES256" % self.keys.public["ES256"]])
+        try:
+            def token(sub):
+                return openssl_token(self.keys, "ES256", claims("https://es256.example", sub=sub))
+
+            alice = [hubtest.SSEClient(hub, "topic=" + TOPIC, headers=[("Authorization", "Bearer " + token("alice"))])
+                     for _ in range(2)]
+            self.assertEqual([c.status for c in alice], [200, 200])
+            third = hubtest.SSEClient(hub, "topic=" + TOPIC, headers=[("Authorization", "Bearer " + token("alice"))])
+            self.assertEqual(third.status, 429)
+            third.close()
+            bob = hubtest.SSEClient(hub, "topic=" + TOPIC, headers=[("Authorization", "Bearer " + token("bob"))])
+            self.assertEqual(bob.status, 200)
+            bob.close()
+            alice[0].close()
+            deadline = time.time() + 5
+            while True:  # the hub sees the close asynchronously
+                again = hubtest.SSEClient(hub, "topic=" + TOPIC,
+                                          headers=[("Authorization", "Bearer " + token("alice"))])
+                status = again.status
+                again.close()
+                if status == 200 or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(status, 200)
+            alice[1].close()
+        finally:
+            self.assertEqual(hub.stop(), 0, hub.stderr())
+
     def test_metadata_lists_authorization_servers(self):
         r = hubtest.request(self.hub, "GET", "/.well-known/oauth-protected-resource/.well-known/mercure")
         doc = json.loads(r.body)

@@ -7,9 +7,10 @@ import socket
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, HTTPDecoder, HubTestCase, Response, SSEClient, SSEParser,
-                     b64url, legacy_token, main, publish, publisher_token, raw_request, request, subscriber_token,
+                     b64url, legacy_token, main, metric, publish, publisher_token, raw_request, request, subscriber_token,
                      symfony_body)
 
 BODY_LIMIT = 16 * 1024
@@ -272,6 +273,10 @@ class Errors(HubTestCase):
         self.assertEqual(r.status, 200, r)
         for name in ("mercure_subscribers_connected", "mercure_subscribers_total", "mercure_updates_total"):
             self.assertRegex(r.text, r"(?m)^%s(\{[^}]*\})? [0-9]" % name)
+        before = metric(self.hub, "mercure_updates_total")
+        for i in range(3):
+            self.assertEqual(publish(self.hub, ["metrics"], "m%d" % i).status, 200)
+        self.assertEqual(metric(self.hub, "mercure_updates_total"), before + 3)
 
     def test_zz_hub_still_serves_after_all_errors(self):
         # Named to run last (unittest sorts by name).

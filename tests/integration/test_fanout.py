@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HTTPDecoder, HubTestCase, Publisher, SSEClient, SSEParser, main, metric, php_urlencode,
                      subscribe_request, subscriber_token)

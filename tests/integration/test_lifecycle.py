@@ -10,6 +10,7 @@ import tempfile
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (Hub, SSEClient, main, php_urlencode, publish, publisher_token, request, run_binary,
                      subscriber_token)
@@ -62,6 +63,64 @@ class Lifecycle(unittest.TestCase):
 
     def test_sigint_ends_streams_cleanly_and_exits_0(self):
         self.graceful_stop_with_subscribers(signal.SIGINT)
+
+    def test_sigterm_under_load(self):
+        """300 subscribers, a publish burst in flight, slow and half-open clients: SIGTERM still exits 0."""
+        import socket
+        import threading
+        from hubtest import Publisher, subscribe_request
+        hub = self.start("--workers", "2")
+        topic = "load"
+        token = subscriber_token([topic])
+        req = subscribe_request(hub, "topic=load", [("Authorization", "Bearer " + token)])
+        socks = []
+        try:
+            for i in range(300):
+                s = socket.create_connection(hub.addr, timeout=10)
+                if i % 50 == 0:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(req)
+                socks.append(s)
+            half = socket.create_connection(hub.addr, timeout=10)  # headers never finished
+            half.sendall(b"GET /.well-known/mercure?topic=load HTTP/1.1\r\nHost: x\r\n")
+            socks.append(half)
+            body = socket.create_connection(hub.addr, timeout=10)  # publish body never finished
+            body.sendall(("POST /.well-known/mercure HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                          "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+                          "topic=load&data=" % publisher_token()).encode())
+            socks.append(body)
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                r = request(hub, "GET", "/metrics")
+                if "mercure_subscribers_connected 300" in r.text:
+                    break
+                time.sleep(0.1)
+            stop = threading.Event()
+
+            def burst():
+                p = Publisher(hub)
+                try:
+                    while not stop.is_set():
+                        p.publish([topic], data="y" * 2000)
+                except Exception:
+                    pass  # the hub goes away under it
+                finally:
+                    p.close()
+
+            t = threading.Thread(target=burst)
+            t.start()
+            time.sleep(0.5)
+            t0 = time.time()
+            hub.send_signal(signal.SIGTERM)
+            rc = hub.wait_exit(timeout=15)
+            elapsed = time.time() - t0
+            stop.set()
+            t.join(10)
+            self.assertEqual(rc, 0, "exit code %r\n%s" % (rc, hub.stderr()[-6000:]))
+            self.assertLess(elapsed, 8.0, "shutdown under load took %.1fs" % elapsed)
+        finally:
+            for s in socks:
+                s.close()
 
     def test_sigterm_idle_hub_exits_0(self):
         hub = self.start()

@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (Hub, HubTestCase, Publisher, SSEClient, main, php_urlencode, publish, subscriber_token)
 
@@ -113,6 +114,18 @@ class ReconnectBase(HubTestCase):
             self.assertEqual([e.id for e in sub.wait_events(1)], live)
             sub.read_for(0.2)
             self.assertEqual([e.id for e in sub.events], live)
+
+    def test_duplicate_ids_resolve_to_the_earliest(self):
+        topic = self.topic()
+        dup = "dup-%d" % time.monotonic_ns()
+        first = publish(self.hub, [topic], data="d0", id=dup).text
+        mid = publish(self.hub, [topic], data="d1").text
+        second = publish(self.hub, [topic], data="d2", id=dup).text
+        last = publish(self.hub, [topic], data="d3").text
+        self.assertEqual((first, second), (dup, dup))
+        with SSEClient(self.hub, self.q(topic), self.auth() + [("Last-Event-ID", dup)]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), dup)
+            self.assertEqual([(e.id, e.data) for e in sub.wait_events(3)], [(mid, "d1"), (dup, "d2"), (last, "d3")])
 
     def test_no_cursor_no_cursor_header(self):
         topic = self.topic()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, UUID7_ID, HubTestCase, SSEClient, draft08_token, jwt_hs256,
                      legacy_token, main, php_urlencode, publish, publisher_token, request, subscriber_token,
@@ -187,6 +188,59 @@ class UseCase(HubTestCase):
                                                          'data: {"n":1}']), ev.raw)
             self.assertEqual(lines[-3:], ['data: {"n":1}', "", ""], ev.raw)
 
+    def test_topics_with_spaces_and_unicode(self):
+        topic = "room 1/caf\u00e9 & co+"
+        token = subscriber_token([topic])
+        plus = "topic=" + php_urlencode(topic)  # space as +
+        pct = "topic=" + php_urlencode(topic).replace("+", "%20")
+        with SSEClient(self.hub, plus, [cookie(token)]) as a, SSEClient(self.hub, pct, [cookie(token)]) as b:
+            uid = self.assertPublished(publish(self.hub, [topic], data="\u2603 snow", private=True))
+            for sub in (a, b):
+                self.assertEqual([(e.id, e.data) for e in sub.wait_events(1)], [(uid, "\u2603 snow")])
+
+    def test_uri_template_selectors_in_query_and_token(self):
+        token = subscriber_token(["access/{id}"])
+        with SSEClient(self.hub, "topic=access%2F%7Bid%7D", [cookie(token)]) as sub:
+            self.assertEqual(sub.status, 200, sub.body_bytes())
+            a = self.assertPublished(publish(self.hub, ["access/7"], data="seven", private=True))
+            self.assertPublished(publish(self.hub, ["access/7/x"], data="not matched", private=True))
+            b = self.assertPublished(publish(self.hub, ["access/8"], data="eight", private=True))
+            sub.wait_events(2)
+            sub.read_for(0.2)
+            self.assertEqual([(e.id, e.data) for e in sub.events], [(a, "seven"), (b, "eight")])
+
+    def test_large_multiline_json_byte_exact(self):
+        rows = ['{"row":%d,"text":"%s"}' % (i, "x\u00e9" * 50) for i in range(2000)]
+        data = "[\n" + ",\n".join(rows) + "\n]"
+        self.assertLess(len(data.encode()), 1024 * 1024 - 4096)
+        with self.browser_subscribe("access/42", subscriber_token(["access/42"])) as sub:
+            uid = self.assertPublished(publish(self.hub, ["access/42"], data=data, private=True))
+            events = sub.wait_events(1, timeout=20)
+            self.assertEqual(len(events), 1)
+            self.assertEqual(events[0].data, data)
+            self.assertEqual(events[0].raw, ("id: %s\n" % uid).encode() +
+                             "".join("data: %s\n" % line for line in data.split("\n")).encode() + b"\n")
+
+    def test_empty_id_is_treated_as_absent(self):
+        with self.browser_subscribe("access/42", subscriber_token(["access/42"])) as sub:
+            body = b"topic=access%2F42&data=x&private=on&id="
+            r = publish(self.hub, None, body=body)
+            self.assertEqual(r.status, 200, r)
+            self.assertRegex(r.text, UUID7_ID)
+            self.assertEqual([e.id for e in sub.wait_events(1)], [r.text])
+
+    def test_cors_preflight_for_publish(self):
+        r = request(self.hub, "OPTIONS", HUB_PATH,
+                    [("Origin", APP_ORIGIN), ("Access-Control-Request-Method", "POST"),
+                     ("Access-Control-Request-Headers", "authorization,cache-control")])
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), APP_ORIGIN)
+        methods = [m.strip() for m in (r.header("Access-Control-Allow-Methods") or "").upper().split(",")]
+        self.assertIn("POST", methods, r)
+        allowed = [h.strip().lower() for h in (r.header("Access-Control-Allow-Headers") or "").split(",")]
+        self.assertIn("authorization", allowed, r)
+        self.assertIn("cache-control", allowed, r)
+
     def test_cors_preflight_and_credentials(self):
         r = request(self.hub, "OPTIONS", HUB_PATH + "?topic=access%2F42",
                     [("Origin", APP_ORIGIN), ("Access-Control-Request-Method", "GET"),
@@ -307,6 +361,18 @@ class AnonymousAllowed(HubTestCase):
             replay.read_for(0.3)
             self.assertEqual([e.id for e in replay.events], [public])
             self.assertNotIn(b"secret", replay.body_bytes())
+
+    def test_private_is_presence_only(self):
+        topic = "presence/%d" % time.monotonic_ns()
+        with SSEClient(self.hub, "topic=" + php_urlencode(topic)) as anon:
+            for value in ("", "off", "false", "0"):
+                body = ("topic=%s&data=%s&private=%s" % (php_urlencode(topic), value or "empty", value)).encode()
+                self.assertEqual(publish(self.hub, None, body=body).status, 200)
+            body = ("topic=%s&data=bare&private" % php_urlencode(topic)).encode()
+            self.assertEqual(publish(self.hub, None, body=body).status, 200)
+            marker = self.assertPublished(publish(self.hub, [topic], data="marker"))
+            self.assertEqual([(e.id, e.data) for e in anon.wait_events(1)], [(marker, "marker")],
+                             "private=<anything> must make the update private")
 
     def test_invalid_token_still_refused_when_anonymous(self):
         bad = subscriber_token(["*"], secret="wrong-wrong-wrong-wrong-wrong-wrong")

@@ -1,5 +1,9 @@
 /* JWKs, signing with every algorithm, RFC 7515/8037 vectors, per-issuer keys,
  * `kid` selection and algorithm confusion. */
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,10 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include <openssl/bio.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "auth/auth.h"
 #include "auth/base64url.h"
@@ -34,21 +34,27 @@ static const char a2_jwk[] =
     "I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ\",\"e\":\"AQAB\"}";
 static const char a2_input[] = "eyJhbGciOiJSUzI1NiJ9." RFC7515_PAYLOAD;
 static const char a2_sig[] =
-    "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9"
+    "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_"
+    "O8W2Fp5jujGbds9uJdbF9"
     "CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383Lc"
-    "OLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlV"
+    "OLn6_dO--xi12jzDwusC-"
+    "eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlV"
     "mtVrBp0igcN_IoypGlUPQGe77Rw";
 
 /* RFC 7515 A.3 (ES256). */
-static const char a3_jwk[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
-                             "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}";
+static const char a3_jwk[] =
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}";
 static const char a3_input[] = "eyJhbGciOiJFUzI1NiJ9." RFC7515_PAYLOAD;
-static const char a3_sig[] = "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+static const char a3_sig[] =
+    "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
 /* RFC 8037 A.1, A.4 (Ed25519). */
-static const char ed_jwk[] = "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}";
+static const char ed_jwk[] =
+    "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}";
 static const char ed_input[] = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
-static const char ed_sig[] = "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+static const char ed_sig[] =
+    "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
 
 static qs_jwt_key_t *jwk_key(const char *text, qs_jwt_alg_t alg) {
   json_error_t e;
@@ -115,12 +121,14 @@ static void jwks_that_do_not_fit_are_refused(void **state) {
       {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
        "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a1\"}",
        QS_JWT_ES256}, /* not on the curve */
-      {"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"use\":\"enc\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}",
+      {"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"use\":\"enc\",\"x\":\"11qYAYKxCrfVS_"
+       "7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}",
        QS_JWT_EDDSA}, /* an encryption key */
-      {"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"ES256\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}",
-       QS_JWT_EDDSA}, /* its own alg says otherwise */
+      {"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"ES256\",\"x\":\"11qYAYKxCrfVS_"
+       "7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}",
+       QS_JWT_EDDSA},                                                    /* its own alg says otherwise */
       {"{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", QS_JWT_RS256}, /* far too small */
-      {"{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}", QS_JWT_RS256},           /* a secret for an RSA algorithm */
+      {"{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}", QS_JWT_RS256},            /* a secret for an RSA algorithm */
       {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
        "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
        QS_JWT_HS256}, /* algorithm confusion: a public key as an HMAC secret */
@@ -205,13 +213,13 @@ static test_key_t make_key(qs_jwt_alg_t alg, const char *kid) {
   } else if (crv) {
     char x[128];
     snprintf(x, sizeof x, "%s", bn_b64(pkey, OSSL_PKEY_PARAM_EC_PUB_X, size));
-    snprintf(jwk, sizeof jwk, "{\"kty\":\"EC\",\"crv\":\"%s\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}", crv, kid, x,
-             bn_b64(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, size));
+    snprintf(jwk, sizeof jwk, "{\"kty\":\"EC\",\"crv\":\"%s\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}", crv,
+             kid, x, bn_b64(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, size));
   } else {
     char n[1024];
     snprintf(n, sizeof n, "%s", bn_b64(pkey, OSSL_PKEY_PARAM_RSA_N, 0));
-    snprintf(jwk, sizeof jwk, "{\"kty\":\"RSA\",\"kid\":\"%s\",\"alg\":\"%s\",\"n\":\"%s\",\"e\":\"%s\"}", kid,
-             qs_jwt_alg_name(alg), n, bn_b64(pkey, OSSL_PKEY_PARAM_RSA_E, 0));
+    snprintf(jwk, sizeof jwk, "{\"kty\":\"RSA\",\"kid\":\"%s\",\"alg\":\"%s\",\"n\":\"%s\",\"e\":\"%s\"}",
+             kid, qs_jwt_alg_name(alg), n, bn_b64(pkey, OSSL_PKEY_PARAM_RSA_E, 0));
   }
   k.public_jwk = strdup(jwk);
   EVP_PKEY_free(pkey);
@@ -283,8 +291,8 @@ static void every_algorithm_signs_and_verifies(void **state) {
       qs_auth_t *auth = make_auth(&key, 1);
       char *token = mint(algs[i], k.private_pem, "", form ? qs_jwt_alg_name(algs[i]) : "", HUB, 60);
       const char *reason = NULL;
-      if (verify(auth, token, &reason)) fail_msg("%s (%s) refused: %s", qs_jwt_alg_name(algs[i]),
-                                                 form ? "JWK" : "PEM", reason);
+      if (verify(auth, token, &reason))
+        fail_msg("%s (%s) refused: %s", qs_jwt_alg_name(algs[i]), form ? "JWK" : "PEM", reason);
       /* A flipped bit in the signature is refused. */
       char *last = token + strlen(token) - 2;
       *last = *last == 'A' ? 'B' : 'A';
@@ -303,9 +311,12 @@ static void signing_refuses_keys_that_do_not_fit(void **state) {
   qs_buf_init(&out, 1 << 16);
   const char *reason = NULL;
   qs_slice_t h = qs_slice_from_cstr("{}"), c = qs_slice_from_cstr("{}");
-  assert_int_equal(qs_jwt_sign(QS_JWT_ES384, qs_slice_from_cstr(ec.private_pem), h, c, &out, &reason), QS_EINVAL);
-  assert_int_equal(qs_jwt_sign(QS_JWT_RS256, qs_slice_from_cstr(ec.private_pem), h, c, &out, &reason), QS_EINVAL);
-  assert_int_equal(qs_jwt_sign(QS_JWT_ES256, qs_slice_from_cstr(ec.public_pem), h, c, &out, &reason), QS_EINVAL);
+  assert_int_equal(qs_jwt_sign(QS_JWT_ES384, qs_slice_from_cstr(ec.private_pem), h, c, &out, &reason),
+                   QS_EINVAL);
+  assert_int_equal(qs_jwt_sign(QS_JWT_RS256, qs_slice_from_cstr(ec.private_pem), h, c, &out, &reason),
+                   QS_EINVAL);
+  assert_int_equal(qs_jwt_sign(QS_JWT_ES256, qs_slice_from_cstr(ec.public_pem), h, c, &out, &reason),
+                   QS_EINVAL);
   assert_int_equal(qs_jwt_sign(QS_JWT_ES256, qs_slice_from_cstr("secret"), h, c, &out, &reason), QS_EINVAL);
   assert_int_equal(out.len, 0);
   qs_buf_dispose(&out);
@@ -320,8 +331,12 @@ static void issuers_never_share_keys(void **state) {
   qs_auth_key_config_t keys[] = {
       /* Legacy key: tokens of any issuer that has no keys of its own. */
       {.alg = QS_JWT_HS256, .material = qs_slice_from_cstr("legacy-secret"), .legacy = true},
-      {.alg = QS_JWT_ES256, .material = qs_slice_from_cstr(a.public_pem), .issuer = qs_slice_from_cstr("https://a")},
-      {.alg = QS_JWT_HS256, .material = qs_slice_from_cstr("b-secret"), .issuer = qs_slice_from_cstr("https://b")},
+      {.alg = QS_JWT_ES256,
+       .material = qs_slice_from_cstr(a.public_pem),
+       .issuer = qs_slice_from_cstr("https://a")},
+      {.alg = QS_JWT_HS256,
+       .material = qs_slice_from_cstr("b-secret"),
+       .issuer = qs_slice_from_cstr("https://b")},
   };
   qs_auth_t *auth = make_auth(keys, 3);
   const char *reason = NULL;
@@ -339,7 +354,8 @@ static void issuers_never_share_keys(void **state) {
       {QS_JWT_ES256, a.private_pem, "https://b", HUB, 60, QS_EAUTH, "algorithm not allowed for this key"},
       {QS_JWT_HS256, "b-secret", "https://a", HUB, 60, QS_EAUTH, "algorithm not allowed for this key"},
       {QS_JWT_HS256, "legacy-secret", "https://b", HUB, 60, QS_EAUTH, "wrong signature"},
-      {QS_JWT_ES256, a.private_pem, "https://elsewhere", HUB, 60, QS_EAUTH, "algorithm not allowed for this key"},
+      {QS_JWT_ES256, a.private_pem, "https://elsewhere", HUB, 60, QS_EAUTH,
+       "algorithm not allowed for this key"},
       /* Issuer keys enforce the draft-08 profile: aud and exp. */
       {QS_JWT_ES256, a.private_pem, "https://a", "https://other.example/.well-known/mercure", 60, QS_EAUTH,
        "wrong aud"},
@@ -383,7 +399,8 @@ static void issuer_keys_require_at_jwt(void **state) {
   qs_auth_t *auth = make_auth(&key, 1);
   qs_buf_t out;
   qs_buf_init(&out, 4096);
-  assert_int_equal(qs_jwt_sign_hs(QS_JWT_HS256, qs_slice_from_cstr("s"), qs_slice_from_cstr("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"),
+  assert_int_equal(qs_jwt_sign_hs(QS_JWT_HS256, qs_slice_from_cstr("s"),
+                                  qs_slice_from_cstr("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"),
                                   qs_slice_from_cstr("{\"iss\":\"https://a\",\"aud\":\"" HUB
                                                      "\",\"exp\":4102444800,\"authorization_details\":[]}"),
                                   &out),
@@ -399,7 +416,8 @@ static void issuer_keys_require_at_jwt(void **state) {
 static void public_key_as_hmac_secret_is_refused(void **state) {
   (void)state;
   test_key_t rsa = make_key(QS_JWT_RS256, "r");
-  qs_auth_key_config_t key = {.alg = QS_JWT_RS256, .material = qs_slice_from_cstr(rsa.public_pem), .legacy = true};
+  qs_auth_key_config_t key = {
+      .alg = QS_JWT_RS256, .material = qs_slice_from_cstr(rsa.public_pem), .legacy = true};
   qs_auth_t *auth = make_auth(&key, 1);
   char *forged = mint(QS_JWT_HS256, rsa.public_pem, "", "", HUB, 60);
   const char *reason = NULL;
@@ -407,7 +425,8 @@ static void public_key_as_hmac_secret_is_refused(void **state) {
   assert_string_equal(reason, "algorithm not allowed for this key");
   /* And the PEM can never be configured as an HMAC secret. */
   qs_jwt_key_t *k = NULL;
-  assert_int_equal(qs_jwt_key_create(QS_JWT_HS256, qs_slice_from_cstr(rsa.public_pem), &k, &reason), QS_EINVAL);
+  assert_int_equal(qs_jwt_key_create(QS_JWT_HS256, qs_slice_from_cstr(rsa.public_pem), &k, &reason),
+                   QS_EINVAL);
   free(forged);
   qs_auth_destroy(auth);
   free_key(&rsa);
@@ -458,10 +477,11 @@ static void jwk_alg_is_the_default_algorithm(void **state) {
 static void jwks_documents_parse_leniently(void **state) {
   (void)state;
   char doc[8192];
-  snprintf(doc, sizeof doc,
-           "{\"keys\":[%s,%s,{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"x\"},{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"},"
-           "{\"kty\":\"unknown\"}]}",
-           a2_jwk, ed_jwk);
+  snprintf(
+      doc, sizeof doc,
+      "{\"keys\":[%s,%s,{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"x\"},{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"},"
+      "{\"kty\":\"unknown\"}]}",
+      a2_jwk, ed_jwk);
   qs_jwks_set_t *set = NULL;
   const char *reason = NULL;
   assert_int_equal(qs_jwks_set_parse(doc, strlen(doc), QS_JWT_ALGS_ASYMMETRIC, &set, &reason), 0);

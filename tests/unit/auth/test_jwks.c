@@ -1,12 +1,5 @@
 /* JWK Sets fetched from a URL: a small HTTP server on a thread serves a
  * document the tests rotate, break and count requests of. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <cmocka.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/core_names.h>
@@ -14,9 +7,16 @@
 #include <openssl/pem.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "auth/auth.h"
 #include "auth/base64url.h"
@@ -124,8 +124,9 @@ static key_t_ make_ec_key(const char *kid) {
     snprintf(xy[i], sizeof xy[i], "%s", b.ptr);
     qs_buf_dispose(&b);
   }
-  snprintf(k.jwk, sizeof k.jwk, "{\"kty\":\"EC\",\"crv\":\"P-256\",\"use\":\"sig\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}",
-           kid, xy[0], xy[1]);
+  snprintf(k.jwk, sizeof k.jwk,
+           "{\"kty\":\"EC\",\"crv\":\"P-256\",\"use\":\"sig\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}", kid,
+           xy[0], xy[1]);
   EVP_PKEY_free(pkey);
   return k;
 }
@@ -150,7 +151,8 @@ static char *mint(const key_t_ *k, const char *kid) {
 static int verify(qs_auth_t *auth, const char *token, const char **reason) {
   qs_grants_t *grants = NULL;
   qs_auth_failure_t why = {0};
-  int rc = qs_auth_verify(auth, QS_AUTH_SUBSCRIBER, qs_slice_from_cstr(token), qs_clock_wall_ms(), &grants, &why);
+  int rc =
+      qs_auth_verify(auth, QS_AUTH_SUBSCRIBER, qs_slice_from_cstr(token), qs_clock_wall_ms(), &grants, &why);
   qs_grants_release(grants);
   if (reason) *reason = why.reason;
   return rc;
@@ -166,7 +168,8 @@ static int verify_eventually(qs_auth_t *auth, const char *token, int ms) {
 }
 
 static qs_auth_t *make_auth(const char *url, int64_t refresh_ms, int64_t unknown_kid_ms) {
-  qs_auth_key_config_t key = {.jwks_url = qs_slice_from_cstr(url), .issuer = qs_slice_from_cstr("https://idp.example")};
+  qs_auth_key_config_t key = {.jwks_url = qs_slice_from_cstr(url),
+                              .issuer = qs_slice_from_cstr("https://idp.example")};
   qs_auth_config_t config = {
       .subscriber_keys = &key,
       .subscriber_key_count = 1,
@@ -251,7 +254,8 @@ static void sets_refresh_on_a_timer(void **state) {
   assert_int_equal(qs_jwks_source_create(&config, &source, &reason), 0);
   usleep(650 * 1000);
   uint64_t fetches = qs_jwks_source_fetch_count(source);
-  if (fetches < 4 || fetches > 9) fail_msg("%llu fetches in 650 ms at a 100 ms period", (unsigned long long)fetches);
+  if (fetches < 4 || fetches > 9)
+    fail_msg("%llu fetches in 650 ms at a 100 ms period", (unsigned long long)fetches);
   qs_jwks_set_t *set = qs_jwks_source_get(source);
   assert_non_null(set);
   assert_int_equal(set->count, 1);
