@@ -235,6 +235,8 @@ static void on_request(qs_http_request_t *req, void *ctx) {
               qs_slice_eq_cstr(path, "/ui.css")) &&
              get && api->config->ui) {
     qs_api_ui(worker, req);
+  } else if (qs_slice_eq_cstr(path, "/favicon.ico") && get && api->config->ui) {
+    qs_http_respond(req, 204, h.items, h.count, qs_slice(NULL, 0)); /* no icon, and no 404 in consoles */
   } else if (qs_slice_eq_cstr(path, "/robots.txt")) {
     qs_api_respond_text(req, &h, 200, "User-agent: *\nDisallow: /");
   } else {

@@ -21,7 +21,7 @@ struct qs_api {
   char *metadata_path; /* its path */
   qs_match_options_t match_options;
   qs_publish_limits_t publish_limits;
-  qs_cors_t *cors; /* NULL when cors_origins is empty */
+  qs_cors_t *cors;                       /* NULL when cors_origins is empty */
   qs_subject_limiter_t *subject_limiter; /* NULL when max_connections_per_subject is 0 */
 };
 

@@ -30,6 +30,16 @@ static int matcher_param(qs_slice_t name, qs_match_type_t *type) {
   return 0;
 }
 
+/* The rank of a query parameter carrying the cursor (lower wins), 0 for
+ * others: last_event_id (draft), lastEventID (legacy hub, symfony/mercure),
+ * lastEventId (event-source-polyfill's default), Last-Event-ID (reference hub v7). */
+static int cursor_param_rank(qs_slice_t name) {
+  if (qs_slice_eq_cstr(name, "last_event_id")) return 1;
+  if (qs_slice_eq_cstr(name, "lastEventID") || qs_slice_eq_cstr(name, "lastEventId")) return 2;
+  if (qs_slice_eq_cstr(name, "Last-Event-ID")) return 3;
+  return 0;
+}
+
 int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count,
                               qs_slice_t last_event_id_header, bool has_last_event_id_header,
                               size_t max_matchers, const qs_match_options_t *match_options,
@@ -48,7 +58,7 @@ int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count,
   out->matchers = calloc(wanted, sizeof *out->matchers);
   if (!out->matchers) return refuse(refusal, 503, "out of memory");
 
-  /* Cursor precedence: header > last_event_id > lastEventID > Last-Event-ID (query). */
+  /* Cursor precedence: header, then the query parameters by rank. */
   int cursor_rank = has_last_event_id_header && last_event_id_header.len ? 0 : 4;
   if (cursor_rank == 0) {
     out->has_cursor = true;
@@ -68,10 +78,7 @@ int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count,
       if (type == QS_MATCH_LEGACY) out->legacy = true;
       continue;
     }
-    int rank = qs_slice_eq_cstr(name, "last_event_id")   ? 1
-               : qs_slice_eq_cstr(name, "lastEventID")   ? 2
-               : qs_slice_eq_cstr(name, "Last-Event-ID") ? 3
-                                                         : 0;
+    int rank = cursor_param_rank(name);
     if (rank && rank < cursor_rank) {
       cursor_rank = rank;
       out->has_cursor = true;

@@ -44,7 +44,8 @@ static const char page_css[] =
     "section{background:#fff;border:1px solid #dde;border-radius:6px;padding:0 1rem 1rem;margin:1rem 0}\n"
     "label{display:block;margin:.5rem 0}\n"
     "input:not([type=checkbox]),textarea{display:block;width:100%;box-sizing:border-box;font:inherit}\n"
-    "#events li{font-family:monospace;white-space:pre-wrap;border-bottom:1px solid #eee}\n";
+    "#events li{font-family:monospace;white-space:pre-wrap;border-bottom:1px solid #eee}\n"
+    "[role=status]{overflow-wrap:anywhere}\n";
 
 /* The stream is read with fetch() so a bearer token can be sent. */
 static const char page_js[] =

@@ -46,6 +46,10 @@ test('fetch() + bearer token + match=: private update of the user and public upd
   await page2.goto(`${env.app.origin}/fetch.html?match=access/3&match=news&match=access/4&lastEventId=${encodeURIComponent(mine.body)}`);
   await waitForEvent(page2, `(e) => e.lastEventId === ${JSON.stringify(later.body)}`);
   assert.deepEqual((await messages(page2)).map((m) => m.lastEventId), ['my-own-id-1', pub.body, later.body]);
+  // The cursor comes back in Mercure-Last-Event-ID, readable cross-origin
+  // (the hub lists it in Access-Control-Expose-Headers).
+  const [response2] = await events(page2);
+  assert.equal(response2.cursor, mine.body);
   await context.close();
 });
 

@@ -14,10 +14,12 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -58,8 +60,13 @@ class Hub:
 
     def __init__(self, args=(), keys=True, transport="memory", workers=2, env=None, wait=True):
         cmd = [binary(), "--listen", "127.0.0.1:0", "--workers", str(workers)]
+        self.tmpdir = None
         if transport == "memory":
             cmd += ["--transport", "memory"]
+        elif transport == "lmdb" and "--history_path" not in args:
+            self.tmpdir = tempfile.mkdtemp(prefix="qs-integ-")
+            cmd += ["--transport", "lmdb", "--history_path", os.path.join(self.tmpdir, "history.lmdb"),
+                    "--lmdb_map_size", "64MiB"]
         if keys:
             cmd += ["--publisher_jwt", PUB_SECRET, "--subscriber_jwt", SUB_SECRET]
         cmd += list(args)
@@ -119,7 +126,13 @@ class Hub:
                 return None
         self.reader.join(5)
         self.returncode = self.proc.returncode
+        self.cleanup()
         return self.returncode
+
+    def cleanup(self):
+        if self.tmpdir and self.proc.poll() is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
 
     def wait_exit(self, timeout=15.0):
         """Waits for the process to end by itself (after a signal already sent);
@@ -132,12 +145,14 @@ class Hub:
             return None
         self.reader.join(5)
         self.returncode = self.proc.returncode
+        self.cleanup()
         return self.returncode
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+        self.cleanup()
 
     @property
     def addr(self):

@@ -1,6 +1,7 @@
 """Every refusal the hub owes a client: 400/401/403/413/431, with the RFC 6750
 challenge where due and a text body saying why, and the hub keeps serving
 afterwards."""
+import json
 import os
 import re
 import socket
@@ -10,7 +11,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, HTTPDecoder, HubTestCase, Response, SSEClient, SSEParser,
-                     b64url, legacy_token, main, metric, publish, publisher_token, raw_request, request, subscriber_token,
+                     b64url, challenge_params, legacy_token, main, metric, publish, publisher_token, raw_request, request, subscriber_token,
                      symfony_body)
 
 BODY_LIMIT = 16 * 1024
@@ -73,6 +74,18 @@ class Errors(HubTestCase):
         with SSEClient(self.hub, "topic=access%2F42", []) as s:
             self.assertChallenge(s, 401)
             self.assertTrue(s.body_bytes().strip())
+
+    def test_challenge_resource_metadata_is_served(self):
+        with SSEClient(self.hub, "topic=access%2F42", []) as s:
+            self.assertEqual(s.status, 401)
+            _, params = challenge_params(s.header("WWW-Authenticate"))
+        url = params.get("resource_metadata", "")
+        prefix = "http://127.0.0.1:%d" % self.hub.port
+        self.assertTrue(url.startswith(prefix + "/"), "resource_metadata %r is not on this hub" % url)
+        r = request(self.hub, "GET", url[len(prefix):])
+        self.assertEqual(r.status, 200, r)
+        doc = json.loads(r.body)
+        self.assertEqual(doc.get("resource"), self.hub.hub_url, doc)
 
     def test_subscribe_with_bad_tokens_is_401_invalid_token(self):
         good = subscriber_token(["access/42"])
@@ -281,6 +294,83 @@ class Errors(HubTestCase):
     def test_zz_hub_still_serves_after_all_errors(self):
         # Named to run last (unittest sorts by name).
         self.assertHubServes()
+
+
+class ConnectionLimits(HubTestCase):
+    """max_connections_per_client is a limit per client address, whatever the
+    worker each connection lands on (docs/configuration.md: "Most open
+    connections from one client address (answered 429 past it)")."""
+    hub_args = ("--max_connections_per_client", "4")
+    hub_workers = 2
+
+    def open(self):
+        return SSEClient(self.hub, "topic=limits", [("Authorization", "Bearer " + subscriber_token(["*"]))])
+
+    def test_per_client_limit_is_exact_across_workers(self):
+        for attempt in range(5):  # the kernel spreads connections at random: try a few spreads
+            subs = []
+            try:
+                for i in range(4):
+                    s = self.open()
+                    subs.append(s)
+                    self.assertEqual(s.status, 200, "attempt %d: connection %d of 4 refused: %r"
+                                     % (attempt, i + 1, s.body_bytes()))
+                extra = self.open()
+                subs.append(extra)
+                self.assertEqual(extra.status, 429, "attempt %d: a 5th connection from the same address was "
+                                 "accepted" % attempt)
+                self.assertTrue(extra.body_bytes().strip())
+            finally:
+                for s in subs:
+                    s.close()
+            deadline = time.time() + 5
+            while metric(self.hub, "mercure_subscribers_connected") and time.time() < deadline:
+                time.sleep(0.05)
+
+
+class Timeouts(HubTestCase):
+    hub_args = ("--idle_timeout", "1s", "--header_read_timeout", "1s", "--heartbeat", "0")
+
+    def test_idle_timeout_spares_subscriptions(self):
+        topic = "idle"
+        with SSEClient(self.hub, "topic=idle", [("Authorization", "Bearer " + subscriber_token([topic]))]) as s:
+            self.assertFalse(s.wait_ended(timeout=2.5), "a silent subscription was closed by idle_timeout")
+            uid = self.assertPublished(publish(self.hub, [topic], data="after silence"))
+            self.assertEqual([e.id for e in s.wait_events(1)], [uid])
+
+    def test_idle_keepalive_connection_closed(self):
+        s = socket.create_connection(self.hub.addr, timeout=10)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            dec = HTTPDecoder()
+            while not dec.complete:
+                dec.feed(s.recv(65536))
+            self.assertEqual(dec.status, 200)
+            t0 = time.time()
+            s.settimeout(5)
+            rest = s.recv(65536)
+            self.assertEqual(rest, b"", "expected the idle connection to be closed")
+            self.assertLess(time.time() - t0, 4)
+        finally:
+            s.close()
+
+    def test_slow_headers_get_408(self):
+        s = socket.create_connection(self.hub.addr, timeout=10)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            t0 = time.time()
+            dec = HTTPDecoder()
+            s.settimeout(5)
+            while not dec.complete:
+                chunk = s.recv(65536)
+                if not chunk:
+                    dec.eof()
+                    break
+                dec.feed(chunk)
+            self.assertEqual(dec.status, 408, dec.headers)
+            self.assertLess(time.time() - t0, 4)
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":

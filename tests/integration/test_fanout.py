@@ -125,6 +125,59 @@ class ThousandSubscribers(HubTestCase):
         self.assertEqual(metric(self.hub, "mercure_subscribers_connected"), 0)
 
 
+class ConcurrentPublishers(HubTestCase):
+    hub_workers = 2
+
+    def test_every_subscriber_sees_one_order_and_replay_agrees(self):
+        topic = "order/%d" % time.monotonic_ns()
+        q = "topic=" + php_urlencode(topic)
+        auth = [("Authorization", "Bearer " + subscriber_token([topic]))]
+        subs = [SSEClient(self.hub, q, auth) for _ in range(20)]
+        per_thread = 100
+        published = {0: [], 1: [], 2: []}
+        errors = []
+
+        def publisher(k):
+            p = Publisher(self.hub)
+            try:
+                for i in range(per_thread):
+                    published[k].append(p.publish([topic], data="%d-%d" % (k, i), private=(i % 3 == 0)))
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                p.close()
+
+        threads = [threading.Thread(target=publisher, args=(k,)) for k in published]
+        try:
+            for t in threads:
+                t.start()
+            total = per_thread * len(published)
+            seqs = []
+            for s in subs:
+                s.wait_events(total, timeout=30)
+            for t in threads:
+                t.join(30)
+            self.assertFalse(errors, errors)
+            for i, s in enumerate(subs):
+                seqs.append([e.id for e in s.events])
+                self.assertEqual(len(seqs[-1]), total, "subscriber %d" % i)
+            for i, seq in enumerate(seqs[1:], 1):
+                self.assertEqual(seq, seqs[0], "subscriber %d saw another order than subscriber 0" % i)
+            # Each publisher's own updates keep their order.
+            for k, ids in published.items():
+                self.assertEqual([x for x in seqs[0] if x in set(ids)], ids, "publisher %d" % k)
+            with SSEClient(self.hub, q + "&lastEventID=earliest", auth) as replay:
+                replay.wait_events(total, timeout=20)
+                self.assertEqual([e.id for e in replay.events], seqs[0], "replay order differs from live order")
+        finally:
+            for s in subs:
+                s.close()
+
+
+class ConcurrentPublishersLmdb(ConcurrentPublishers):
+    hub_transport = "lmdb"
+
+
 class SlowSubscriber(HubTestCase):
     hub_args = ("--subscriber_queue_limit", "64KiB")
     # ~9.4 MiB in all: more than the kernel can buffer for the stalled socket

@@ -20,7 +20,14 @@ async function setUp(options = {}) {
     throw e;
   }
   app.options.hub = hub;
-  const browser = options.browser === false ? null : await launch();
+  let browser = null;
+  try {
+    if (options.browser !== false) browser = await launch();
+  } catch (e) {
+    await app.close();
+    await hub.stop();
+    throw e;
+  }
   return {
     app,
     hub,

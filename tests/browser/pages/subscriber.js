@@ -4,7 +4,8 @@
 // (or EventSourcePolyfill, same options). The mercureAuthorization cookie,
 // set by the back end at login for the shared domain, goes with the request.
 // Query string: topic (repeatable), refresh=1 (ask the app for a fresh cookie
-// when the stream drops).
+// when the stream drops), lastEventIdParam=NAME (the polyfill's
+// lastEventIdQueryParameterName option; its default is lastEventId).
 (function () {
   const params = new URLSearchParams(location.search);
   const url = new URL(window.HUB_URL);
@@ -20,7 +21,9 @@
     list.appendChild(li);
   }
   document.getElementById('url').textContent = url.href;
-  const source = new Client(url.href, { withCredentials: true });
+  const options = { withCredentials: true };
+  if (params.has('lastEventIdParam')) options.lastEventIdQueryParameterName = params.get('lastEventIdParam');
+  const source = new Client(url.href, options);
   window.source = source;
   source.onopen = () => record({ kind: 'open', readyState: source.readyState });
   source.onmessage = (e) => record({ kind: 'message', type: e.type, data: e.data, lastEventId: e.lastEventId });

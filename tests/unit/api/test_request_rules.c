@@ -141,6 +141,12 @@ static void cursor_precedence_header_then_query_then_legacy(void **state) {
   assert_int_equal(subscribe_status(fields, 2, qs_slice(NULL, 0), false, &p), 0);
   assert_memory_equal(p.last_event_id.ptr, "legacy", 6);
   qs_subscribe_params_dispose(&p);
+  /* event-source-polyfill's default parameter name. */
+  qs_form_pair_t polyfill[] = {pair("topic", "a"), pair("lastEventId", "from-polyfill")};
+  assert_int_equal(subscribe_status(polyfill, 2, qs_slice(NULL, 0), false, &p), 0);
+  assert_true(p.has_cursor);
+  assert_int_equal(p.last_event_id.len, 13);
+  qs_subscribe_params_dispose(&p);
 }
 
 static void bad_subscriptions_get_400(void **state) {

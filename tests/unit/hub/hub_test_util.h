@@ -12,9 +12,9 @@
 #include <stdio.h>
 
 /* cmocka needs the headers above first. */
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "auth/grants.h"
 #include "base/clock.h"

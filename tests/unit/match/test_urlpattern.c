@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <cmocka.h>
 #include <jansson.h>
+#include <cmocka.h>
 
 #include "base/error.h"
 #include "match/urlpattern.h"

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <sys/wait.h>
+#include <cmocka.h>
 
 #include "store_fixture.h"
 
