@@ -375,20 +375,21 @@ static long hub_rss_kib(void) {
   return kib;
 }
 
+/* The hub's user + system CPU seconds, or -1 when unknown (no --hub-pid, or the hub is gone). */
 static double hub_cpu_s(void) {
-  if (!g.opt.hub_pid) return 0;
+  if (!g.opt.hub_pid) return -1;
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", g.opt.hub_pid);
   FILE *f = fopen(path, "r");
-  if (!f) return 0;
+  if (!f) return -1;
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[n] = 0;
   /* Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15. */
   char *p = strrchr(buf, ')');
-  if (!p) return 0;
+  if (!p) return -1;
   unsigned long utime = 0, stime = 0;
-  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return 0;
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
   return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -887,8 +888,11 @@ static void finish(void) {
       g.rss_before_kib >= 0 && g.rss_connected_kib >= 0 ? g.rss_connected_kib - g.rss_before_kib : 0;
   double bytes_per_sub = g.ready && g.opt.hub_pid ? rss_delta * 1024.0 / g.ready : 0;
   double phase_s = (t_end - g.t_pub_start_ns) / 1e9;
-  double hub_cpu = g.hub_cpu_end_s - g.hub_cpu_start_s;
+  bool hub_cpu_known = g.hub_cpu_start_s >= 0 && g.hub_cpu_end_s >= 0;
+  double hub_cpu = hub_cpu_known ? g.hub_cpu_end_s - g.hub_cpu_start_s : 0;
+  if (hub_cpu < 0) hub_cpu_known = false, hub_cpu = 0; /* a zombie's counters */
   double own_cpu = rusage_cpu_s(&g.usage_end) - rusage_cpu_s(&g.usage_start);
+  /* Without the hub's figure, "others" includes the hub. */
   double others_cpu = g.machine_busy_end_s - g.machine_busy_start_s - hub_cpu - own_cpu;
   if (others_cpu < 0) others_cpu = 0; /* tick rounding */
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -977,8 +981,9 @@ static void finish(void) {
              hist_percentile(&g.latency, 0.99) / 1e6, g.latency.max / 1e6);
     }
     printf("cpu           hub %.2f s, loadgen %.2f s, other processes %.2f s, over %.3f s x %ld CPUs%s\n",
-           hub_cpu, own_cpu, others_cpu, phase_s, cpus, o->hub_pid ? "" : " (hub: no --hub-pid)");
-    if (o->hub_pid && o->publishes)
+           hub_cpu, own_cpu, others_cpu, phase_s, cpus,
+           hub_cpu_known ? "" : " (hub: unknown, counted in others: no --hub-pid, or the hub is gone)");
+    if (hub_cpu_known && o->publishes)
       printf("hub cpu       %.2f us per delivery, %.2f us per publish\n", hub_us_per_delivery,
              hub_us_per_publish);
     printf("result        %s%s\n", ok ? "OK" : "FAILED", g.aborted ? " (stopped by --duration-limit)" : "");

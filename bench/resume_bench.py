@@ -97,16 +97,6 @@ class Hub:
                 self.ready.set()
         self.ready.set()
 
-    def rss_mib(self):
-        try:
-            with open("/proc/%d/status" % self.proc.pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return float("nan")
-
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -116,6 +106,44 @@ class Hub:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+    def rss_mib(self, field="VmRSS:"):
+        """VmRSS counts the mapped history file too; RssAnon is the heap."""
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith(field):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return float("nan")
+
+
+class Probe(threading.Thread):
+    """While running: the hub's peak anonymous memory (polled every 5 ms) and
+    the latency of publishes sent one after another on fresh connections."""
+
+    def __init__(self, hub):
+        super().__init__(daemon=True)
+        self.hub = hub
+        self.stop = threading.Event()
+        self.peak_anon = 0.0
+        self.pub_lat = []
+
+    def run(self):
+        def mem():
+            while not self.stop.is_set():
+                self.peak_anon = max(self.peak_anon, self.hub.rss_mib("RssAnon:"))
+                time.sleep(0.005)
+        t = threading.Thread(target=mem, daemon=True)
+        t.start()
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            publish_one(self.hub.port, "https://example.com/bench/probe", "probe")
+            self.pub_lat.append(time.perf_counter() - t0)
+            time.sleep(0.01)
+        t.join()
+
 
 
 # ---------------------------------------------------------------- publishing
@@ -361,7 +389,7 @@ def main():
     history = os.path.join(tmp, "h")
     hub = Hub(os.path.abspath(args.binary), history, args.hub_args.split())
     print("hub: %s" % " ".join(hub.cmd), flush=True)
-    print("cores: %d" % os.cpu_count(), flush=True)
+    print("cores: %d, load average %.2f %.2f %.2f" % ((os.cpu_count(),) + os.getloadavg()), flush=True)
     try:
         # 1. Fill.
         oldest = publish_one(hub.port, "https://example.com/bench/first", "first")
@@ -383,11 +411,28 @@ def main():
         print("resume from the newest entry (newest-but-one id, 1 update replayed), %d samples: "
               "p50 %s p99 %s (min %s max %s)" % (len(r_new), ms(pct(r_new, 50)), ms(pct(r_new, 99)),
                                                  ms(min(r_new)), ms(max(r_new))), flush=True)
+        idle = Probe(hub)
+        idle.start()
+        time.sleep(2)
+        idle.stop.set()
+        idle.join()
         r_old = resume_samples(hub.port, oldest, second, args.samples)
         print("resume from the oldest entry (%d updates after it), first event, %d samples: "
               "p50 %s p99 %s (min %s max %s)" % (total - 1, len(r_old), ms(pct(r_old, 50)),
                                                  ms(pct(r_old, 99)), ms(min(r_old)), ms(max(r_old))),
               flush=True)
+        # The cost of such a resume to the rest of the hub: memory, and the
+        # latency of other clients' publishes meanwhile (then at rest).
+        probe = Probe(hub)
+        probe.start()
+        resume_samples(hub.port, oldest, second, 5)
+        probe.stop.set()
+        probe.join()
+        print("  during 5 more resumes from the oldest: hub anonymous memory peak %.0f MiB (before any "
+              "resume from the oldest %.0f MiB); one publish every 10 ms on a fresh connection took p50 %s max %s "
+              "(at rest before: p50 %s max %s)" % (
+                  probe.peak_anon, idle.peak_anon, ms(pct(probe.pub_lat, 50)), ms(max(probe.pub_lat)),
+                  ms(pct(idle.pub_lat, 50)), ms(max(idle.pub_lat))), flush=True)
         fulls = []
         for _ in range(args.full_replays):
             s = SSE(hub.port, oldest, sub_token())
@@ -410,6 +455,7 @@ def main():
               "publishes/s; latency p50 %s p99 %s" % (
                   conns, args.pub_seconds, done, errors, done / elapsed, ms(pct(lat, 50)),
                   ms(pct(lat, 99))), flush=True)
+        print("load average at the end: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     finally:
         code = hub.stop()
         print("hub exit status %s" % code, flush=True)

@@ -152,8 +152,8 @@ for rep in $(seq "$REPEAT"); do
       run "$s" lmdb --subscribers 10000 --topics 10000 --publishes 10000 --publishers 16 --pipeline 8 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
-      run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 500 --publishers 4 \
-        --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 45 ;;
+      run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 200 --publishers 4 \
+        --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
     *)
       echo "bench: unknown scenario $scenario" >&2
       exit 2 ;;

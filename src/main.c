@@ -327,7 +327,7 @@ static int serve(qs_config_t *cfg) {
   worker_count = cfg->workers > 0 ? (size_t)cfg->workers : (size_t)uv_available_parallelism();
   if (worker_count > MAX_WORKERS) worker_count = MAX_WORKERS;
   qs_api_t *api = NULL;
-  if (qs_api_create(cfg, hub, worker_count, &api) != 0) {
+  if (qs_api_create(cfg, hub, &api) != 0) {
     qs_hub_destroy(hub);
     qs_subscriptions_destroy(subscriptions);
     return 1;

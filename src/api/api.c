@@ -27,11 +27,15 @@ static int split_hub_url(const char *url, qs_slice_t *origin, qs_slice_t *path) 
   return 0;
 }
 
-int qs_api_create(const qs_config_t *config, qs_hub_t *hub, size_t worker_count, qs_api_t **out) {
+int qs_api_create(const qs_config_t *config, qs_hub_t *hub, qs_api_t **out) {
   qs_api_t *api = calloc(1, sizeof *api);
   if (!api) return QS_ENOMEM;
-  api->worker_count = worker_count ? worker_count : 1;
   api->config = config;
+  if (qs_http_admission_create((size_t)config->max_connections, (size_t)config->max_connections_per_client,
+                               &api->admission) != 0) {
+    free(api);
+    return QS_ENOMEM;
+  }
   api->hub = hub;
   *out = api;
   return 0;
@@ -98,6 +102,7 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
 void qs_api_destroy(qs_api_t *api) {
   if (!api) return;
   qs_auth_destroy(api->auth);
+  qs_http_admission_destroy(api->admission);
   qs_subject_limiter_destroy(api->subject_limiter);
   qs_cors_destroy(api->cors);
   free(api->metadata_url);
@@ -263,11 +268,7 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
   limits.max_body_bytes = c->max_request_body_bytes;
   limits.header_timeout_ms = c->header_read_timeout_ms;
   limits.idle_timeout_ms = c->idle_timeout_ms;
-  /* Each worker's server counts its own connections; the kernel spreads
-   * connections evenly over the workers' sockets (SO_REUSEPORT). */
-  limits.max_connections = ((size_t)c->max_connections + api->worker_count - 1) / api->worker_count;
-  limits.max_connections_per_address =
-      ((size_t)c->max_connections_per_client + api->worker_count - 1) / api->worker_count;
+  limits.admission = api->admission; /* the limits hold for the process, not per worker */
   rc = qs_http_server_create(loop, host, port, &limits, on_request, worker, &worker->server);
   if (rc) {
     qs_hub_shard_close(worker->shard, free, worker);

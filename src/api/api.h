@@ -16,11 +16,11 @@
 typedef struct qs_api qs_api_t;
 typedef struct qs_api_worker qs_api_worker_t;
 
-/* Creates the endpoints' shared state for `worker_count` workers (the
- * connection limits are shared among them). `config` and `hub` are borrowed
- * and must outlive the api. Workers may then be started; no request is
- * served before qs_api_ready. Returns 0 or QS_ENOMEM. */
-int qs_api_create(const qs_config_t *config, qs_hub_t *hub, size_t worker_count, qs_api_t **out);
+/* Creates the endpoints' shared state (the connection limits hold across
+ * every worker). `config` and `hub` are borrowed and must outlive the api.
+ * Workers may then be started; no request is served before qs_api_ready.
+ * Returns 0 or QS_ENOMEM. */
+int qs_api_create(const qs_config_t *config, qs_hub_t *hub, qs_api_t **out);
 
 /* Completes the api once the first worker is bound to `bound_port` (which a
  * `listen` port of 0 makes known only then): derives the hub URL and the

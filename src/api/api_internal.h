@@ -6,6 +6,7 @@
 #include "api/publish_fields.h"
 #include "auth/extract.h"
 #include "auth/subject_limit.h"
+#include "http/admission.h"
 #include "http/cors.h"
 #include "http/http.h"
 #include "match/matcher.h"
@@ -14,13 +15,13 @@ struct qs_api {
   const qs_config_t *config;
   qs_auth_t *auth;
   qs_hub_t *hub;
-  size_t worker_count;
   char *hub_url;       /* public URL of the hub */
   qs_slice_t hub_path; /* path part of hub_url, e.g. "/.well-known/mercure" */
   char *metadata_url;  /* RFC 9728 metadata URL, for `resource_metadata` */
   char *metadata_path; /* its path */
   qs_match_options_t match_options;
   qs_publish_limits_t publish_limits;
+  qs_http_admission_t *admission;        /* connection counts shared by every worker */
   qs_cors_t *cors;                       /* NULL when cors_origins is empty */
   qs_subject_limiter_t *subject_limiter; /* NULL when max_connections_per_subject is 0 */
 };

@@ -100,13 +100,23 @@ static qs_jwks_set_t *fetch(qs_jwks_source_t *s) {
       QS_LOG_WARN("JWKS %s: no usable key (%zu skipped); keeping the last key set", s->url, set->skipped);
       qs_jwks_set_release(set);
       set = NULL;
-    } else {
-      QS_LOG_INFO("JWKS %s: %zu usable keys (%zu skipped)", s->url, set->count, set->skipped);
     }
   }
   curl_easy_cleanup(curl);
   qs_buf_dispose(&f.body);
   return set;
+}
+
+/* True when two sets hold the same (kid, algorithm) pairs in the same order. */
+static bool same_keys(const qs_jwks_set_t *a, const qs_jwks_set_t *b) {
+  if (!a || !b || a->count != b->count) return false;
+  for (size_t i = 0; i < a->count; i++) {
+    const qs_jwks_entry_t *x = &a->entries[i], *y = &b->entries[i];
+    if (qs_jwt_key_alg(x->key) != qs_jwt_key_alg(y->key) || !x->kid != !y->kid ||
+        (x->kid && strcmp(x->kid, y->kid) != 0))
+      return false;
+  }
+  return true;
 }
 
 static void deadline_after(int64_t ms, struct timespec *ts) {
@@ -141,6 +151,9 @@ static void *run(void *arg) {
     qs_jwks_set_t *set = fetch(s);
     pthread_mutex_lock(&s->lock);
     if (set) {
+      /* A refresh that changes nothing is not worth a line at info level. */
+      qs_log(same_keys(s->set, set) ? QS_LOG_DEBUG : QS_LOG_INFO, "JWKS %s: %zu usable keys (%zu skipped)",
+             s->url, set->count, set->skipped);
       qs_jwks_set_t *old = s->set;
       s->set = set;
       s->fetches++;

@@ -68,6 +68,10 @@ typedef struct {
   uint64_t idle_timeout_ms;   /* keep-alive idle time, and body inactivity (60 s): closed */
   size_t max_connections;     /* open connections in total (0: unlimited): 503 then close */
   size_t max_connections_per_address; /* from one client address (0: unlimited): 429 then close */
+  /* Counters shared with other servers (http/admission.h), borrowed: the two
+   * connection limits above then hold across them and are not used. NULL:
+   * this server counts its own connections against those limits. */
+  struct qs_http_admission *admission;
 } qs_http_limits_t;
 
 /* Fills *limits with the defaults above. */

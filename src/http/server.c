@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/map.h"
+#include "http/admission.h"
 #include "http/http1_internal.h"
 
 /* Shared per-loop read buffer: connections own no read memory. */
@@ -141,7 +142,8 @@ struct qs_http_server {
   qs_link_t timeouts[TIMEOUT_LISTS];
   qs_link_t dirty;
   size_t conn_count;
-  qs_map_t per_addr; /* addr bytes -> (void *)(uintptr_t)count */
+  qs_http_admission_t *admission; /* limits.admission, or own_admission */
+  qs_http_admission_t *own_admission;
   char *read_buf;
   bool read_buf_busy;
   bool closing;
@@ -562,14 +564,8 @@ static void on_conn_closed(uv_handle_t *handle) {
   release_list(NULL, c->q_head);
   qs_h1_parser_destroy(c->parser);
   free(c->in);
-  if (c->addr_counted) {
-    qs_slice_t key = qs_slice((const char *)c->addr.bytes, c->addr.len);
-    uintptr_t count = (uintptr_t)qs_map_get(&s->per_addr, key);
-    if (count <= 1)
-      qs_map_remove(&s->per_addr, key);
-    else
-      qs_map_put(&s->per_addr, key, (void *)(count - 1));
-  }
+  if (c->addr_counted)
+    qs_http_admission_release(s->admission, qs_slice((const char *)c->addr.bytes, c->addr.len));
   link_remove(&c->all_link);
   s->conn_count--;
   free(c);
@@ -643,24 +639,9 @@ static void after_flush(qs_h1_conn_t *c) {
 static void on_reject_closed(uv_handle_t *handle) { free(handle); }
 
 static bool admit(qs_http_server_t *s, qs_h1_conn_t *c, int *status) {
-  if (s->limits.max_connections && s->conn_count > s->limits.max_connections) {
-    *status = 503;
-    return false;
-  }
-  if (s->limits.max_connections_per_address && c->addr.len) {
-    qs_slice_t key = qs_slice((const char *)c->addr.bytes, c->addr.len);
-    uintptr_t count = (uintptr_t)qs_map_get(&s->per_addr, key);
-    if (count >= s->limits.max_connections_per_address) {
-      *status = 429;
-      return false;
-    }
-    if (qs_map_put(&s->per_addr, key, (void *)(count + 1)) != 0) {
-      *status = 503;
-      return false;
-    }
-    c->addr_counted = true;
-  }
-  return true;
+  *status = qs_http_admission_take(s->admission, qs_slice((const char *)c->addr.bytes, c->addr.len));
+  c->addr_counted = *status == 0;
+  return c->addr_counted;
 }
 
 static void on_connection(qs_net_listener_t *listener, void *ctx) {
@@ -715,7 +696,7 @@ static void on_handle_closed(uv_handle_t *handle) {
   if (--s->handles_open > 0) return;
   void (*cb)(void *) = s->on_closed;
   void *ctx = s->closed_ctx;
-  qs_map_dispose(&s->per_addr);
+  qs_http_admission_destroy(s->own_admission);
   free(s->read_buf);
   free(s);
   if (cb) cb(ctx);
@@ -763,9 +744,19 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
   link_init(&s->all);
   link_init(&s->dirty);
   for (int i = 0; i < TIMEOUT_LISTS; i++) link_init(&s->timeouts[i]);
-  qs_map_init(&s->per_addr);
+  s->admission = s->limits.admission;
+  if (!s->admission) {
+    if (qs_http_admission_create(s->limits.max_connections, s->limits.max_connections_per_address,
+                                 &s->own_admission) != 0) {
+      free(s->read_buf);
+      free(s);
+      return QS_ENOMEM;
+    }
+    s->admission = s->own_admission;
+  }
   int rc = qs_net_listener_create(loop, host, port, 0, on_connection, s, &s->listener);
   if (rc) {
+    qs_http_admission_destroy(s->own_admission);
     free(s->read_buf);
     free(s);
     return rc;

@@ -321,6 +321,32 @@ class InteropTest(unittest.TestCase):
         self.assertEqual([e.id for e in again.wait_id("urn:e:2")], ["urn:e:2"])
         again.close()
 
+    def test_legacy_keys_from_pem_and_jwks_file(self):
+        """publisher_jwt holding a PEM (inline, from the environment) and
+        subscriber_jwks_url a file:// JWK Set: legacy tokens still work."""
+        jwks_path = os.path.join(self.folder, "legacy.jwks.json")
+        with open(jwks_path, "w") as f:
+            json.dump({"keys": [dict(self.jwks_a, alg="ES256")]}, f)
+        hub = hubtest.Hub(["--subscriber_jwks_url", "file://" + jwks_path, "--publisher_jwt_alg", "RS256"],
+                          keys=False, env={"MERCURE_PUBLISHER_JWT_KEY": self.keys.read(self.keys.public["RS256"])})
+        try:
+            r = hubtest.run_binary(["token", "--legacy", "--key", "@" + self.keys.private["RS256"], "--alg", "RS256",
+                                    "--publish", "*"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            legacy = r.stdout.decode().strip()
+            self.assertEqual(hubtest.publish(hub, [TOPIC], data="x", token=legacy).status, 200)
+            forged = openssl_token(self.keys, "ES256", claims("https://x"))
+            self.assertEqual(hubtest.publish(hub, [TOPIC], data="x", token=forged).status, 401)
+            si = signing_input({"alg": "ES256", "typ": "JWT", "kid": "a"},
+                               {"exp": time.time() + 60, "mercure": {"subscribe": ["*"]}})
+            key = self.keys.read(self.jwks_keys["jwks-a"])
+            sub_token = si + "." + node_batch([{"alg": "ES256", "key": key, "input": si}])[0]
+            sub = hubtest.SSEClient(hub, "topic=" + TOPIC, headers=[("Authorization", "Bearer " + sub_token)])
+            self.assertEqual(sub.status, 200)
+            sub.close()
+        finally:
+            self.assertEqual(hub.stop(), 0, hub.stderr())
+
     def test_connections_per_subject(self):
         hub = hubtest.Hub(["--max_connections_per_subject", "2", "--resource_identifier", RESOURCE,
                            "--issuer", "https://es256.example;jwt=@%s;jwt_alg=ES256" % self.keys.public["ES256"]])

@@ -183,8 +183,9 @@ class Stream:
             headers.append("Last-Event-ID: " + last_event_id)
         self.sent_at = time.monotonic()
         self.sock.sendall(("\r\n".join(headers) + "\r\n\r\n").encode())
-        self.raw = b""
-        self.text = b""
+        self.raw = bytearray()
+        self.text = bytearray()
+        self.tpos = 0
         self.chunked = False
         self.eof = False
         self.headers = {}
@@ -197,7 +198,7 @@ class Stream:
             return False
         self.sock.settimeout(left)
         try:
-            data = self.sock.recv(65536)
+            data = self.sock.recv(1 << 20)
         except socket.timeout:
             return False
         if not data:
@@ -210,9 +211,10 @@ class Stream:
         deadline = time.monotonic() + timeout
         while b"\r\n\r\n" not in self.raw:
             if not self._recv(deadline):
-                raise RuntimeError("no response head: %r" % self.raw[:200])
-        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
+                raise RuntimeError("no response head: %r" % bytes(self.raw[:200]))
+        end = self.raw.index(b"\r\n\r\n")
+        lines = bytes(self.raw[:end]).decode("latin-1").split("\r\n")
+        del self.raw[:end + 4]
         self.status = int(lines[0].split(" ")[1])
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -221,34 +223,47 @@ class Stream:
         self._decode()
 
     def _decode(self):
+        """Moves what arrived in self.raw (chunked or not) to self.text;
+        both are bytearrays read from a position, compacted now and then,
+        so that a long replay costs linear time."""
         if not self.chunked:
             self.text += self.raw
-            self.raw = b""
+            del self.raw[:]
             return
+        pos = 0
         while True:
-            nl = self.raw.find(b"\r\n")
+            nl = self.raw.find(b"\r\n", pos)
             if nl < 0:
-                return
-            size = int(self.raw[:nl].split(b";")[0], 16)
+                break
+            size = int(bytes(self.raw[pos:nl]).split(b";")[0], 16)
             if size == 0:
                 self.eof = True
-                self.raw = b""
-                return
+                pos = len(self.raw)
+                break
             if len(self.raw) < nl + 2 + size + 2:
-                return
+                break
             self.text += self.raw[nl + 2:nl + 2 + size]
-            self.raw = self.raw[nl + 2 + size + 2:]
+            pos = nl + 2 + size + 2
+        del self.raw[:pos]
 
     def next_event(self, timeout):
-        """The next event, or None after `timeout` seconds (or at the end)."""
+        """The next event, or None after `timeout` seconds (or at the end).
+        The hub ends lines with LF (a CR before it is dropped)."""
         deadline = time.monotonic() + timeout
         while True:
-            self.text = self.text.replace(b"\r\n", b"\n")
-            while b"\n\n" in self.text:
-                block, self.text = self.text.split(b"\n\n", 1)
+            while True:
+                end = self.text.find(b"\n\n", self.tpos)
+                if end < 0:
+                    break
+                block = bytes(self.text[self.tpos:end])
+                self.tpos = end + 2
+                if self.tpos > (1 << 20):
+                    del self.text[:self.tpos]
+                    self.tpos = 0
                 ev = {}
                 data = []
                 for line in block.decode("utf-8", "replace").split("\n"):
+                    line = line.rstrip("\r")
                     if line.startswith(":") or not line:
                         continue
                     name, _, value = line.partition(":")

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crashlib  # noqa: E402
 from crashlib import UUID7, Hub, Publisher, Results, Stream  # noqa: E402
@@ -89,9 +90,9 @@ class History:
         return out
 
 
-def publish_and_kill(hub, cycle, hist, rng, life):
+def publish_and_kill(hub, cycle, hist, rng, life, nthreads):
     stop = threading.Event()
-    threads = [PublisherThread(hub.port, cycle, t, stop) for t in range(THREADS)]
+    threads = [PublisherThread(hub.port, cycle, t, stop) for t in range(nthreads)]
     for t in threads:
         t.start()
     delay = rng.uniform(0.5, 2.0)
@@ -266,7 +267,7 @@ def check_events(problems, events, cycle, hist, hub):
           "turned out durable)" % (len(events), len(expected), unanswered_durable), flush=True)
 
 
-def run_variant(results, name, args, rng):
+def run_variant(results, name, args, rng, nthreads=THREADS):
     tmp = tempfile.mkdtemp(prefix="qs-crash-")
     history = os.path.join(tmp, "h")
     hist = History()
@@ -276,7 +277,7 @@ def run_variant(results, name, args, rng):
         hub = Hub(history, args)
         for cycle in range(1, CYCLES + 1):
             results.run("%s: cycle %d publish + kill -9" % (name, cycle),
-                        lambda problems: problems.extend(publish_and_kill(hub, cycle, hist, rng, life)))
+                        lambda problems: problems.extend(publish_and_kill(hub, cycle, hist, rng, life, nthreads)))
             life += 1
             hub = Hub(history, args)
             results.run("%s: cycle %d replay after restart" % (name, cycle),
@@ -308,6 +309,9 @@ def main():
     # history_size 0: nothing may be evicted, every acknowledged update must stay.
     run_variant(results, "default workers", ["--history_size", "0"] + extra, rng)
     run_variant(results, "--workers 2", ["--history_size", "0", "--workers", "2"] + extra, rng)
+    # Long group commits: many publishes wait in each batch when the kill comes.
+    run_variant(results, "--workers 2 --commit_interval 20ms, 16 publishers",
+                ["--history_size", "0", "--workers", "2", "--commit_interval", "20ms"] + extra, rng, 16)
     print("%.1f s" % (time.monotonic() - start))
     return results.finish()
 

@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crashlib  # noqa: E402
 from crashlib import UUID7, Hub, Publisher, Results, Stream  # noqa: E402

@@ -280,6 +280,20 @@ class Heartbeat(HubTestCase):
             self.assertEqual(sub.events, [])
             self.assertFalse(sub.eof)
 
+    def test_updates_reset_the_heartbeat_timer(self):
+        topic = "hb2/%d" % time.monotonic_ns()
+        with SSEClient(self.hub, "topic=" + php_urlencode(topic),
+                       [("Authorization", "Bearer " + subscriber_token([topic]))]) as sub:
+            p = Publisher(self.hub)
+            try:
+                for i in range(8):  # an update every 0.4 s: never a full second of silence
+                    p.publish([topic], data="tick%d" % i)
+                    sub.read_for(0.4)
+            finally:
+                p.close()
+            self.assertEqual(len(sub.events), 8)
+            self.assertEqual(sub.sse.comments, 1, "heartbeats sent although the stream was never silent for 1s")
+
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,8 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (HubTestCase, Publisher, SSEClient, main, php_urlencode, publish, subscriber_token)
+from hubtest import (HubTestCase, Publisher, SSEClient, main, metric, php_urlencode, publish,
+                     subscriber_token)
 
 
 class ReconnectBase(HubTestCase):
@@ -58,6 +59,15 @@ class ReconnectBase(HubTestCase):
         ids = self.publish_n(topic, 5)
         with SSEClient(self.hub, self.q(topic) + "&lastEventID=" + php_urlencode(ids[1]), self.auth()) as sub:
             self.assertEqual(sub.header("Last-Event-ID"), ids[1])
+            self.check_resume(topic, ids, sub, ids[1])
+
+    def test_twig_mercure_url_with_last_event_id(self):
+        """symfony Twig mercure(topics, {lastEventId}) appends lastEventID= and Last-Event-ID= (rawurlencode)."""
+        topic = self.topic()
+        ids = self.publish_n(topic, 5)
+        cursor = php_urlencode(ids[1]).replace("+", "%20")
+        q = "topic=%s&lastEventID=%s&Last-Event-ID=%s" % (php_urlencode(topic).replace("+", "%20"), cursor, cursor)
+        with SSEClient(self.hub, q, [("Cookie", "mercureAuthorization=" + subscriber_token([topic]))]) as sub:
             self.check_resume(topic, ids, sub, ids[1])
 
     def test_match_subscription_with_cursor(self):
@@ -232,6 +242,95 @@ class ReconnectLmdb(ReconnectBase):
 
 
 del ReconnectBase
+
+class RetentionBase(HubTestCase):
+    hub_args = ("--history_size", "5")
+
+    def test_resume_from_an_evicted_id_replays_nothing(self):
+        topic = "retention/%d" % time.monotonic_ns()
+        ids = [publish(self.hub, [topic], data="k%d" % i).text for i in range(12)]
+        auth = [("Authorization", "Bearer " + subscriber_token(["*"]))]
+        q = "topic=" + php_urlencode(topic)
+        with SSEClient(self.hub, q, auth + [("Last-Event-ID", ids[1])]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), "earliest")
+            live = publish(self.hub, [topic], data="live").text
+            self.assertEqual([e.id for e in sub.wait_events(1)], [live])
+            sub.read_for(0.2)
+            self.assertEqual([e.id for e in sub.events], [live])
+        # What is kept is still served, and earliest means what is kept.
+        with SSEClient(self.hub, q, auth + [("Last-Event-ID", ids[9])]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), ids[9])
+            self.assertEqual([e.id for e in sub.wait_events(3)], ids[10:] + [live])
+        with SSEClient(self.hub, q, auth + [("Last-Event-ID", "earliest")]) as sub:
+            sub.wait_events(5)
+            sub.read_for(0.2)
+            self.assertEqual([e.id for e in sub.events], ids[8:] + [live])
+
+
+class RetentionMemory(RetentionBase):
+    hub_transport = "memory"
+
+
+class RetentionLmdb(RetentionBase):
+    hub_transport = "lmdb"
+
+
+del RetentionBase
+
+
+class BigReplayBase(HubTestCase):
+    """A replay far larger than subscriber_queue_limit is paced, not cut off;
+    live updates published during it follow without gap or duplicate."""
+    hub_args = ("--subscriber_queue_limit", "64KiB")
+
+    def test_replay_larger_than_the_queue_limit(self):
+        topic = "big/%d" % time.monotonic_ns()
+        p = Publisher(self.hub)
+        try:
+            ids = [p.publish([topic], data=("%04d" % i) + "z" * 8000) for i in range(300)]
+        finally:
+            p.close()
+        before = metric(self.hub, "quicksilver_slow_subscriber_disconnects_total") or 0
+        live = []
+        errors = []
+
+        def more():
+            q = Publisher(self.hub)
+            try:
+                for i in range(50):
+                    live.append(q.publish([topic], data="live%d" % i))
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                q.close()
+
+        auth = [("Authorization", "Bearer " + subscriber_token([topic])), ("Last-Event-ID", "earliest")]
+        with SSEClient(self.hub, "topic=" + php_urlencode(topic), auth) as sub:
+            t = threading.Thread(target=more)
+            t.start()
+            sub.wait_events(20, timeout=10)
+            t.join(30)
+            self.assertFalse(errors, errors)
+            sub.wait_events(350, timeout=30)
+            sub.read_for(0.2)
+            got = [e.id for e in sub.events]
+            self.assertFalse(sub.eof or sub.http.complete, "the replaying subscriber was cut off after %d events"
+                             % len(got))
+            self.assertEqual(len(got), 350)
+            self.assertEqual(got, ids + live)
+        self.assertEqual(metric(self.hub, "quicksilver_slow_subscriber_disconnects_total") or 0, before)
+
+
+class BigReplayMemory(BigReplayBase):
+    hub_transport = "memory"
+
+
+class BigReplayLmdb(BigReplayBase):
+    hub_transport = "lmdb"
+
+
+del BigReplayBase
+
 
 if __name__ == "__main__":
     main()

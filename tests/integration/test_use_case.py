@@ -305,6 +305,50 @@ class UseCase(HubTestCase):
         r = publish(self.hub, ["access/42"], data="x", token=wrong_aud)
         self.assertChallenge(r, 401, "invalid_token")
 
+    def test_draft08_urlpattern_grant_and_matcher(self):
+        aud = self.hub.hub_url
+        sub_token = draft08_token(SUB_SECRET, aud, ["subscribe"], ["https://example.test/books/:id"],
+                                  match_type="urlpattern")
+        q = "match_urlpattern=" + php_urlencode("https://example.test/books/*")
+        with SSEClient(self.hub, q, [("Cookie", "__Secure-mercure_access_token=" + sub_token)]) as sub:
+            self.assertEqual(sub.status, 200, sub.body_bytes())
+            a = self.assertPublished(publish(self.hub, ["https://example.test/books/1"], data="b1", private=True))
+            self.assertPublished(publish(self.hub, ["https://example.test/books/1/reviews"], data="nested",
+                                         private=True))  # matcher yes, grant no
+            self.assertPublished(publish(self.hub, ["https://example.test/authors/1"], data="author"))
+            b = self.assertPublished(publish(self.hub, ["https://example.test/books/2"], data="b2"))
+            sub.wait_events(2)
+            sub.read_for(0.2)
+            self.assertEqual([(e.id, e.data) for e in sub.events], [(a, "b1"), (b, "b2")])
+
+    def test_curl_publisher(self):
+        """curl as the publisher: -d fields, a large body with Expect: 100-continue, a chunked upload."""
+        url = "http://127.0.0.1:%d%s" % (self.hub.port, HUB_PATH)
+        auth = "Authorization: Bearer " + publisher_token()
+        with self.browser_subscribe("access/42", subscriber_token(["access/42"])) as sub:
+            p = subprocess.run(["curl", "-sS", "--max-time", "10", "-H", auth, "-d", "topic=access/42",
+                                "-d", 'data={"hello":"world"}', "-d", "private=on", url],
+                               capture_output=True, timeout=20)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            first = p.stdout.decode()
+            self.assertRegex(first, UUID7_ID)
+            body = "topic=access%2F42&private=on&data=" + "y" * 200000
+            p = subprocess.run(["curl", "-sS", "-v", "--max-time", "10", "-H", auth, "-H", "Expect: 100-continue",
+                                "--data-binary", "@-", url], input=body.encode(), capture_output=True, timeout=20)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            second = p.stdout.decode()
+            self.assertRegex(second, UUID7_ID)
+            self.assertIn(b"< HTTP/1.1 100 Continue", p.stderr, "no interim 100 Continue (curl waited 1s)")
+            p = subprocess.run(["curl", "-sS", "--max-time", "10", "-H", auth, "-H", "Transfer-Encoding: chunked",
+                                "--data-binary", "@-", url], input=b"topic=access%2F42&private=on&data=chunked",
+                               capture_output=True, timeout=20)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            third = p.stdout.decode()
+            self.assertRegex(third, UUID7_ID)
+            events = sub.wait_events(3)
+            self.assertEqual([(e.id, len(e.data)) for e in events],
+                             [(first, len('{"hello":"world"}')), (second, 200000), (third, len("chunked"))])
+
     def test_curl_subscriber_with_cookie(self):
         """curl as the real client: -N streams, --cookie like the browser's."""
         url = "http://127.0.0.1:%d%s?topic=access%%2F42" % (self.hub.port, HUB_PATH)
