@@ -5,6 +5,7 @@
 
 #include "api/api_internal.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
 
@@ -162,23 +163,54 @@ void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int statu
   qs_api_respond_text(req, &h, status, reason);
 }
 
-void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req,
-                          const qs_slice_t *query_authorization, size_t query_authorization_count,
-                          qs_slice_t *authorization, qs_slice_t *cookies, size_t max,
-                          qs_token_request_t *out) {
-  size_t auth_count = qs_http_request_header_values(req, "Authorization", authorization, max);
-  size_t cookie_count = qs_http_request_header_values(req, "Cookie", cookies, max);
-  *out = (qs_token_request_t){
+#define MAX_AUTH_VALUES 4
+
+qs_grants_t *qs_api_authenticate(qs_http_request_t *req, const qs_api_t *api, qs_auth_role_t role,
+                                 const qs_slice_t *query_authorization, size_t query_authorization_count,
+                                 bool anonymous_ok, const char *what, qs_token_source_t *source) {
+  qs_slice_t authorization[MAX_AUTH_VALUES], cookies[MAX_AUTH_VALUES];
+  size_t auth_count = qs_http_request_header_values(req, "Authorization", authorization, MAX_AUTH_VALUES);
+  size_t cookie_count = qs_http_request_header_values(req, "Cookie", cookies, MAX_AUTH_VALUES);
+  qs_token_request_t token_request = {
       .authorization = authorization,
       /* More Authorization headers than fit still count as "repeated". */
-      .authorization_count = auth_count < max ? auth_count : max,
+      .authorization_count = auth_count < MAX_AUTH_VALUES ? auth_count : MAX_AUTH_VALUES,
       .cookie = cookies,
-      .cookie_count = cookie_count < max ? cookie_count : max,
+      .cookie_count = cookie_count < MAX_AUTH_VALUES ? cookie_count : MAX_AUTH_VALUES,
       .query_authorization = query_authorization,
       .query_authorization_count = query_authorization_count,
       .cookie_name = qs_slice_from_cstr(api->config->cookie_name),
       .legacy = true,
   };
+  qs_slice_t token;
+  qs_token_source_t from = QS_TOKEN_NONE;
+  qs_auth_failure_t why = {0};
+  if (qs_token_extract(&token_request, &token, &from, &why) != 0) {
+    qs_api_refuse_bearer(req, api, 400, why.error, why.reason, what);
+    return NULL;
+  }
+  if (source) *source = from;
+  if (from == QS_TOKEN_NONE) {
+    if (anonymous_ok) {
+      qs_grants_t *none = qs_grants_create_empty();
+      if (!none) qs_api_refuse_bearer(req, api, 503, NULL, "out of memory", what);
+      return none;
+    }
+    qs_api_refuse_bearer(req, api, 401, NULL,
+                         role == QS_AUTH_PUBLISHER
+                             ? "a publisher token is required"
+                             : "a subscriber token is required (anonymous access is off)",
+                         what);
+    return NULL;
+  }
+  qs_grants_t *grants = NULL;
+  int rc = qs_auth_verify(api->auth, role, token, qs_clock_wall_ms(), &grants, &why);
+  if (rc != 0) {
+    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
+                         why.reason ? why.reason : "invalid token", what);
+    return NULL;
+  }
+  return grants;
 }
 
 /* ---- Routing ---- */

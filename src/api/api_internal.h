@@ -61,13 +61,19 @@ void qs_api_respond_text(qs_http_request_t *req, qs_api_headers_t *h, int status
 void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int status, const char *error,
                           const char *reason, const char *what);
 
-/* Collects the token sources of a request (Authorization headers, Cookie
- * headers, the legacy query parameter values given) into `out`; arrays are
- * the caller's, sized `max`. */
-void qs_api_token_request(const qs_api_t *api, const qs_http_request_t *req,
-                          const qs_slice_t *query_authorization, size_t query_authorization_count,
-                          qs_slice_t *authorization, qs_slice_t *cookies, size_t max,
-                          qs_token_request_t *out);
+/* Authenticates a request for `role` (Mercure draft, Authorization): the
+ * token comes from the Authorization header, else the legacy `authorization`
+ * query values given (may be NULL), else the cookie, and is verified. Returns
+ * one reference to its grants, or NULL after answering the refusal: 400
+ * invalid_request for a malformed presentation, 401 with the bare challenge
+ * when there is no token (or, when `anonymous_ok`, empty grants instead),
+ * 401 invalid_token for a token that fails. A presented token that fails is
+ * refused even when anonymous access is allowed: silently downgrading would
+ * hide the error from the user. `*source` (may be NULL) tells where the token
+ * came from; `what` names the endpoint in the log. */
+qs_grants_t *qs_api_authenticate(qs_http_request_t *req, const qs_api_t *api, qs_auth_role_t role,
+                                 const qs_slice_t *query_authorization, size_t query_authorization_count,
+                                 bool anonymous_ok, const char *what, qs_token_source_t *source);
 
 /* Endpoints. Each answers (now or later) the request it is given. */
 void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req);

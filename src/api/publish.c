@@ -11,8 +11,6 @@
 #include "base/uuid.h"
 #include "http/form.h"
 
-#define MAX_AUTH_VALUES 4
-
 /* A publish waiting for the hub; freed by on_published, which always comes. */
 typedef struct {
   qs_http_request_t *req; /* NULL once the connection died */
@@ -90,27 +88,10 @@ static int form_content_type(const qs_http_request_t *req) {
 
 void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
   const qs_api_t *api = worker->api;
-  qs_slice_t authorization[MAX_AUTH_VALUES], cookies[MAX_AUTH_VALUES];
-  qs_token_request_t token_request;
-  qs_api_token_request(api, req, NULL, 0, authorization, cookies, MAX_AUTH_VALUES, &token_request);
-  qs_slice_t token;
   qs_token_source_t source;
-  qs_auth_failure_t why = {0};
-  if (qs_token_extract(&token_request, &token, &source, &why) != 0) {
-    qs_api_refuse_bearer(req, api, 400, why.error, why.reason, "publish");
-    return;
-  }
-  if (source == QS_TOKEN_NONE) {
-    qs_api_refuse_bearer(req, api, 401, NULL, "a publisher token is required", "publish");
-    return;
-  }
-  qs_grants_t *grants = NULL;
-  int rc = qs_auth_verify(api->auth, QS_AUTH_PUBLISHER, token, qs_clock_wall_ms(), &grants, &why);
-  if (rc != 0) {
-    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
-                         why.reason ? why.reason : "invalid token", "publish");
-    return;
-  }
+  qs_grants_t *grants = qs_api_authenticate(req, api, QS_AUTH_PUBLISHER, NULL, 0, false, "publish", &source);
+  if (!grants) return;
+  int rc;
   qs_api_headers_t h;
   if (source == QS_TOKEN_COOKIE) {
     const char *reason = NULL;

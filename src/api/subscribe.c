@@ -11,8 +11,6 @@
 #include "base/log.h"
 #include "http/form.h"
 
-#define MAX_AUTH_VALUES 4
-
 /* One subscriber's connection: the bridge between its HTTP stream and the hub. */
 typedef struct {
   qs_http_stream_t *stream;
@@ -72,43 +70,6 @@ static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_
   qs_api_respond_text(req, &h, refusal->status, refusal->reason);
 }
 
-/* Authenticates the subscriber: returns its grants (empty when anonymous and
- * allowed), or NULL after answering the refusal. */
-static qs_grants_t *authenticate(qs_http_request_t *req, const qs_api_t *api,
-                                 const qs_subscribe_params_t *params) {
-  qs_slice_t authorization[MAX_AUTH_VALUES], cookies[MAX_AUTH_VALUES];
-  qs_token_request_t token_request;
-  qs_api_token_request(api, req, &params->authorization, params->authorization.len ? 1 : 0, authorization,
-                       cookies, MAX_AUTH_VALUES, &token_request);
-  qs_slice_t token;
-  qs_token_source_t source;
-  qs_auth_failure_t why = {0};
-  if (qs_token_extract(&token_request, &token, &source, &why) != 0) {
-    qs_api_refuse_bearer(req, api, 400, why.error, why.reason, "subscribe");
-    return NULL;
-  }
-  if (source == QS_TOKEN_NONE) {
-    if (api->config->anonymous) {
-      qs_grants_t *none = qs_grants_create_empty();
-      if (!none) qs_api_refuse_bearer(req, api, 503, NULL, "out of memory", "subscribe");
-      return none;
-    }
-    qs_api_refuse_bearer(req, api, 401, NULL,
-                         "a subscriber token is required (anonymous subscribers are off)", "subscribe");
-    return NULL;
-  }
-  /* A presented token that fails is refused even when anonymous access is on:
-   * silently downgrading would hide the error from the user. */
-  qs_grants_t *grants = NULL;
-  int rc = qs_auth_verify(api->auth, QS_AUTH_SUBSCRIBER, token, qs_clock_wall_ms(), &grants, &why);
-  if (rc != 0) {
-    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
-                         why.reason ? why.reason : "invalid token", "subscribe");
-    return NULL;
-  }
-  return grants;
-}
-
 void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   const qs_api_t *api = worker->api;
   const qs_config_t *config = api->config;
@@ -133,7 +94,9 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
     refuse_params(req, api, &refusal);
     return;
   }
-  qs_grants_t *grants = authenticate(req, api, &params);
+  qs_grants_t *grants =
+      qs_api_authenticate(req, api, QS_AUTH_SUBSCRIBER, &params.authorization,
+                          params.authorization.len ? 1 : 0, config->anonymous, "subscribe", NULL);
   if (!grants) {
     qs_subscribe_params_dispose(&params);
     qs_form_dispose(&form);

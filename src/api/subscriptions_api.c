@@ -27,7 +27,6 @@
 #include "base/log.h"
 #include "hub/subscriptions.h"
 
-#define MAX_AUTH_VALUES 4
 #define QS_SUBSCRIPTIONS_API_MAX_DOCS 10000
 #define QS_SUBSCRIPTIONS_API_MAX_BYTES (64u << 20)
 /* While the newest event is not yet durable (LMDB group commit), the answer
@@ -152,27 +151,8 @@ static void parse_route(const qs_api_t *api, qs_slice_t path, parsed_route_t *ou
  * allowed. Returns true when authorized; otherwise answers. */
 static bool authorize(qs_http_request_t *req, const qs_api_t *api) {
   static const char what[] = "subscriptions API";
-  qs_slice_t authorization[MAX_AUTH_VALUES], cookies[MAX_AUTH_VALUES];
-  qs_token_request_t token_request;
-  qs_api_token_request(api, req, NULL, 0, authorization, cookies, MAX_AUTH_VALUES, &token_request);
-  qs_slice_t token;
-  qs_token_source_t source;
-  qs_auth_failure_t why = {0};
-  if (qs_token_extract(&token_request, &token, &source, &why) != 0) {
-    qs_api_refuse_bearer(req, api, 400, why.error, why.reason, what);
-    return false;
-  }
-  if (source == QS_TOKEN_NONE) {
-    qs_api_refuse_bearer(req, api, 401, NULL, "a subscriber token is required", what);
-    return false;
-  }
-  qs_grants_t *grants = NULL;
-  int rc = qs_auth_verify(api->auth, QS_AUTH_SUBSCRIBER, token, qs_clock_wall_ms(), &grants, &why);
-  if (rc != 0) {
-    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
-                         why.reason ? why.reason : "invalid token", what);
-    return false;
-  }
+  qs_grants_t *grants = qs_api_authenticate(req, api, QS_AUTH_SUBSCRIBER, NULL, 0, false, what, NULL);
+  if (!grants) return false;
   qs_slice_t path = req->path;
   bool ok = qs_grants_can_receive(grants, &path, 1);
   qs_grants_release(grants);
@@ -203,9 +183,9 @@ static void make_etag(qs_slice_t cursor, qs_buf_t *out) {
 
 /* True when an If-None-Match header lists `etag` (or is `*`). */
 static bool not_modified(const qs_http_request_t *req, qs_slice_t etag) {
-  qs_slice_t values[MAX_AUTH_VALUES];
-  size_t n = qs_http_request_header_values(req, "If-None-Match", values, MAX_AUTH_VALUES);
-  for (size_t v = 0; v < n && v < MAX_AUTH_VALUES; v++) {
+  qs_slice_t values[4];
+  size_t n = qs_http_request_header_values(req, "If-None-Match", values, 4);
+  for (size_t v = 0; v < n && v < 4; v++) {
     qs_slice_t s = values[v];
     size_t i = 0;
     while (i < s.len) {
