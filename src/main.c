@@ -414,10 +414,8 @@ int main(int argc, char **argv) {
             err[0] ? err : qs_strerror(rc));
     status = 2;
   } else if (cfg.help_requested) {
-    printf(
-        "Usage: quicksilver [--config FILE] [OPTIONS]\n"
-        "       quicksilver token [--help] ...   mint a token for development and scripts\n\n");
     qs_config_print_help(stdout);
+    printf("\nSubcommand:\n  quicksilver token [--help] ...   mint a token for development and scripts\n");
   } else if (cfg.version_requested) {
     printf("quicksilver %s\n", QS_VERSION);
   } else {

@@ -12,6 +12,14 @@ Each variant runs 3 kill/restart cycles on one history:
     ...
     life 4: check, then SIGTERM (exit status 0: no leak or sanitizer report)
 
+Variants: default workers, 4 publishers; --workers 2, 4 publishers;
+--workers 2 --commit_interval 20ms, 16 publishers (big batches at the kill).
+Checks after each restart: no duplicate id; every acknowledged id replayed,
+with its data; per publisher, contiguous and in acknowledgement order (an
+unanswered in-flight publish may appear once, after them, and must then stay);
+publication lives in order; ids of a later life sort after earlier ones; the
+update count logged at start-up equals the replay.
+
 Standard library only; the binary is $QS_BINARY. Prints "N passed, M failed";
 the exit status is non-zero on failure. QS_CRASH_SEED fixes the random kill times;
 QS_CRASH_EXTRA_ARGS adds hub flags (for instance "--durability async
