@@ -68,7 +68,9 @@ int qs_jwt_key_verify(const qs_jwt_key_t *key, qs_jwt_alg_t alg, qs_slice_t sign
 
 /* Reads a configured key: "@PATH" is the content of the file PATH ("@-":
  * standard input), anything else is the key itself. Appends the bytes to
- * `out` (at most QS_JWT_KEY_MAX_FILE_BYTES from a file). Returns 0, QS_EIO
+ * `out` (at most QS_JWT_KEY_MAX_FILE_BYTES from a file; the trailing line
+ * breaks of a file that is not PEM are dropped, as editors add one after a
+ * secret). Returns 0, QS_EIO
  * with `*reason` set (unreadable or too large; the reason names no key
  * bytes) or the error of qs_buf_append. */
 #define QS_JWT_KEY_MAX_FILE_BYTES (64 * 1024)

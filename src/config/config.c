@@ -263,7 +263,7 @@ static int add_list_items(source_t *src, const char *prefix, const qs_config_opt
       memcpy(item, p, len);
       item[len] = '\0';
       const char *why = opt->validate ? opt->validate(item) : NULL;
-      if (why) return fail(src->err, src->errlen, "%sinvalid item '%s': %s", prefix, item, why);
+      if (why) return fail(src->err, src->errlen, "%sinvalid item '%s': %s", prefix, shown(opt, item), why);
       int rc = list_push(list, p, len);
       if (rc) return rc;
     }
