@@ -20,44 +20,29 @@ Usage:
     python3 bench/resume_bench.py --binary build-crash-rel/quicksilver [--updates 1000000]
 """
 import argparse
-import base64
-import hashlib
-import hmac
-import json
 import multiprocessing
 import os
 import re
 import selectors
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-HUB_PATH = "/.well-known/mercure"
-SECRET = "resume-bench-secret-!ChangeThis!"
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def jwt(claims):
-    h = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    c = b64url(json.dumps(claims, separators=(",", ":")).encode())
-    sig = hmac.new(SECRET.encode(), (h + "." + c).encode(), hashlib.sha256).digest()
-    return h + "." + c + "." + b64url(sig)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import hubtest  # noqa: E402
+from hubtest import HUB_PATH  # noqa: E402
 
 
 def pub_token():
-    return jwt({"exp": int(time.time()) + 36000, "mercure": {"publish": ["*"], "subscribe": []}})
+    return hubtest.publisher_token(exp_in=36000)
 
 
 def sub_token():
-    return jwt({"exp": int(time.time()) + 36000, "mercure": {"publish": [], "subscribe": ["*"]}})
+    return hubtest.subscriber_token(["*"], exp_in=36000)
 
 
 def pct(values, p):
@@ -70,53 +55,21 @@ def pct(values, p):
 
 # ---------------------------------------------------------------- the hub
 
-class Hub:
-    def __init__(self, binary, history, extra):
-        self.cmd = [binary, "--listen", "127.0.0.1:0", "--transport", "lmdb", "--history_path", history,
-                    "--publisher_jwt", SECRET, "--subscriber_jwt", SECRET, "--history_size", "0"] + extra
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("QUICKSILVER_") and not k.startswith("MERCURE_")}
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env)
-        self.port = None
-        self.lines = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.ready.wait(30)
-        if self.port is None:
-            self.proc.kill()
-            raise RuntimeError("hub did not start: %s" % "".join(self.lines))
+def start_hub(binary, history, extra):
+    return hubtest.Hub(["--history_size", "0"] + extra, history=history, workers=None, binary_path=binary,
+                       start_timeout=30)
 
-    def _drain(self):
-        for raw in iter(self.proc.stderr.readline, b""):
-            line = raw.decode("utf-8", "replace")
-            self.lines.append(line)
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-            if m and self.port is None:
-                self.port = int(m.group(1))
-                self.ready.set()
-        self.ready.set()
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def rss_mib(self, field="VmRSS:"):
-        """VmRSS counts the mapped history file too; RssAnon is the heap."""
-        try:
-            with open("/proc/%d/status" % self.proc.pid) as f:
-                for line in f:
-                    if line.startswith(field):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return float("nan")
+def rss_mib(hub, field="VmRSS:"):
+    """VmRSS counts the mapped history file too; RssAnon is the heap."""
+    try:
+        with open("/proc/%d/status" % hub.proc.pid) as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
 
 
 class Probe(threading.Thread):
@@ -133,13 +86,13 @@ class Probe(threading.Thread):
     def run(self):
         def mem():
             while not self.stop.is_set():
-                self.peak_anon = max(self.peak_anon, self.hub.rss_mib("RssAnon:"))
+                self.peak_anon = max(self.peak_anon, rss_mib(self.hub, "RssAnon:"))
                 time.sleep(0.005)
         t = threading.Thread(target=mem, daemon=True)
         t.start()
         while not self.stop.is_set():
             t0 = time.perf_counter()
-            publish_one(self.hub.port, "https://example.com/bench/probe", "probe")
+            publish_one(self.hub, "https://example.com/bench/probe", "probe")
             self.pub_lat.append(time.perf_counter() - t0)
             time.sleep(0.01)
         t.join()
@@ -149,7 +102,7 @@ class Probe(threading.Thread):
 # ---------------------------------------------------------------- publishing
 
 def publish_request(token, topic, data):
-    body = ("topic=%s&data=%s" % (topic, data)).encode()
+    body = hubtest.symfony_body(topic, data)
     return ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
             % (HUB_PATH, token, len(body))).encode() + body
@@ -253,36 +206,28 @@ def run_publishers(port, procs, conns, total=0, seconds=0):
     return done, errors, elapsed, lat
 
 
-def publish_one(port, topic, data):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(publish_request(pub_token(), topic, data))
-    buf = bytearray()
-    while True:
-        buf += s.recv(65536)
-        r = take_response(buf)
-        if r:
-            s.close()
-            if r[0] != 200:
-                raise RuntimeError("publish: status %d" % r[0])
-            return r[1].decode().strip()
+def publish_one(hub, topic, data):
+    """On a fresh connection; returns the id."""
+    r = hubtest.publish(hub, [topic], data, token=pub_token())
+    if r.status != 200:
+        raise RuntimeError("publish: status %d" % r.status)
+    return r.text.strip()
 
 
 # ---------------------------------------------------------------- resuming
 
 class SSE:
-    """A subscription on a raw socket; decodes chunked framing incrementally."""
+    """A subscription to every topic on a raw socket from Last-Event-ID:
+    hubtest's decoder undoes the chunked framing as data comes; `text` is
+    the event stream (trimmed by until())."""
 
-    def __init__(self, port, last_event_id, token):
-        self.sock = socket.create_connection(("127.0.0.1", port))
+    def __init__(self, hub, last_event_id, token):
+        self.sock = socket.create_connection(hub.addr)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.req = ("GET %s?topic=* HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-                    "Authorization: Bearer %s\r\nLast-Event-ID: %s\r\n\r\n"
-                    % (HUB_PATH, token, last_event_id)).encode()
-        self.raw = bytearray()
-        self.pos = 0
+        self.req = hubtest.subscribe_request(hub, "topic=*", [("Authorization", "Bearer " + token),
+                                                              ("Last-Event-ID", last_event_id)])
+        self.http = hubtest.HTTPDecoder()
         self.text = bytearray()
-        self.head = None
-        self.need = None  # bytes left in the current chunk
 
     def send(self):
         self.t0 = time.perf_counter()
@@ -292,40 +237,12 @@ class SSE:
         data = self.sock.recv(1 << 20)
         if not data:
             raise RuntimeError("stream closed")
-        self.raw += data
-        if self.head is None:
-            end = self.raw.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            self.head = bytes(self.raw[:end]).decode("latin-1")
-            if not self.head.startswith("HTTP/1.1 200"):
-                raise RuntimeError("subscribe: %s" % self.head.split("\r\n")[0])
-            del self.raw[:end + 4]
-        # chunked decoding
-        while True:
-            if self.need is None:
-                nl = self.raw.find(b"\r\n", self.pos)
-                if nl < 0:
-                    break
-                self.need = int(bytes(self.raw[self.pos:nl]).split(b";")[0], 16)
-                self.pos = nl + 2
-                if self.need == 0:
-                    raise RuntimeError("stream ended")
-            avail = len(self.raw) - self.pos
-            if avail < self.need + 2:
-                if avail > 0 and avail > self.need:
-                    avail = self.need
-                take = min(avail, self.need)
-                self.text += self.raw[self.pos:self.pos + take]
-                self.pos += take
-                self.need -= take
-                break
-            self.text += self.raw[self.pos:self.pos + self.need]
-            self.pos += self.need + 2
-            self.need = None
-        if self.pos > (1 << 20):
-            del self.raw[:self.pos]
-            self.pos = 0
+        self.text += self.http.feed(data)
+        del self.http.body[:]  # kept in self.text only
+        if self.http.status is not None and self.http.status != 200:
+            raise RuntimeError("subscribe: %d %s" % (self.http.status, self.http.reason))
+        if self.http.complete:
+            raise RuntimeError("stream ended")
 
     def first_id(self):
         """Seconds from the GET to the first complete `id:` line, and the id."""
@@ -352,11 +269,11 @@ class SSE:
         self.sock.close()
 
 
-def resume_samples(port, cursor, expect_first, n):
+def resume_samples(hub, cursor, expect_first, n):
     token = sub_token()
     out = []
     for _ in range(n):
-        s = SSE(port, cursor, token)
+        s = SSE(hub, cursor, token)
         s.send()
         dt, first = s.first_id()
         s.close()
@@ -387,27 +304,27 @@ def main():
     print("command: python3 %s" % " ".join(sys.argv), flush=True)
     tmp = tempfile.mkdtemp(prefix="qs-resume-bench-", dir=args.dir)
     history = os.path.join(tmp, "h")
-    hub = Hub(os.path.abspath(args.binary), history, args.hub_args.split())
+    hub = start_hub(os.path.abspath(args.binary), history, args.hub_args.split())
     print("hub: %s" % " ".join(hub.cmd), flush=True)
     print("cores: %d, load average %.2f %.2f %.2f" % ((os.cpu_count(),) + os.getloadavg()), flush=True)
     try:
         # 1. Fill.
-        oldest = publish_one(hub.port, "https://example.com/bench/first", "first")
-        second = publish_one(hub.port, "https://example.com/bench/first", "second")
+        oldest = publish_one(hub, "https://example.com/bench/first", "first")
+        second = publish_one(hub, "https://example.com/bench/first", "second")
         fill = max(0, args.updates - 4)
         done, errors, elapsed, lat = run_publishers(hub.port, args.procs, args.conns, total=fill)
-        before_last = publish_one(hub.port, "https://example.com/bench/last", "before-last")
-        newest = publish_one(hub.port, "https://example.com/bench/last", "last")
+        before_last = publish_one(hub, "https://example.com/bench/last", "before-last")
+        newest = publish_one(hub, "https://example.com/bench/last", "last")
         total = done + 4
         print("fill: %d updates (%d errors) in %.1f s = %.0f durable publishes/s "
               "(%d processes x %d connections); publish latency p50 %s p99 %s; hub RSS %.0f MiB"
               % (total, errors, elapsed, done / elapsed, args.procs, args.conns,
-                 ms(pct(lat, 50)), ms(pct(lat, 99)), hub.rss_mib()), flush=True)
+                 ms(pct(lat, 50)), ms(pct(lat, 99)), rss_mib(hub)), flush=True)
         size = sum(os.path.getsize(os.path.join(history, f)) for f in os.listdir(history))
         print("history: %s, %.0f MiB on disk" % (history, size / 1048576.0), flush=True)
 
         # 2. Resume latency.
-        r_new = resume_samples(hub.port, before_last, newest, args.samples)
+        r_new = resume_samples(hub, before_last, newest, args.samples)
         print("resume from the newest entry (newest-but-one id, 1 update replayed), %d samples: "
               "p50 %s p99 %s (min %s max %s)" % (len(r_new), ms(pct(r_new, 50)), ms(pct(r_new, 99)),
                                                  ms(min(r_new)), ms(max(r_new))), flush=True)
@@ -416,7 +333,7 @@ def main():
         time.sleep(2)
         idle.stop.set()
         idle.join()
-        r_old = resume_samples(hub.port, oldest, second, args.samples)
+        r_old = resume_samples(hub, oldest, second, args.samples)
         print("resume from the oldest entry (%d updates after it), first event, %d samples: "
               "p50 %s p99 %s (min %s max %s)" % (total - 1, len(r_old), ms(pct(r_old, 50)),
                                                  ms(pct(r_old, 99)), ms(min(r_old)), ms(max(r_old))),
@@ -425,7 +342,7 @@ def main():
         # latency of other clients' publishes meanwhile (then at rest).
         probe = Probe(hub)
         probe.start()
-        resume_samples(hub.port, oldest, second, 5)
+        resume_samples(hub, oldest, second, 5)
         probe.stop.set()
         probe.join()
         print("  during 5 more resumes from the oldest: hub anonymous memory peak %.0f MiB (before any "
@@ -435,7 +352,7 @@ def main():
                   ms(pct(idle.pub_lat, 50)), ms(max(idle.pub_lat))), flush=True)
         fulls = []
         for _ in range(args.full_replays):
-            s = SSE(hub.port, oldest, sub_token())
+            s = SSE(hub, oldest, sub_token())
             s.send()
             fulls.append(s.until("id: " + newest + "\n"))
             s.close()
@@ -457,7 +374,7 @@ def main():
                   ms(pct(lat, 99))), flush=True)
         print("load average at the end: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     finally:
-        code = hub.stop()
+        code = hub.stop(timeout=60)
         print("hub exit status %s" % code, flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [SCENARIO...]     (default: all, in the order below)
 #
-# Scenarios: idle-memory fanout-1k fanout-10k fanout-15k-paced
+# Scenarios: idle-memory fanout-1k fanout-10k fanout-15k fanout-15k-paced
 #            fanout-15k-coalesced throughput latency-25k latency-half durable
 #            matchers-urlpattern
 # Other processes on the machine skew every figure: each scenario prints the
@@ -110,7 +110,7 @@ run() {
 json_field() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$OUT_DIR/$1.json" | head -1; }
 
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(idle-memory fanout-1k fanout-10k fanout-15k-paced fanout-15k-coalesced
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(idle-memory fanout-1k fanout-10k fanout-15k fanout-15k-paced fanout-15k-coalesced
                                          throughput latency-25k latency-half durable matchers-urlpattern)
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)"
 echo "source:  $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) (built $(date -u -r "$QS" +%FT%TZ))"
@@ -129,6 +129,9 @@ for rep in $(seq "$REPEAT"); do
         --duration-limit 60 ;;
     fanout-10k)
       run "$s" memory --subscribers 10000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
+        --duration-limit 90 ;;
+    fanout-15k) # as fanout-10k, to 15,000: what the hub sustains flat out, 4 publishes in flight
+      run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --publishers 4 --pub-token "$PUB_TOKEN" \
         --duration-limit 90 ;;
     fanout-15k-paced) # DESIGN.md's 300,000 deliveries/s to 15,000 subscribers: 20 updates/s, one at a time
       run "$s" memory --subscribers 15000 --topics 1 --publishes 200 --rate 20 --publishers 4 \

@@ -280,7 +280,8 @@ static int serve(qs_config_t *cfg) {
                                 .max_queued_bytes = cfg->subscriber_queue_max_bytes,
                                 /* replay is paced well below the hard limit */
                                 .replay_queued_bytes = cfg->subscriber_queue_max_bytes / 4,
-                                .max_lifetime_ms = (int64_t)cfg->write_timeout_ms};
+                                .max_lifetime_ms = (int64_t)cfg->write_timeout_ms,
+                                .dispatch_timeout_ms = (int64_t)cfg->dispatch_timeout_ms};
   /* Active subscriptions (draft §Active Subscriptions): the registry is the hub's hook. */
   qs_subscriptions_t *subscriptions = NULL;
   if (cfg->subscriptions) {

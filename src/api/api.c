@@ -283,6 +283,8 @@ static void on_request(qs_http_request_t *req, void *ctx) {
 
 /* ---- Workers ---- */
 
+static void on_flush(void *ctx) { qs_hub_shard_poll(((qs_api_worker_t *)ctx)->shard); }
+
 int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int port, qs_api_worker_t **out) {
   qs_api_worker_t *worker = calloc(1, sizeof *worker);
   if (!worker) return QS_ENOMEM;
@@ -306,6 +308,8 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
     qs_hub_shard_close(worker->shard, free, worker);
     return rc;
   }
+  /* Updates published during an iteration join the streams' writes of that iteration. */
+  qs_http_server_on_flush(worker->server, on_flush, worker);
   *out = worker;
   return 0;
 }

@@ -18,13 +18,42 @@ typedef struct {
   qs_subject_lease_t *lease; /* max_connections_per_subject; NULL when not counted */
 } sse_connection_t;
 
-static void release_update(void *owner) { qs_update_release(owner); }
+/* The queued references to one update from the connections of one thread.
+ * A fan-out queues the same update on thousands of streams of one loop: they
+ * share one holder, counted without atomics (a stream's queued bytes are
+ * released on its own loop's thread, the thread that queued them), and the
+ * holder keeps one reference to the update, so the update's atomic count is
+ * touched once per loop and update instead of twice per delivery. */
+typedef struct {
+  qs_update_t *update;
+  size_t refs;
+} shared_update_t;
+
+/* The holder of the update this thread queued last; NULL once it is released. */
+static _Thread_local shared_update_t *last_shared;
+
+static void release_shared(void *owner) {
+  shared_update_t *shared = owner;
+  if (--shared->refs) return;
+  if (last_shared == shared) last_shared = NULL;
+  qs_update_release(shared->update);
+  free(shared);
+}
 
 static int sink_write_update(void *ctx, qs_update_t *update) {
   sse_connection_t *conn = ctx;
-  qs_update_retain(update);
-  int rc = qs_http_stream_write_ref(conn->stream, update->sse, release_update, update);
-  if (rc) qs_update_release(update);
+  shared_update_t *shared = last_shared;
+  if (!shared || shared->update != update) {
+    shared = malloc(sizeof *shared);
+    if (!shared) return QS_ENOMEM;
+    shared->update = qs_update_retain(update);
+    shared->refs = 0;
+    last_shared = shared;
+  }
+  shared->refs++;
+  /* On failure write_ref has not taken the reference: give it back. */
+  int rc = qs_http_stream_write_ref(conn->stream, update->sse, release_shared, shared);
+  if (rc) release_shared(shared);
   return rc;
 }
 
@@ -59,8 +88,12 @@ static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
 }
 
 static void on_stream_drained(qs_http_stream_t *stream, void *ctx) {
-  (void)stream;
-  qs_hub_subscriber_on_writable(((sse_connection_t *)ctx)->subscriber);
+  qs_subscriber_t *sub = ((sse_connection_t *)ctx)->subscriber;
+  /* Once the replay is out, only drains that end a blocked write matter (the
+   * hub's stall detection); the usual drain then costs no callback. Asked
+   * before on_writable, which may end the connection. */
+  if (!qs_hub_subscriber_needs_writable(sub)) qs_http_stream_drain_blocked_only(stream, true);
+  qs_hub_subscriber_on_writable(sub);
 }
 
 static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_api_refusal_t *refusal) {

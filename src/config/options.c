@@ -377,8 +377,9 @@ static const qs_config_option_t options[] = {
      .section = S_HISTORY,
      .type = QS_OPT_DURATION,
      .offset = OFF(commit_interval_ms),
-     .default_value = "2ms",
-     .help = "Longest wait to group publishes into one history commit."},
+     .default_value = "0",
+     .help = "Longest wait to group publishes into one history commit; 0 commits as soon as the "
+             "writer is free (publishes that arrive during a commit form the next one)."},
     {.name = "commit_max_updates",
      .section = S_HISTORY,
      .type = QS_OPT_INT,

@@ -90,6 +90,16 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
 /* The bound port. */
 int qs_http_server_port(const qs_http_server_t *server);
 
+/* Registers fn(ctx) (NULL removes it) for the end of each loop iteration,
+ * where queued output is written: answers (responses) are written first,
+ * then fn is called, then event streams are written. It is the moment for a
+ * producer to queue whatever became ready meanwhile (updates published by
+ * the requests just answered), so that it leaves in the same writev per
+ * stream as what was already queued. fn may write to streams and answer
+ * requests; while it keeps producing answers, answers and fn alternate, a
+ * bounded number of times per iteration. */
+void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
+
 /* Number of open connections (for metrics and tests). */
 size_t qs_http_server_connection_count(const qs_http_server_t *server);
 
@@ -189,6 +199,14 @@ void qs_http_stream_on_close(qs_http_stream_t *stream,
  * moment to queue more when a producer paces itself (replayed history).
  * It may write to or close the stream. NULL removes it. */
 void qs_http_stream_on_drain(qs_http_stream_t *stream, void (*on_drain)(qs_http_stream_t *stream, void *ctx));
+
+/* With `only` true, on_drain is called only for the drains that end a wait:
+ * some queued bytes could not be handed to the kernel at once (the peer was
+ * slow) and every byte has now left. A producer that no longer paces itself
+ * (live events) but still wants to know that writes progress sets it; the
+ * common drain, where the kernel takes everything at the end of the loop
+ * iteration, then costs no callback. Off when the stream starts. */
+void qs_http_stream_drain_blocked_only(qs_http_stream_t *stream, bool only);
 
 /* Ends the body cleanly after the queued bytes; on_close(…, 0, …) follows
  * once they are written. Idempotent; later writes return QS_ECLOSED. */

@@ -27,7 +27,7 @@
 /* Shared per-loop read buffer: connections own no read memory. */
 #define READ_BUF_BYTES (64 * 1024)
 /* Iovecs per writev; a longer queue leaves in several batches. */
-#define MAX_IOV 64
+#define MAX_IOV 256
 /* Chunk headers per batch (stream bytes are framed as one chunk per run). */
 #define MAX_RUNS 4
 /* How long a connection that is being closed waits for its peer's EOF (or,
@@ -35,6 +35,15 @@
 #define LINGER_MS 2000
 /* Smallest allocation for copied stream bytes, so small writes share one block. */
 #define COPY_SEG_MIN 512
+/* Queued references (delivered events) live in blocks of SEG_REFS, one block
+ * per connection filled in order, so a connection's queued events are
+ * contiguous; the blocks come from a per-server pool, allocated SEG_SLAB at
+ * a time and reused: no malloc/free per delivery. */
+#define SEG_REFS 8
+#define SEG_SLAB 128
+/* At most this many answer/on_flush rounds per loop iteration (pipelined
+ * publishes each take one round). */
+#define FLUSH_ROUNDS 32
 
 typedef struct qs_link {
   struct qs_link *prev, *next;
@@ -47,6 +56,12 @@ static void link_remove(qs_link_t *l) {
   l->next->prev = l->prev;
   link_init(l);
 }
+static void link_prepend(qs_link_t *head, qs_link_t *l) {
+  l->next = head->next;
+  l->prev = head;
+  head->next->prev = l;
+  head->next = l;
+}
 static void link_append(qs_link_t *head, qs_link_t *l) {
   l->prev = head->prev;
   l->next = head;
@@ -56,18 +71,44 @@ static void link_append(qs_link_t *head, qs_link_t *l) {
 
 #define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-/* One queued piece of output. Copies live in data[]; references point
- * elsewhere and are given back with release(owner). */
+/* One queued piece of output: a single span (copies live in data[], static
+ * bytes elsewhere), or, for a pooled block, up to SEG_REFS references, each
+ * given back with release(owner) once written or dropped. */
 typedef struct seg {
   struct seg *next;
-  const char *ptr;
-  size_t len;
+  const char *ptr; /* single span */
+  size_t len;      /* bytes of the whole segment */
   void (*release)(void *owner);
-  void *owner;
-  uint32_t cap; /* room in data[] for copies; 0 for references and static bytes */
+  void *owner;  /* single span; a block's owners are in its refs */
+  uint32_t cap; /* room in data[] for copies; 0 otherwise */
   bool chunk;   /* stream body bytes that need chunked framing */
+  bool pooled;  /* a reference block from the server's pool */
+  uint8_t nrefs;
   char data[];
 } seg_t;
+
+typedef struct {
+  const char *ptr;
+  size_t len;
+  void *owner;
+} seg_ref_t;
+
+/* A pooled block of references sharing one release function: a seg_t
+ * followed by its refs, on cache-line boundaries. */
+#define BLOCK_BYTES 256
+_Static_assert(sizeof(seg_t) + SEG_REFS * sizeof(seg_ref_t) <= BLOCK_BYTES, "a block holds its references");
+_Static_assert(sizeof(seg_t) % _Alignof(seg_ref_t) == 0, "references are aligned");
+
+/* A slab of blocks; freed with the server. */
+typedef struct seg_slab {
+  _Alignas(64) unsigned char blocks[SEG_SLAB][BLOCK_BYTES];
+  struct seg_slab *next;
+} seg_slab_t;
+
+static seg_ref_t *seg_refs(seg_t *s) { return (seg_ref_t *)(void *)((char *)s + sizeof(seg_t)); }
+
+/* The iovecs a segment takes in a writev. */
+static unsigned seg_iovs(const seg_t *s) { return s->pooled ? s->nrefs : 1; }
 
 /* What uv_write still has to send after uv_try_write took only part. */
 typedef struct {
@@ -101,26 +142,30 @@ struct qs_http_stream {
 struct qs_h1_conn {
   uv_tcp_t tcp; /* first: the handle's memory is the connection's */
   qs_http_server_t *server;
+  /* What every queued write and every flush touches, together on one cache
+   * line (a fan-out goes through thousands of connections per update). */
+  qs_link_t dirty_link;
+  seg_t *q_head, *q_tail;
+  size_t queued_bytes;
+  batch_t *inflight;
+  uint8_t state;
+  bool chunked;
+  bool head_only;
+  bool drain_blocked_only; /* qs_http_stream_drain_blocked_only */
+  bool blocked;            /* a write waited for the kernel since the last drain */
   qs_link_t all_link;
   qs_link_t timeout_link;
-  qs_link_t dirty_link;
   uint64_t deadline_ms;
   qs_h1_parser_t *parser; /* NULL while a stream runs */
   qs_h1_request_t *req;   /* while HANDLING */
   char *in;               /* input that arrived before it could be parsed; NULL when empty */
   uint32_t in_len, in_cap;
-  seg_t *q_head, *q_tail;
-  size_t queued_bytes;
-  batch_t *inflight;
   struct qs_http_stream stream;
   qs_net_addr_t addr;
-  uint8_t state;
   uint8_t timeout_list;
   uint8_t stream_reason_closed; /* the stream ends because of the server's shutdown */
   bool reading;
   bool close_after; /* close instead of keeping alive once the current answer is out */
-  bool chunked;
-  bool head_only;
   bool stream_open; /* on_close not yet called */
   bool addr_counted;
 };
@@ -144,7 +189,11 @@ struct qs_http_server {
   size_t conn_count;
   qs_http_admission_t *admission; /* limits.admission, or own_admission */
   qs_http_admission_t *own_admission;
+  void (*on_flush)(void *ctx); /* called between answers and streams */
+  void *on_flush_ctx;
   char *read_buf;
+  seg_t *free_segs;  /* the segment pool's free list */
+  seg_slab_t *slabs; /* every block of the pool */
   bool read_buf_busy;
   bool closing;
   bool handles_closing;
@@ -191,26 +240,68 @@ static void timeout_set(qs_h1_conn_t *c, int list) {
 
 static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
 
+/* Answers leave before event streams: a publisher waiting for its 200 can
+ * send its next request while this iteration's fan-out is still being
+ * written, so the next iteration has more events per connection to coalesce. */
 static void mark_dirty(qs_h1_conn_t *c) {
   qs_http_server_t *s = c->server;
   if (c->state == ST_CLOSED || link_linked(&c->dirty_link)) return;
   if (!link_linked(&s->dirty)) uv_idle_start(&s->flush_idle, on_idle_noop);
-  link_append(&s->dirty, &c->dirty_link);
+  if (c->state == ST_STREAMING)
+    link_append(&s->dirty, &c->dirty_link);
+  else
+    link_prepend(&s->dirty, &c->dirty_link);
 }
 
-static void seg_release(qs_h1_conn_t *c, seg_t *s) {
+/* An empty reference block from the pool. */
+static seg_t *block_take(qs_http_server_t *srv) {
+  seg_t *s = srv->free_segs;
+  if (!s) {
+    seg_slab_t *slab = aligned_alloc(_Alignof(seg_slab_t), sizeof *slab);
+    if (!slab) return NULL;
+    slab->next = srv->slabs;
+    srv->slabs = slab;
+    for (size_t i = SEG_SLAB; i-- > 0;) {
+      seg_t *b = (seg_t *)(void *)slab->blocks[i];
+      b->next = srv->free_segs;
+      srv->free_segs = b;
+    }
+    s = srv->free_segs;
+  }
+  srv->free_segs = s->next;
+  s->next = NULL;
+  s->len = 0;
+  s->nrefs = 0;
+  s->pooled = true;
+  s->cap = 0;
+  return s;
+}
+
+/* Gives a segment's bytes back (release(owner)) and its memory to the pool
+ * or the allocator. `c` is NULL when the connection is already closed. */
+static void seg_release(qs_http_server_t *srv, qs_h1_conn_t *c, seg_t *s) {
   if (c) c->queued_bytes -= s->len;
+  if (s->pooled) {
+    seg_ref_t *refs = seg_refs(s);
+    if (s->release)
+      for (unsigned i = 0; i < s->nrefs; i++) s->release(refs[i].owner);
+    s->next = srv->free_segs;
+    srv->free_segs = s;
+    return;
+  }
   if (s->release) s->release(s->owner);
   free(s);
 }
 
-static void release_list(qs_h1_conn_t *c, seg_t *s) {
+static void release_segs(qs_http_server_t *srv, qs_h1_conn_t *c, seg_t *s) {
   while (s) {
     seg_t *next = s->next;
-    seg_release(c, s);
+    seg_release(srv, c, s);
     s = next;
   }
 }
+
+static void release_list(qs_h1_conn_t *c, seg_t *s) { release_segs(c->server, c, s); }
 
 static void enqueue(qs_h1_conn_t *c, seg_t *s) {
   s->next = NULL;
@@ -267,8 +358,35 @@ static void on_write(uv_write_t *req, int status) {
     conn_fail(c, QS_EIO);
     return;
   }
-  /* What was queued while this write was in flight leaves now, together. */
-  conn_flush(c);
+  /* What was queued while this write was in flight leaves at this loop
+   * iteration's flush, together with whatever is queued until then. */
+  mark_dirty(c);
+}
+
+/* Writes "<hex size>\r\n" into `out` (at least 18 bytes); returns its length. */
+static size_t chunk_header(char *out, size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  char tmp[16];
+  size_t n = 0;
+  do {
+    tmp[n++] = digits[size & 15];
+    size >>= 4;
+  } while (size);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  out[n] = '\r';
+  out[n + 1] = '\n';
+  return n + 2;
+}
+
+/* Writes a segment's iovecs; returns how many. */
+static unsigned seg_fill(seg_t *s, uv_buf_t *iov) {
+  if (!s->pooled) {
+    iov[0] = uv_buf_init((char *)s->ptr, (unsigned)s->len);
+    return 1;
+  }
+  seg_ref_t *refs = seg_refs(s);
+  for (unsigned i = 0; i < s->nrefs; i++) iov[i] = uv_buf_init((char *)refs[i].ptr, (unsigned)refs[i].len);
+  return s->nrefs;
 }
 
 /* Sends the queue: as much as possible in one writev, the rest with uv_write. */
@@ -279,24 +397,27 @@ static void conn_flush(qs_h1_conn_t *c) {
     unsigned n = 0, runs = 0;
     size_t total = 0;
     seg_t *s = c->q_head, *last = NULL;
-    while (s && n < MAX_IOV) {
+    while (s) {
       if (s->chunk) {
         /* A run of body bytes becomes one chunk: header, bytes, CRLF. */
-        if (runs == MAX_RUNS || n + 3 > MAX_IOV) break;
+        if (runs == MAX_RUNS || n + 2 + seg_iovs(s) > MAX_IOV) break;
         size_t run = 0;
         unsigned k = 0;
-        for (seg_t *e = s; e && e->chunk && n + 2 + k < MAX_IOV; e = e->next) run += e->len, k++;
-        int hl = snprintf(hdr[runs], sizeof hdr[runs], "%zx\r\n", run);
+        seg_t *end = s;
+        for (; end && end->chunk && n + 2 + k + seg_iovs(end) <= MAX_IOV; end = end->next)
+          run += end->len, k += seg_iovs(end);
+        size_t hl = chunk_header(hdr[runs], run);
         iov[n++] = uv_buf_init(hdr[runs], (unsigned)hl);
         runs++;
-        total += (size_t)hl + run + 2;
-        for (unsigned i = 0; i < k; i++, s = s->next) {
-          iov[n++] = uv_buf_init((char *)s->ptr, (unsigned)s->len);
+        total += hl + run + 2;
+        for (; s != end; s = s->next) {
+          n += seg_fill(s, iov + n);
           last = s;
         }
         iov[n++] = uv_buf_init((char *)"\r\n", 2);
       } else {
-        iov[n++] = uv_buf_init((char *)s->ptr, (unsigned)s->len);
+        if (n + seg_iovs(s) > MAX_IOV) break;
+        n += seg_fill(s, iov + n);
         total += s->len;
         last = s;
         s = s->next;
@@ -343,6 +464,7 @@ static void conn_flush(qs_h1_conn_t *c) {
     b->bufs[0].len -= skip;
     b->req.data = b;
     c->inflight = b;
+    c->blocked = true;
     if (uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, b->nbufs, on_write) != 0) {
       c->inflight = NULL;
       release_list(c, b->segs);
@@ -355,14 +477,37 @@ static void conn_flush(qs_h1_conn_t *c) {
   if (!c->q_head && !c->inflight && c->state != ST_CLOSED) after_flush(c);
 }
 
+/* The first dirty connection when it holds an answer rather than a stream. */
+static qs_h1_conn_t *dirty_answer(qs_http_server_t *s) {
+  if (!link_linked(&s->dirty)) return NULL;
+  qs_h1_conn_t *c = CONTAINER_OF(s->dirty.next, qs_h1_conn_t, dirty_link);
+  return c->state == ST_STREAMING ? NULL : c;
+}
+
+/* The end of the loop iteration: answers (mark_dirty puts them first), then
+ * the producer's on_flush, again while that produces answers, then streams:
+ * one writev per connection carries everything queued until then. */
 static void on_flush_check(uv_check_t *check) {
   qs_http_server_t *s = check->data;
+  for (int round = 0; s->on_flush && round < FLUSH_ROUNDS; round++) {
+    for (qs_h1_conn_t *c; (c = dirty_answer(s)) != NULL;) {
+      link_remove(&c->dirty_link);
+      conn_flush(c);
+    }
+    s->on_flush(s->on_flush_ctx);
+    if (!dirty_answer(s)) break;
+  }
   while (link_linked(&s->dirty)) {
     qs_link_t *l = s->dirty.next;
     link_remove(l);
     conn_flush(CONTAINER_OF(l, qs_h1_conn_t, dirty_link));
   }
   uv_idle_stop(&s->flush_idle);
+}
+
+void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {
+  server->on_flush = fn;
+  server->on_flush_ctx = ctx;
 }
 
 /* ---- Reading ----------------------------------------------------------- */
@@ -561,7 +706,7 @@ static void fire_stream_close(qs_h1_conn_t *c, int reason) {
 static void on_conn_closed(uv_handle_t *handle) {
   qs_h1_conn_t *c = (qs_h1_conn_t *)handle;
   qs_http_server_t *s = c->server;
-  release_list(NULL, c->q_head);
+  release_segs(s, NULL, c->q_head);
   qs_h1_parser_destroy(c->parser);
   free(c->in);
   if (c->addr_counted)
@@ -626,9 +771,13 @@ static void after_flush(qs_h1_conn_t *c) {
       fire_stream_close(c, c->stream_reason_closed ? QS_ECLOSED : 0);
       if (c->state == ST_RESPONDING) finish_exchange(c);
       break;
-    case ST_STREAMING:
-      if (c->stream.on_drain) c->stream.on_drain(&c->stream, c->stream.ctx);
+    case ST_STREAMING: {
+      bool blocked = c->blocked;
+      c->blocked = false;
+      if ((blocked || !c->drain_blocked_only) && c->stream.on_drain)
+        c->stream.on_drain(&c->stream, c->stream.ctx);
       break;
+    }
     default:
       break;
   }
@@ -697,6 +846,11 @@ static void on_handle_closed(uv_handle_t *handle) {
   void (*cb)(void *) = s->on_closed;
   void *ctx = s->closed_ctx;
   qs_http_admission_destroy(s->own_admission);
+  while (s->slabs) {
+    seg_slab_t *next = s->slabs->next;
+    free(s->slabs);
+    s->slabs = next;
+  }
   free(s->read_buf);
   free(s);
   if (cb) cb(ctx);
@@ -975,6 +1129,7 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
   c->stream = (struct qs_http_stream){0};
   c->stream_open = true;
   c->stream_reason_closed = 0;
+  c->drain_blocked_only = c->blocked = false;
   qs_h1_request_destroy(r);
   /* An idle subscriber should cost little: the parser goes until the stream ends. */
   qs_h1_parser_destroy(c->parser);
@@ -1002,10 +1157,21 @@ int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*
     if (release) release(owner);
     return 0;
   }
-  seg_t *s = malloc(sizeof *s);
-  if (!s) return QS_ENOMEM;
-  *s = (seg_t){.ptr = bytes.ptr, .len = bytes.len, .release = release, .owner = owner, .chunk = c->chunked};
-  enqueue(c, s);
+  /* Into the connection's last block when it has room, else a new one. */
+  seg_t *s = c->q_tail;
+  if (s && s->pooled && s->nrefs < SEG_REFS && s->release == release && s->chunk == c->chunked) {
+    s->len += bytes.len;
+    c->queued_bytes += bytes.len;
+    mark_dirty(c);
+  } else {
+    s = block_take(c->server);
+    if (!s) return QS_ENOMEM;
+    s->release = release;
+    s->chunk = c->chunked;
+    s->len = bytes.len;
+    enqueue(c, s);
+  }
+  seg_refs(s)[s->nrefs++] = (seg_ref_t){bytes.ptr, bytes.len, owner};
   return 0;
 }
 
@@ -1014,6 +1180,10 @@ size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) { return conn
 void qs_http_stream_on_drain(qs_http_stream_t *stream,
                              void (*on_drain)(qs_http_stream_t *stream, void *ctx)) {
   stream->on_drain = on_drain;
+}
+
+void qs_http_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
+  conn_of(stream)->drain_blocked_only = only;
 }
 
 void qs_http_stream_on_close(qs_http_stream_t *stream,

@@ -173,6 +173,7 @@ static void shard_free(qs_hub_shard_t *shard) {
   free(shard->all);
   free(shard->inbox);
   free(shard->spare);
+  free(shard->resume);
   pthread_mutex_destroy(&shard->inbox_mutex);
   free(shard);
 }
@@ -234,11 +235,16 @@ void qs_hub_shard_drain(qs_hub_shard_t *shard) {
   qs_hub_shard_leave(shard);
 }
 
+void qs_hub_shard_poll(qs_hub_shard_t *shard) {
+  if (shard->depth == 0) qs_hub_shard_drain(shard);
+}
+
 static void on_async(uv_async_t *handle) {
   qs_hub_shard_t *shard = handle->data;
   qs_hub_shard_enter(shard);
   shard->now_ms = uv_now(shard->loop);
   drain_inbox(shard);
+  qs_hub_shard_resume_replays(shard);
   qs_hub_shard_leave(shard);
 }
 
@@ -267,6 +273,9 @@ int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
                                                 : hb / 4 > 1000 ? 1000
                                                                 : hb / 4)
                                              : 1000;
+  int64_t dispatch = hub->settings.dispatch_timeout_ms;
+  if (hub->settings.tick_ms <= 0 && dispatch > 0 && shard->tick_ms > dispatch / 4)
+    shard->tick_ms = dispatch / 4 < 10 ? 10 : dispatch / 4;
   if (uv_async_init(loop, &shard->async, on_async) != 0) {
     pthread_mutex_destroy(&shard->inbox_mutex);
     free(shard);

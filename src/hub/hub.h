@@ -73,6 +73,8 @@ typedef struct {
  * accessors below. */
 typedef void (*qs_hub_on_subscription_fn)(void *ctx, qs_subscriber_t *sub, bool active);
 
+#define QS_HUB_DEFAULT_REPLAY_SLICE 256
+
 typedef struct {
   /* Idle subscribers get ":\n" after this long without a write (draft
    * §Subscription keep-alive; REF `heartbeat`, 40 s). 0 = off. */
@@ -83,14 +85,27 @@ typedef struct {
   size_t max_queued_bytes;
   /* Soft limit: replayed history is handed to the sink only while its queue
    * holds less than this (then on each qs_hub_subscriber_on_writable).
-   * 0 = hand it all at once. */
+   * 0 = as fast as the hub reads it (still in slices, see below). */
   size_t replay_queued_bytes;
+  /* Replayed history is read from the store in slices of at most this many
+   * updates (0 = QS_HUB_DEFAULT_REPLAY_SLICE), on the shard's loop, one slice
+   * after another as the sink drains: the hub holds at most one slice per
+   * subscriber (the first, read at subscribe), never the whole backlog, and
+   * one loop iteration reads a bounded number of slices. */
+  uint32_t replay_slice;
+  /* REF `dispatch_timeout`: a subscriber whose queued bytes have not all been
+   * handed to the kernel for this long (its sink never drained: queued bytes
+   * seen on every tick and no qs_hub_subscriber_on_writable meanwhile) is
+   * disconnected and counted as slow. Checked on each tick, so it acts
+   * between this and one tick later. 0 = off. */
+  int64_t dispatch_timeout_ms;
   /* Maximum connection lifetime independent of the token (draft
    * §Authorization, "SHOULD enforce a maximum lifetime"); 0 = none. A
    * subscription may ask for a shorter one. */
   int64_t max_lifetime_ms;
-  /* Period of each shard's housekeeping timer (heartbeats, expiries);
-   * 0 = derived: min(1000, max(10, heartbeat_ms / 4)). Expiring connections
+  /* Period of each shard's housekeeping timer (heartbeats, expiries,
+   * dispatch timeouts); 0 = derived: min(1000, max(10, heartbeat_ms / 4)),
+   * and at most max(10, dispatch_timeout_ms / 4). Expiring connections
    * are closed at most one period before their deadline, never after. */
   int64_t tick_ms;
   /* Optional subscription events hook (see above); NULL = none. */
@@ -150,6 +165,14 @@ typedef void (*qs_hub_shard_on_close_fn)(void *ctx);
  * does nothing. */
 void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close, void *ctx);
 
+/* Delivers now what waits in the shard's inbox (updates made durable since
+ * the last delivery), as the shard's own wake-up would at the next loop
+ * iteration: the transport calls it just before writing its event streams
+ * (qs_http_server_on_flush), so that updates published during this
+ * iteration leave in the same write. Does nothing when called from inside a
+ * hub callback. */
+void qs_hub_shard_poll(qs_hub_shard_t *shard);
+
 /* ---- Publishing ---- */
 
 /* Called on the publishing shard's loop, once, with status 0 when the update
@@ -198,14 +221,22 @@ typedef enum {
 /* Subscribes a connection, in two steps so the caller can send its response
  * headers (which depend on the cursor) before any event:
  *
- *   1. qs_hub_subscribe registers the subscriber and queues the replayed
- *      history (updates after the cursor, up to what this shard has already
- *      delivered, through the subscriber's filter with its current grants).
- *      Live updates that arrive before step 2 are queued behind the replay,
- *      so the two join without gap or duplicate. The sink is not called.
+ *   1. qs_hub_subscribe registers the subscriber, resolves the cursor and
+ *      reads the first slice of the replayed history (updates after the
+ *      cursor, up to what this shard has already delivered, through the
+ *      subscriber's filter with its current grants). The sink is not called.
  *   2. After sending headers (qs_hub_subscriber_cursor tells the header
  *      value), the caller calls qs_hub_subscriber_start: the hub starts
  *      writing to the sink.
+ *
+ * Until it has caught up, a subscriber only holds its position (the last seq
+ * decided for it): the rest of the history, and the live updates that arrive
+ * meanwhile (including before step 2), are read from the store slice by slice
+ * as the sink drains, up to what the shard has dispatched; the slice that
+ * reaches it turns the subscriber live, on the shard's thread, so replay and
+ * live updates join without gap or duplicate. When retention discards
+ * updates the subscriber has not been given yet, the hub closes the
+ * connection (the client reconnects and learns `earliest`).
  *
  * The filter (draft §Subscription, §Authorization): an update is delivered
  * when ANY matcher matches ANY of its topics and, for a private update, when
@@ -221,7 +252,8 @@ int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *par
 /* The value of the `Mercure-Last-Event-ID` header for this subscription. */
 qs_hub_cursor_t qs_hub_subscriber_cursor(const qs_subscriber_t *sub);
 
-/* Number of replayed updates queued by qs_hub_subscribe. */
+/* Number of replayed updates: right after qs_hub_subscribe, those of the first
+ * slice it read; then every replayed update handed to the sink so far. */
 size_t qs_hub_subscriber_replayed(const qs_subscriber_t *sub);
 
 /* Step 2 above: starts writing (replay, then live updates) to the sink and
@@ -231,6 +263,14 @@ void qs_hub_subscriber_start(qs_subscriber_t *sub);
 /* The transport calls this when the sink's queue has shrunk (a write
  * completed), so queued replay can continue. Cheap when nothing is queued. */
 void qs_hub_subscriber_on_writable(qs_subscriber_t *sub);
+
+/* Whether qs_hub_subscriber_on_writable can still have replay to write: true
+ * until the subscriber is live. Once it returns false it stays false for the
+ * subscriber's life, and the transport may then report only the drains that
+ * end a blocked write (bytes waited for the kernel), which is all the
+ * dispatch_timeout check needs: a live fan-out then costs no drain callback
+ * per write. */
+bool qs_hub_subscriber_needs_writable(const qs_subscriber_t *sub);
 
 /* The connection is gone (or the transport is done with it): the hub stops
  * using the sink and frees the subscriber (its matchers, its grants

@@ -8,6 +8,8 @@
 
 #include "base/map.h"
 #include "hub/hub.h"
+#include "match/match_cache.h"
+#include "match/url.h"
 
 /* ---- Topic index (one per shard, used on its loop only) ---- */
 
@@ -31,6 +33,7 @@ typedef enum {
   QS_INDEX_WILDCARD, /* wildcard vec */
   QS_INDEX_PREFIXED, /* prefixed map, key = the matcher's literal prefix */
   QS_INDEX_PATTERN,  /* patterns with no literal prefix, tested on every update */
+  QS_INDEX_URL,      /* url map, key = the URL pattern's origin and path prefix (topic_index.c) */
 } qs_index_kind_t;
 
 /* One distinct literal-prefix length in use, with how many buckets use it. */
@@ -49,7 +52,26 @@ typedef struct {
   qs_prefix_len_t *prefix_lens;
   uint32_t prefix_len_count;
   uint32_t prefix_len_cap;
-  qs_index_vec_t patterns; /* URL patterns and other prefix-less patterns */
+  /* URL patterns with a fixed scheme, host and port (qs_matcher_url_key)
+   * resolved against `url_base`: bucketed by "scheme NUL host NUL port NUL"
+   * and their path prefix cut after its last '/'. A publish parses each
+   * topic once against url_base and looks up the buckets of that origin for
+   * each '/'-ending prefix of its path whose length is in use. */
+  qs_map_t url; /* key -> qs_index_vec_t* */
+  qs_prefix_len_t *url_lens;
+  uint32_t url_len_count;
+  uint32_t url_len_cap;
+  char *url_base; /* the hub URL of the first indexed URL pattern (owned) */
+  size_t url_base_len;
+  bool url_base_set;
+  bool url_base_ok; /* url_base parsed (into url_base_parsed), or empty (no base) */
+  qs_url_t url_base_parsed;
+  qs_index_vec_t patterns; /* every other pattern (no literal prefix, no fixed origin) */
+  /* (matcher, topic) results for the patterns tested on every update and the
+   * URI Templates (the `topic_matcher_cache` option); created on first use. */
+  qs_match_cache_t *cache;
+  size_t cache_entries;
+  bool cache_failed;
 } qs_topic_index_t;
 
 /* A subscriber's matcher and where it sits in the index. */
@@ -61,6 +83,12 @@ typedef struct {
 } qs_member_t;
 
 void qs_topic_index_init(qs_topic_index_t *ix);
+
+/* Sets the size of the (matcher, topic) result cache (the
+ * `topic_matcher_cache` option; 0 disables it). Call before the first
+ * dispatch; the default is QS_TOPIC_INDEX_DEFAULT_CACHE. */
+#define QS_TOPIC_INDEX_DEFAULT_CACHE 100000
+void qs_topic_index_set_cache_size(qs_topic_index_t *ix, size_t entries);
 
 /* Frees the index's memory; every subscriber must have been removed. */
 void qs_topic_index_dispose(qs_topic_index_t *ix);
@@ -80,29 +108,34 @@ void qs_topic_index_dispatch(qs_topic_index_t *ix, qs_update_t *update);
 
 /* ---- Subscribers ---- */
 
-/* Updates the hub holds for a subscriber before handing them to its sink:
- * replayed history, and live updates that arrived behind it. */
+/* The first slice of replayed history, read at subscribe and held until the
+ * sink takes it (at most the shard's replay slice). The rest of a replay is
+ * read from the store straight into the sink; the hub holds nothing more. */
 typedef struct {
-  qs_update_t **items;
   uint32_t head;
   uint32_t len;
   uint32_t cap;
-  uint64_t snapshot_seq; /* updates after this seq are live ones */
-  size_t live_bytes;     /* SSE bytes of the live ones (count towards the hard limit) */
-} qs_pending_t;
+  size_t bytes; /* SSE bytes of items[head..len) */
+  qs_update_t *items[];
+} qs_held_t;
 
 struct qs_subscriber {
   qs_hub_shard_t *shard;
   qs_sink_t sink;
   qs_grants_t *grants;
-  qs_pending_t *pending; /* NULL when nothing is held */
+  qs_held_t *held; /* NULL when nothing is held */
   qs_subscriber_t *reap_next;
   uint64_t id;
-  uint64_t last_seq;      /* the last update decided for it (delivered or refused) */
-  int64_t deadline_ms;    /* wall clock; 0 = none */
-  uint64_t last_write_ms; /* loop time of the last write */
-  uint32_t all_pos;       /* index in shard->all while connected */
+  /* The last update decided for it (delivered or refused): while catching up,
+   * its position in history (everything up to it is decided); live updates
+   * are offered only once it is live. */
+  uint64_t last_seq;
+  uint64_t stall_since_ms; /* loop time a tick first saw bytes queued without a drain; 0 = none */
+  int64_t deadline_ms;     /* wall clock; 0 = none */
+  uint64_t last_write_ms;  /* loop time of the last write */
+  uint32_t all_pos;        /* index in shard->all while connected */
   uint32_t replayed;
+  uint32_t held_peak; /* most updates the hub held for it at once (for tests) */
   uint32_t member_count;
   uint8_t cursor; /* qs_hub_cursor_t */
   bool started;
@@ -110,6 +143,9 @@ struct qs_subscriber {
   bool released; /* qs_hub_unsubscribe was called */
   bool indexed;  /* in the index and shard->all */
   bool reaping;  /* on shard->reap */
+  bool live;     /* caught up: receives updates from the dispatch (set once, after start) */
+  bool pumping;  /* replay is on the stack (no re-entry) */
+  bool resuming; /* on shard->resume */
   qs_member_t members[];
 };
 
@@ -119,6 +155,10 @@ void qs_hub_offer(qs_subscriber_t *sub, qs_update_t *update);
 
 /* Frees a subscriber that has left the index and been released. */
 void qs_hub_subscriber_free(qs_subscriber_t *sub);
+
+/* Continues the replays that stopped at their per-call budget with nothing
+ * queued to wait for (shard->resume); called from the shard's async. */
+void qs_hub_shard_resume_replays(qs_hub_shard_t *shard);
 
 /* ---- Shards and the hub ---- */
 
@@ -164,6 +204,9 @@ struct qs_hub_shard {
   size_t pending_publishes; /* publishes from this shard not yet answered */
   uint64_t deliveries;      /* not yet added to the hub's counter */
   uint64_t now_ms;          /* loop time of the current callback */
+  qs_subscriber_t **resume; /* catching-up subscribers to continue at the next async */
+  uint32_t resume_len;
+  uint32_t resume_cap;
   int64_t tick_ms;
   int depth;      /* nesting of hub entry points on the stack */
   bool walking;   /* the index or `all` is being iterated: defer removals */

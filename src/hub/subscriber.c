@@ -1,5 +1,14 @@
 /* Subscribers: subscription with replay, delivery to sinks, slow-subscriber
- * and lifetime enforcement, heartbeats. Everything runs on the shard's loop. */
+ * and lifetime enforcement, heartbeats. Everything runs on the shard's loop.
+ *
+ * Replay in slices: qs_hub_subscribe resolves the cursor and reads the first
+ * slice (held until the sink takes it); the subscriber then only keeps its
+ * position (last_seq). Each time its sink drains, the next slice is read from
+ * the store after the position, up to the shard's drained_seq (which only
+ * grows, and everything up to it is in the store), and written straight to
+ * the sink. The dispatch skips a subscriber that is not live; the slice that
+ * ends at drained_seq makes it live. Both run on the shard's loop, so no
+ * update falls between the two and none is given twice. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,45 +18,51 @@
 #include "base/log.h"
 #include "hub/hub_internal.h"
 
-/* ---- Held updates ---- */
+/* ---- The first slice ---- */
 
-/* Holds `update`; `live` tells a live update from a replayed one (replayed
- * ones all come first, at subscribe). */
-static int pending_push(qs_subscriber_t *sub, qs_update_t *update, bool live) {
-  qs_pending_t *p = sub->pending;
-  if (!p) {
-    p = calloc(1, sizeof *p);
-    if (!p) return QS_ENOMEM;
-    p->snapshot_seq = live ? update->seq - 1 : sub->shard->drained_seq;
-    sub->pending = p;
+/* Slices read per pump call at most (then the loop gets a turn). */
+#define SLICES_PER_PUMP 8
+
+static uint32_t slice_size(const qs_hub_shard_t *shard) {
+  uint32_t n = shard->hub->settings.replay_slice;
+  return n ? n : QS_HUB_DEFAULT_REPLAY_SLICE;
+}
+
+static int held_push(qs_subscriber_t *sub, qs_update_t *update) {
+  qs_held_t *h = sub->held;
+  if (!h) {
+    uint32_t cap = slice_size(sub->shard);
+    h = malloc(sizeof *h + cap * sizeof *h->items);
+    if (!h) return QS_ENOMEM;
+    *h = (qs_held_t){.cap = cap};
+    sub->held = h;
   }
-  if (p->len == p->cap) {
-    if (p->head > 0) {
-      /* Reclaim the written front before growing. */
-      memmove(p->items, p->items + p->head, (p->len - p->head) * sizeof *p->items);
-      p->len -= p->head;
-      p->head = 0;
-    }
-    if (p->len == p->cap) {
-      uint32_t cap = p->cap ? p->cap * 2 : 16;
-      qs_update_t **items = realloc(p->items, cap * sizeof *items);
-      if (!items) return QS_ENOMEM;
-      p->items = items;
-      p->cap = cap;
-    }
-  }
-  p->items[p->len++] = qs_update_retain(update);
-  if (update->seq > p->snapshot_seq) p->live_bytes += update->sse.len;
+  if (h->len == h->cap) return QS_ELIMIT; /* the slice is full: the caller stops first */
+  h->items[h->len++] = qs_update_retain(update);
+  h->bytes += update->sse.len;
+  if (h->len - h->head > sub->held_peak) sub->held_peak = h->len - h->head;
   return 0;
 }
 
-static void pending_drop(qs_subscriber_t *sub) {
-  qs_pending_t *p = sub->pending;
-  if (!p) return;
-  sub->pending = NULL;
-  for (uint32_t i = p->head; i < p->len; i++) qs_update_release(p->items[i]);
-  free(p->items);
-  free(p);
+static void held_drop(qs_subscriber_t *sub) {
+  qs_held_t *h = sub->held;
+  if (!h) return;
+  sub->held = NULL;
+  for (uint32_t i = h->head; i < h->len; i++) qs_update_release(h->items[i]);
+  free(h);
+}
+
+/* Takes `sub` off shard->resume (it is being freed). */
+static void resume_forget(qs_subscriber_t *sub) {
+  qs_hub_shard_t *shard = sub->shard;
+  if (!sub->resuming) return;
+  sub->resuming = false;
+  for (uint32_t i = 0; i < shard->resume_len; i++) {
+    if (shard->resume[i] == sub) {
+      shard->resume[i] = shard->resume[--shard->resume_len];
+      return;
+    }
+  }
 }
 
 /* ---- Closing ---- */
@@ -56,7 +71,7 @@ static void pending_drop(qs_subscriber_t *sub) {
 static void mark_closed(qs_subscriber_t *sub) {
   qs_hub_shard_t *shard = sub->shard;
   sub->closed = true;
-  pending_drop(sub);
+  held_drop(sub);
   atomic_fetch_sub_explicit(&shard->hub->subscribers_connected, 1, memory_order_relaxed);
   qs_hub_shard_defer(shard, sub);
   if (sub->started && shard->hub->settings.on_subscription)
@@ -71,19 +86,19 @@ static void disconnect(qs_subscriber_t *sub, const char *why) {
   sub->sink.vtable->close(sub->sink.ctx);
 }
 
-static void disconnect_slow(qs_subscriber_t *sub) {
+static void disconnect_slow_because(qs_subscriber_t *sub, const char *why) {
   if (sub->closed) return;
   atomic_fetch_add_explicit(&sub->shard->hub->slow_disconnects_total, 1, memory_order_relaxed);
   mark_closed(sub);
-  QS_LOG_WARN("subscriber too slow, disconnected id=%" PRIu64, sub->id);
+  QS_LOG_WARN("%s id=%" PRIu64, why, sub->id);
   sub->sink.vtable->close(sub->sink.ctx);
 }
 
-/* ---- Writing ---- */
-
-static size_t queued_bytes(const qs_subscriber_t *sub) {
-  return sub->started ? sub->sink.vtable->queued_bytes(sub->sink.ctx) : 0;
+static void disconnect_slow(qs_subscriber_t *sub) {
+  disconnect_slow_because(sub, "subscriber too slow, disconnected");
 }
+
+/* ---- Writing ---- */
 
 /* Hands one update to the sink. Returns false when the subscriber was closed. */
 static bool write_update(qs_subscriber_t *sub, qs_update_t *update) {
@@ -103,23 +118,6 @@ static bool write_update(qs_subscriber_t *sub, qs_update_t *update) {
   return true;
 }
 
-/* Writes held updates while the sink's queue is below the soft limit. */
-static void pump(qs_subscriber_t *sub) {
-  size_t soft = sub->shard->hub->settings.replay_queued_bytes;
-  while (sub->started && !sub->closed && sub->pending) {
-    qs_pending_t *p = sub->pending;
-    if (p->head == p->len) {
-      pending_drop(sub);
-      return;
-    }
-    if (soft && sub->sink.vtable->queued_bytes(sub->sink.ctx) >= soft) return;
-    qs_update_t *update = p->items[p->head++];
-    if (update->seq > p->snapshot_seq) p->live_bytes -= update->sse.len;
-    write_update(sub, update); /* may close sub and drop p */
-    qs_update_release(update);
-  }
-}
-
 /* §Subscription, §Authorization: a private update needs a subscribe grant
  * matching one of its topics (cached per update and grants object). */
 static bool can_receive(qs_subscriber_t *sub, qs_update_t *update) {
@@ -134,20 +132,10 @@ static bool can_receive(qs_subscriber_t *sub, qs_update_t *update) {
 }
 
 void qs_hub_offer(qs_subscriber_t *sub, qs_update_t *update) {
-  if (sub->closed || sub->last_seq >= update->seq) return;
+  /* A subscriber still catching up reads this update from the store later. */
+  if (sub->closed || !sub->live || sub->last_seq >= update->seq) return;
   sub->last_seq = update->seq;
   if (!can_receive(sub, update)) return;
-  if (sub->pending || !sub->started) {
-    /* Behind queued replay (or before start): hold it, within the hard limit. */
-    size_t max = sub->shard->hub->settings.max_queued_bytes;
-    size_t live = sub->pending ? sub->pending->live_bytes : 0;
-    if ((max && queued_bytes(sub) + live + update->sse.len > max) || pending_push(sub, update, true) < 0) {
-      disconnect_slow(sub);
-      return;
-    }
-    pump(sub);
-    return;
-  }
   write_update(sub, update);
 }
 
@@ -164,19 +152,149 @@ static bool filter(const qs_subscriber_t *sub, const qs_update_t *update) {
          (!update->is_private || qs_grants_can_receive(sub->grants, update->topics, update->topic_count));
 }
 
+/* ---- Replay ---- */
+
+/* The first slice, read at subscribe through the cursor lookup. */
 typedef struct {
   qs_subscriber_t *sub;
+  uint32_t walked;
+  uint32_t max;
+  size_t soft;
   int rc;
-} replay_ctx_t;
+  bool stopped; /* the slice is full: history goes on after last_seq */
+} first_slice_t;
 
-static bool on_replayed(void *ctx, qs_update_t *update) {
-  replay_ctx_t *r = ctx;
-  if (update->seq <= r->sub->last_seq || !filter(r->sub, update)) return true;
-  r->rc = pending_push(r->sub, update, false);
-  if (r->rc < 0) return false;
-  r->sub->last_seq = update->seq;
-  r->sub->replayed++;
+static bool on_first_slice(void *ctx, qs_update_t *update) {
+  first_slice_t *r = ctx;
+  qs_subscriber_t *sub = r->sub;
+  if (update->seq <= sub->last_seq) return true;
+  sub->last_seq = update->seq;
+  if (filter(sub, update)) {
+    r->rc = held_push(sub, update);
+    if (r->rc < 0) return false;
+    sub->replayed++;
+  }
+  if (++r->walked >= r->max || (r->soft && sub->held && sub->held->bytes >= r->soft)) {
+    r->stopped = true;
+    return false;
+  }
   return true;
+}
+
+/* A later slice, read from the store straight into the sink. */
+typedef struct {
+  qs_subscriber_t *sub;
+  uint32_t walked;
+  uint32_t max;
+  size_t soft;
+  bool stopped; /* full, soft limit reached, or the subscriber closed */
+} slice_t;
+
+static bool on_slice(void *ctx, qs_update_t *update) {
+  slice_t *c = ctx;
+  qs_subscriber_t *sub = c->sub;
+  if (update->seq <= sub->last_seq) return true;
+  sub->last_seq = update->seq;
+  c->walked++;
+  if (filter(sub, update)) {
+    sub->replayed++;
+    if (!write_update(sub, update)) {
+      c->stopped = true;
+      return false;
+    }
+  }
+  if (c->walked >= c->max || (c->soft && sub->sink.vtable->queued_bytes(sub->sink.ctx) >= c->soft)) {
+    c->stopped = true;
+    return false;
+  }
+  return true;
+}
+
+/* Continues `sub`'s replay at the shard's next wake-up. */
+static void resume_later(qs_subscriber_t *sub) {
+  qs_hub_shard_t *shard = sub->shard;
+  if (sub->resuming || shard->finishing) return;
+  if (shard->resume_len == shard->resume_cap) {
+    uint32_t cap = shard->resume_cap ? shard->resume_cap * 2 : 16;
+    qs_subscriber_t **resume = realloc(shard->resume, cap * sizeof *resume);
+    if (!resume) {
+      disconnect(sub, "out of memory, replaying subscriber closed");
+      return;
+    }
+    shard->resume = resume;
+    shard->resume_cap = cap;
+  }
+  shard->resume[shard->resume_len++] = sub;
+  sub->resuming = true;
+  uv_async_send(&shard->async);
+}
+
+/* Hands replayed history to the sink while its queue is below the soft
+ * limit: the first slice, then slices read from the store after last_seq up
+ * to the shard's drained_seq; reaching it makes the subscriber live. At most
+ * SLICES_PER_PUMP slices per call: the next drain, or the shard's next
+ * wake-up when nothing is queued, goes on. */
+static void pump(qs_subscriber_t *sub) {
+  if (sub->pumping) return;
+  sub->pumping = true;
+  qs_hub_shard_t *shard = sub->shard;
+  size_t soft = shard->hub->settings.replay_queued_bytes;
+  uint32_t slice = slice_size(shard);
+  uint32_t budget = SLICES_PER_PUMP;
+  while (sub->started && !sub->closed && !sub->live) {
+    if (soft && sub->sink.vtable->queued_bytes(sub->sink.ctx) >= soft) break; /* the next drain goes on */
+    qs_held_t *h = sub->held;
+    if (h) {
+      if (h->head == h->len) {
+        held_drop(sub);
+        continue;
+      }
+      qs_update_t *update = h->items[h->head++];
+      h->bytes -= update->sse.len;
+      write_update(sub, update); /* may close sub and drop h */
+      qs_update_release(update);
+      continue;
+    }
+    if (sub->last_seq >= shard->drained_seq) {
+      sub->live = true; /* the dispatch takes over after drained_seq */
+      break;
+    }
+    if (budget-- == 0) {
+      if (!soft || sub->sink.vtable->queued_bytes(sub->sink.ctx) == 0) resume_later(sub);
+      break;
+    }
+    slice_t c = {.sub = sub, .max = slice, .soft = soft};
+    uint64_t up_to = shard->drained_seq;
+    int rc = qs_store_replay_after_seq(shard->hub->store, sub->last_seq, up_to, on_slice, &c);
+    if (sub->closed) break;
+    if (rc == QS_ELIMIT) {
+      /* §Reconciliation: never skip silently; on reconnection the client
+       * learns that its id is gone (`earliest`). */
+      disconnect(sub, "history discarded during replay, subscriber closed");
+      break;
+    }
+    if (rc < 0) {
+      QS_LOG_ERROR("replay failed id=%" PRIu64 " reason=%s", sub->id, qs_strerror(rc));
+      disconnect(sub, "replay failed, subscriber closed");
+      break;
+    }
+    if (!c.stopped && sub->last_seq < up_to) sub->last_seq = up_to;
+  }
+  sub->pumping = false;
+}
+
+void qs_hub_shard_resume_replays(qs_hub_shard_t *shard) {
+  if (shard->resume_len == 0) return;
+  qs_subscriber_t **list = shard->resume;
+  uint32_t len = shard->resume_len;
+  shard->resume = NULL;
+  shard->resume_len = shard->resume_cap = 0;
+  /* Nothing is freed before the caller's qs_hub_shard_leave. */
+  for (uint32_t i = 0; i < len; i++) {
+    list[i]->resuming = false;
+    pump(list[i]);
+  }
+  free(list);
 }
 
 static int64_t deadline_for(const qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *params) {
@@ -234,30 +352,35 @@ int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *par
   sub->last_write_ms = shard->now_ms = uv_now(shard->loop);
   sub->deadline_ms = deadline_for(shard, params);
 
-  /* §Reconciliation: replay what this shard has already dispatched; what
-   * follows is still in its inbox and reaches the subscriber live. */
+  /* §Reconciliation: resolve the cursor and read the first slice of what
+   * this shard has already dispatched; the rest, and what is still in its
+   * inbox, is read from the store as the sink drains (pump). */
   int rc = 0;
+  bool complete = true; /* everything up to drained_seq was read */
   sub->cursor = QS_HUB_CURSOR_NONE;
   if (params->has_last_event_id) {
     sub->cursor = QS_HUB_CURSOR_EARLIEST;
     if (params->last_event_id.len > 0) {
-      replay_ctx_t r = {sub, 0};
-      rc = qs_store_replay(hub->store, params->last_event_id, shard->drained_seq, on_replayed, &r);
+      first_slice_t r = {.sub = sub, .max = slice_size(shard), .soft = hub->settings.replay_queued_bytes};
+      rc = qs_store_replay(hub->store, params->last_event_id, shard->drained_seq, on_first_slice, &r);
       if (rc == 0) rc = r.rc;
+      complete = !r.stopped;
       if (rc == 0 && !qs_slice_eq_cstr(params->last_event_id, "earliest")) sub->cursor = QS_HUB_CURSOR_FOUND;
       if (rc == QS_ENOTFOUND) {
         /* Unknown or discarded id: live only, header `earliest`. */
-        pending_drop(sub);
+        held_drop(sub);
         sub->replayed = 0;
+        sub->last_seq = 0;
+        complete = true;
         rc = 0;
       }
     }
   }
-  /* Whatever was replayed, live updates start after the snapshot. */
-  if (rc == 0 && sub->last_seq < shard->drained_seq) sub->last_seq = shard->drained_seq;
+  /* Without more history to read, the position is what the shard has dispatched. */
+  if (rc == 0 && complete && sub->last_seq < shard->drained_seq) sub->last_seq = shard->drained_seq;
   if (rc == 0) rc = add_connected(shard, sub);
   if (rc < 0) {
-    pending_drop(sub);
+    held_drop(sub);
     free(sub); /* the matchers and grants stay the caller's */
     return rc;
   }
@@ -288,13 +411,17 @@ void qs_hub_subscriber_start(qs_subscriber_t *sub) {
 }
 
 void qs_hub_subscriber_on_writable(qs_subscriber_t *sub) {
-  if (!sub->pending || !sub->started || sub->closed) return;
+  if (sub->closed) return;
+  sub->stall_since_ms = 0; /* the sink drained: writes make progress */
+  if (!sub->started || sub->live) return;
   qs_hub_shard_t *shard = sub->shard;
   qs_hub_shard_enter(shard);
   shard->now_ms = uv_now(shard->loop);
   pump(sub);
   qs_hub_shard_leave(shard);
 }
+
+bool qs_hub_subscriber_needs_writable(const qs_subscriber_t *sub) { return !sub->closed && !sub->live; }
 
 void qs_hub_unsubscribe(qs_subscriber_t *sub) {
   if (!sub || sub->released) return;
@@ -307,7 +434,8 @@ void qs_hub_unsubscribe(qs_subscriber_t *sub) {
 }
 
 void qs_hub_subscriber_free(qs_subscriber_t *sub) {
-  pending_drop(sub);
+  held_drop(sub);
+  resume_forget(sub);
   for (uint32_t i = 0; i < sub->member_count; i++) qs_matcher_destroy(sub->members[i].matcher);
   qs_grants_release(sub->grants);
   free(sub);
@@ -338,6 +466,7 @@ void qs_hub_shard_tick(qs_hub_shard_t *shard) {
   const qs_hub_settings_t *settings = &shard->hub->settings;
   int64_t now_wall = qs_clock_wall_ms();
   uint64_t hb = settings->heartbeat_ms > 0 ? (uint64_t)settings->heartbeat_ms : 0;
+  uint64_t dispatch = settings->dispatch_timeout_ms > 0 ? (uint64_t)settings->dispatch_timeout_ms : 0;
   shard->walking = true;
   for (uint32_t i = 0; i < shard->all_len; i++) {
     qs_subscriber_t *sub = shard->all[i];
@@ -348,7 +477,19 @@ void qs_hub_shard_tick(qs_hub_shard_t *shard) {
       disconnect(sub, "subscription expired, closed");
       continue;
     }
-    if (hb && sub->started && !sub->pending && shard->now_ms - sub->last_write_ms >= hb) {
+    /* REF `dispatch_timeout`: queued bytes that have not left for that long
+     * (no drain in between) make the subscriber a slow one. */
+    if (dispatch && sub->started) {
+      if (sub->sink.vtable->queued_bytes(sub->sink.ctx) == 0) {
+        sub->stall_since_ms = 0;
+      } else if (!sub->stall_since_ms) {
+        sub->stall_since_ms = shard->now_ms ? shard->now_ms : 1;
+      } else if (shard->now_ms - sub->stall_since_ms >= dispatch) {
+        disconnect_slow_because(sub, "subscriber writes stalled past dispatch_timeout, disconnected");
+        continue;
+      }
+    }
+    if (hb && sub->live && shard->now_ms - sub->last_write_ms >= hb) {
       sub->last_write_ms = shard->now_ms;
       if (sub->sink.vtable->write_bytes(sub->sink.ctx, ":\n", 2) < 0)
         disconnect(sub, "subscriber heartbeat failed, disconnected");

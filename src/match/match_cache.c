@@ -12,7 +12,7 @@
 
 typedef struct {
   uint64_t hash;
-  char *key; /* type byte, pattern length (size_t), pattern, topic */
+  char *key; /* see make_key */
   size_t key_len;
   bool matched;
 } slot_t;
@@ -56,25 +56,41 @@ void qs_match_cache_destroy(qs_match_cache_t *cache) {
   free(cache);
 }
 
-/* Writes the key into `buf` (at least QS_MATCH_CACHE_MAX_KEY_BYTES); 0 when
- * it does not fit. */
+/* Writes the key (type, pattern length, base URL length, pattern, base URL,
+ * topic) into `buf` (at least QS_MATCH_CACHE_MAX_KEY_BYTES); 0 when it does
+ * not fit. The base URL is part of it: a relative URL pattern or topic means
+ * different things against different hub URLs. */
 static size_t make_key(const qs_matcher_t *m, qs_slice_t topic, char *buf) {
   qs_slice_t pattern = qs_matcher_pattern(m);
-  size_t len = 1 + sizeof(size_t) + pattern.len + topic.len;
+  qs_slice_t base = qs_matcher_base_url(m);
+  size_t len = 1 + 2 * sizeof(size_t) + pattern.len + base.len + topic.len;
   if (len > QS_MATCH_CACHE_MAX_KEY_BYTES) return 0;
-  buf[0] = (char)qs_matcher_type(m);
-  memcpy(buf + 1, &pattern.len, sizeof(size_t));
-  if (pattern.len) memcpy(buf + 1 + sizeof(size_t), pattern.ptr, pattern.len);
-  if (topic.len) memcpy(buf + 1 + sizeof(size_t) + pattern.len, topic.ptr, topic.len);
+  char *p = buf;
+  *p++ = (char)qs_matcher_type(m);
+  memcpy(p, &pattern.len, sizeof(size_t));
+  p += sizeof(size_t);
+  memcpy(p, &base.len, sizeof(size_t));
+  p += sizeof(size_t);
+  if (pattern.len) memcpy(p, pattern.ptr, pattern.len);
+  p += pattern.len;
+  if (base.len) memcpy(p, base.ptr, base.len);
+  p += base.len;
+  if (topic.len) memcpy(p, topic.ptr, topic.len);
   return len;
 }
 
-bool qs_match_cache_match(qs_match_cache_t *cache, const qs_matcher_t *matcher, qs_slice_t topic) {
+/* Evaluates the matcher: on the parsed topic when `parsed`, else on the text. */
+static bool evaluate(const qs_matcher_t *matcher, qs_slice_t topic, bool parsed, const struct qs_url *url) {
+  return parsed ? qs_matcher_match_url(matcher, topic, url) : qs_matcher_match(matcher, topic);
+}
+
+static bool cached_match(qs_match_cache_t *cache, const qs_matcher_t *matcher, qs_slice_t topic, bool parsed,
+                         const struct qs_url *url) {
   if (!cache || cache->cap == 0 || qs_matcher_is_exact(matcher) || qs_matcher_is_wildcard(matcher))
-    return qs_matcher_match(matcher, topic);
+    return evaluate(matcher, topic, parsed, url);
   char key[QS_MATCH_CACHE_MAX_KEY_BYTES];
   size_t key_len = make_key(matcher, topic, key);
-  if (key_len == 0) return qs_matcher_match(matcher, topic);
+  if (key_len == 0) return evaluate(matcher, topic, parsed, url);
   uint64_t hash = qs_hash_bytes(key, key_len);
   slot_t *slot = &cache->slots[hash % cache->cap];
   if (slot->key && slot->hash == hash && slot->key_len == key_len && memcmp(slot->key, key, key_len) == 0) {
@@ -82,7 +98,7 @@ bool qs_match_cache_match(qs_match_cache_t *cache, const qs_matcher_t *matcher, 
     return slot->matched;
   }
   cache->misses++;
-  bool matched = qs_matcher_match(matcher, topic);
+  bool matched = evaluate(matcher, topic, parsed, url);
   char *copy = malloc(key_len);
   if (!copy) return matched;
   memcpy(copy, key, key_len);
@@ -92,6 +108,15 @@ bool qs_match_cache_match(qs_match_cache_t *cache, const qs_matcher_t *matcher, 
     cache->count++;
   *slot = (slot_t){hash, copy, key_len, matched};
   return matched;
+}
+
+bool qs_match_cache_match(qs_match_cache_t *cache, const qs_matcher_t *matcher, qs_slice_t topic) {
+  return cached_match(cache, matcher, topic, false, NULL);
+}
+
+bool qs_match_cache_match_url(qs_match_cache_t *cache, const qs_matcher_t *matcher, qs_slice_t topic,
+                              const struct qs_url *url) {
+  return cached_match(cache, matcher, topic, true, url);
 }
 
 size_t qs_match_cache_count(const qs_match_cache_t *cache) { return cache ? cache->count : 0; }

@@ -4,9 +4,8 @@
  *
  * Not thread-safe: each worker loop owns one cache (DESIGN.md "hot path":
  * no locks on the per-subscriber path). Entries are keyed by the matcher's
- * type and pattern (not its address), so destroying a matcher never leaves
- * a stale entry that could answer for another one. All matchers used with
- * one cache must have been created with the same qs_match_options_t. */
+ * type, pattern and base (hub) URL (not its address), so destroying a
+ * matcher never leaves a stale entry that could answer for another one. */
 #ifndef QS_MATCH_MATCH_CACHE_H
 #define QS_MATCH_MATCH_CACHE_H
 
@@ -35,6 +34,13 @@ void qs_match_cache_destroy(qs_match_cache_t *cache);
  * A result that hit an evaluation limit is cached as "no match". `cache` may
  * be NULL (no caching). Out of memory only means the result is not stored. */
 bool qs_match_cache_match(qs_match_cache_t *cache, const qs_matcher_t *matcher, qs_slice_t topic);
+
+/* qs_match_cache_match, but a miss evaluates qs_matcher_match_url(matcher,
+ * topic, url): `url` is the topic already parsed against the matcher's base
+ * URL (NULL when that parse failed). */
+struct qs_url;
+bool qs_match_cache_match_url(qs_match_cache_t *cache, const qs_matcher_t *matcher, qs_slice_t topic,
+                              const struct qs_url *url);
 
 /* Forgets every entry. */
 void qs_match_cache_clear(qs_match_cache_t *cache);

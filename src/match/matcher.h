@@ -34,7 +34,9 @@ int qs_match_type_parse(qs_slice_t name, qs_match_type_t *out);
 int qs_matcher_create(qs_match_type_t type, qs_slice_t pattern, const qs_match_options_t *options,
                       qs_matcher_t **out, const char **reason);
 
-/* Frees a matcher (NULL is fine). */
+/* Frees a matcher (NULL is fine). URL patterns and URI templates are
+ * interned: creating the same (type, hub URL, pattern) again returns the
+ * same compiled matcher with one more reference, and destroy drops one. */
 void qs_matcher_destroy(qs_matcher_t *matcher);
 
 /* True when the matcher selects `topic`. A pattern that reaches its
@@ -58,5 +60,40 @@ qs_slice_t qs_matcher_pattern(const qs_matcher_t *matcher);
  * when unknown (the wildcard, URL patterns, whose topics are compared after
  * URL parsing). Borrowed; lives as long as the matcher. */
 qs_slice_t qs_matcher_literal_prefix(const qs_matcher_t *matcher);
+
+/* ---- Indexing URL patterns (additive) ---- */
+
+struct qs_url;
+
+/* What every topic a URL pattern matcher selects satisfies once parsed with
+ * qs_url_parse against `base` (the hub URL the matcher was created with):
+ * its scheme, host ("" when null) and port (decimal, "" when null or the
+ * default) equal these, and its path starts with path_prefix (possibly
+ * empty). Slices borrow the matcher. */
+typedef struct {
+  qs_slice_t base;
+  qs_slice_t scheme, host, port;
+  qs_slice_t path_prefix;
+} qs_matcher_url_key_t;
+
+/* Fills `*out` and returns true for a URL pattern matcher whose protocol,
+ * hostname and port are fixed strings; false ("unindexable": test it on
+ * every topic) otherwise, including every other matcher type. */
+bool qs_matcher_url_key(const qs_matcher_t *matcher, qs_matcher_url_key_t *out);
+
+/* The hub URL a URL pattern matcher resolves topics against ("" for other
+ * types). Borrowed. */
+qs_slice_t qs_matcher_base_url(const qs_matcher_t *matcher);
+
+/* qs_matcher_match(matcher, topic) for a URL pattern matcher, given the
+ * topic already parsed by qs_url_parse against qs_matcher_base_url(matcher)
+ * (`url` NULL when that parse failed: no match); other matchers ignore `url`
+ * and test `topic`. */
+bool qs_matcher_match_url(const qs_matcher_t *matcher, qs_slice_t topic, const struct qs_url *url);
+
+/* How many holders share this matcher (URL patterns and URI templates with
+ * the same type, hub URL and pattern are compiled once; see
+ * qs_matcher_create). For tests and statistics. */
+size_t qs_matcher_shared_count(const qs_matcher_t *matcher);
 
 #endif

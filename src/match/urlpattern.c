@@ -667,6 +667,18 @@ static int url_components(const qs_url_t *url, owned_init_t *values) {
   return rc;
 }
 
+/* Matches each component's value; 1, 0, QS_ELIMIT or QS_ENOMEM. */
+static int match_slices(const qs_urlpattern_t *pattern, const qs_slice_t *values) {
+  /* Cheap components first: a mismatch stops evaluation. */
+  static const int order[N] = {PROTOCOL, HOSTNAME, PORT, USERNAME, PASSWORD, SEARCH, HASH, PATHNAME};
+  for (int k = 0; k < N; k++) {
+    int c = order[k];
+    int rc = qs_urlp_component_match(&pattern->component[c], values[c], NULL, 0);
+    if (rc != 1) return rc;
+  }
+  return 1;
+}
+
 /* "match": 1 with `values` filled, 0 for no match (including inputs that
  * fail to parse), QS_ELIMIT or QS_ENOMEM. */
 static int match_values(const qs_urlpattern_t *pattern, qs_slice_t input, const qs_slice_t *base_url,
@@ -691,14 +703,9 @@ static int match_values(const qs_urlpattern_t *pattern, qs_slice_t input, const 
     qs_url_dispose(&url);
     if (rc) return rc;
   }
-  /* Cheap components first: a mismatch stops evaluation. */
-  static const int order[N] = {PROTOCOL, HOSTNAME, PORT, USERNAME, PASSWORD, SEARCH, HASH, PATHNAME};
-  for (int k = 0; k < N; k++) {
-    int c = order[k];
-    rc = qs_regex_match(pattern->component[c].regex, owned_get(values, c), NULL, 0);
-    if (rc != 1) return rc;
-  }
-  return 1;
+  qs_slice_t slices[N];
+  for (int c = 0; c < N; c++) slices[c] = owned_get(values, c);
+  return match_slices(pattern, slices);
 }
 
 int qs_urlpattern_test(const qs_urlpattern_t *pattern, qs_slice_t input, const qs_slice_t *base_url) {
@@ -708,6 +715,40 @@ int qs_urlpattern_test(const qs_urlpattern_t *pattern, qs_slice_t input, const q
   int rc = match_values(pattern, input, base_url, NULL, &values);
   owned_init_dispose(&values);
   return rc;
+}
+
+int qs_urlpattern_test_url(const qs_urlpattern_t *pattern, const qs_url_t *url) {
+  if (!pattern || !url) return 0;
+  char port[16] = "";
+  if (url->port >= 0) snprintf(port, sizeof port, "%d", url->port);
+  qs_slice_t values[N] = {
+      cstr_or_empty(url->scheme), cstr_or_empty(url->username), cstr_or_empty(url->password),
+      cstr_or_empty(url->host),   qs_slice_from_cstr(port),     cstr_or_empty(url->path),
+      cstr_or_empty(url->query),  cstr_or_empty(url->fragment),
+  };
+  return match_slices(pattern, values);
+}
+
+bool qs_urlpattern_literals(const qs_urlpattern_t *pattern, qs_urlpattern_literals_t *out) {
+  memset(out, 0, sizeof *out);
+  for (int c = 0; c < N; c++) {
+    const qs_urlp_component_t *comp = &pattern->component[c];
+    out->fixed[c] = comp->kind == QS_URLP_MATCH_LITERAL;
+    out->prefix[c] = (qs_slice_t){comp->literal ? comp->literal : "", comp->literal_len};
+  }
+  return out->fixed[PROTOCOL] && out->fixed[HOSTNAME] && out->fixed[PORT];
+}
+
+size_t qs_urlpattern_size(const qs_urlpattern_t *pattern) {
+  size_t size = sizeof *pattern;
+  for (int c = 0; c < N; c++) {
+    const qs_urlp_component_t *comp = &pattern->component[c];
+    size += comp->pattern_string_len + 1 + comp->literal_len;
+    if (comp->regex && comp->kind != QS_URLP_MATCH_PREFIX) size += qs_regex_size(comp->regex);
+    size += comp->name_count * sizeof *comp->names;
+    for (size_t i = 0; i < comp->name_count; i++) size += strlen(comp->names[i]) + 1;
+  }
+  return size;
 }
 
 int qs_urlpattern_test_init(const qs_urlpattern_t *pattern, const qs_urlpattern_init_t *input) {
@@ -752,7 +793,7 @@ int qs_urlpattern_exec(const qs_urlpattern_t *pattern, qs_slice_t input, const q
       rc = QS_ENOMEM;
       break;
     }
-    rc = qs_regex_match(comp->regex, qs_buf_slice(&result->input[c]), slices, n);
+    rc = qs_urlp_component_match(comp, qs_buf_slice(&result->input[c]), slices, n);
     if (rc == 1) {
       rc = 0;
       for (size_t i = 0; i < n; i++)

@@ -31,6 +31,7 @@ typedef struct {
 } qs_urlpattern_init_t;
 
 typedef struct qs_urlpattern qs_urlpattern_t;
+struct qs_url;
 
 /* Lowercase component name ("protocol", "username", ... "hash"). */
 const char *qs_urlpattern_component_name(qs_urlpattern_component_t c);
@@ -80,6 +81,29 @@ typedef struct {
  * URL against `base_url`), QS_ELIMIT when a component regex hit its
  * evaluation limit (to be treated as no match), or QS_ENOMEM. */
 int qs_urlpattern_test(const qs_urlpattern_t *pattern, qs_slice_t input, const qs_slice_t *base_url);
+
+/* qs_urlpattern_test on an input already parsed with qs_url_parse against
+ * the base URL (so that one parse serves many patterns): 1, 0, QS_ELIMIT or
+ * QS_ENOMEM. `url` is borrowed for the call; NULL never matches. */
+int qs_urlpattern_test_url(const qs_urlpattern_t *pattern, const struct qs_url *url);
+
+/* The literal constraints every URL the pattern matches satisfies, for
+ * indexing: fixed[c] when component c only matches the value prefix[c]
+ * (e.g. a protocol "https", a hostname "example.com", a port "" for the
+ * default one), and otherwise prefix[c], the literal text every matching
+ * value of c starts with (possibly empty), e.g. "/users/" for the pathname
+ * "/users/:id/(wildcard)". Values compare with the components of a URL parsed by
+ * qs_url_parse (scheme, host or "", port in decimal or "", path). Slices
+ * borrow the pattern. Returns true when protocol, hostname and port are all
+ * fixed (the URL's origin is known). */
+typedef struct {
+  bool fixed[QS_URLPATTERN_COMPONENTS];
+  qs_slice_t prefix[QS_URLPATTERN_COMPONENTS];
+} qs_urlpattern_literals_t;
+bool qs_urlpattern_literals(const qs_urlpattern_t *pattern, qs_urlpattern_literals_t *out);
+
+/* An estimate of the bytes the compiled pattern holds (regexes included). */
+size_t qs_urlpattern_size(const qs_urlpattern_t *pattern);
 
 /* URLPattern test() with a URLPatternInit input (its base_url field is the
  * base). Returns as qs_urlpattern_test, or QS_EPARSE when the dictionary

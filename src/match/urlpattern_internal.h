@@ -20,11 +20,13 @@ typedef struct qs_regex qs_regex_t;
 
 /* Flags of qs_regex_compile. */
 enum {
-  QS_REGEX_JS = 1u << 0, /* ECMAScript escapes: \uHHHH, \u{H...}, \xHH */
+  QS_REGEX_JS = 1u << 0,  /* ECMAScript escapes: \uHHHH, \u{H...}, \xHH */
+  QS_REGEX_JIT = 1u << 1, /* also JIT-compile (faster matching, a few KB more) */
 };
 
 /* Compiles `source` (UTF-8, not NUL-terminated) in UTF mode, `$` matching
- * only at the end, JIT-compiled when the platform allows. Returns 0,
+ * only at the end, JIT-compiled when asked (QS_REGEX_JIT) and the platform
+ * allows. Returns 0,
  * QS_EPARSE for a syntax error or a pattern using back-references, or
  * QS_ENOMEM. The caller destroys the regex; it is immutable and may be used
  * from several threads at once. */
@@ -32,6 +34,9 @@ int qs_regex_compile(qs_slice_t source, unsigned flags, qs_regex_t **out);
 
 /* Frees a regex (NULL is fine). */
 void qs_regex_destroy(qs_regex_t *re);
+
+/* Bytes the compiled regex takes (PCRE2 code and JIT code included). */
+size_t qs_regex_size(const qs_regex_t *re);
 
 /* Number of capture groups. */
 uint32_t qs_regex_group_count(const qs_regex_t *re);
@@ -88,15 +93,39 @@ typedef struct {
   char prefix;
 } qs_urlp_options_t;
 
-/* A compiled component. Everything is owned by it. */
+/* How a compiled component is matched. */
+typedef enum {
+  QS_URLP_MATCH_REGEX,   /* by its regex */
+  QS_URLP_MATCH_LITERAL, /* only fixed text: byte equality with `literal`; no regex */
+  /* fixed text then one `*` (e.g. the pathname "/users/5/" then `*`, or a lone `*`): the value
+   * starts with `literal` and the rest matches `^(.*)$`, tested by a fast
+   * path or by that regex, shared by every such component */
+  QS_URLP_MATCH_PREFIX,
+} qs_urlp_match_kind_t;
+
+/* A compiled component. Everything is owned by it, except the regex of a
+ * QS_URLP_MATCH_PREFIX component (shared by all of them). */
 typedef struct {
   char *pattern_string;
-  size_t pattern_string_len;
-  qs_regex_t *regex;
-  char **names; /* name_count NUL-terminated names */
-  size_t name_count;
+  qs_regex_t *regex; /* NULL for QS_URLP_MATCH_LITERAL */
+  char **names;      /* name_count NUL-terminated names */
+  /* The literal text every value this component matches starts with (for a
+   * QS_URLP_MATCH_LITERAL component: the whole value). NULL when empty. */
+  char *literal;
+  uint32_t pattern_string_len;
+  uint32_t literal_len;
+  uint32_t name_count;
+  uint8_t kind; /* qs_urlp_match_kind_t */
   bool has_regexp_groups;
+  bool static_pattern;     /* pattern_string is static ("*" or "") */
+  bool static_names;       /* names is static ({"0"} or none) */
+  bool literal_in_pattern; /* literal points into pattern_string */
 } qs_urlp_component_t;
+
+/* Matches `value` against the component, as qs_regex_match on its regex
+ * (same returns; `groups` receive its named groups in order). */
+int qs_urlp_component_match(const qs_urlp_component_t *c, qs_slice_t value, qs_slice_t *groups,
+                            size_t max_groups);
 
 /* "compile a component". Returns 0, QS_EPARSE (TypeError), QS_ETOOBIG or
  * QS_ENOMEM; on error `out` holds nothing. */

@@ -646,12 +646,132 @@ static int generate_pattern_string(parser_t *p, qs_buf_t *out) {
   return rc;
 }
 
+/* The regex `^(.*)$` that the rest of a QS_URLP_MATCH_PREFIX component's
+ * value must match, shared (never freed). */
+static pthread_once_t any_once = PTHREAD_ONCE_INIT;
+static qs_regex_t *any_regex;
+
+static void init_any_regex(void) {
+  static const char source[] = "^(.*)$"; /* what generate_regexp makes for a lone `*` */
+  if (qs_regex_compile((qs_slice_t){source, sizeof source - 1}, QS_REGEX_JS, &any_regex) != 0)
+    any_regex = NULL;
+}
+
+/* Decides how the component is matched and its literal prefix, from its
+ * parts: the leading fixed texts without modifier, then the prefix of the
+ * next part when that part must occur (no modifier, or `+`). */
+static int classify(parser_t *p, qs_urlp_component_t *out) {
+  qs_buf_t lit;
+  qs_buf_init(&lit, QS_URLP_MAX_BYTES);
+  size_t i = 0;
+  int rc = 0;
+  for (; !rc && i < p->part_count; i++) {
+    part_t *part = &p->parts[i];
+    if (part->type != PART_FIXED_TEXT || part->modifier != MOD_NONE) break;
+    rc = qs_buf_append(&lit, part->value.ptr, part->value.len);
+  }
+  out->kind = QS_URLP_MATCH_REGEX;
+  if (!rc && i == p->part_count) {
+    out->kind = QS_URLP_MATCH_LITERAL;
+  } else if (!rc) {
+    part_t *part = &p->parts[i];
+    if (part->modifier == MOD_NONE || part->modifier == MOD_ONE_OR_MORE)
+      rc = qs_buf_append(&lit, part->prefix.ptr, part->prefix.len);
+    /* generate_regexp made "^" literal "(?:" prefix "(.*))$": the value
+     * starts with literal + prefix and the rest matches ^(.*)$. */
+    if (i + 1 == p->part_count && part->type == PART_FULL_WILDCARD && part->modifier == MOD_NONE &&
+        part->suffix.len == 0)
+      out->kind = QS_URLP_MATCH_PREFIX;
+  }
+  if (!rc && lit.len > 0) {
+    size_t len = 0;
+    out->literal = qs_buf_steal(&lit, &len);
+    out->literal_len = (uint32_t)len;
+    if (!out->literal) rc = QS_ENOMEM;
+  }
+  qs_buf_dispose(&lit);
+  return rc;
+}
+
+/* Whether `value` cannot hold a line terminator (whatever newline convention
+ * PCRE2 was built with) nor invalid UTF-8, so that `^(.*)$` surely matches
+ * it: only ASCII other than CR, LF and NUL. */
+static bool plain_ascii(qs_slice_t value) {
+  for (size_t i = 0; i < value.len; i++) {
+    unsigned char c = (unsigned char)value.ptr[i];
+    if (c >= 0x80 || c == '\n' || c == '\r' || c == 0) return false;
+  }
+  return true;
+}
+
+int qs_urlp_component_match(const qs_urlp_component_t *c, qs_slice_t value, qs_slice_t *groups,
+                            size_t max_groups) {
+  switch (c->kind) {
+    case QS_URLP_MATCH_LITERAL:
+      /* The literal is valid UTF-8 (its regex compiled in UTF mode), so equal
+       * bytes are exactly what `^literal$` matches. */
+      return value.len == c->literal_len && (value.len == 0 || memcmp(value.ptr, c->literal, value.len) == 0);
+    case QS_URLP_MATCH_PREFIX: {
+      /* The literal is valid UTF-8 and ends on a character boundary, so
+       * `^literal(.*)$` matches exactly when the value starts with it and
+       * the rest matches `^(.*)$`. */
+      if (value.len < c->literal_len ||
+          (c->literal_len && memcmp(value.ptr, c->literal, c->literal_len) != 0))
+        return 0;
+      qs_slice_t rest = {(value.ptr ? value.ptr : "") + c->literal_len, value.len - c->literal_len};
+      if (plain_ascii(rest)) {
+        if (groups && max_groups > 0) {
+          groups[0] = rest;
+          for (size_t i = 1; i < max_groups; i++) groups[i] = (qs_slice_t){NULL, 0};
+        }
+        return 1;
+      }
+      return qs_regex_match(c->regex, rest, groups, max_groups);
+    }
+    default:
+      return qs_regex_match(c->regex, value, groups, max_groups);
+  }
+}
+
+/* The strings of every lone `*` component (most components of most
+ * patterns) and of every empty one. */
+static char empty_pattern_string[] = "";
+static char any_pattern_string[] = "*";
+static char any_name[] = "0";
+static char *any_names[] = {any_name};
+
+/* Shares what many components hold the same: a lone `*` component's strings,
+ * and a literal that is also its pattern string. Saves a few allocations per
+ * component (a few hundred bytes per URL pattern). */
+static void share_strings(qs_urlp_component_t *c) {
+  if (c->pattern_string_len <= 1 && (c->pattern_string_len == 0 || c->pattern_string[0] == '*')) {
+    free(c->pattern_string);
+    c->pattern_string = c->pattern_string_len ? any_pattern_string : empty_pattern_string;
+    c->static_pattern = true;
+  }
+  if (c->name_count == 0 || (c->name_count == 1 && strcmp(c->names[0], "0") == 0)) {
+    if (c->name_count) free(c->names[0]);
+    free(c->names);
+    c->names = c->name_count ? any_names : NULL;
+    c->static_names = true;
+  }
+  if (c->literal && c->literal_len == c->pattern_string_len &&
+      memcmp(c->literal, c->pattern_string, c->literal_len) == 0) {
+    free(c->literal);
+    c->literal = c->pattern_string;
+    c->literal_in_pattern = true;
+  }
+}
+
 void qs_urlp_component_dispose(qs_urlp_component_t *c) {
   if (!c) return;
-  free(c->pattern_string);
-  qs_regex_destroy(c->regex);
-  for (size_t i = 0; i < c->name_count; i++) free(c->names[i]);
-  free(c->names);
+  if (!c->literal_in_pattern) free(c->literal);
+  if (c->kind != QS_URLP_MATCH_PREFIX) qs_regex_destroy(c->regex);
+  if (!c->static_pattern) free(c->pattern_string);
+  if (!c->static_names) {
+    for (size_t i = 0; i < c->name_count; i++) free(c->names[i]);
+    free(c->names);
+  }
   memset(c, 0, sizeof *c);
 }
 
@@ -668,7 +788,9 @@ int qs_urlp_compile_component(qs_slice_t input, qs_urlp_encode_fn enc, const voi
   if (!rc) rc = qs_regex_compile(qs_buf_slice(&regexp), QS_REGEX_JS, &out->regex);
   if (!rc) rc = generate_pattern_string(&p, &pattern);
   if (!rc) {
-    out->pattern_string = qs_buf_steal(&pattern, &out->pattern_string_len);
+    size_t len = 0;
+    out->pattern_string = qs_buf_steal(&pattern, &len);
+    out->pattern_string_len = (uint32_t)len;
     if (!out->pattern_string) rc = QS_ENOMEM;
   }
   size_t names = 0;
@@ -691,6 +813,20 @@ int qs_urlp_compile_component(qs_slice_t input, qs_urlp_encode_fn enc, const voi
   /* The standard throws a TypeError for a regexp that does not compile, or
    * whose groups would not line up with the name list. */
   if (!rc && qs_regex_group_count(out->regex) != out->name_count) rc = QS_EPARSE;
+  if (!rc) rc = classify(&p, out);
+  if (!rc && out->kind == QS_URLP_MATCH_LITERAL) {
+    qs_regex_destroy(out->regex);
+    out->regex = NULL;
+  } else if (!rc && out->kind == QS_URLP_MATCH_PREFIX) {
+    pthread_once(&any_once, init_any_regex);
+    if (any_regex) {
+      qs_regex_destroy(out->regex);
+      out->regex = any_regex;
+    } else {
+      out->kind = QS_URLP_MATCH_REGEX;
+    }
+  }
+  if (!rc) share_strings(out);
   qs_buf_dispose(&regexp);
   qs_buf_dispose(&pattern);
   parser_dispose(&p);
@@ -704,7 +840,7 @@ int qs_urlp_compile_component(qs_slice_t input, qs_urlp_encode_fn enc, const voi
 int qs_urlp_matches_special_scheme(const qs_urlp_component_t *c) {
   static const char *const special[] = {"ftp", "file", "http", "https", "ws", "wss"};
   for (size_t i = 0; i < sizeof special / sizeof *special; i++) {
-    int rc = qs_regex_match(c->regex, qs_slice_from_cstr(special[i]), NULL, 0);
+    int rc = qs_urlp_component_match(c, qs_slice_from_cstr(special[i]), NULL, 0);
     if (rc != 0) return rc;
   }
   return 0;

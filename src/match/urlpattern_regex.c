@@ -1,6 +1,8 @@
 /* Bounded PCRE2 regular expressions for the pattern matchers. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "base/error.h"
@@ -8,9 +10,48 @@
 
 struct qs_regex {
   pcre2_code *code;
-  pcre2_match_context *mctx; /* read-only after creation: holds the limits */
   uint32_t groups;
 };
+
+/* Shared by every regex (the limits are the same for all): the match
+ * context, read-only once created, and a per-thread match data block reused
+ * across calls, so that a match allocates nothing (the interpreter keeps its
+ * backtracking frames in the match data). */
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+static pcre2_match_context *shared_mctx;
+static pthread_key_t md_key;
+static bool md_key_ok;
+
+static void free_match_data(void *md) { pcre2_match_data_free(md); }
+
+static void init_shared(void) {
+  shared_mctx = pcre2_match_context_create(NULL);
+  if (shared_mctx) {
+    pcre2_set_match_limit(shared_mctx, QS_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(shared_mctx, QS_REGEX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(shared_mctx, QS_REGEX_HEAP_LIMIT_KB);
+  }
+  md_key_ok = pthread_key_create(&md_key, free_match_data) == 0;
+}
+
+/* This thread's match data with room for `pairs` pairs; NULL on ENOMEM.
+ * When `*owned` is set on return the caller frees it (no per-thread slot). */
+static pcre2_match_data *thread_match_data(uint32_t pairs, bool *owned) {
+  *owned = false;
+  if (md_key_ok) {
+    pcre2_match_data *md = pthread_getspecific(md_key);
+    if (md && pcre2_get_ovector_count(md) >= pairs) return md;
+    uint32_t want = pairs < 16 ? 16 : pairs;
+    pcre2_match_data *bigger = pcre2_match_data_create(want, NULL);
+    if (bigger && pthread_setspecific(md_key, bigger) == 0) {
+      pcre2_match_data_free(md);
+      return bigger;
+    }
+    pcre2_match_data_free(bigger);
+  }
+  *owned = true;
+  return pcre2_match_data_create(pairs, NULL);
+}
 
 int qs_regex_compile(qs_slice_t source, unsigned flags, qs_regex_t **out) {
   *out = NULL;
@@ -46,35 +87,40 @@ int qs_regex_compile(qs_slice_t source, unsigned flags, qs_regex_t **out) {
     return QS_EPARSE;
   }
   pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &re->groups);
-  re->mctx = pcre2_match_context_create(NULL);
-  if (!re->mctx) {
+  pthread_once(&shared_once, init_shared);
+  if (!shared_mctx) {
     qs_regex_destroy(re);
     return QS_ENOMEM;
   }
-  pcre2_set_match_limit(re->mctx, QS_REGEX_MATCH_LIMIT);
-  pcre2_set_depth_limit(re->mctx, QS_REGEX_DEPTH_LIMIT);
-  pcre2_set_heap_limit(re->mctx, QS_REGEX_HEAP_LIMIT_KB);
   /* JIT is an optimisation: when it is unavailable the interpreter runs
-   * under the same limits. */
-  (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+   * under the same limits. JIT code costs a few KB of executable memory per
+   * regex, so it is only made when asked for. */
+  if (flags & QS_REGEX_JIT) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
   *out = re;
   return 0;
 }
 
 void qs_regex_destroy(qs_regex_t *re) {
   if (!re) return;
-  pcre2_match_context_free(re->mctx);
   pcre2_code_free(re->code);
   free(re);
+}
+
+size_t qs_regex_size(const qs_regex_t *re) {
+  size_t size = 0, jit = 0;
+  pcre2_pattern_info(re->code, PCRE2_INFO_SIZE, &size);
+  pcre2_pattern_info(re->code, PCRE2_INFO_JITSIZE, &jit);
+  return sizeof *re + size + jit;
 }
 
 uint32_t qs_regex_group_count(const qs_regex_t *re) { return re->groups; }
 
 int qs_regex_match(const qs_regex_t *re, qs_slice_t subject, qs_slice_t *groups, size_t max_groups) {
-  pcre2_match_data *md = pcre2_match_data_create(re->groups + 1, NULL);
+  bool owned;
+  pcre2_match_data *md = thread_match_data(re->groups + 1, &owned);
   if (!md) return QS_ENOMEM;
   const char *base = subject.ptr ? subject.ptr : "";
-  int rc = pcre2_match(re->code, (PCRE2_SPTR)base, subject.len, 0, PCRE2_ANCHORED, md, re->mctx);
+  int rc = pcre2_match(re->code, (PCRE2_SPTR)base, subject.len, 0, PCRE2_ANCHORED, md, shared_mctx);
   int result;
   if (rc >= 0) {
     result = 1;
@@ -101,6 +147,6 @@ int qs_regex_match(const qs_regex_t *re, qs_slice_t subject, qs_slice_t *groups,
      * the evaluation was cut short. */
     result = QS_ELIMIT;
   }
-  pcre2_match_data_free(md);
+  if (owned) pcre2_match_data_free(md);
   return result;
 }

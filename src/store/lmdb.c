@@ -13,6 +13,11 @@
  * Appends go to a bounded queue; one writer thread commits them in groups
  * (one write transaction per batch, fsynced by LMDB at commit), enforces
  * retention in the same transaction and then calls on_durable in seq order.
+ * The environment keeps LMDB's default, fully synchronous commit (no
+ * MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC or MDB_WRITEMAP): the data pages
+ * are written and fdatasync'ed, then the meta page that makes them current is
+ * written through an O_DSYNC descriptor, before mdb_txn_commit returns; see
+ * README.md ("Crash safety") for what that guarantees and what it costs.
  * Replays use read-only transactions (MDB_NOTLS: any thread, several at once)
  * plus the queued updates that are already acknowledged (asynchronous mode).
  *
@@ -38,7 +43,10 @@
 
 #define DEFAULT_MAX_BATCH 512
 #define DEFAULT_MAX_PENDING 65536
-#define DEFAULT_FLUSH_INTERVAL_MS 2
+/* Commit as soon as the writer is free: appends that arrive during a commit
+ * (its fsyncs) form the next batch, so batches grow with the load and no
+ * update waits for a timer. */
+#define DEFAULT_FLUSH_INTERVAL_MS 0
 #define MIB (1024ULL * 1024ULL)
 /* Retention deletes at most this many updates per transaction beyond the
  * batch size, so one transaction never dirties an unbounded number of pages;
@@ -73,7 +81,7 @@ typedef struct {
   pthread_mutex_t mu; /* guards everything below */
   pthread_cond_t wake;
   qs_update_t **queue; /* appended, not yet committed, in seq order: a ring of max_pending */
-  int64_t *queued_ms;  /* monotonic enqueue time of each queued update */
+  int64_t *queued_ns;  /* monotonic enqueue time of each queued update */
   size_t q_head, q_len;
   bool stopping;
   uint64_t appended_seq; /* newest seq accepted by append */
@@ -396,15 +404,19 @@ static int commit_batch(lmdb_t *s, qs_update_t **batch, size_t n, bool *more) {
   return 0;
 }
 
-static void timed_wait(lmdb_t *s, int64_t wait_ms) {
+#define NS_PER_MS 1000000LL
+#define NS_PER_S 1000000000LL
+
+/* The monotonic clock in nanoseconds (the clock the condition variable uses). */
+static int64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += wait_ms / 1000;
-  ts.tv_nsec += (wait_ms % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+/* Waits for a signal or until the monotonic clock reads deadline_ns. */
+static void wait_until(lmdb_t *s, int64_t deadline_ns) {
+  struct timespec ts = {.tv_sec = deadline_ns / NS_PER_S, .tv_nsec = deadline_ns % NS_PER_S};
   pthread_cond_timedwait(&s->wake, &s->mu, &ts);
 }
 
@@ -434,17 +446,21 @@ static void *writer_main(void *arg) {
       if (s->base.retention.max_age_ms > 0 && s->committed.count > 1) {
         /* Age is enforced while idle too, a few times per max_age. */
         int64_t tick = s->base.retention.max_age_ms / 4;
-        timed_wait(s, tick < 50 ? 50 : tick > 1000 ? 1000 : tick);
+        wait_until(s, mono_ns() + (tick < 50 ? 50 : tick > 1000 ? 1000 : tick) * NS_PER_MS);
         if (s->q_len == 0 && !s->stopping) more = true;
       } else {
         pthread_cond_wait(&s->wake, &s->mu);
       }
       continue;
     }
+    /* With flush_interval_ms 0 (the default) whatever is queued is committed
+     * now. Otherwise the batch may linger until its first update has waited
+     * that long; in sync mode that wait is added to every publish, and
+     * publishers that wait for their answer then send fewer updates. */
     if (!s->stopping && s->q_len < s->gc.max_batch && s->gc.flush_interval_ms) {
-      int64_t wait = s->queued_ms[s->q_head] + s->gc.flush_interval_ms - qs_clock_mono_ms();
-      if (wait > 0) {
-        timed_wait(s, wait);
+      int64_t deadline = s->queued_ns[s->q_head] + (int64_t)s->gc.flush_interval_ms * NS_PER_MS;
+      if (mono_ns() < deadline) {
+        wait_until(s, deadline);
         continue;
       }
     }
@@ -506,7 +522,7 @@ static int lmdb_append(qs_store_t *store, qs_update_t *u) {
   }
   size_t at = (s->q_head + s->q_len) % s->gc.max_pending;
   s->queue[at] = qs_update_retain(u);
-  s->queued_ms[at] = qs_clock_mono_ms();
+  s->queued_ns[at] = s->gc.flush_interval_ms ? mono_ns() : 0;
   s->q_len++;
   s->appended_seq = u->seq;
   bool async = s->durability == QS_STORE_DURABILITY_ASYNC;
@@ -637,6 +653,100 @@ static int lmdb_replay(qs_store_t *store, qs_slice_t last_event_id, uint64_t up_
   return rc;
 }
 
+/* The range replay (store.h, replay_after_seq): a cursor from after_seq + 1,
+ * with the same snapshot-plus-queue as lmdb_replay. Eviction goes oldest
+ * first, so updates after after_seq were discarded exactly when the oldest one
+ * still stored is beyond after_seq + 1 (or, conservatively, a failed batch
+ * left a gap there). */
+static int lmdb_replay_after_seq(qs_store_t *store, uint64_t after_seq, uint64_t up_to_seq,
+                                 qs_store_each_fn each, void *ctx) {
+  lmdb_t *s = (lmdb_t *)store;
+  int64_t cutoff = age_cutoff_ms(s);
+  MDB_txn *txn = NULL;
+  qs_update_t **pending = NULL;
+  size_t pending_len = 0;
+  uint64_t queue_first = 0; /* seq of the oldest queued update, 0 when none */
+
+  pthread_mutex_lock(&s->mu);
+  uint64_t limit = up_to_seq < s->acked_seq ? up_to_seq : s->acked_seq;
+  if (after_seq >= limit) {
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+  }
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+  if (rc == 0) {
+    size_t cap = s->gc.max_pending, skip = 0, n = 0;
+    if (s->q_len) queue_first = s->queue[s->q_head]->seq;
+    while (skip < s->q_len && s->queue[(s->q_head + skip) % cap]->seq <= after_seq) skip++;
+    while (skip + n < s->q_len && s->queue[(s->q_head + skip + n) % cap]->seq <= limit) n++;
+    if (n && (pending = malloc(n * sizeof *pending)) == NULL) {
+      mdb_txn_abort(txn);
+      rc = ENOMEM;
+    }
+    for (size_t i = 0; pending && i < n; i++)
+      pending[pending_len++] = qs_update_retain(s->queue[(s->q_head + skip + i) % cap]);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    QS_LOG_ERROR("store: lmdb replay cannot start path=%s reason=%s", s->path, mdb_strerror(rc));
+    return map_mdb_error(rc);
+  }
+
+  bool stop = false;
+  uint64_t walked = after_seq;
+  MDB_cursor *cur;
+  rc = map_mdb_error(mdb_cursor_open(txn, s->db_updates, &cur));
+  if (rc == 0) {
+    MDB_val k, v;
+    uint64_t oldest = mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 ? get_be64(k.mv_data)
+                      : queue_first                               ? queue_first
+                                                                  : limit + 1;
+    if (oldest > after_seq + 1) rc = QS_ELIMIT;
+    unsigned char from[8];
+    put_be64(from, after_seq + 1);
+    k = (MDB_val){8, from};
+    for (int mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && !stop;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      uint64_t seq = get_be64(k.mv_data);
+      if (seq > limit) break;
+      record_t r;
+      if (record_parse(&v, &r) == 0 && r.created_ms < cutoff) {
+        rc = QS_ELIMIT; /* discarded by age */
+        break;
+      }
+      walked = seq;
+      qs_update_t *u;
+      int crc = record_to_update(&v, seq, &u);
+      if (crc) {
+        QS_LOG_ERROR("store: lmdb unreadable update skipped in replay path=%s seq=%" PRIu64 " reason=%s",
+                     s->path, seq, qs_strerror(crc));
+        if (crc == QS_ENOMEM) {
+          rc = crc;
+          break;
+        }
+        continue;
+      }
+      stop = !each(ctx, u);
+      qs_update_release(u);
+    }
+    mdb_cursor_close(cur);
+  }
+  mdb_txn_abort(txn);
+
+  for (size_t i = 0; i < pending_len; i++) {
+    qs_update_t *u = pending[i];
+    if (rc == 0 && !stop && u->seq > walked) {
+      if (u->created_ms < cutoff)
+        rc = QS_ELIMIT;
+      else
+        stop = !each(ctx, u);
+    }
+    qs_update_release(u);
+  }
+  free(pending);
+  return rc;
+}
+
 static uint64_t lmdb_last_seq(qs_store_t *store) {
   lmdb_t *s = (lmdb_t *)store;
   pthread_mutex_lock(&s->mu);
@@ -682,7 +792,7 @@ static void free_store(lmdb_t *s) {
   pthread_cond_destroy(&s->wake);
   pthread_mutex_destroy(&s->mu);
   free(s->queue);
-  free(s->queued_ms);
+  free(s->queued_ns);
   free(s->batch);
   free(s->path);
   free(s);
@@ -702,6 +812,7 @@ static const qs_store_vtable_t lmdb_vtable = {
     .name = "lmdb",
     .append = lmdb_append,
     .replay = lmdb_replay,
+    .replay_after_seq = lmdb_replay_after_seq,
     .last_seq = lmdb_last_seq,
     .last_id = lmdb_last_id,
     .destroy = lmdb_destroy,
@@ -823,9 +934,9 @@ int qs_store_lmdb_create(const char *path, uint64_t map_size_bytes, const qs_sto
   pthread_condattr_destroy(&attr);
   s->path = strdup(path);
   s->queue = malloc(s->gc.max_pending * sizeof *s->queue);
-  s->queued_ms = malloc(s->gc.max_pending * sizeof *s->queued_ms);
+  s->queued_ns = malloc(s->gc.max_pending * sizeof *s->queued_ns);
   s->batch = malloc(s->gc.max_batch * sizeof *s->batch);
-  if (!s->path || !s->queue || !s->queued_ms || !s->batch) {
+  if (!s->path || !s->queue || !s->queued_ns || !s->batch) {
     free_store(s);
     return QS_ENOMEM;
   }

@@ -39,6 +39,7 @@ typedef struct {
   uint64_t bytes;
   uint64_t last_seq;
   uint64_t evicted;
+  uint64_t discarded_seq; /* seq of the newest evicted update (0 when none) */
 } memory_t;
 
 static inline slot_t *slot_at(memory_t *m, uint64_t pos) { return &m->slots[pos & (m->cap - 1)]; }
@@ -74,6 +75,7 @@ static void evict_oldest(memory_t *m) {
     }
   }
   m->bytes -= s->bytes;
+  if (u->seq > m->discarded_seq) m->discarded_seq = u->seq;
   *s = (slot_t){0};
   m->first_pos++;
   m->evicted++;
@@ -217,6 +219,75 @@ static int memory_replay(qs_store_t *store, qs_slice_t last_event_id, uint64_t u
   return rc;
 }
 
+/* The position of the first retained update whose seq is above `after`
+ * (end_pos when none). Seqs only have gaps where an append failed, so the
+ * position is usually direct; otherwise a binary search (seqs increase with
+ * positions). */
+static uint64_t pos_after_seq(memory_t *m, uint64_t after) {
+  uint64_t lo = m->first_pos, hi = m->end_pos;
+  if (lo == hi) return hi;
+  uint64_t first_seq = slot_at(m, lo)->update->seq;
+  if (after < first_seq) return lo;
+  if (after - first_seq < hi - lo && slot_at(m, lo + (after - first_seq))->update->seq == after)
+    return lo + (after - first_seq) + 1;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (slot_at(m, mid)->update->seq <= after)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static int memory_replay_after_seq(qs_store_t *store, uint64_t after_seq, uint64_t up_to_seq,
+                                   qs_store_each_fn each, void *ctx) {
+  memory_t *m = (memory_t *)store;
+  qs_update_t *chunk[REPLAY_CHUNK];
+  int64_t cutoff = age_cutoff_ms(m);
+  uint64_t after = after_seq; /* the caller has been given everything up to here */
+  for (;;) {
+    if (after >= up_to_seq) return 0;
+    size_t n = 0;
+    bool done = false;
+    int rc = 0;
+    pthread_rwlock_rdlock(&m->lock);
+    if (m->discarded_seq > after) {
+      rc = QS_ELIMIT; /* evicted before the caller saw it (eviction goes oldest first) */
+    } else {
+      for (uint64_t pos = pos_after_seq(m, after); n < REPLAY_CHUNK; pos++) {
+        if (pos >= m->end_pos) {
+          done = true;
+          break;
+        }
+        qs_update_t *u = slot_at(m, pos)->update;
+        if (u->seq > up_to_seq) {
+          done = true;
+          break;
+        }
+        if (expired(u, cutoff)) {
+          rc = QS_ELIMIT; /* discarded by age, lazily */
+          break;
+        }
+        chunk[n++] = qs_update_retain(u);
+      }
+    }
+    pthread_rwlock_unlock(&m->lock);
+
+    size_t i = 0;
+    bool stop = false;
+    for (; i < n && !stop; i++) {
+      stop = !each(ctx, chunk[i]);
+      after = chunk[i]->seq;
+      qs_update_release(chunk[i]);
+    }
+    for (; i < n; i++) qs_update_release(chunk[i]);
+    if (stop) return 0;
+    if (rc) return rc;
+    if (done) return 0;
+  }
+}
+
 static uint64_t memory_last_seq(qs_store_t *store) {
   memory_t *m = (memory_t *)store;
   pthread_rwlock_rdlock(&m->lock);
@@ -271,6 +342,7 @@ static const qs_store_vtable_t memory_vtable = {
     .name = "memory",
     .append = memory_append,
     .replay = memory_replay,
+    .replay_after_seq = memory_replay_after_seq,
     .last_seq = memory_last_seq,
     .last_id = memory_last_id,
     .destroy = memory_destroy,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
 #include "base/slice.h"
 #include "store/update.h"
 
@@ -63,6 +64,18 @@ typedef struct {
    * chunks; the subscriber has missed updates), QS_EIO or QS_ENOMEM. */
   int (*replay)(qs_store_t *store, qs_slice_t last_event_id, uint64_t up_to_seq, qs_store_each_fn each,
                 void *ctx);
+  /* Replays, in seq order, the acknowledged, retained and unexpired updates
+   * with after_seq < seq <= up_to_seq: the range read of a subscriber that
+   * catches up in slices (the position is a seq, found in O(1) or
+   * O(log n), not an id). `each` may stop the replay early (returns false).
+   * Returns 0; QS_ELIMIT when updates in the range that the caller has not
+   * been given were discarded (retention, age, or to make room): the oldest
+   * one still retained is beyond after_seq + 1, an expired one is met, or
+   * retention overtook the replay between chunks; the caller has missed
+   * updates and must not skip them silently. Also QS_EIO or QS_ENOMEM. Same
+   * thread safety as `replay`. Optional (NULL when a back end lacks it). */
+  int (*replay_after_seq)(qs_store_t *store, uint64_t after_seq, uint64_t up_to_seq, qs_store_each_fn each,
+                          void *ctx);
   /* The seq of the newest acknowledged update (0 when nothing was ever
    * appended). It stays after retention empties the history, and is recovered
    * on reopen, so the sequencer can continue numbering from it. */
@@ -88,6 +101,12 @@ static inline int qs_store_append(qs_store_t *s, qs_update_t *u) { return s->vta
 static inline int qs_store_replay(qs_store_t *s, qs_slice_t last_event_id, uint64_t up_to_seq,
                                   qs_store_each_fn each, void *ctx) {
   return s->vtable->replay(s, last_event_id, up_to_seq, each, ctx);
+}
+/* QS_EINVAL when the back end has no range replay. */
+static inline int qs_store_replay_after_seq(qs_store_t *s, uint64_t after_seq, uint64_t up_to_seq,
+                                            qs_store_each_fn each, void *ctx) {
+  return s->vtable->replay_after_seq ? s->vtable->replay_after_seq(s, after_seq, up_to_seq, each, ctx)
+                                     : QS_EINVAL;
 }
 static inline uint64_t qs_store_last_seq(qs_store_t *s) { return s->vtable->last_seq(s); }
 static inline size_t qs_store_last_id(qs_store_t *s, char *out, size_t out_size) {
@@ -125,7 +144,9 @@ typedef enum {
 /* Group commit: the writer commits one write transaction per batch. */
 typedef struct {
   /* How long the first queued update may wait for others before the batch is
-   * committed; 0 commits whatever is queued as soon as the writer is free. */
+   * committed; 0 commits whatever is queued as soon as the writer is free
+   * (updates appended during a commit form the next batch). In sync mode a
+   * non-zero wait is added to every acknowledgement (README.md). */
   uint32_t flush_interval_ms;
   /* A batch is committed as soon as it holds this many updates (0: 512). */
   uint32_t max_batch;
@@ -149,7 +170,7 @@ typedef struct {
  * QS_EFULL (each on_durable gets it) and the store stays usable.
  *
  * Retention bytes count the stored record (serialized update) of each update.
- * `group_commit` may be NULL (2 ms, 512, 65536). Every argument is copied.
+ * `group_commit` may be NULL (0 ms, 512, 65536). Every argument is copied.
  * on_durable is called once per appended update, in seq order (see
  * qs_store_durability_t for the thread). Returns 0, QS_EINVAL, QS_ENOMEM or
  * QS_EIO (the reason is logged); *out is freed with qs_store_destroy(), which

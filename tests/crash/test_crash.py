@@ -38,7 +38,8 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crashlib  # noqa: E402
-from crashlib import UUID7, Hub, Publisher, Results, Stream  # noqa: E402
+from crashlib import UUID7, Hub  # noqa: E402
+from hubtest import Publisher, Results  # noqa: E402
 
 CYCLES = 3
 THREADS = 4
@@ -51,22 +52,22 @@ MARKER_RE = re.compile(r"^marker-(\d+)$")
 class PublisherThread(threading.Thread):
     """Publishes c<cycle>-t<tid>-n<n> one at a time until the connection breaks."""
 
-    def __init__(self, port, cycle, tid, stop):
+    def __init__(self, hub, cycle, tid, stop):
         super().__init__(daemon=True)
-        self.port, self.cycle, self.tid, self.stop = port, cycle, tid, stop
+        self.hub, self.cycle, self.tid, self.stop = hub, cycle, tid, stop
         self.acked = []      # [(n, id)] in acknowledgement order
         self.in_flight = None  # n of the publish that got no answer
         self.errors = []
 
     def run(self):
-        pub = Publisher(self.port, timeout=30)
+        pub = Publisher(self.hub, timeout=crashlib.TIMEOUT)
         n = 0
         try:
             while not self.stop.is_set():
                 data = "c%d-t%d-n%d" % (self.cycle, self.tid, n)
                 self.in_flight = n
                 try:
-                    status, body = pub.publish(TOPIC % self.tid, data)
+                    status, body = pub.post(TOPIC % self.tid, data)
                 except (OSError, http.client.HTTPException):
                     return  # the hub was killed
                 if status != 200:
@@ -100,12 +101,12 @@ class History:
 
 def publish_and_kill(hub, cycle, hist, rng, life, nthreads):
     stop = threading.Event()
-    threads = [PublisherThread(hub.port, cycle, t, stop) for t in range(nthreads)]
+    threads = [PublisherThread(hub, cycle, t, stop) for t in range(nthreads)]
     for t in threads:
         t.start()
     delay = rng.uniform(0.5, 2.0)
     time.sleep(delay)
-    hub.kill9()
+    hub.kill()  # kill -9
     stop.set()
     problems = []
     for t in threads:
@@ -128,16 +129,15 @@ def publish_and_kill(hub, cycle, hist, rng, life, nthreads):
 
 def verify_replay(problems, hub, cycle, hist, life):
     """Subscribe from earliest, publish a marker, read up to it, check."""
-    s = Stream(hub.port, "topic=*", last_event_id="earliest")
+    s = crashlib.subscribe(hub, "topic=*", last_event_id="earliest")
     try:
         if s.status != 200:
             problems.append("subscribe status %d" % s.status)
             return
-        if s.headers.get("mercure-last-event-id") != "earliest":
+        if s.header("Mercure-Last-Event-ID") != "earliest":
             problems.append("Mercure-Last-Event-ID %r, expected 'earliest'" %
-                            s.headers.get("mercure-last-event-id"))
-        status, marker_id = crashlib.publish_once(hub.port, MARKER_TOPIC, "marker-%d" % cycle)
-        marker_id = marker_id.strip()
+                            s.header("Mercure-Last-Event-ID"))
+        status, marker_id = crashlib.publish(hub, MARKER_TOPIC, "marker-%d" % cycle)
         if status != 200:
             problems.append("marker publish status %d %r" % (status, marker_id))
             return
@@ -145,18 +145,18 @@ def verify_replay(problems, hub, cycle, hist, life):
         deadline = time.monotonic() + 90
         got_marker = False
         while time.monotonic() < deadline:
-            ev = s.next_event(10)
+            ev = crashlib.next_update(s, 10)
             if ev is None:
                 break
-            if ev.get("id") == marker_id:
+            if ev.id == marker_id:
                 got_marker = True
-                if ev.get("data") != "marker-%d" % cycle:
-                    problems.append("marker %s came with data %r" % (marker_id, ev.get("data")))
+                if (ev.data or "") != "marker-%d" % cycle:
+                    problems.append("marker %s came with data %r" % (marker_id, ev.data or ""))
                 break
             events.append(ev)
         if not got_marker:
             problems.append("the marker %s never arrived (%d events read, eof=%s)" %
-                            (marker_id, len(events), s.eof))
+                            (marker_id, len(events), s.eof or s.http.complete))
     finally:
         s.close()
 
@@ -166,16 +166,16 @@ def verify_replay(problems, hub, cycle, hist, life):
 
 
 def check_events(problems, events, cycle, hist, hub):
-    ids = [e.get("id") for e in events]
+    ids = [e.id for e in events]
     # 1. No duplicate id at all.
     seen = {}
     for pos, i in enumerate(ids):
         if i is None:
-            problems.append("event #%d has no id (data %r)" % (pos, events[pos].get("data")))
+            problems.append("event #%d has no id (data %r)" % (pos, events[pos].data or ""))
             continue
         if i in seen:
             problems.append("duplicate id %s at #%d and #%d (data %r)" %
-                            (i, seen[i], pos, events[pos].get("data")))
+                            (i, seen[i], pos, events[pos].data or ""))
         else:
             seen[i] = pos
 
@@ -203,7 +203,7 @@ def check_events(problems, events, cycle, hist, hub):
     ranks = []
     unanswered_durable = 0
     for pos, ev in enumerate(events):
-        data = ev.get("data", "")
+        data = ev.data or ""
         m = PUB_RE.match(data)
         if m:
             c, t, n = (int(g) for g in m.groups())
@@ -211,28 +211,28 @@ def check_events(problems, events, cycle, hist, hub):
             want = id_of.get((c, t, n))
             if want is None:
                 if hist.in_flight.get((c, t)) != n:
-                    problems.append("#%d %r (id %s) was never published" % (pos, data, ev.get("id")))
+                    problems.append("#%d %r (id %s) was never published" % (pos, data, ev.id))
                 else:
                     # Durable but unanswered: fine once; remember its id so a later
                     # replay must show it again (it is in history now).
-                    hist.acked.setdefault((c, t), []).append((n, ev.get("id")))
-                    hist.life_of_id[ev.get("id")] = c
+                    hist.acked.setdefault((c, t), []).append((n, ev.id))
+                    hist.life_of_id[ev.id] = c
                     del hist.in_flight[(c, t)]
-                    id_of[(c, t, n)] = ev.get("id")
+                    id_of[(c, t, n)] = ev.id
                     unanswered_durable += 1
-            elif want != ev.get("id"):
-                problems.append("#%d %r has id %s, acknowledged as %s" % (pos, data, ev.get("id"), want))
+            elif want != ev.id:
+                problems.append("#%d %r has id %s, acknowledged as %s" % (pos, data, ev.id, want))
             ranks.append((2 * c, pos))
             continue
         m = MARKER_RE.match(data)
         if m:
             c = int(m.group(1))
-            if hist.markers.get(c) != ev.get("id"):
+            if hist.markers.get(c) != ev.id:
                 problems.append("#%d marker %r with id %s, acknowledged as %s" %
-                                (pos, data, ev.get("id"), hist.markers.get(c)))
+                                (pos, data, ev.id, hist.markers.get(c)))
             ranks.append((2 * c + 1, pos))
             continue
-        problems.append("#%d unexpected event data %r id %s" % (pos, data, ev.get("id")))
+        problems.append("#%d unexpected event data %r id %s" % (pos, data, ev.id))
     for key, ns in sorted(per_thread.items()):
         if ns != list(range(len(ns))):
             bad = next(k for k in range(len(ns)) if ns[k] != k)
@@ -249,10 +249,10 @@ def check_events(problems, events, cycle, hist, hub):
     # 5. Hub-generated ids of a later process life sort after those of earlier lives.
     lives = {}
     for ev in events:
-        life = hist.life_of_id.get(ev.get("id"))
+        life = hist.life_of_id.get(ev.id)
         if life is not None:
-            lo, hi = lives.get(life, (ev["id"], ev["id"]))
-            lives[life] = (min(lo, ev["id"]), max(hi, ev["id"]))
+            lo, hi = lives.get(life, (ev.id, ev.id))
+            lives[life] = (min(lo, ev.id), max(hi, ev.id))
     order = sorted(lives)
     for a, b in zip(order, order[1:]):
         if not lives[a][1] < lives[b][0]:
@@ -300,7 +300,7 @@ def run_variant(results, name, args, rng, nthreads=THREADS):
         results.run("%s: graceful stop after the last replay" % name, clean_stop)
     finally:
         if hub is not None and hub.alive():
-            hub.kill9()
+            hub.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

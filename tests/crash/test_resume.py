@@ -21,13 +21,14 @@ import os
 import shutil
 import sys
 import tempfile
-import time
+import urllib.parse
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crashlib  # noqa: E402
-from crashlib import UUID7, Hub, Publisher, Results, Stream  # noqa: E402
+from crashlib import UUID7, Hub  # noqa: E402
+from hubtest import Results  # noqa: E402
 
 T = "https://example.com/resume/t"
 OTHER = "https://example.com/resume/other"
@@ -41,13 +42,8 @@ class State:
         self.marks = 0
 
 
-def publish(problems, port, topic, data, id=None, hub_generated=True):
-    p = Publisher(port)
-    try:
-        status, body = p.publish(topic, data, id=id)
-    finally:
-        p.close()
-    body = body.strip()
+def publish(problems, hub, topic, data, id=None):
+    status, body = crashlib.publish(hub, topic, data, id=id)
     if status != 200:
         problems.append("publish %s %r: status %d %r" % (topic, data, status, body))
         return None
@@ -63,30 +59,29 @@ def resume(problems, hub, st, cursor, expect_header, expect_replay, query_param=
     header, then read until the marker published after the headers arrives."""
     st.marks += 1
     mark_topic = MARK % st.marks
-    query = "topic=%s&topic=%s" % (crashlib.urllib.parse.quote(T, safe=""),
-                                   crashlib.urllib.parse.quote(mark_topic, safe=""))
+    query = "topic=%s&topic=%s" % (urllib.parse.quote(T, safe=""), urllib.parse.quote(mark_topic, safe=""))
     if query_param:
-        query += "&last_event_id=" + crashlib.urllib.parse.quote(cursor, safe="")
-        s = Stream(hub.port, query)
+        query += "&last_event_id=" + urllib.parse.quote(cursor, safe="")
+        s = crashlib.subscribe(hub, query)
     else:
-        s = Stream(hub.port, query, last_event_id=cursor)
+        s = crashlib.subscribe(hub, query, last_event_id=cursor)
     try:
         if s.status != 200:
             problems.append("status %d" % s.status)
             return
-        got_header = s.headers.get("mercure-last-event-id")
+        got_header = s.header("Mercure-Last-Event-ID")
         if got_header != expect_header:
             problems.append("Mercure-Last-Event-ID %r, expected %r" % (got_header, expect_header))
-        mark_id = publish(problems, hub.port, mark_topic, "mark-%d" % st.marks)
+        mark_id = publish(problems, hub, mark_topic, "mark-%d" % st.marks)
         events = []
         while True:
-            ev = s.next_event(10)
+            ev = crashlib.next_update(s, 10)
             if ev is None:
                 problems.append("the marker never arrived (%d events before)" % len(events))
                 break
-            if ev.get("id") == mark_id:
+            if ev.id == mark_id:
                 break
-            events.append((ev.get("id"), ev.get("data")))
+            events.append((ev.id, ev.data or ""))
         if events != expect_replay:
             problems.append("replayed %d events, expected %d; first differences: %s" % (
                 len(events), len(expect_replay),
@@ -104,14 +99,14 @@ def publish_batch(problems, hub, st, life, count=5):
     for k in range(count):
         if k == 2:
             cid = "custom-life%d-%d" % (life, k)
-            publish(problems, hub.port, T, "life%d-%d" % (life, k), id=cid)
+            publish(problems, hub, T, "life%d-%d" % (life, k), id=cid)
             st.t_events.append((cid, "life%d-%d" % (life, k)))
         else:
-            i = publish(problems, hub.port, T, "life%d-%d" % (life, k))
+            i = publish(problems, hub, T, "life%d-%d" % (life, k))
             st.t_events.append((i, "life%d-%d" % (life, k)))
             st.hub_ids.append(i)
         if k % 2 == 1:
-            st.hub_ids.append(publish(problems, hub.port, OTHER, "other-life%d-%d" % (life, k)))
+            st.hub_ids.append(publish(problems, hub, OTHER, "other-life%d-%d" % (life, k)))
     new = [i for i in st.hub_ids if i is not None]
     for a, b in zip(new, new[1:]):
         if not a < b:
@@ -167,7 +162,7 @@ def main():
         results.run("life 2: new ids after a SIGTERM restart sort after the old ones",
                     publish_batch, hub, st, 2)
         run_life(results, hub, st, 2)
-        hub.kill9()
+        hub.kill()  # kill -9
 
         hub = Hub(history, args)
         run_life(results, hub, st, 3)
@@ -177,7 +172,7 @@ def main():
         results.run("life 3: SIGTERM", graceful)
     finally:
         if hub is not None and hub.alive():
-            hub.kill9()
+            hub.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     return results.finish()
 

@@ -4,6 +4,9 @@ with the exact Symfony wire format, and read Server-Sent Events streams from
 raw sockets (HTTP/1.1 chunked decoding and the SSE parser are here, so the
 tests see the bytes the hub really sends).
 
+Also used by tests/crash, tests/integration_subscriptions and
+bench/resume_bench.py (they add this folder to sys.path).
+
 Standard library only. The binary is $QS_BINARY, or build-integ/quicksilver
 beside the sources when unset.
 """
@@ -31,12 +34,13 @@ UUID7_ID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-
 START_TIMEOUT = 20.0
 
 
-def binary():
+def binary(build="build-integ"):
+    """$QS_BINARY, else <build>/quicksilver beside the sources."""
     path = os.environ.get("QS_BINARY")
     if path:
         return path
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.normpath(os.path.join(here, "..", "..", "build-integ", "quicksilver"))
+    return os.path.normpath(os.path.join(here, "..", "..", build, "quicksilver"))
 
 
 def hub_env(extra=None):
@@ -56,12 +60,23 @@ def hub_env(extra=None):
 # ---------------------------------------------------------------- the process
 
 class Hub:
-    """One running hub process. `args` are extra command-line flags."""
+    """One running hub process. `args` are extra command-line flags.
 
-    def __init__(self, args=(), keys=True, transport="memory", workers=2, env=None, wait=True):
-        cmd = [binary(), "--listen", "127.0.0.1:0", "--workers", str(workers)]
+    `workers` None leaves the hub's default; `history` is an LMDB history
+    path the caller owns (it outlives the process, for restarts), else
+    `transport` "lmdb" makes a temporary one; `binary_path` overrides
+    binary(). `opened` is (updates, last_seq) from the "lmdb history open"
+    line, when the hub logged one."""
+
+    def __init__(self, args=(), keys=True, transport="memory", workers=2, env=None, wait=True,
+                 history=None, binary_path=None, start_timeout=START_TIMEOUT):
+        cmd = [binary_path or binary(), "--listen", "127.0.0.1:0"]
+        if workers is not None:
+            cmd += ["--workers", str(workers)]
         self.tmpdir = None
-        if transport == "memory":
+        if history is not None:
+            cmd += ["--transport", "lmdb", "--history_path", history]
+        elif transport == "memory":
             cmd += ["--transport", "memory"]
         elif transport == "lmdb" and "--history_path" not in args:
             self.tmpdir = tempfile.mkdtemp(prefix="qs-integ-")
@@ -76,7 +91,9 @@ class Hub:
         self.ready = threading.Event()
         self.port = None
         self.hub_url = None
+        self.opened = None
         self.returncode = None
+        self.start_timeout = start_timeout
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=hub_env(env))
         self.reader = threading.Thread(target=self._drain, daemon=True)
@@ -89,6 +106,9 @@ class Hub:
             line = raw.decode("utf-8", "replace")
             with self.lock:
                 self.lines.append(line)
+            m = re.search(r"lmdb history open .*updates=(\d+) .*last_seq=(\d+)", line)
+            if m and self.opened is None:
+                self.opened = (int(m.group(1)), int(m.group(2)))
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
             if m and self.port is None:
                 self.port = int(m.group(1))
@@ -99,7 +119,7 @@ class Hub:
         self.ready.set()
 
     def wait_ready(self):
-        self.ready.wait(START_TIMEOUT)
+        self.ready.wait(self.start_timeout)
         if self.port is None:
             self.kill()
             raise RuntimeError("hub did not start: %r\n%s" % (self.cmd, self.stderr()))
@@ -118,16 +138,7 @@ class Hub:
         """Graceful stop; returns the exit code (None when it had to be killed)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                self.reader.join(5)
-                return None
-        self.reader.join(5)
-        self.returncode = self.proc.returncode
-        self.cleanup()
-        return self.returncode
+        return self.wait_exit(timeout)
 
     def cleanup(self):
         if self.tmpdir and self.proc.poll() is not None:
@@ -149,9 +160,11 @@ class Hub:
         return self.returncode
 
     def kill(self):
+        """SIGKILL (kill -9): the process gets no chance to clean up."""
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(5)
+            self.proc.wait(10)
+            self.reader.join(5)
         self.cleanup()
 
     @property
@@ -184,11 +197,13 @@ def php_exp(seconds=3600):
     return round(time.time() + seconds, 6)
 
 
-def legacy_token(secret, publish=None, subscribe=None, exp_in=3600, mercure=None, extra=None):
+def legacy_token(secret, publish=None, subscribe=None, exp_in=3600, mercure=None, extra=None, payload=None):
     """The symfony/mercure LcobucciFactory shape: header {"typ":"JWT","alg":"HS256"}."""
     claims = {"exp": php_exp(exp_in)}
     if mercure is None:
         mercure = {"publish": list(publish or []), "subscribe": list(subscribe or [])}
+        if payload is not None:
+            mercure["payload"] = payload
     claims["mercure"] = mercure
     if extra:
         claims.update(extra)
@@ -203,16 +218,17 @@ def subscriber_token(topics, secret=SUB_SECRET, **kw):
     return legacy_token(secret, publish=[], subscribe=list(topics), **kw)
 
 
-def draft08_token(secret, aud, actions, matches, exp_in=3600, match_type=None):
+def draft08_token(secret, aud, actions, matches, exp_in=3600, match_type=None, payload=None):
     topics = []
     for m in matches:
         t = {"match": m}
         if match_type:
             t["match_type"] = match_type
         topics.append(t)
-    claims = {"aud": aud, "exp": int(time.time() + exp_in),
-              "authorization_details": [{"type": "https://mercure.rocks/authorization-detail",
-                                         "actions": list(actions), "topics": topics}]}
+    detail = {"type": "https://mercure.rocks/authorization-detail", "actions": list(actions), "topics": topics}
+    if payload is not None:
+        detail["payload"] = payload
+    claims = {"aud": aud, "exp": int(time.time() + exp_in), "authorization_details": [detail]}
     return jwt_hs256({"alg": "HS256", "typ": "at+jwt"}, claims, secret)
 
 
@@ -263,6 +279,9 @@ class Response:
     @property
     def text(self):
         return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
 
     def __repr__(self):
         return "<%d %s %r %r>" % (self.status, self.reason, self.headers, self.body[:300])
@@ -316,32 +335,37 @@ def raw_request(hub, data, timeout=10):
 
 
 def publish(hub, topics, data="", private=False, id=None, type=None, retry=None, token=None, headers=(),
-            body=None):
+            body=None, timeout=10):
     if token is None:
         token = publisher_token()
     h = [("Authorization", "Bearer " + token), ("Content-Type", "application/x-www-form-urlencoded")]
     h += list(headers)
     if body is None:
         body = symfony_body(topics, data, private, id, type, retry)
-    return request(hub, "POST", HUB_PATH, h, body)
+    return request(hub, "POST", HUB_PATH, h, body, timeout=timeout)
 
 
 class Publisher:
     """Keep-alive publishing connection (fast, for bursts)."""
 
-    def __init__(self, hub, token=None):
+    def __init__(self, hub, token=None, timeout=10):
         self.hub = hub
         self.token = token or publisher_token()
-        self.conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+        self.conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=timeout)
 
-    def publish(self, topics, data="", private=False, id=None, type=None, retry=None):
+    def post(self, topics, data="", private=False, id=None, type=None, retry=None):
+        """One publish; returns (status, body text) whatever the status (a
+        broken connection raises OSError or http.client.HTTPException)."""
         body = symfony_body(topics, data, private, id, type, retry)
         self.conn.request("POST", HUB_PATH, body, {"Authorization": "Bearer " + self.token,
                                                    "Content-Type": "application/x-www-form-urlencoded"})
         r = self.conn.getresponse()
-        text = r.read().decode()
-        if r.status != 200:
-            raise AssertionError("publish failed: %d %s" % (r.status, text))
+        return r.status, r.read().decode("utf-8", "replace")
+
+    def publish(self, topics, data="", private=False, id=None, type=None, retry=None):
+        status, text = self.post(topics, data, private, id, type, retry)
+        if status != 200:
+            raise AssertionError("publish failed: %d %s" % (status, text))
         return text
 
     def close(self):
@@ -432,6 +456,10 @@ class HTTPDecoder:
                     del self.buf[:end + 2]
                     if size == 0:
                         self.chunk_state = "trailer"
+                    elif self.buf[size:size + 2] == b"\r\n":
+                        # The whole chunk is in (the usual case): one step, for long replays.
+                        self.body += self.buf[:size]
+                        del self.buf[:size + 2]
                     else:
                         self.remaining = size
                         self.chunk_state = "data"
@@ -470,8 +498,14 @@ class Event:
         self.data = "\n".join(self.data_lines) if "data" in fields else None
         self.raw = raw  # the exact bytes of the event block, blank line included
 
+    def json(self):
+        return json.loads(self.data)
+
     def __repr__(self):
         return "<Event id=%r type=%r retry=%r data=%r>" % (self.id, self.type, self.retry, self.data)
+
+
+_LINE_END = re.compile(rb"[\r\n]")
 
 
 class SSEParser:
@@ -489,12 +523,11 @@ class SSEParser:
         self.buf += data
         new = []
         while True:
-            i = 0
-            n = len(self.buf)
-            while i < n and self.buf[i] not in (10, 13):
-                i += 1
-            if i == n:
+            m = _LINE_END.search(self.buf)
+            if m is None:
                 return new
+            i = m.start()
+            n = len(self.buf)
             if self.buf[i] == 13:
                 if i + 1 == n:
                     return new  # wait: CR may be followed by LF
@@ -553,6 +586,7 @@ class SSEClient:
         self.sse = SSEParser()
         self.eof = False
         self.reset = False
+        self.taken = 0  # events handed out by next_event()
         if not wait_open:
             return
         deadline = time.time() + timeout
@@ -614,6 +648,17 @@ class SSEClient:
         while len(self.sse.events) < n and self._pump(deadline):
             pass
         return list(self.sse.events)
+
+    def next_event(self, timeout=10):
+        """The first event next_event() has not returned yet, or None when
+        none comes within `timeout` seconds (or the response ended)."""
+        deadline = time.time() + timeout
+        while self.taken >= len(self.sse.events) and not self.http.complete and self._pump(deadline):
+            pass
+        if self.taken >= len(self.sse.events):
+            return None
+        self.taken += 1
+        return self.sse.events[self.taken - 1]
 
     def wait_id(self, event_id, timeout=10):
         deadline = time.time() + timeout
@@ -742,6 +787,51 @@ class HubTestCase(unittest.TestCase):
             self.assertEqual([(e.id, e.data) for e in events], [(uid, "still alive")])
 
 
+def report(passed, failed):
+    """The last line of every test program."""
+    print("%d passed, %d failed" % (passed, failed))
+    sys.stdout.flush()
+
+
+class Results:
+    """For tests written as named checks rather than unittest cases: run()
+    calls fn(problems, *args), where fn appends what is wrong to `problems`
+    (an exception counts as a problem too); each check prints `ok` or `FAIL`
+    with its problems, and finish() prints "N passed, M failed" and returns
+    the exit status."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def record(self, name, problems):
+        if problems:
+            self.failed += 1
+            self.failures.append((name, problems))
+            print("FAIL %s" % name, flush=True)
+            for p in problems[:20]:
+                print("     - %s" % p, flush=True)
+            if len(problems) > 20:
+                print("     - ... %d more" % (len(problems) - 20), flush=True)
+        else:
+            self.passed += 1
+            print("ok   %s" % name, flush=True)
+
+    def run(self, name, fn, *args):
+        problems = []
+        try:
+            fn(problems, *args)
+        except Exception as e:  # noqa: BLE001 - a test error is a failure
+            import traceback
+            problems.append("exception: %r\n%s" % (e, traceback.format_exc()))
+        self.record(name, problems)
+
+    def finish(self):
+        report(self.passed, self.failed)
+        return 1 if self.failed else 0
+
+
 def main():
     names = sys.argv[1:]
     module = sys.modules["__main__"]
@@ -753,6 +843,5 @@ def main():
     fixtures = sum(1 for t, _ in bad if not isinstance(t, unittest.TestCase))  # setUpClass/tearDownClass
     failed = len(real) + fixtures
     passed = result.testsRun - len(real) - len(result.skipped)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.stdout.flush()
+    report(passed, failed)
     sys.exit(1 if failed else 0)

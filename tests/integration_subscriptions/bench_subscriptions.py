@@ -48,13 +48,13 @@ def cycle(hub, n):
 
 def run(feature, n):
     args = ["--anonymous"] + (["--subscriptions"] if feature else [])
-    hub = t.Hub(args, workers=2)
+    hub = t.start_hub(args, workers=2)
     try:
         watcher = t.SSEClient(hub, "match_urlpattern=" + t.enc(t.NS + "/*"), token=t.draft_token(hub, [t.NS + "/*"]))
         cycle(hub, 200)  # warm-up
         time.sleep(0.5)
-        while not watcher.events.empty():
-            watcher.events.get()
+        while not watcher.queue.empty():
+            watcher.queue.get()
         cpu0, wall0 = cpu_seconds(hub.proc.pid), time.monotonic()
         cycle(hub, n)
         expected = 2 * n if feature else 0
@@ -62,7 +62,7 @@ def run(feature, n):
         seen = 0
         while seen < expected and time.monotonic() < deadline:
             try:
-                watcher.events.get(timeout=1)
+                watcher.queue.get(timeout=1)
                 seen += 1
             except Exception:
                 pass

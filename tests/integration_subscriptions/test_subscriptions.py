@@ -6,38 +6,27 @@ agreeing with the events, disconnects without FIN, and what a restart does.
 Standard library only. The binary is $QS_BINARY (ctest sets it), else
 build-subs/quicksilver beside the sources.
 """
-import base64
-import hashlib
-import hmac
-import http.client
-import json
 import os
 import queue
 import random
 import re
 import shutil
-import signal
 import socket
 import struct
-import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
 import urllib.parse
 
-HUB_PATH = "/.well-known/mercure"
-SECRET = "subscriptions-integration-secret-!ChangeThis!"
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import hubtest  # noqa: E402
+from hubtest import HUB_PATH, SUB_SECRET  # noqa: E402
+
 NS = HUB_PATH + "/subscriptions"
 UUID4_URN = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def binary():
-    path = os.environ.get("QS_BINARY")
-    if path:
-        return path
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.normpath(os.path.join(here, "..", "..", "build-subs", "quicksilver"))
 
 
 def enc(value):
@@ -45,241 +34,85 @@ def enc(value):
     return urllib.parse.quote(value, safe="-._~")
 
 
-# ---------------------------------------------------------------- the hub
-
-class Hub:
-    def __init__(self, args=(), history=None, workers=2):
-        cmd = [binary(), "--listen", "127.0.0.1:0", "--workers", str(workers),
-               "--publisher_jwt", SECRET, "--subscriber_jwt", SECRET, "--heartbeat", "0"]
-        if history:
-            cmd += ["--transport", "lmdb", "--history_path", history]
-        else:
-            cmd += ["--transport", "memory"]
-        cmd += list(args)
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:exitcode=23")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        for name in list(env):
-            if name.startswith("QUICKSILVER_") or name.startswith("MERCURE_"):
-                del env[name]
-        self.lines = []
-        self.port = None
-        self.hub_url = None
-        self.ready = threading.Event()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env)
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-        self.ready.wait(20)
-        if self.port is None:
-            self.kill()
-            raise RuntimeError("hub did not start:\n" + "".join(self.lines))
-
-    def _drain(self):
-        for raw in iter(self.proc.stderr.readline, b""):
-            line = raw.decode("utf-8", "replace")
-            self.lines.append(line)
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(hub (\S+?),", line)
-            if m and self.port is None:
-                self.port = int(m.group(1))
-                self.hub_url = m.group(2)
-                self.ready.set()
-        self.ready.set()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                return None
-        self.reader.join(5)
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.reader.join(5)
+def start_hub(args=(), history=None, workers=2):
+    """A hubtest.Hub without heartbeats, in memory or on the LMDB `history`."""
+    return hubtest.Hub(["--heartbeat", "0"] + list(args), history=history, workers=workers,
+                       binary_path=hubtest.binary("build-subs"))
 
 
-# ---------------------------------------------------------------- tokens
+# ---------------------------------------------------------------- tokens (subscribers')
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def jwt(claims):
-    h = b64url(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
-    c = b64url(json.dumps(claims).encode())
-    sig = hmac.new(SECRET.encode(), (h + "." + c).encode(), hashlib.sha256).digest()
-    return h + "." + c + "." + b64url(sig)
-
-
-def legacy_token(subscribe=(), publish=(), payload=None):
-    mercure = {"subscribe": list(subscribe), "publish": list(publish)}
-    if payload is not None:
-        mercure["payload"] = payload
-    return jwt({"exp": int(time.time() + 3600), "mercure": mercure})
+def legacy_token(subscribe=(), payload=None):
+    return hubtest.legacy_token(SUB_SECRET, subscribe=subscribe, payload=payload)
 
 
 def draft_token(hub, subscribe, match_type="urlpattern", payload=None):
-    detail = {"type": "https://mercure.rocks/authorization-detail", "actions": ["subscribe"],
-              "topics": [{"match": m, "match_type": match_type} for m in subscribe]}
-    if payload is not None:
-        detail["payload"] = payload
-    return jwt({"aud": hub.hub_url, "exp": int(time.time() + 3600), "authorization_details": [detail]})
+    return hubtest.draft08_token(SUB_SECRET, hub.hub_url, ["subscribe"], subscribe, match_type=match_type,
+                                 payload=payload)
 
 
 # ---------------------------------------------------------------- HTTP
 
-class Response:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers  # list of (lowercase name, value)
-        self.body = body
-
-    def header(self, name):
-        values = [v for (n, v) in self.headers if n == name.lower()]
-        return values[0] if values else None
-
-    def json(self):
-        return json.loads(self.body)
-
-
 def get(hub, path, token=None, headers=(), method="GET"):
-    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
-    h = dict(headers)
+    h = list(dict(headers).items())
     if token:
-        h["Authorization"] = "Bearer " + token
-    conn.request(method, path, headers=h)
-    r = conn.getresponse()
-    body = r.read()
-    resp = Response(r.status, [(n.lower(), v) for (n, v) in r.getheaders()], body)
-    conn.close()
-    return resp
+        h.append(("Authorization", "Bearer " + token))
+    # An empty body where one is expected, as http.client's request() sends it.
+    body = b"" if method in ("POST", "PUT", "PATCH") else None
+    return hubtest.request(hub, method, path, h, body)
 
 
 def publish(hub, topic, data, private=False):
-    token = legacy_token(publish=["*"])
-    body = urllib.parse.urlencode([("topic", topic), ("data", data)] + ([("private", "on")] if private else []))
-    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
-    conn.request("POST", HUB_PATH, body=body, headers={"Authorization": "Bearer " + token,
-                                                       "Content-Type": "application/x-www-form-urlencoded"})
-    r = conn.getresponse()
-    text = r.read().decode()
-    conn.close()
-    assert r.status == 200, (r.status, text)
-    return text.strip()
+    r = hubtest.publish(hub, [topic], data, private=private)
+    assert r.status == 200, (r.status, r.text)
+    return r.text.strip()
 
 
-class Event:
-    def __init__(self, id, type, data):
-        self.id = id
-        self.type = type
-        self.data = data
-
-    def json(self):
-        return json.loads(self.data)
-
-
-class SSEClient:
-    """A subscriber on a raw socket: headers, chunked decoding, SSE parsing,
-    events queued by a reader thread."""
+class SSEClient(hubtest.SSEClient):
+    """hubtest's raw-socket subscriber, read by a thread from the response
+    head on: the events that carry data are queued in `queue`."""
 
     def __init__(self, hub, query, token=None, last_event_id=None):
-        self.sock = socket.create_connection(("127.0.0.1", hub.port), timeout=10)
-        lines = ["GET %s?%s HTTP/1.1" % (HUB_PATH, query), "Host: 127.0.0.1:%d" % hub.port,
-                 "Accept: text/event-stream"]
+        headers = []
         if token:
-            lines.append("Authorization: Bearer " + token)
+            headers.append(("Authorization", "Bearer " + token))
         if last_event_id is not None:
-            lines.append("Last-Event-ID: " + last_event_id)
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self.events = queue.Queue()
-        self.buf = b""
-        head = self._read_until(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        self.status = int(status_line.split()[1])
-        self.headers = {}
-        for line in header_lines:
-            if ":" in line:
-                n, v = line.split(":", 1)
-                self.headers[n.strip().lower()] = v.strip()
+            headers.append(("Last-Event-ID", last_event_id))
+        super().__init__(hub, query, headers)
+        self.queue = queue.Queue()
         self.closed = threading.Event()
         self.stopping = False
         self.reader = None
         if self.status == 200:
-            # Short timeouts, so that reset() can stop the reader first: on
-            # Linux a close() does not end a recv() blocked in another thread,
-            # and the socket would only really close when that recv returns.
-            self.sock.settimeout(0.1)
             self.reader = threading.Thread(target=self._run, daemon=True)
             self.reader.start()
 
-    def _recv(self):
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                if self.stopping:
-                    raise EOFError("stopped")
-                continue
-            if not chunk:
-                raise EOFError("connection closed")
-            return chunk
-
-    def _read_until(self, marker):
-        while marker not in self.buf:
-            self.buf += self._recv()
-        head, self.buf = self.buf.split(marker, 1)
-        return head
-
     def _run(self):
-        text = b""
+        # Short reads, so that abort() can stop the reader first: on Linux a
+        # close() does not end a recv() blocked in another thread, and the
+        # socket would only really close when that recv returns.
+        taken = 0
         try:
-            while True:
-                size_line = self._read_until(b"\r\n")
-                size = int(size_line.split(b";")[0], 16)
-                if size == 0:
-                    break
-                while len(self.buf) < size + 2:
-                    self.buf += self._recv()
-                text += self.buf[:size]
-                self.buf = self.buf[size + 2:]
-                while b"\n\n" in text:
-                    block, text = text.split(b"\n\n", 1)
-                    self._block(block.decode("utf-8"))
-        except (EOFError, OSError, ValueError):
+            while not self.stopping and not self.eof:
+                self._pump(time.time() + 0.1)
+                for e in self.sse.events[taken:]:
+                    if e.data is not None:
+                        self.queue.put(e)
+                taken = len(self.sse.events)
+        except (OSError, ValueError):
             pass
-        self.closed.set()
-
-    def _block(self, block):
-        id, type, data = None, None, []
-        for line in block.split("\n"):
-            if line.startswith(":") or not line:
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "id":
-                id = value
-            elif name == "event":
-                type = value
-            elif name == "data":
-                data.append(value)
-        if data:
-            self.events.put(Event(id, type, "\n".join(data)))
+        finally:
+            self.closed.set()
 
     def next(self, timeout=5.0):
         try:
-            return self.events.get(timeout=timeout)
+            return self.queue.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError("no event within %.1f s" % timeout)
 
     def expect_none(self, wait=0.5):
         try:
-            e = self.events.get(timeout=wait)
+            e = self.queue.get(timeout=wait)
         except queue.Empty:
             return
         raise AssertionError("unexpected event: %s %s" % (e.id, e.data))
@@ -293,7 +126,7 @@ class SSEClient:
             pass
         self.sock.close()
 
-    def reset(self):
+    def abort(self):
         """Abortive close: SO_LINGER 0 makes close() send a RST, no FIN."""
         self.stopping = True
         if self.reader:
@@ -325,7 +158,7 @@ class SubscriptionsTest(unittest.TestCase):
             self.assertEqual(code, 0, "hub exit status %r\n%s" % (code, "".join(hub.lines[-40:])))
 
     def start(self, *args, **kw):
-        hub = Hub(*args, **kw)
+        hub = start_hub(*args, **kw)
         self.hubs.append(hub)
         return hub
 
@@ -432,7 +265,7 @@ class SubscriptionsTest(unittest.TestCase):
         alice.close()
         ended = self.assert_event_doc(watcher.next(), a["subscriber"], active=False)
         self.assertEqual(ended, dict(a, active=False))
-        bob.reset()
+        bob.abort()
         ended = self.assert_event_doc(watcher.next(), b["subscriber"], active=False)
         self.assertEqual(ended, dict(b, active=False))
         self.assertEqual(get(hub, a["id"], token).status, 404)
@@ -492,7 +325,7 @@ class SubscriptionsTest(unittest.TestCase):
                 while not stop.is_set():
                     if live and (len(live) > 6 or rnd.random() < 0.45):
                         c = live.pop(rnd.randrange(len(live)))
-                        c.reset() if rnd.random() < 0.5 else c.close()
+                        c.abort() if rnd.random() < 0.5 else c.close()
                     else:
                         q = "match=" + enc("https://example.com/%d" % rnd.randrange(5))
                         if rnd.random() < 0.3:
@@ -527,7 +360,7 @@ class SubscriptionsTest(unittest.TestCase):
             applied = 0
             while True:
                 try:
-                    e = follower.events.get(timeout=0.3)
+                    e = follower.queue.get(timeout=0.3)
                 except queue.Empty:
                     break
                 d = e.json()
@@ -558,7 +391,7 @@ class SubscriptionsTest(unittest.TestCase):
         folder = tempfile.mkdtemp(prefix="qs-subs-")
         self.addCleanup(shutil.rmtree, folder, True)
         history = os.path.join(folder, "history.lmdb")
-        hub = Hub(["--subscriptions"], history=history)
+        hub = start_hub(["--subscriptions"], history=history)
         token = self.watcher_token(hub)
         watcher = SSEClient(hub, "match_urlpattern=" + enc(NS + "/*"), token=token)
         own = self.assert_event_doc(watcher.next())
@@ -573,7 +406,7 @@ class SubscriptionsTest(unittest.TestCase):
         token = self.watcher_token(hub)
         self.assertEqual(get(hub, NS, token).json()["subscriptions"], [])
         follower = self.client(hub, "match_urlpattern=" + enc(NS + "/*"), token=token, last_event_id=joined.id)
-        self.assertEqual(follower.headers.get("mercure-last-event-id"), joined.id)
+        self.assertEqual(follower.header("Mercure-Last-Event-ID"), joined.id)
         ends = {}
         for _ in range(2):
             d = follower.next().json()
@@ -595,4 +428,4 @@ class SubscriptionsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    hubtest.main()

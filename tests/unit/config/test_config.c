@@ -83,7 +83,7 @@ static void defaults_match_the_documented_values(void **state) {
   assert_int_equal(cfg.history_max_bytes, 1024ull * 1024 * 1024);
   assert_int_equal(cfg.history_max_age_ms, 0);
   assert_int_equal(cfg.lmdb_map_bytes, 2048ull * 1024 * 1024);
-  assert_int_equal(cfg.commit_interval_ms, 2);
+  assert_int_equal(cfg.commit_interval_ms, 0);
   assert_int_equal(cfg.commit_max_updates, 1000);
   assert_int_equal(cfg.durability, QS_DURABILITY_SYNC);
   assert_false(cfg.subscriptions);

@@ -428,6 +428,115 @@ static void write_ref_is_released_exactly_once(void **state) {
   stop();
 }
 
+/* Many references in one iteration (more than a pooled block holds), mixed
+ * with copies: one chunk, in order, each released once after the write. */
+static void many_refs_leave_in_order_as_one_chunk(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  static const char *events[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
+                                 "k", "l", "m", "n", "o", "p", "q", "r", "s", "t"};
+  size_t n = sizeof events / sizeof *events;
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice(events[i], 1), release_count, fx), 0);
+    if (i == 9) assert_int_equal(qs_http_stream_write(fx->stream, qs_slice_from_cstr("-")), 0);
+  }
+  /* a reference without a release function */
+  assert_int_equal(qs_http_stream_write_ref(fx->stream, qs_slice_from_cstr("!"), NULL, NULL), 0);
+  assert_int_equal(qs_http_stream_queued_bytes(fx->stream), n + 2);
+  assert_int_equal(fx->releases, 0);
+  EXPECT_READ(fd, &in, "16\r\nabcdefghij-klmnopqrst!\r\n");
+  assert_int_equal(fx->releases, (int)n);
+  assert_int_equal(qs_http_stream_queued_bytes(fx->stream), 0);
+  close(fd);
+  stop();
+}
+
+static int drains;
+static void count_drain(qs_http_stream_t *stream, void *ctx) {
+  (void)stream;
+  (void)ctx;
+  drains++;
+}
+
+/* on_drain after every flush, or with drain_blocked_only only after a write
+ * that had to wait for a slow reader. */
+static void drain_blocked_only_reports_only_waits(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  drains = 0;
+  qs_http_stream_on_drain(fx->stream, count_drain);
+  assert_int_equal(qs_http_stream_write(fx->stream, qs_slice_from_cstr("data: 1\n\n")), 0);
+  EXPECT_READ(fd, &in, "data: 1\n\n\r\n");
+  assert_int_equal(drains, 1);
+  qs_http_stream_drain_blocked_only(fx->stream, true);
+  assert_int_equal(qs_http_stream_write(fx->stream, qs_slice_from_cstr("data: 2\n\n")), 0);
+  EXPECT_READ(fd, &in, "data: 2\n\n\r\n");
+  pump_ms(2);
+  assert_int_equal(drains, 1);
+  /* more than the socket buffers hold, while the client reads nothing */
+  static char block[65536];
+  memset(block, 'x', sizeof block);
+  for (int i = 0; i < 128; i++)
+    assert_int_equal(qs_http_stream_write(fx->stream, qs_slice(block, sizeof block)), 0);
+  pump_ms(5);
+  assert_true(qs_http_stream_queued_bytes(fx->stream) > 0);
+  assert_int_equal(drains, 1);
+  char buf[65536];
+  for (int i = 0; i < 20000 && qs_http_stream_queued_bytes(fx->stream) > 0; i++) {
+    if (recv(fd, buf, sizeof buf, 0) <= 0) pump_ms(0);
+  }
+  pump_ms(2);
+  assert_int_equal(qs_http_stream_queued_bytes(fx->stream), 0);
+  assert_int_equal(drains, 2);
+  close(fd);
+  stop();
+}
+
+typedef struct {
+  int calls;
+  bool armed;
+  bool stream_bytes_seen_queued; /* a stream write queued before the hook was still queued at it */
+} flush_hook_t;
+
+static flush_hook_t hook;
+
+static void on_flush_hook(void *ctx) {
+  (void)ctx;
+  hook.calls++;
+  if (hook.armed && fx->stream && qs_http_stream_queued_bytes(fx->stream) > 0) {
+    hook.armed = false;
+    hook.stream_bytes_seen_queued = true;
+    /* queued here, it joins the stream's write of this iteration */
+    assert_int_equal(qs_http_stream_write(fx->stream, qs_slice_from_cstr("data: hook\n\n")), 0);
+  }
+}
+
+/* The server calls the producer's hook at the end of each iteration, after
+ * answers and before streams: what the hook queues leaves with the rest. */
+static void flush_hook_runs_before_streams_are_written(void **state) {
+  start(NULL);
+  hook = (flush_hook_t){0};
+  qs_http_server_on_flush(fx->server, on_flush_hook, NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  assert_true(hook.calls > 0);
+  hook.armed = true;
+  assert_int_equal(qs_http_stream_write(fx->stream, qs_slice_from_cstr("data: a\n\n")), 0);
+  EXPECT_READ(fd, &in, "15\r\ndata: a\n\ndata: hook\n\n\r\n");
+  assert_true(hook.stream_bytes_seen_queued);
+  qs_http_server_on_flush(fx->server, NULL, NULL);
+  close(fd);
+  stop();
+}
+
 static void stream_on_close_fires_when_client_leaves(void **state) {
   start(NULL);
   int fd = client_connect();
@@ -661,6 +770,9 @@ int main(void) {
       cmocka_unit_test(idle_keep_alive_connection_is_closed),
       cmocka_unit_test(stream_receives_writes_immediately),
       cmocka_unit_test(write_ref_is_released_exactly_once),
+      cmocka_unit_test(many_refs_leave_in_order_as_one_chunk),
+      cmocka_unit_test(drain_blocked_only_reports_only_waits),
+      cmocka_unit_test(flush_hook_runs_before_streams_are_written),
       cmocka_unit_test(slow_reader_gets_every_byte_in_order),
       cmocka_unit_test(stream_on_close_fires_when_client_leaves),
       cmocka_unit_test(stream_close_ends_body_and_keeps_connection),

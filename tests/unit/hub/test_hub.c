@@ -514,7 +514,8 @@ static void test_index_buckets_are_freed_when_emptied_and_subscribers_stay_compa
   assert_int_equal(qs_map_count(&ix->exact), 4); /* a, b, c, e: `*` registers alone */
   assert_int_equal(qs_map_count(&ix->prefixed), 3);
   assert_int_equal(ix->wildcard.len, 1);
-  assert_int_equal(ix->patterns.len, 1);
+  assert_int_equal(qs_map_count(&ix->url), 1); /* a URL pattern with a fixed origin */
+  assert_int_equal(ix->patterns.len, 0);
   assert_int_equal(publish(f, "1", TOPICS("https://x/books/1"), false), 0);
   assert_int_equal(publish(f, "2", TOPICS("https://y/z"), false), 0);
   assert_ids(c[1], "1");
@@ -530,6 +531,8 @@ static void test_index_buckets_are_freed_when_emptied_and_subscribers_stay_compa
   assert_int_equal(ix->prefix_len_count, 0);
   assert_int_equal(ix->wildcard.len, 0);
   assert_int_equal(ix->patterns.len, 0);
+  assert_int_equal(qs_map_count(&ix->url), 0);
+  assert_int_equal(ix->url_len_count, 0);
   assert_int_equal(f->shard->all_len, 0);
   fixture_free(f);
 }

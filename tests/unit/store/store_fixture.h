@@ -175,6 +175,15 @@ static inline int replay_collect(qs_store_t *store, const char *last_event_id, u
   return qs_store_replay(store, qs_slice_from_cstr(last_event_id), up_to_seq, collect_each, c);
 }
 
+/* The range replay (replay_after_seq) into `c`. */
+static inline int replay_after_collect(qs_store_t *store, uint64_t after_seq, uint64_t up_to_seq,
+                                       collect_t *c) {
+  if (c->first) qs_update_release(c->first);
+  c->n = 0;
+  c->first = NULL;
+  return qs_store_replay_after_seq(store, after_seq, up_to_seq, collect_each, c);
+}
+
 static inline void collect_dispose(collect_t *c) {
   if (c->first) qs_update_release(c->first);
   c->first = NULL;
