@@ -4,16 +4,18 @@
 # Symfony Mercure component, with its HttpClient and lcobucci/jwt), Node.js and
 # npm, then the npm packages of tests/browser (playwright-core, which drives
 # the system chromium and downloads no browser of its own, and
-# event-source-polyfill, served to the test page). Safe to run again: it
-# installs only what is missing.
+# event-source-polyfill, served to the test page), and the npm packages of
+# tests/differential (urlpattern-polyfill, the reference for the URL Pattern
+# differential test). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 browser_dir="$root/tests/browser"
+differential_dir="$root/tests/differential"
 
 if [ "$(uname -s)" = "Darwin" ]; then
   echo "On macOS: brew install node php chromium, then composer require symfony/mercure"
-  echo "in tests/browser and (cd tests/browser && npm ci)."
+  echo "in tests/browser and (cd tests/browser && npm ci) and (cd tests/differential && npm ci)."
   exit 0
 fi
 
@@ -54,4 +56,10 @@ if [ ! -f "$browser_dir/node_modules/.package-lock.json" ] ||
   [ "$browser_dir/package-lock.json" -nt "$browser_dir/node_modules/.package-lock.json" ]; then
   echo "Installing the npm packages of tests/browser"
   (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ -f "$differential_dir/package-lock.json" ] &&
+  { [ ! -f "$differential_dir/node_modules/.package-lock.json" ] ||
+    [ "$differential_dir/package-lock.json" -nt "$differential_dir/node_modules/.package-lock.json" ]; }; then
+  echo "Installing the npm packages of tests/differential"
+  (cd "$differential_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi

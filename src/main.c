@@ -281,6 +281,7 @@ static int serve(qs_config_t *cfg) {
                                 /* replay is paced well below the hard limit */
                                 .replay_queued_bytes = cfg->subscriber_queue_max_bytes / 4,
                                 .max_lifetime_ms = (int64_t)cfg->write_timeout_ms,
+                                .topic_matcher_cache_entries = (size_t)cfg->topic_matcher_cache,
                                 .dispatch_timeout_ms = (int64_t)cfg->dispatch_timeout_ms};
   /* Active subscriptions (draft §Active Subscriptions): the registry is the hub's hook. */
   qs_subscriptions_t *subscriptions = NULL;

@@ -263,6 +263,7 @@ int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
   shard->hub = hub;
   shard->loop = loop;
   qs_topic_index_init(&shard->index);
+  qs_topic_index_set_cache_size(&shard->index, hub->settings.topic_matcher_cache_entries);
   if (pthread_mutex_init(&shard->inbox_mutex, NULL) != 0) {
     free(shard);
     return QS_ENOMEM;

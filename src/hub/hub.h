@@ -111,6 +111,10 @@ typedef struct {
   /* Optional subscription events hook (see above); NULL = none. */
   qs_hub_on_subscription_fn on_subscription;
   void *on_subscription_ctx;
+  /* Entries of each shard's (pattern, topic) match-result cache, for the
+   * patterns the topic index cannot bucket (`topic_matcher_cache`); 0 = no
+   * cache. */
+  size_t topic_matcher_cache_entries;
 } qs_hub_settings_t;
 
 /* Counters for metrics; each is read atomically (the set is not a snapshot). */

@@ -124,9 +124,9 @@ int qs_matcher_create(qs_match_type_t type, qs_slice_t pattern, const qs_match_o
     if (!*reason) *reason = "forbidden character in topic matcher pattern";
     return QS_EPARSE;
   }
-  bool interned =
-      !qs_slice_eq_cstr(pattern, "*") &&
-      (type == QS_MATCH_URLPATTERN || (type == QS_MATCH_LEGACY && memchr(pattern.ptr, '{', pattern.len)));
+  bool interned = !qs_slice_eq_cstr(pattern, "*") &&
+                  (type == QS_MATCH_URLPATTERN ||
+                   (type == QS_MATCH_LEGACY && pattern.len && memchr(pattern.ptr, '{', pattern.len)));
   char *key = NULL;
   size_t key_len = 0;
   if (interned) {
@@ -153,7 +153,9 @@ int qs_matcher_create(qs_match_type_t type, qs_slice_t pattern, const qs_match_o
   m->type = type;
   m->pattern = qs_slice_strdup(pattern);
   if (!m->pattern) {
+    free(key);
     free(m);
+    *reason = "out of memory";
     return QS_ENOMEM;
   }
   m->pattern_len = pattern.len;

@@ -147,6 +147,13 @@ int qs_regex_match(const qs_regex_t *re, qs_slice_t subject, qs_slice_t *groups,
      * the evaluation was cut short. */
     result = QS_ELIMIT;
   }
+  /* The match data keeps the interpreter's backtracking frames for the next
+   * match; after a match cut short by a limit they may be large (up to
+   * heap_limit), so this thread starts afresh. */
+  if (!owned && result < 0) {
+    pthread_setspecific(md_key, NULL);
+    owned = true;
+  }
   if (owned) pcre2_match_data_free(md);
   return result;
 }
