@@ -97,7 +97,9 @@ int qs_http_server_port(const qs_http_server_t *server);
  * the requests just answered), so that it leaves in the same writev per
  * stream as what was already queued. fn may write to streams and answer
  * requests; while it keeps producing answers, answers and fn alternate, a
- * bounded number of times per iteration. */
+ * bounded number of times per iteration. fn is not called while a
+ * connection already has 64 KiB or more queued since its last write (the
+ * producer then catches up at its own next wake-up, after the writes). */
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
 
 /* Number of open connections (for metrics and tests). */

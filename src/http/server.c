@@ -42,8 +42,12 @@
 #define SEG_REFS 8
 #define SEG_SLAB 128
 /* At most this many answer/on_flush rounds per loop iteration (pipelined
- * publishes each take one round). */
+ * publishes each take one round), and on_flush only while no connection has
+ * more than FLUSH_ROUND_BYTES queued since its last write: queueing big
+ * events for a whole iteration must not push a healthy subscriber past its
+ * queue limit. */
 #define FLUSH_ROUNDS 32
+#define FLUSH_ROUND_BYTES (64 * 1024)
 
 typedef struct qs_link {
   struct qs_link *prev, *next;
@@ -191,6 +195,7 @@ struct qs_http_server {
   qs_http_admission_t *own_admission;
   void (*on_flush)(void *ctx); /* called between answers and streams */
   void *on_flush_ctx;
+  size_t burst_max; /* most bytes queued on a connection with no write in flight, this iteration */
   char *read_buf;
   seg_t *free_segs;  /* the segment pool's free list */
   seg_slab_t *slabs; /* every block of the pool */
@@ -245,6 +250,7 @@ static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
  * written, so the next iteration has more events per connection to coalesce. */
 static void mark_dirty(qs_h1_conn_t *c) {
   qs_http_server_t *s = c->server;
+  if (!c->inflight && c->queued_bytes > s->burst_max) s->burst_max = c->queued_bytes;
   if (c->state == ST_CLOSED || link_linked(&c->dirty_link)) return;
   if (!link_linked(&s->dirty)) uv_idle_start(&s->flush_idle, on_idle_noop);
   if (c->state == ST_STREAMING)
@@ -494,6 +500,7 @@ static void on_flush_check(uv_check_t *check) {
       link_remove(&c->dirty_link);
       conn_flush(c);
     }
+    if (s->burst_max >= FLUSH_ROUND_BYTES) break; /* the rest waits for the next iteration */
     s->on_flush(s->on_flush_ctx);
     if (!dirty_answer(s)) break;
   }
@@ -502,6 +509,7 @@ static void on_flush_check(uv_check_t *check) {
     link_remove(l);
     conn_flush(CONTAINER_OF(l, qs_h1_conn_t, dirty_link));
   }
+  s->burst_max = 0;
   uv_idle_stop(&s->flush_idle);
 }
 

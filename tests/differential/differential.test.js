@@ -25,6 +25,16 @@ const readline = require('node:readline');
 const path = require('node:path');
 const fs = require('node:fs');
 
+// V8 11.3 (Node 20) compiles some regular expressions with a lookahead
+// inside an optional group to native code that gets them wrong:
+// /^\/~t(?:\/(x(?=y)y))?a=1&b=([^\/]+?)$/u matches "/~t/xya=1&b=2" while it
+// runs in V8's bytecode interpreter (its first executions), then stops
+// matching once tiered up to native code (node --no-regexp-tier-up: never;
+// --regexp-interpret-all: always, as ECMAScript requires). So that the
+// polyfill's answers follow ECMAScript and do not depend on call order, every
+// regular expression of this process runs in the interpreter.
+require('node:v8').setFlagsFromString('--regexp-interpret-all');
+
 const N = Number.parseInt(process.env.QS_DIFF_N || '3000', 10);
 const SEED = process.env.QS_DIFF_SEED !== undefined ? Number(process.env.QS_DIFF_SEED) >>> 0 : 0x51c0ffee;
 const ORACLE = process.env.QS_MATCH_ORACLE;
@@ -566,7 +576,7 @@ const DOCUMENTED_DIFFERENCES = [
     // matches no special scheme and our pathname pattern holds a ".", ".."
     // or %2e segment, or the polyfill's pathname is ours with the code points
     // the path percent-encode set adds to the C0 control set (space " < > `
-    // ^ { }) percent-encoded (it canonicalizes with new URL("data:" + value),
+    // { }, and ^ in newer URL parsers) percent-encoded (it canonicalizes with new URL("data:" + value),
     // a hierarchical path when value starts with '/'); results are not
     // comparable.
     id: 'opaque-pathname-pattern-keeps-dot-segments',
@@ -575,10 +585,11 @@ const DOCUMENTED_DIFFERENCES = [
     fix: (c, node, ours) => {
       if (!node.ok || !ours.ok || protocolMatchesSpecial(ours.patterns.protocol)) return null;
       if (node.patterns.pathname === ours.patterns.pathname) return null;
-      const dots = /(^|\/)(\.|%2e){1,2}(?=[/{]|$)/i.test(ours.patterns.pathname);
+      // A "." or ".." segment ending where a fixed-text part ends.
+      const dots = /(^|\/)(\.|%2e){1,2}(?=[/{(:*]|$)/i.test(ours.patterns.pathname);
       // What the path percent-encode set (hierarchical path) would encode and
       // the C0 control set (opaque path) does not.
-      if (!dots && node.patterns.pathname !== pathEncode(ours.patterns.pathname)) return null;
+      if (!dots && node.patterns.pathname !== pathEncode(ours.patterns.pathname) && node.patterns.pathname !== pathEncode(ours.patterns.pathname, true)) return null;
       return { ...node, patterns: { ...node.patterns, pathname: ours.patterns.pathname }, results: ours.results };
     },
   },
@@ -693,14 +704,15 @@ const DOCUMENTED_DIFFERENCES = [
       // The polyfill's pathname may also carry an opaque base's directory in
       // front (polyfill-resolves-pattern-against-opaque-base-path): compare
       // without spaces/controls, with and without that directory.
-      const squeeze = (x) => x.replace(/[\u0000-\u0020]/g, '');
-      const candidates = [ours.patterns.pathname];
+      const squeeze = (x) => x.replace(/[\u0000-\u0020]/g, '').replace(/%20/g, '');
+      const candidates = [ours.patterns.pathname, pathEncode(ours.patterns.pathname)];
       if (c.base !== null && baseHasOpaquePath(c.base)) {
         const basePath = new URL(c.base).pathname;
-        candidates.push(basePath.slice(0, basePath.lastIndexOf('/') + 1) + ours.patterns.pathname);
+        const dir = basePath.slice(0, basePath.lastIndexOf('/') + 1);
+        candidates.push(dir + ours.patterns.pathname, dir + pathEncode(ours.patterns.pathname));
       }
       if (!candidates.some((x) => squeeze(x) === squeeze(node.patterns.pathname))) return null;
-      return { ...node, patterns: { ...node.patterns, pathname: ours.patterns.pathname } };
+      return { ...node, patterns: { ...node.patterns, pathname: ours.patterns.pathname }, results: ours.results };
     },
   },
   {
@@ -731,8 +743,13 @@ const DOCUMENTED_DIFFERENCES = [
     kind: 'urlpattern',
     fix: (c, node, ours) => {
       if (!node.ok || !ours.ok) return null;
-      const hashOff = ours.patterns.hash.includes('#') && node.patterns.hash === ours.patterns.hash.replace(/#/g, '');
-      const searchOff = ours.patterns.search.includes('\\?') && node.patterns.search === ours.patterns.search.replace(/\\\?/g, '');
+      // The polyfill regenerates its pattern string after dropping the
+      // character, so a name may come out braced (":b#top" -> "{:b}top").
+      const unbrace = (x) => x.replace(/\{(:[^{}()]+)\}/g, '$1');
+      const hashOff = ours.patterns.hash.includes('#') && node.patterns.hash !== ours.patterns.hash &&
+        unbrace(node.patterns.hash).replace(/#/g, '') === ours.patterns.hash.replace(/#/g, '');
+      const searchOff = ours.patterns.search.includes('\\?') && node.patterns.search !== ours.patterns.search &&
+        unbrace(node.patterns.search) === ours.patterns.search.replace(/\\\?/g, '');
       if (!hashOff && !searchOff) return null;
       return { ...node, patterns: { ...node.patterns, hash: ours.patterns.hash, search: ours.patterns.search }, results: ours.results };
     },
@@ -751,6 +768,16 @@ const DOCUMENTED_DIFFERENCES = [
       const pieces = node.patterns.protocol.split(/\((?:\\.|[^)\\])*\)[?*+]?|[{}][?*+]?|:[A-Za-z_$][\w$]*[?*+]?|\*[?*+]?/);
       return pieces.some((t) => t !== '' && !/^[A-Za-z]/.test(t.replace(/\\(.)/g, '$1')));
     },
+  },
+  {
+    // URL Pattern Standard, "canonicalize a port" runs the port state with a
+    // state override, which reads the leading digits and stops ("80 " and
+    // "1[" give "80" and "1"); urlpattern-polyfill throws "invalid port
+    // pattern" instead (it fails WPT urlpatterntestdata #157, {"port": "80 "}).
+    id: 'polyfill-rejects-port-text-with-trailing-non-digits',
+    reason: 'urlpattern-polyfill throws on port fixed text with non-digits after the digits (WPT urlpatterntestdata #157 expects success)',
+    kind: 'urlpattern',
+    applies: (c, node, ours) => !node.ok && ours.ok && /invalid port pattern/.test(nodePattern(c).error) && /^\d/.test(ours.patterns.port),
   },
   {
     // By design (src/match/README.md, urlpattern.h): regexp groups with
@@ -799,10 +826,46 @@ function protocolMatchesSpecial(protocolPattern) {
 
 // A pathname pattern with the code points the path percent-encode set adds
 // to the C0 control percent-encode set (space " < > ` ^ { }) encoded.
-function pathEncode(p) {
-  return p
+// ('^' joined the path percent-encode set in 2024; Ada 2.9.2 does not encode
+// it, so it is only encoded when `caret` is set.)
+function pathEncode(p, caret = false) {
+  // Regexp groups "(...)" are left alone.
+  const set = caret ? /[ "<>`^]/g : /[ "<>`]/g;
+  return p.split(/(\((?:\\.|[^)\\])*\))/).map((piece, i) => (i % 2 ? piece : piece
     .replace(/\\([{}])/g, (m, ch) => (ch === '{' ? '%7B' : '%7D'))
-    .replace(/[ "<>`^]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase());
+    .replace(set, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase()))).join('');
+}
+
+// The bodies of the regexp groups "(...)" of a pattern string (escapes
+// skipped, nesting counted), for predicates.
+function regexpGroupsOf(pattern) {
+  const out = [];
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] === '\\') {
+      i++;
+      continue;
+    }
+    if (pattern[i] !== '(') continue;
+    let depth = 1;
+    let j = i + 1;
+    for (; j < pattern.length && depth > 0; j++) {
+      if (pattern[j] === '\\') j++;
+      else if (pattern[j] === '(') depth++;
+      else if (pattern[j] === ')') depth--;
+    }
+    if (depth === 0) out.push(pattern.slice(i + 1, j - 1));
+    i = j - 1;
+  }
+  return out;
+}
+
+function compiles(source, flags) {
+  try {
+    new RegExp(source, flags);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // Our URL answer in the shape nodeUrl() gives.
@@ -870,6 +933,43 @@ function sameAfter(node, ours, fix) {
 // fail the differential tests (the lead decides), but print loudly.
 const KNOWN_ENGINE_BUGS = [
   {
+    // A short input that matches hits the PCRE2 evaluation limit
+    // (QS_REGEX_MATCH_LIMIT 100000), which test() reports as QS_ELIMIT and
+    // every caller treats as "no match": a false negative. With a protocol
+    // that is not special, names match any code point ("/" included), so
+    // ":a+" nests two lazy any-character repetitions; the polyfill answers in
+    // milliseconds. A non-matching input of the same shape ("a%20c" at the
+    // end) is answered without hitting the limit.
+    id: 'nonspecial-pathname-repeat-hits-evaluation-limit',
+    summary: 'test() hits the regex evaluation limit (so: no match) on a short matching input of a non-special-scheme pattern with :name+ groups',
+    kind: 'urlpattern',
+    exact: [
+      { pattern: 'foo://h/:a+/:b(\\d+)/:c?/a%20b', input: 'foo://h/a/693/%C3%BC/a%20b', testResult: true, expected: true, actual: 'limit' },
+      { pattern: 'git\\+ssh://example.com/:id0+/:id1(\\d+)/:x2?/a%20b', input: 'git+ssh://example.com/a/693/\u00fc/a%20b', testResult: true, expected: true, actual: 'limit' },
+    ],
+    match: (c, node, ours) =>
+      node.ok && ours.ok && node.results.length === ours.results.length &&
+      ours.results.some((r, i) => r.test === 'limit' && node.results[i].test === true),
+  },
+  {
+    // The URL Pattern Standard compiles regexp groups as ECMAScript RegExps
+    // with the 'u' (now 'v') flag, where a lone '{', '}' or ']' is a
+    // SyntaxError, so the constructor throws a TypeError; PCRE2 reads them as
+    // literals and our engine accepts the pattern. (More permissive, never
+    // less: no topic is wrongly refused.) Matches when the polyfill throws,
+    // we accept, and some regexp group of the pattern compiles without the
+    // 'u' flag but not with it.
+    id: 'regexp-group-lone-brace-or-bracket-accepted',
+    summary: "a regexp group holding a lone '{', '}' or ']' (SyntaxError in ECMAScript 'u' mode) is accepted instead of refused",
+    kind: 'urlpattern',
+    exact: [
+      { pattern: 'https://h/({a})', expectError: true, expected: 'TypeError', actual: 'accepted' },
+      { pattern: 'https://h/(a})', expectError: true, expected: 'TypeError', actual: 'accepted' },
+      { pattern: 'https://h/(])', expectError: true, expected: 'TypeError', actual: 'accepted' },
+    ],
+    match: (c, node, ours) => !node.ok && ours.ok && regexpGroupsOf(c.pattern).some((g) => !compiles(g, 'u') && compiles(g, '')),
+  },
+  {
     // ECMAScript RegExp semantics (which the URL Pattern Standard uses):
     // a quantifier with a minimum of 0 rejects an iteration that matches the
     // empty string (RepeatMatcher: "if min = 0 and y's endIndex = x's
@@ -897,6 +997,7 @@ const KNOWN_ENGINE_BUGS = [
         const o = ours.results[i];
         if (!r.exec || !o.exec || typeof r.exec !== 'object' || typeof o.exec !== 'object') return;
         for (const comp of COMPONENTS) {
+          if (!o.exec[comp] || !r.exec[comp]) continue;
           const og = o.exec[comp].groups;
           const ng = r.exec[comp].groups;
           for (const [k, v] of Object.entries(og)) {
@@ -1256,6 +1357,10 @@ function nodePattern(c) {
   const patterns = {};
   for (const k of COMPONENTS) patterns[k] = p[k];
   const results = c.inputs.map(({ input, inputBase }) => {
+    // A fresh instance per input: urlpattern-polyfill 10.1.0 objects keep
+    // state between calls (a test() with a base URL string can change what a
+    // later test() of another input returns), so calls must not share one.
+    p = c.base === null ? new URLPattern(c.pattern) : new URLPattern(c.pattern, c.base);
     const res = {};
     try {
       res.test = inputBase === null ? p.test(input) : p.test(input, inputBase);
@@ -1472,9 +1577,13 @@ test('KNOWN_ENGINE_BUGS entries still reproduce (exact inputs)', async () => {
         const r = await o.request({ op: 'url', input: ex.input, base: ex.base });
         got = r.ok ? r.href : r.where === 'base' ? 'failure (base)' : 'failure';
       } else {
-        const r = await o.request({ op: 'urlpattern', pattern: ex.pattern, base: null, input: ex.input, inputBase: null });
-        const e = r.ok && r.results[0] && r.results[0].exec;
-        got = e && e[ex.component] ? e[ex.component].groups[ex.group] : `no match (${JSON.stringify(r)})`;
+        const r = await o.request({ op: 'urlpattern', pattern: ex.pattern, base: null, input: ex.input || '', inputBase: null });
+        if (ex.expectError) got = r.ok ? 'accepted' : 'TypeError';
+        else if (ex.testResult !== undefined) got = r.ok ? r.results[0].test : 'constructor error';
+        else {
+          const e = r.ok && r.results[0] && r.results[0].exec;
+          got = e && e[ex.component] ? e[ex.component].groups[ex.group] : `no match (${JSON.stringify(r)})`;
+        }
       }
       const printable = JSON.stringify(ex);
       if (got === ex.actual) {

@@ -751,6 +751,48 @@ static void slow_reader_gets_every_byte_in_order(void **state) {
   stop();
 }
 
+/* Thousands of small references (several per pooled block) to a slow
+ * reader: partial writes cut blocks anywhere, yet every byte arrives once, in
+ * order, and every reference is released once. */
+static void slow_reader_gets_many_small_refs_in_order(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  static char pattern[8u << 20];
+  for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (char)(i % 251);
+  const size_t piece = 997;
+  size_t total = 0, refs = 0;
+  fx->releases = 0;
+  while (total + piece <= sizeof pattern) {
+    assert_int_equal(
+        qs_http_stream_write_ref(fx->stream, qs_slice(pattern + total, piece), release_count, fx), 0);
+    total += piece;
+    if (++refs % 512 == 0) pump_ms(0);
+  }
+  pump_ms(5);
+  assert_true(qs_http_stream_queued_bytes(fx->stream) > 0); /* the kernel could not take it all */
+  dechunker_t *d = calloc(1, sizeof *d);
+  for (int i = 0; i < 40000 && d->body_bytes < total && !d->bad; i++) {
+    ssize_t n = recv(fd, d->buf + d->len, sizeof d->buf - d->len, 0);
+    if (n > 0) {
+      d->len += (size_t)n;
+      dechunk(d);
+    } else {
+      pump_ms(0);
+    }
+  }
+  pump_ms(2);
+  assert_false(d->bad);
+  assert_int_equal(d->body_bytes, total);
+  assert_int_equal(qs_http_stream_queued_bytes(fx->stream), 0);
+  assert_int_equal(fx->releases, (int)refs);
+  free(d);
+  close(fd);
+  stop();
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN); /* as main.c does: a vanished peer must not kill the process */
   const struct CMUnitTest tests[] = {
@@ -774,6 +816,7 @@ int main(void) {
       cmocka_unit_test(drain_blocked_only_reports_only_waits),
       cmocka_unit_test(flush_hook_runs_before_streams_are_written),
       cmocka_unit_test(slow_reader_gets_every_byte_in_order),
+      cmocka_unit_test(slow_reader_gets_many_small_refs_in_order),
       cmocka_unit_test(stream_on_close_fires_when_client_leaves),
       cmocka_unit_test(stream_close_ends_body_and_keeps_connection),
       cmocka_unit_test(abort_fires_when_client_leaves_before_answer),
