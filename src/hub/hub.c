@@ -191,6 +191,13 @@ static void on_handle_closed(uv_handle_t *handle) {
 static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size_t count) {
   for (size_t i = 0; i < count; i++) {
     qs_inbox_entry_t *e = &entries[i];
+    /* The update is durable and in every shard's inbox: the publisher is
+     * answered first, so the size of the fan-out never delays its 200. */
+    if (e->rec) {
+      shard->pending_publishes--;
+      e->rec->on_published(e->rec->ctx, e->update, e->status);
+      free(e->rec);
+    }
     if (e->status == 0) {
       if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
       if (!shard->finishing) {
@@ -198,11 +205,6 @@ static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size
         qs_topic_index_dispatch(&shard->index, e->update);
         shard->walking = false;
       }
-    }
-    if (e->rec) {
-      shard->pending_publishes--;
-      e->rec->on_published(e->rec->ctx, e->update, e->status);
-      free(e->rec);
     }
     qs_update_release(e->update);
   }

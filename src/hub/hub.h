@@ -14,8 +14,9 @@
  * reports it durable (in seq order, on the appending thread or on the
  * store's writer thread), the hub pushes it into every shard's inbox (a
  * mutex-protected queue woken by a uv_async_t). Each shard drains its inbox
- * on its own loop, in seq order, delivers the update to its matching
- * subscribers and, on the shard that published it, calls on_published.
+ * on its own loop, in seq order: on the shard that published the update it
+ * first calls on_published (the fan-out never delays the answer), then it
+ * delivers the update to its matching subscribers.
  * History order and delivery order are therefore the same order. */
 #ifndef QS_HUB_HUB_H
 #define QS_HUB_HUB_H
