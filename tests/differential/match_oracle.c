@@ -70,7 +70,8 @@ static void set_getter(json_t *o, const char *key, getter_fn fn, const qs_url_t 
   qs_buf_t b;
   qs_buf_init(&b, ORACLE_MAX_OUT);
   int rc = fn(url, &b);
-  json_object_set_new(o, key, rc == 0 ? str_value(b.ptr, b.len) : json_pack("{s:s}", "error", qs_strerror(rc)));
+  json_object_set_new(o, key,
+                      rc == 0 ? str_value(b.ptr, b.len) : json_pack("{s:s}", "error", qs_strerror(rc)));
   qs_buf_dispose(&b);
 }
 
@@ -129,8 +130,11 @@ static json_t *run_input(const qs_urlpattern_t *p, json_t *item) {
     return json_pack("{s:s}", "error", "bad request");
   json_t *o = json_object();
   int t = qs_urlpattern_test(p, input, has_base ? &base : NULL);
-  json_object_set_new(o, "test", t == 1 ? json_true() : t == 0 ? json_false()
-                                 : t == QS_ELIMIT ? json_string("limit") : json_string(qs_strerror(t)));
+  json_object_set_new(o, "test",
+                      t == 1           ? json_true()
+                      : t == 0         ? json_false()
+                      : t == QS_ELIMIT ? json_string("limit")
+                                       : json_string(qs_strerror(t)));
   qs_urlpattern_result_t r;
   memset(&r, 0, sizeof r);
   int e = qs_urlpattern_exec(p, input, has_base ? &base : NULL, NULL, &r);
@@ -182,7 +186,9 @@ static json_t *op_urlpattern(json_t *req) {
 static json_t *match_topic(const qs_uritemplate_t *t, json_t *topic) {
   if (!json_is_string(topic)) return json_string("bad request");
   int rc = qs_uritemplate_match(t, (qs_slice_t){json_string_value(topic), json_string_length(topic)});
-  return rc == 1 ? json_true() : rc == 0 ? json_false() : json_string(rc == QS_ELIMIT ? "limit" : qs_strerror(rc));
+  return rc == 1   ? json_true()
+         : rc == 0 ? json_false()
+                   : json_string(rc == QS_ELIMIT ? "limit" : qs_strerror(rc));
 }
 
 static json_t *op_uritemplate(json_t *req) {
