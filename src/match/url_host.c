@@ -451,6 +451,9 @@ static int label_to_ascii_fallback(const char *label, size_t n, qs_buf_t *out) {
  * Appends the A-label (lowercase ASCII) to `out`. */
 static int label_to_ascii(const char *label, size_t n, qs_buf_t *out) {
   if (n > URL_MAX_IDN_LABEL_BYTES) return QS_EPARSE;
+  /* U+0000 is a forbidden domain code point, and libidn2 reads C strings: a
+   * NUL would silently cut the label short ("a\0ü.com" -> "a.com"). */
+  if (memchr(label, '\0', n)) return QS_EPARSE;
   char *copy = malloc(n + 1);
   if (!copy) return QS_ENOMEM;
   memcpy(copy, label, n);

@@ -1082,26 +1082,6 @@ const KNOWN_ENGINE_BUGS = [
     },
   },
   {
-    // url_host.c hands the domain to libidn2's idn2_to_ascii_8z, which reads a
-    // NUL-terminated string: a U+0000 inside a domain that is not all ASCII
-    // cuts the label short instead of failing. U+0000 is a forbidden host
-    // code point ("domain to ASCII" keeps it under UseSTD3ASCIIRules=false,
-    // then the forbidden-domain-code-point check fails the host), so the
-    // standard returns failure. A host-confusion risk: "a\0ü.com" becomes
-    // "a.com".
-    id: 'nul-in-non-ascii-domain-truncates',
-    summary: 'U+0000 inside a non-ASCII domain truncates the label (libidn2 *_8z reads a C string) instead of failing',
-    kind: 'url',
-    exact: [
-      { input: 'http://a\u0000\u00fc.com/', base: null, expected: 'failure', actual: 'http://a.com/' },
-      { input: 'http://\u00fc\u0000.com/', base: null, expected: 'failure', actual: 'http://xn--tda.com/' },
-      { input: 'file://\u0000@\u0130stanbul.tr', base: null, expected: 'failure', actual: 'file://.tr/' },
-      { input: 'x', base: 'file://\u0000@\u0130stanbul.tr#??', expected: 'failure (base)', actual: 'file://.tr/x' },
-    ],
-    match: (c, node, ours) =>
-      !node.ok && ours.ok && [c.input, c.base || ''].some((s) => /\u0000|%00/.test(s) && (hasNonAscii(s) || /%[89a-f][0-9a-f]/i.test(s))),
-  },
-  {
     // "domain to ASCII" with beStrict false runs UTS #46 with
     // UseSTD3ASCIIRules=false: the ASCII code points ! $ & ' ( ) * + , ; = ~
     // are valid in a label and none is a forbidden domain code point, so a

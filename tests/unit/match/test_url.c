@@ -139,6 +139,23 @@ static bool run_entry(json_t *entry, size_t index) {
   return ok;
 }
 
+/* U+0000 is a forbidden host code point; it must never cut a non-ASCII
+ * domain short (libidn2 reads C strings), which would confuse hosts. */
+static void nul_in_a_non_ascii_domain_fails(void **state) {
+  (void)state;
+  const char *inputs[] = {"http://a\0\xc3\xbc.com/", "http://\xc3\xbc\0.com/",
+                          "file://\0@\xc4\xb0stanbul.tr"};
+  const size_t lens[] = {16, 15, 21};
+  for (size_t i = 0; i < 3; i++) {
+    qs_url_t url;
+    int rc = qs_url_parse(qs_slice(inputs[i], lens[i]), NULL, &url);
+    if (rc == 0) {
+      fail_msg("input %zu parsed as %s", i, url.href);
+      qs_url_dispose(&url);
+    }
+  }
+}
+
 static void urltestdata_all_entries_pass(void **state) {
   (void)state;
   json_t *root = load_testdata(QS_SHARED_DIR "/testdata/wpt/urltestdata.json");
@@ -378,6 +395,7 @@ static void ipv4_and_ipv6_forms(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(urltestdata_all_entries_pass),
+      cmocka_unit_test(nul_in_a_non_ascii_domain_fails),
       cmocka_unit_test(canonicalize_protocol_lowercases_and_rejects_invalid),
       cmocka_unit_test(canonicalize_userinfo_percent_encodes),
       cmocka_unit_test(canonicalize_hostname_parses_hosts),
