@@ -562,188 +562,186 @@ static int find_id(lmdb_t *s, MDB_txn *txn, qs_slice_t id, int64_t cutoff, uint6
   return rc;
 }
 
-static int lmdb_replay(qs_store_t *store, qs_slice_t last_event_id, uint64_t up_to_seq, qs_store_each_fn each,
-                       void *ctx) {
-  lmdb_t *s = (lmdb_t *)store;
-  bool earliest = qs_slice_eq_cstr(last_event_id, "earliest");
-  if (last_event_id.len == 0) return QS_ENOTFOUND; /* no update has an empty id; LMDB keys are never empty */
-  int64_t cutoff = age_cutoff_ms(s);
-  MDB_txn *txn = NULL;
-  qs_update_t **pending = NULL;
-  size_t pending_len = 0;
+/* What a replay reads: a read snapshot plus the acknowledged updates still
+ * queued, taken together so an update committed meanwhile is in one or the
+ * other (or both: seqs dedupe). */
+typedef struct {
+  lmdb_t *s;
+  bool range;            /* replay_after_seq: discarded updates give QS_ELIMIT */
+  int64_t cutoff;        /* updates created before it are expired */
+  uint64_t limit;        /* replay seqs <= limit: up_to_seq, at most the acknowledged seq */
+  uint64_t queue_first;  /* seq of the oldest queued update, 0 when none */
+  MDB_txn *txn;          /* NULL once the stored updates were walked */
+  qs_update_t **pending; /* retained copies of the queued updates in (after, limit] */
+  size_t pending_len;
+} view_t;
 
-  /* The read snapshot and the copy of the queue are taken together, so an
-   * update committed meanwhile is in one or the other (or both: seqs dedupe). */
+/* view_open's answer when a range read has nothing in (after, limit]. */
+#define VIEW_EMPTY 1
+
+/* Copies the queued updates with after < seq <= limit into v->pending.
+ * Called with s->mu held. Returns 0 or ENOMEM. */
+static int copy_queue(lmdb_t *s, uint64_t after, view_t *v) {
+  size_t cap = s->gc.max_pending, skip = 0, n = 0;
+  if (s->q_len) v->queue_first = s->queue[s->q_head]->seq;
+  while (skip < s->q_len && s->queue[(s->q_head + skip) % cap]->seq <= after) skip++;
+  while (skip + n < s->q_len && s->queue[(s->q_head + skip + n) % cap]->seq <= v->limit) n++;
+  if (n && (v->pending = malloc(n * sizeof *v->pending)) == NULL) return ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    v->pending[v->pending_len++] = qs_update_retain(s->queue[(s->q_head + skip + i) % cap]);
+  return 0;
+}
+
+/* Opens the view of the updates after `after` (0 when not known yet) up to
+ * up_to_seq. Returns 0; VIEW_EMPTY, having opened nothing, when `range` and
+ * there is nothing to read; or QS_ENOMEM or QS_EIO (logged). */
+static int view_open(lmdb_t *s, uint64_t after, uint64_t up_to_seq, bool range, view_t *v) {
+  *v = (view_t){.s = s, .range = range, .cutoff = age_cutoff_ms(s)};
   pthread_mutex_lock(&s->mu);
-  uint64_t limit = up_to_seq < s->acked_seq ? up_to_seq : s->acked_seq;
-  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-  if (rc == 0) {
-    size_t n = 0;
-    while (n < s->q_len && s->queue[(s->q_head + n) % s->gc.max_pending]->seq <= limit) n++;
-    if (n && (pending = malloc(n * sizeof *pending)) == NULL) {
-      mdb_txn_abort(txn);
-      rc = ENOMEM;
-    }
-    for (size_t i = 0; pending && i < n; i++)
-      pending[pending_len++] = qs_update_retain(s->queue[(s->q_head + i) % s->gc.max_pending]);
+  v->limit = up_to_seq < s->acked_seq ? up_to_seq : s->acked_seq;
+  if (range && after >= v->limit) {
+    pthread_mutex_unlock(&s->mu);
+    return VIEW_EMPTY;
+  }
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn);
+  if (rc == 0 && (rc = copy_queue(s, after, v)) != 0) {
+    mdb_txn_abort(v->txn);
+    v->txn = NULL;
   }
   pthread_mutex_unlock(&s->mu);
   if (rc) {
     QS_LOG_ERROR("store: lmdb replay cannot start path=%s reason=%s", s->path, mdb_strerror(rc));
     return map_mdb_error(rc);
   }
+  return 0;
+}
 
-  uint64_t after = 0; /* replay seqs > after */
-  if (!earliest) {
-    rc = find_id(s, txn, last_event_id, cutoff, &after);
-    if (rc == MDB_NOTFOUND) {
-      rc = QS_ENOTFOUND;
-      for (size_t i = 0; i < pending_len; i++)
-        if (qs_slice_eq(pending[i]->id, last_event_id) && pending[i]->created_ms >= cutoff) {
-          after = pending[i]->seq;
-          rc = 0;
-          break;
-        }
-    } else {
-      rc = map_mdb_error(rc);
+/* Ends the snapshot, if still open, and releases the queued copies. */
+static void view_close(view_t *v) {
+  if (v->txn) mdb_txn_abort(v->txn);
+  for (size_t i = 0; i < v->pending_len; i++) qs_update_release(v->pending[i]);
+  free(v->pending);
+}
+
+/* Resolves `id` to the seq of its earliest retained, unexpired occurrence,
+ * stored or else queued. Returns 0 with *seq, QS_ENOTFOUND, or QS_EIO or
+ * QS_ENOMEM. */
+static int view_find_id(view_t *v, qs_slice_t id, uint64_t *seq) {
+  int rc = find_id(v->s, v->txn, id, v->cutoff, seq);
+  if (rc != MDB_NOTFOUND) return map_mdb_error(rc);
+  for (size_t i = 0; i < v->pending_len; i++)
+    if (qs_slice_eq(v->pending[i]->id, id) && v->pending[i]->created_ms >= v->cutoff) {
+      *seq = v->pending[i]->seq;
+      return 0;
     }
-  }
+  return QS_ENOTFOUND;
+}
 
+/* Whether updates after `after` were discarded. Eviction goes oldest first,
+ * so exactly when the oldest one still stored (else queued) is beyond
+ * after + 1 (or, conservatively, a failed batch left a gap there). */
+static bool discarded_after(view_t *v, MDB_cursor *cur, uint64_t after) {
+  MDB_val k, val;
+  uint64_t oldest = mdb_cursor_get(cur, &k, &val, MDB_FIRST) == 0 ? get_be64(k.mv_data)
+                    : v->queue_first                              ? v->queue_first
+                                                                  : v->limit + 1;
+  return oldest > after + 1;
+}
+
+/* Decodes one stored update and hands it to `each` (*stop when it returns
+ * false). An unreadable record is logged and skipped; returns 0, or QS_ENOMEM
+ * which ends the replay. */
+static int each_record(view_t *v, uint64_t seq, const MDB_val *val, qs_store_each_fn each, void *ctx,
+                       bool *stop) {
+  qs_update_t *u;
+  int rc = record_to_update(val, seq, &u);
+  if (rc) {
+    QS_LOG_ERROR("store: lmdb unreadable update skipped in replay path=%s seq=%" PRIu64 " reason=%s",
+                 v->s->path, seq, qs_strerror(rc));
+    return rc == QS_ENOMEM ? rc : 0;
+  }
+  *stop = !each(ctx, u);
+  qs_update_release(u);
+  return 0;
+}
+
+/* Walks the snapshot from seq after + 1 to the limit with a cursor, setting
+ * *walked to the last seq reached. Expired updates are skipped, except in a
+ * range read, which ends with QS_ELIMIT at the first one (discarded by age)
+ * or, before walking, when discarded_after. */
+static int walk_stored(view_t *v, uint64_t after, qs_store_each_fn each, void *ctx, uint64_t *walked,
+                       bool *stop) {
+  MDB_cursor *cur;
+  int rc = map_mdb_error(mdb_cursor_open(v->txn, v->s->db_updates, &cur));
+  if (rc) return rc;
+  if (v->range && discarded_after(v, cur, after)) rc = QS_ELIMIT;
+  unsigned char from[8];
+  put_be64(from, after + 1);
+  MDB_val k = {8, from}, val;
+  for (int mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); mrc == 0 && !*stop;
+       mrc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+    uint64_t seq = get_be64(k.mv_data);
+    if (seq > v->limit) break;
+    *walked = seq;
+    record_t r;
+    if (record_parse(&val, &r) == 0 && r.created_ms < v->cutoff) {
+      if (!v->range) continue;
+      rc = QS_ELIMIT; /* discarded by age */
+      break;
+    }
+    if ((rc = each_record(v, seq, &val, each, ctx, stop)) != 0) break;
+  }
+  mdb_cursor_close(cur);
+  return rc;
+}
+
+/* Replays the view's updates after `after`: the stored ones, then the queued
+ * ones the walk did not reach (an expired one is skipped, or is QS_ELIMIT in
+ * a range read), until `each` returns false. Ends the snapshot first and
+ * releases the queued copies as it goes. */
+static int view_walk(view_t *v, uint64_t after, qs_store_each_fn each, void *ctx) {
   bool stop = false;
   uint64_t walked = after;
-  if (rc == 0) {
-    MDB_cursor *cur;
-    rc = map_mdb_error(mdb_cursor_open(txn, s->db_updates, &cur));
-    if (rc == 0) {
-      unsigned char from[8];
-      put_be64(from, after + 1);
-      MDB_val k = {8, from}, v;
-      for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && !stop;
-           mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint64_t seq = get_be64(k.mv_data);
-        if (seq > limit) break;
-        walked = seq;
-        qs_update_t *u;
-        record_t r;
-        if (record_parse(&v, &r) == 0 && r.created_ms < cutoff) continue;
-        int crc = record_to_update(&v, seq, &u);
-        if (crc) {
-          QS_LOG_ERROR("store: lmdb unreadable update skipped in replay path=%s seq=%" PRIu64 " reason=%s",
-                       s->path, seq, qs_strerror(crc));
-          if (crc == QS_ENOMEM) {
-            rc = crc;
-            break;
-          }
-          continue;
-        }
+  int rc = walk_stored(v, after, each, ctx, &walked, &stop);
+  mdb_txn_abort(v->txn);
+  v->txn = NULL;
+  for (size_t i = 0; i < v->pending_len; i++) {
+    qs_update_t *u = v->pending[i];
+    if (rc == 0 && !stop && u->seq > walked) {
+      if (u->created_ms >= v->cutoff)
         stop = !each(ctx, u);
-        qs_update_release(u);
-      }
-      mdb_cursor_close(cur);
+      else if (v->range)
+        rc = QS_ELIMIT;
     }
-  }
-  mdb_txn_abort(txn);
-
-  for (size_t i = 0; i < pending_len; i++) {
-    qs_update_t *u = pending[i];
-    if (rc == 0 && !stop && u->seq > walked && u->created_ms >= cutoff) stop = !each(ctx, u);
     qs_update_release(u);
   }
-  free(pending);
+  v->pending_len = 0;
+  return rc;
+}
+
+static int lmdb_replay(qs_store_t *store, qs_slice_t last_event_id, uint64_t up_to_seq, qs_store_each_fn each,
+                       void *ctx) {
+  if (last_event_id.len == 0) return QS_ENOTFOUND; /* no update has an empty id; LMDB keys are never empty */
+  view_t v;
+  int rc = view_open((lmdb_t *)store, 0, up_to_seq, false, &v);
+  if (rc) return rc;
+  uint64_t after = 0; /* replay seqs > after */
+  if (!qs_slice_eq_cstr(last_event_id, "earliest")) rc = view_find_id(&v, last_event_id, &after);
+  if (rc == 0) rc = view_walk(&v, after, each, ctx);
+  view_close(&v);
   return rc;
 }
 
 /* The range replay (store.h, replay_after_seq): a cursor from after_seq + 1,
- * with the same snapshot-plus-queue as lmdb_replay. Eviction goes oldest
- * first, so updates after after_seq were discarded exactly when the oldest one
- * still stored is beyond after_seq + 1 (or, conservatively, a failed batch
- * left a gap there). */
+ * with the same snapshot-plus-queue as lmdb_replay; QS_ELIMIT when updates in
+ * the range were discarded (discarded_after, or an expired one is met). */
 static int lmdb_replay_after_seq(qs_store_t *store, uint64_t after_seq, uint64_t up_to_seq,
                                  qs_store_each_fn each, void *ctx) {
-  lmdb_t *s = (lmdb_t *)store;
-  int64_t cutoff = age_cutoff_ms(s);
-  MDB_txn *txn = NULL;
-  qs_update_t **pending = NULL;
-  size_t pending_len = 0;
-  uint64_t queue_first = 0; /* seq of the oldest queued update, 0 when none */
-
-  pthread_mutex_lock(&s->mu);
-  uint64_t limit = up_to_seq < s->acked_seq ? up_to_seq : s->acked_seq;
-  if (after_seq >= limit) {
-    pthread_mutex_unlock(&s->mu);
-    return 0;
-  }
-  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-  if (rc == 0) {
-    size_t cap = s->gc.max_pending, skip = 0, n = 0;
-    if (s->q_len) queue_first = s->queue[s->q_head]->seq;
-    while (skip < s->q_len && s->queue[(s->q_head + skip) % cap]->seq <= after_seq) skip++;
-    while (skip + n < s->q_len && s->queue[(s->q_head + skip + n) % cap]->seq <= limit) n++;
-    if (n && (pending = malloc(n * sizeof *pending)) == NULL) {
-      mdb_txn_abort(txn);
-      rc = ENOMEM;
-    }
-    for (size_t i = 0; pending && i < n; i++)
-      pending[pending_len++] = qs_update_retain(s->queue[(s->q_head + skip + i) % cap]);
-  }
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    QS_LOG_ERROR("store: lmdb replay cannot start path=%s reason=%s", s->path, mdb_strerror(rc));
-    return map_mdb_error(rc);
-  }
-
-  bool stop = false;
-  uint64_t walked = after_seq;
-  MDB_cursor *cur;
-  rc = map_mdb_error(mdb_cursor_open(txn, s->db_updates, &cur));
-  if (rc == 0) {
-    MDB_val k, v;
-    uint64_t oldest = mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 ? get_be64(k.mv_data)
-                      : queue_first                               ? queue_first
-                                                                  : limit + 1;
-    if (oldest > after_seq + 1) rc = QS_ELIMIT;
-    unsigned char from[8];
-    put_be64(from, after_seq + 1);
-    k = (MDB_val){8, from};
-    for (int mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && !stop;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      uint64_t seq = get_be64(k.mv_data);
-      if (seq > limit) break;
-      record_t r;
-      if (record_parse(&v, &r) == 0 && r.created_ms < cutoff) {
-        rc = QS_ELIMIT; /* discarded by age */
-        break;
-      }
-      walked = seq;
-      qs_update_t *u;
-      int crc = record_to_update(&v, seq, &u);
-      if (crc) {
-        QS_LOG_ERROR("store: lmdb unreadable update skipped in replay path=%s seq=%" PRIu64 " reason=%s",
-                     s->path, seq, qs_strerror(crc));
-        if (crc == QS_ENOMEM) {
-          rc = crc;
-          break;
-        }
-        continue;
-      }
-      stop = !each(ctx, u);
-      qs_update_release(u);
-    }
-    mdb_cursor_close(cur);
-  }
-  mdb_txn_abort(txn);
-
-  for (size_t i = 0; i < pending_len; i++) {
-    qs_update_t *u = pending[i];
-    if (rc == 0 && !stop && u->seq > walked) {
-      if (u->created_ms < cutoff)
-        rc = QS_ELIMIT;
-      else
-        stop = !each(ctx, u);
-    }
-    qs_update_release(u);
-  }
-  free(pending);
+  view_t v;
+  int rc = view_open((lmdb_t *)store, after_seq, up_to_seq, true, &v);
+  if (rc) return rc == VIEW_EMPTY ? 0 : rc;
+  rc = view_walk(&v, after_seq, each, ctx);
+  view_close(&v);
   return rc;
 }
 

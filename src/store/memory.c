@@ -157,66 +157,83 @@ static int memory_append(qs_store_t *store, qs_update_t *u) {
   return 0;
 }
 
+/* Copies into chunk (retaining them) at most REPLAY_CHUNK updates from
+ * position *pos on, advancing *pos past them, and sets *done at the end of
+ * history or past up_to_seq. Expired updates are skipped, or, when `strict`,
+ * end the copy with QS_ELIMIT (discarded by age, lazily). Call with the lock
+ * held. Returns 0 or QS_ELIMIT, with *n updates copied either way. */
+static int copy_chunk(memory_t *m, uint64_t *pos, uint64_t up_to_seq, int64_t cutoff, bool strict,
+                      qs_update_t **chunk, size_t *n, bool *done) {
+  for (*n = 0; *n < REPLAY_CHUNK; ++*pos) {
+    if (*pos >= m->end_pos || slot_at(m, *pos)->update->seq > up_to_seq) {
+      *done = true;
+      return 0;
+    }
+    qs_update_t *u = slot_at(m, *pos)->update;
+    if (!expired(u, cutoff))
+      chunk[(*n)++] = qs_update_retain(u);
+    else if (strict)
+      return QS_ELIMIT;
+  }
+  return 0;
+}
+
+/* Hands the n copied updates to `each` in order until it returns false, and
+ * releases them all. Sets *last (when not NULL) to the seq of the last one
+ * handed out. Returns false when `each` stopped the replay. */
+static bool hand_out(qs_update_t **chunk, size_t n, qs_store_each_fn each, void *ctx, uint64_t *last) {
+  size_t i = 0;
+  bool stop = false;
+  for (; i < n && !stop; i++) {
+    stop = !each(ctx, chunk[i]);
+    if (last) *last = chunk[i]->seq;
+    qs_update_release(chunk[i]);
+  }
+  for (; i < n; i++) qs_update_release(chunk[i]);
+  return !stop;
+}
+
+/* The position after the earliest retained, unexpired occurrence of `id` (the
+ * oldest position for "earliest"), or UINT64_MAX when there is none. Call
+ * with the lock held. */
+static uint64_t resume_pos(memory_t *m, qs_slice_t id, int64_t cutoff) {
+  if (qs_slice_eq_cstr(id, "earliest")) return m->first_pos;
+  uint64_t pos = find_pos(m, id);
+  /* An expired occurrence counts as discarded; a later one may remain. */
+  while (pos != UINT64_MAX && expired(slot_at(m, pos)->update, cutoff)) {
+    uint64_t next = slot_at(m, pos)->next_dup;
+    pos = next ? next - 1 : UINT64_MAX;
+  }
+  return pos == UINT64_MAX ? pos : pos + 1;
+}
+
+/* Replays by position, skipping expired updates; QS_ELIMIT when the next
+ * position to replay was evicted while `each` ran. */
 static int memory_replay(qs_store_t *store, qs_slice_t last_event_id, uint64_t up_to_seq,
                          qs_store_each_fn each, void *ctx) {
   memory_t *m = (memory_t *)store;
   qs_update_t *chunk[REPLAY_CHUNK];
-  bool earliest = qs_slice_eq_cstr(last_event_id, "earliest");
   int64_t cutoff = age_cutoff_ms(m);
   uint64_t pos = 0;
   bool first_chunk = true, done = false;
-  int rc = 0;
 
   while (!done) {
     size_t n = 0;
+    int rc = 0;
     pthread_rwlock_rdlock(&m->lock);
     if (first_chunk) {
-      if (earliest) {
-        pos = m->first_pos;
-      } else {
-        pos = find_pos(m, last_event_id);
-        /* An expired occurrence counts as discarded; a later one may remain. */
-        while (pos != UINT64_MAX && expired(slot_at(m, pos)->update, cutoff)) {
-          uint64_t next = slot_at(m, pos)->next_dup;
-          pos = next ? next - 1 : UINT64_MAX;
-        }
-        if (pos == UINT64_MAX) {
-          pthread_rwlock_unlock(&m->lock);
-          return QS_ENOTFOUND;
-        }
-        pos++;
-      }
+      pos = resume_pos(m, last_event_id, cutoff);
+      if (pos == UINT64_MAX) rc = QS_ENOTFOUND;
       first_chunk = false;
     } else if (pos < m->first_pos) {
-      pthread_rwlock_unlock(&m->lock);
-      return QS_ELIMIT;
+      rc = QS_ELIMIT;
     }
-    while (n < REPLAY_CHUNK) {
-      if (pos >= m->end_pos) {
-        done = true;
-        break;
-      }
-      qs_update_t *u = slot_at(m, pos)->update;
-      if (u->seq > up_to_seq) {
-        done = true;
-        break;
-      }
-      pos++;
-      if (!expired(u, cutoff)) chunk[n++] = qs_update_retain(u);
-    }
+    if (rc == 0) copy_chunk(m, &pos, up_to_seq, cutoff, false, chunk, &n, &done);
     pthread_rwlock_unlock(&m->lock);
-
-    size_t i = 0;
-    for (; i < n; i++) {
-      if (!each(ctx, chunk[i])) {
-        done = true;
-        break;
-      }
-      qs_update_release(chunk[i]);
-    }
-    for (; i < n; i++) qs_update_release(chunk[i]);
+    if (rc) return rc;
+    if (!hand_out(chunk, n, each, ctx, NULL)) return 0;
   }
-  return rc;
+  return 0;
 }
 
 /* The position of the first retained update whose seq is above `after`
@@ -255,36 +272,12 @@ static int memory_replay_after_seq(qs_store_t *store, uint64_t after_seq, uint64
     if (m->discarded_seq > after) {
       rc = QS_ELIMIT; /* evicted before the caller saw it (eviction goes oldest first) */
     } else {
-      for (uint64_t pos = pos_after_seq(m, after); n < REPLAY_CHUNK; pos++) {
-        if (pos >= m->end_pos) {
-          done = true;
-          break;
-        }
-        qs_update_t *u = slot_at(m, pos)->update;
-        if (u->seq > up_to_seq) {
-          done = true;
-          break;
-        }
-        if (expired(u, cutoff)) {
-          rc = QS_ELIMIT; /* discarded by age, lazily */
-          break;
-        }
-        chunk[n++] = qs_update_retain(u);
-      }
+      uint64_t pos = pos_after_seq(m, after);
+      rc = copy_chunk(m, &pos, up_to_seq, cutoff, true, chunk, &n, &done);
     }
     pthread_rwlock_unlock(&m->lock);
-
-    size_t i = 0;
-    bool stop = false;
-    for (; i < n && !stop; i++) {
-      stop = !each(ctx, chunk[i]);
-      after = chunk[i]->seq;
-      qs_update_release(chunk[i]);
-    }
-    for (; i < n; i++) qs_update_release(chunk[i]);
-    if (stop) return 0;
-    if (rc) return rc;
-    if (done) return 0;
+    if (!hand_out(chunk, n, each, ctx, &after)) return 0;
+    if (rc || done) return rc;
   }
 }
 
