@@ -30,6 +30,8 @@ static int reserve(qs_buf_t *buf, size_t extra) {
   return 0;
 }
 
+int qs_buf_reserve(qs_buf_t *buf, size_t extra) { return reserve(buf, extra); }
+
 int qs_buf_append(qs_buf_t *buf, const void *data, size_t len) {
   int rc = reserve(buf, len);
   if (rc) return rc;

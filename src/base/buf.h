@@ -23,6 +23,9 @@ void qs_buf_dispose(qs_buf_t *buf);
 /* Appends bytes: 0, QS_ETOOBIG past max_bytes, or QS_ENOMEM. */
 int qs_buf_append(qs_buf_t *buf, const void *data, size_t len);
 
+/* Makes room for `extra` more bytes at once (QS_ETOOBIG past max_bytes). */
+int qs_buf_reserve(qs_buf_t *buf, size_t extra);
+
 /* Appends a NUL-terminated string. */
 int qs_buf_append_cstr(qs_buf_t *buf, const char *s);
 

@@ -1031,7 +1031,27 @@ static const char *http_date(qs_http_server_t *s) {
 /* Writes the status line and headers (without the final CRLF). */
 static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_header_t *headers,
                       size_t count) {
-  int rc = qs_buf_appendf(out, "HTTP/1.1 %d %s\r\n", status, qs_http_status_text(status));
+  /* One allocation for the usual head (no realloc as it grows), and no printf:
+   * the status is a checked 3-digit number (check_answer). */
+  size_t need = 128;
+  for (size_t i = 0; i < count; i++) need += headers[i].name.len + headers[i].value.len + 4;
+  int rc = qs_buf_reserve(out, need);
+  char line[] = {'H',
+                 'T',
+                 'T',
+                 'P',
+                 '/',
+                 '1',
+                 '.',
+                 '1',
+                 ' ',
+                 (char)('0' + status / 100 % 10),
+                 (char)('0' + status / 10 % 10),
+                 (char)('0' + status % 10),
+                 ' '};
+  if (!rc) rc = qs_buf_append(out, line, sizeof line);
+  if (!rc) rc = qs_buf_append_cstr(out, qs_http_status_text(status));
+  if (!rc) rc = qs_buf_append(out, "\r\n", 2);
   for (size_t i = 0; !rc && i < count; i++) {
     if (is_framing_header(headers[i].name)) continue;
     rc = qs_buf_append(out, headers[i].name.ptr, headers[i].name.len);
@@ -1039,7 +1059,22 @@ static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_
     if (!rc) rc = qs_buf_append(out, headers[i].value.ptr, headers[i].value.len);
     if (!rc) rc = qs_buf_append(out, "\r\n", 2);
   }
-  if (!rc) rc = qs_buf_appendf(out, "Date: %s\r\n", http_date(c->server));
+  if (!rc) rc = qs_buf_append(out, "Date: ", 6);
+  if (!rc) rc = qs_buf_append_cstr(out, http_date(c->server));
+  if (!rc) rc = qs_buf_append(out, "\r\n", 2);
+  return rc;
+}
+
+static int append_content_length(qs_buf_t *out, size_t len) {
+  char digits[24];
+  size_t n = sizeof digits;
+  do {
+    digits[--n] = (char)('0' + len % 10);
+    len /= 10;
+  } while (len);
+  int rc = qs_buf_append(out, "Content-Length: ", 16);
+  if (!rc) rc = qs_buf_append(out, digits + n, sizeof digits - n);
+  if (!rc) rc = qs_buf_append(out, "\r\n", 2);
   return rc;
 }
 
@@ -1075,7 +1110,8 @@ int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *
   qs_buf_t head;
   qs_buf_init(&head, (size_t)-1);
   rc = build_head(&head, c, status, headers, header_count);
-  if (!rc && !no_body) rc = qs_buf_appendf(&head, "Content-Length: %zu\r\n", body.len);
+  if (!rc && !r->is_head && !no_body) rc = qs_buf_reserve(&head, body.len + 64);
+  if (!rc && !no_body) rc = append_content_length(&head, body.len);
   if (!rc && close) rc = qs_buf_append_cstr(&head, "Connection: close\r\n");
   if (!rc && !close && req->version_major == 1 && req->version_minor == 0)
     rc = qs_buf_append_cstr(&head, "Connection: keep-alive\r\n");

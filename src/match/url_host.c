@@ -447,6 +447,20 @@ static int label_to_ascii_fallback(const char *label, size_t n, qs_buf_t *out) {
   return rc;
 }
 
+/* Whether the label holds an ASCII code point other than a letter, a digit or
+ * '-'. With UseSTD3ASCIIRules=false UTS #46 keeps such code points ("ü~x" ->
+ * "xn--~x-wka"; the forbidden domain code points are refused later), but
+ * IDNA2008 does not: libidn2 encodes the label, then refuses the A-label when
+ * checking it back (IDN2_ALABEL_ROUNDTRIP_FAILED). */
+static bool has_ascii_symbol(const char *label, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)label[i];
+    if (c < 0x80 && c != '-' && !(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z'))
+      return true;
+  }
+  return false;
+}
+
 /* UTS #46 ToASCII of one non-ASCII label through libidn2, non-transitional.
  * Appends the A-label (lowercase ASCII) to `out`. */
 static int label_to_ascii(const char *label, size_t n, qs_buf_t *out) {
@@ -462,7 +476,8 @@ static int label_to_ascii(const char *label, size_t n, qs_buf_t *out) {
   int rc = idn2_to_ascii_8z(copy, &ascii, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
   free(copy);
   if (rc == IDN2_DISALLOWED || rc == IDN2_UNASSIGNED || rc == IDN2_2HYPHEN || rc == IDN2_HYPHEN_STARTEND ||
-      rc == IDN2_TOO_BIG_LABEL || rc == IDN2_TOO_BIG_DOMAIN)
+      rc == IDN2_TOO_BIG_LABEL || rc == IDN2_TOO_BIG_DOMAIN ||
+      (rc == IDN2_ALABEL_ROUNDTRIP_FAILED && has_ascii_symbol(label, n)))
     return label_to_ascii_fallback(label, n, out);
   if (rc != IDN2_OK) return QS_EPARSE;
   rc = qs_buf_append_cstr(out, ascii);

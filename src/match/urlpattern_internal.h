@@ -24,6 +24,12 @@ enum {
   QS_REGEX_JIT = 1u << 1, /* also JIT-compile (faster matching, a few KB more) */
 };
 
+/* A callout "(?Cn)" with 1 <= n <= QS_REGEX_MAX_CALLOUT placed right after
+ * capture group n fails the match path when group n has just captured the
+ * empty string: "(?:(X)(?Cn))?" is ECMAScript's "(X)?", whose RepeatMatcher
+ * rejects an empty iteration. */
+enum { QS_REGEX_MAX_CALLOUT = 255 };
+
 /* Compiles `source` (UTF-8, not NUL-terminated) in UTF mode, `$` matching
  * only at the end, JIT-compiled when asked (QS_REGEX_JIT) and the platform
  * allows. Returns 0,

@@ -471,9 +471,29 @@ static const char *modifier_string(part_modifier_t m) {
   return m == MOD_OPTIONAL ? "?" : m == MOD_ZERO_OR_MORE ? "*" : m == MOD_ONE_OR_MORE ? "+" : "";
 }
 
+/* Whether re.ptr[*i], a '{' outside a class, opens an ECMAScript quantifier
+ * ("{n}", "{n,}" or "{n,m}"); if so, moves *i to its closing '}'. With the
+ * `u` flag a '{' that does not is a SyntaxError, where PCRE2 reads it as a
+ * literal. */
+static bool braced_quantifier(qs_slice_t re, size_t *i) {
+  size_t j = *i + 1;
+  size_t digits = 0;
+  while (j < re.len && re.ptr[j] >= '0' && re.ptr[j] <= '9') j++, digits++;
+  if (digits == 0) return false;
+  if (j < re.len && re.ptr[j] == ',') {
+    j++;
+    while (j < re.len && re.ptr[j] >= '0' && re.ptr[j] <= '9') j++;
+  }
+  if (j >= re.len || re.ptr[j] != '}') return false;
+  *i = j;
+  return true;
+}
+
 /* A user's regexp group must be a plain ECMAScript pattern without
  * back-references, capturing groups of its own (they would shift the group
- * numbering) or PCRE-only syntax (verbs, recursion, inline options). */
+ * numbering) or PCRE-only syntax (verbs, recursion, inline options). With the
+ * `u` flag a lone '{', '}' or ']' is a SyntaxError (PCRE2 takes it as a
+ * literal), so it is refused too. */
 static bool user_regexp_allowed(qs_slice_t re) {
   bool in_class = false;
   for (size_t i = 0; i < re.len; i++) {
@@ -496,11 +516,24 @@ static bool user_regexp_allowed(qs_slice_t re) {
       if (i + 1 < re.len && re.ptr[i + 1] == '^') i++;
       continue;
     }
+    if (c == ']' || c == '}') return false;
+    if (c == '{') {
+      if (!braced_quantifier(re, &i)) return false;
+      continue;
+    }
     if (c == '\\' && i + 1 < re.len) {
       char e = re.ptr[++i];
       if (e >= '1' && e <= '9') return false;
       if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) {
         if (!strchr("dDwWsSbBfnrtvcxupP", e)) return false;
+      }
+      /* "\p{L}", "\P{L}" and "\u{41}": the braces belong to the escape. */
+      if ((e == 'p' || e == 'P' || e == 'u') && i + 1 < re.len && re.ptr[i + 1] == '{') {
+        const char *close = memchr(re.ptr + i + 1, '}', re.len - i - 1);
+        if (!close) return false;
+        for (size_t k = i + 2; e == 'u' && re.ptr + k < close; k++)
+          if (!strchr("0123456789abcdefABCDEF", re.ptr[k])) return false;
+        i = (size_t)(close - re.ptr);
       }
     } else if (c == '(' && i + 1 < re.len) {
       if (re.ptr[i + 1] == '*') return false;
@@ -519,6 +552,7 @@ static bool user_regexp_allowed(qs_slice_t re) {
 /* "generate a regular expression and name list" */
 static int generate_regexp(parser_t *p, qs_buf_t *out) {
   int rc = qs_buf_append_cstr(out, "^");
+  unsigned group = 0; /* the capture group number of the current part */
   for (size_t i = 0; !rc && i < p->part_count; i++) {
     part_t *part = &p->parts[i];
     const char *mod = modifier_string(part->modifier);
@@ -539,8 +573,14 @@ static int generate_regexp(parser_t *p, qs_buf_t *out) {
       value = qs_slice_from_cstr(FULL_WILDCARD);
     else if (!user_regexp_allowed(value))
       return QS_EPARSE;
+    group++;
     if (part->prefix.len == 0 && part->suffix.len == 0) {
-      if (part->modifier == MOD_NONE || part->modifier == MOD_OPTIONAL)
+      if (part->modifier == MOD_OPTIONAL && group <= QS_REGEX_MAX_CALLOUT)
+        /* ECMAScript's `?` rejects an iteration that matches the empty
+         * string (RepeatMatcher), leaving the group undefined; PCRE2 takes
+         * it and captures "". The callout fails the empty iteration. */
+        rc = qs_buf_appendf(out, "(?:(%.*s)(?C%u))?", (int)value.len, value.ptr, group);
+      else if (part->modifier == MOD_NONE || part->modifier == MOD_OPTIONAL)
         rc = qs_buf_appendf(out, "(%.*s)%s", (int)value.len, value.ptr, mod);
       else
         rc = qs_buf_appendf(out, "((?:%.*s)%s)", (int)value.len, value.ptr, mod);

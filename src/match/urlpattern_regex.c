@@ -24,9 +24,18 @@ static bool md_key_ok;
 
 static void free_match_data(void *md) { pcre2_match_data_free(md); }
 
+/* See QS_REGEX_MAX_CALLOUT: a nonzero return fails the path here. */
+static int empty_group_callout(pcre2_callout_block *b, void *data) {
+  (void)data;
+  uint32_t n = b->callout_number;
+  if (n == 0 || n >= b->capture_top) return 0;
+  return b->offset_vector[2 * n] == b->offset_vector[2 * n + 1] ? 1 : 0;
+}
+
 static void init_shared(void) {
   shared_mctx = pcre2_match_context_create(NULL);
   if (shared_mctx) {
+    pcre2_set_callout(shared_mctx, empty_group_callout, NULL);
     pcre2_set_match_limit(shared_mctx, QS_REGEX_MATCH_LIMIT);
     pcre2_set_depth_limit(shared_mctx, QS_REGEX_DEPTH_LIMIT);
     pcre2_set_heap_limit(shared_mctx, QS_REGEX_HEAP_LIMIT_KB);

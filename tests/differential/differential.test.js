@@ -881,38 +881,6 @@ function pathEncode(p, caret = false) {
     .replace(set, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase()))).join('');
 }
 
-// The bodies of the regexp groups "(...)" of a pattern string (escapes
-// skipped, nesting counted), for predicates.
-function regexpGroupsOf(pattern) {
-  const out = [];
-  for (let i = 0; i < pattern.length; i++) {
-    if (pattern[i] === '\\') {
-      i++;
-      continue;
-    }
-    if (pattern[i] !== '(') continue;
-    let depth = 1;
-    let j = i + 1;
-    for (; j < pattern.length && depth > 0; j++) {
-      if (pattern[j] === '\\') j++;
-      else if (pattern[j] === '(') depth++;
-      else if (pattern[j] === ')') depth--;
-    }
-    if (depth === 0) out.push(pattern.slice(i + 1, j - 1));
-    i = j - 1;
-  }
-  return out;
-}
-
-function compiles(source, flags) {
-  try {
-    new RegExp(source, flags);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // Our URL answer in the shape nodeUrl() gives.
 function urlComparable(ours) {
   const b = { ok: ours.ok };
@@ -1020,92 +988,6 @@ const KNOWN_ENGINE_BUGS = [
     match: (c, node, ours) =>
       node.ok && ours.ok && node.results.length === ours.results.length &&
       ours.results.some((r, i) => r.test === 'limit' && node.results[i].test === true),
-  },
-  {
-    // The URL Pattern Standard compiles regexp groups as ECMAScript RegExps
-    // with the 'u' (now 'v') flag, where a lone '{', '}' or ']' is a
-    // SyntaxError, so the constructor throws a TypeError; PCRE2 reads them as
-    // literals and our engine accepts the pattern. (More permissive, never
-    // less: no topic is wrongly refused.) Matches when the polyfill throws,
-    // we accept, and some regexp group of the pattern compiles without the
-    // 'u' flag but not with it.
-    id: 'regexp-group-lone-brace-or-bracket-accepted',
-    summary: "a regexp group holding a lone '{', '}' or ']' (SyntaxError in ECMAScript 'u' mode) is accepted instead of refused",
-    kind: 'urlpattern',
-    exact: [
-      { pattern: 'https://h/({a})', expectError: true, expected: 'TypeError', actual: 'accepted' },
-      { pattern: 'https://h/(a})', expectError: true, expected: 'TypeError', actual: 'accepted' },
-      { pattern: 'https://h/(])', expectError: true, expected: 'TypeError', actual: 'accepted' },
-    ],
-    match: (c, node, ours) => !node.ok && ours.ok && regexpGroupsOf(c.pattern).some((g) => !compiles(g, 'u') && compiles(g, '')),
-  },
-  {
-    // ECMAScript RegExp semantics (which the URL Pattern Standard uses):
-    // a quantifier with a minimum of 0 rejects an iteration that matches the
-    // empty string (RepeatMatcher: "if min = 0 and y's endIndex = x's
-    // endIndex, return failure"), so in /a(.*)?c/ on "ac" the group does not
-    // take part and exec() reports undefined. PCRE2 accepts the empty
-    // iteration and captures "". test() is unaffected (the match is found
-    // either way, and there are no back-references); only exec() group
-    // values differ. Matches when giving every group that is "" on our side
-    // and undefined (or missing) on the polyfill's side the value "" makes
-    // the results equal.
-    id: 'empty-quantified-group-captures-empty-string',
-    summary: 'exec(): an optional/zero-or-more group whose only match is empty reports "" instead of undefined (PCRE2 vs ECMAScript empty-iteration rule)',
-    kind: 'urlpattern',
-    exact: [
-      // exec(input).pathname.groups[group]: expected undefined (null here), actual ""
-      { pattern: 'https://h/a(.*)?c', input: 'https://h/ac', component: 'pathname', group: '0', expected: null, actual: '' },
-      { pattern: 'git\\+ssh://h/*?*', input: 'git+ssh://h/', component: 'pathname', group: '0', expected: null, actual: '' },
-      { pattern: 'https://h/x{(.*)}?', input: 'https://h/x', component: 'pathname', group: '0', expected: null, actual: '' },
-    ],
-    match: (c, node, ours) => {
-      if (!node.ok || !ours.ok || node.results.length !== ours.results.length) return false;
-      let touched = false;
-      const fixed = JSON.parse(JSON.stringify(node));
-      fixed.results.forEach((r, i) => {
-        const o = ours.results[i];
-        if (!r.exec || !o.exec || typeof r.exec !== 'object' || typeof o.exec !== 'object') return;
-        for (const comp of COMPONENTS) {
-          if (!o.exec[comp] || !r.exec[comp]) continue;
-          const og = o.exec[comp].groups;
-          const ng = r.exec[comp].groups;
-          for (const [k, v] of Object.entries(og)) {
-            if (v === '' && (!(k in ng) || ng[k] === null)) {
-              ng[k] = '';
-              touched = true;
-            }
-          }
-        }
-      });
-      return touched && canon(restoreUndefinedGroups(fixed, ours)) === canon(ours);
-    },
-  },
-  {
-    // "domain to ASCII" with beStrict false runs UTS #46 with
-    // UseSTD3ASCIIRules=false: the ASCII code points ! $ & ' ( ) * + , ; = ~
-    // are valid in a label and none is a forbidden domain code point, so a
-    // label mixing them with non-ASCII is Punycode-encoded as it is
-    // ("ü~x" -> "xn--~x-wka"), exactly as the all-ASCII "a~x" is kept. libidn2
-    // (IDNA2008) refuses them and the per-code-point fallback in url_host.c
-    // covers '_' and '-' but not these, so we fail the URL.
-    id: 'non-ascii-label-with-ascii-symbol-rejected',
-    summary: "a non-ASCII label holding one of ! $ & ' ( ) * + , ; = ~ fails instead of being Punycode-encoded",
-    kind: 'url',
-    exact: [
-      { input: 'http://\u00fc~x/', base: null, expected: 'http://xn--~x-wka/', actual: 'failure' },
-      { input: 'http://\u00fc!x/', base: null, expected: 'http://xn--!x-wka/', actual: 'failure' },
-      { input: "http://\u00fc'x/", base: null, expected: "http://xn--'x-wka/", actual: 'failure' },
-      { input: 'http://\u00fc=x/', base: null, expected: 'http://xn--=x-wka/', actual: 'failure' },
-    ],
-    match: (c, node, ours) => {
-      if (ours.ok) return false;
-      // Node parsed the URL, or at least the base that we refused.
-      if (!node.ok && !(ours.where === 'base' && node.where === 'input')) return false;
-      const hosts = node.ok ? [node.hostname] : [];
-      if (c.base !== null) hosts.push(new URL(c.base).hostname);
-      return hosts.some((h) => h.split('.').some((l) => /^xn--.*[!$&'()*+,;=~]/.test(l)));
-    },
   },
 ];
 

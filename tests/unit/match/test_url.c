@@ -375,6 +375,22 @@ static void idna_follows_uts46_where_libidn2_is_stricter(void **state) {
   expect_href("http://\xEF\xB7\x90zyx.com/", NULL);
 }
 
+static void non_ascii_label_keeps_ascii_symbols(void **state) {
+  (void)state;
+  /* UseSTD3ASCIIRules=false: ! $ & ' ( ) * + , ; = ~ are valid in a label and
+   * a label mixing them with non-ASCII is Punycode-encoded as it is. */
+  expect_href("http://\xC3\xBC~x/", "http://xn--~x-wka/");
+  expect_href("http://\xC3\xBC!x/", "http://xn--!x-wka/");
+  expect_href("http://\xC3\xBC'x/", "http://xn--'x-wka/");
+  expect_href("http://\xC3\xBC=x/", "http://xn--=x-wka/");
+  expect_href("http://\xC3\x9C~x/", "http://xn--~x-wka/");
+  expect_href("http://~\xC3\xBC.com/", "http://xn--~-eha.com/");
+  expect_href("http://\xC3\x9F~/", "http://xn--~-pfa/");
+  /* The A-label is kept as it is; a zero width joiner still fails. */
+  expect_href("http://xn--~x-wka/", "http://xn--~x-wka/");
+  expect_href("http://\xC3\xBC~x\xE2\x80\x8D/", NULL);
+}
+
 static void opaque_path_space_before_query_survives_reparsing(void **state) {
   (void)state;
   expect_href("sc:a b ?q", "sc:a b%20?q");
@@ -396,6 +412,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(urltestdata_all_entries_pass),
       cmocka_unit_test(nul_in_a_non_ascii_domain_fails),
+      cmocka_unit_test(non_ascii_label_keeps_ascii_symbols),
       cmocka_unit_test(canonicalize_protocol_lowercases_and_rejects_invalid),
       cmocka_unit_test(canonicalize_userinfo_percent_encodes),
       cmocka_unit_test(canonicalize_hostname_parses_hosts),
