@@ -153,14 +153,35 @@ static int parse_expression(const char *p, size_t len, op_info_t *info, varspec_
   }
 }
 
-/* Appends a class of value characters: `extra` holds additional ASCII
- * characters (already safe inside a bracket expression or escaped). */
-static int append_value_char(qs_buf_t *re, const op_info_t *info, const char *extra) {
-  int rc = qs_buf_append_cstr(re, "(?:[A-Za-z0-9\\-._~");
+/* Appends the bracket expression of value characters: `extra` holds
+ * additional ASCII characters (already safe inside a bracket expression or
+ * escaped). '%' is never in it. */
+static int append_value_class(qs_buf_t *re, const op_info_t *info, const char *extra) {
+  int rc = qs_buf_append_cstr(re, "[A-Za-z0-9\\-._~");
   /* RFC 3986 reserved = gen-delims / sub-delims */
   if (!rc && info->reserved) rc = qs_buf_append_cstr(re, ":/?#\\[\\]@!$&'()*+,;=");
   if (!rc) rc = qs_buf_append_cstr(re, extra);
-  if (!rc) rc = qs_buf_append_cstr(re, "]|%[0-9A-Fa-f]{2})");
+  if (!rc) rc = qs_buf_append_cstr(re, "]");
+  return rc;
+}
+
+/* Appends a run of value characters and pct-encoded octets: zero or more
+ * (one or more with `at_least_one`). The loop is unrolled, C*(?:%XX C*)*,
+ * rather than (?:C|%XX)*: every iteration starts with '%', which C never
+ * holds, so the run is unambiguous, and a long value is one iterative
+ * character-class repeat instead of one backtracking frame per character,
+ * which kept long valid values under PCRE2's evaluation limits. */
+static int append_value_run(qs_buf_t *re, const op_info_t *info, const char *extra, bool at_least_one) {
+  int rc = 0;
+  if (at_least_one) {
+    rc = qs_buf_append_cstr(re, "(?:");
+    if (!rc) rc = append_value_class(re, info, extra);
+    if (!rc) rc = qs_buf_append_cstr(re, "|%[0-9A-Fa-f]{2})");
+  }
+  if (!rc) rc = append_value_class(re, info, extra);
+  if (!rc) rc = qs_buf_append_cstr(re, "*(?:%[0-9A-Fa-f]{2}");
+  if (!rc) rc = append_value_class(re, info, extra);
+  if (!rc) rc = qs_buf_append_cstr(re, "*)*");
   return rc;
 }
 
@@ -190,8 +211,7 @@ static int append_expression(qs_buf_t *re, const op_info_t *info, const varspec_
       }
     }
     extra[n] = '\0';
-    rc = append_value_char(re, info, extra);
-    if (!rc) rc = qs_buf_append_cstr(re, "*");
+    rc = append_value_run(re, info, extra, false);
   } else {
     /* name[=value] items joined by the separator (";" or "&", never a value
      * character, so the repetition is unambiguous). Names are the variable
@@ -200,8 +220,7 @@ static int append_expression(qs_buf_t *re, const op_info_t *info, const varspec_
     qs_buf_init(&item, REGEX_MAX_BYTES);
     rc = qs_buf_append_cstr(&item, "(?:");
     if (explode) {
-      if (!rc) rc = append_value_char(&item, info, "");
-      if (!rc) rc = qs_buf_append_cstr(&item, "+");
+      if (!rc) rc = append_value_run(&item, info, "", true);
     } else {
       for (size_t i = 0; !rc && i < nvars; i++) {
         if (i > 0) rc = qs_buf_append_cstr(&item, "|");
@@ -210,8 +229,8 @@ static int append_expression(qs_buf_t *re, const op_info_t *info, const varspec_
       }
     }
     if (!rc) rc = qs_buf_append_cstr(&item, ")(?:=");
-    if (!rc) rc = append_value_char(&item, info, ",");
-    if (!rc) rc = qs_buf_append_cstr(&item, "*)?");
+    if (!rc) rc = append_value_run(&item, info, ",", false);
+    if (!rc) rc = qs_buf_append_cstr(&item, ")?");
     if (!rc) rc = qs_buf_append(re, item.ptr, item.len);
     if (!rc) rc = qs_buf_append_cstr(re, "(?:");
     if (!rc) rc = append_sep(re, info->sep);

@@ -947,20 +947,16 @@ function sameAfter(node, ours, fix) {
 const KNOWN_ENGINE_BUGS = [
   {
     // A valid expansion exhausts the PCRE2 evaluation limits and is reported
-    // as not matching (QS_ELIMIT): adjacent expressions ("{a}{b}",
-    // "{+a}{+b}", "{a}-{b}" since '-' is in the value class) compile to
-    // adjacent "(?:[class]|%XX)*" groups that can split the same text in many
-    // ways, and a single expression fails on a very long value. Every
-    // expansion the generator makes is valid, so any limit hit is a false
-    // negative.
+    // as not matching (QS_ELIMIT). Value runs are unrolled (C*(?:%XX C*)*),
+    // so long values in simple and adjacent expressions ("{a}{b}" with 1000
+    // characters, "{a}" with 20000) now match; what remains is a template
+    // chaining several reserved ("+") expressions whose classes overlap the
+    // literals between them, where PCRE2's backtracking over the possible
+    // splits exceeds the limit on this ~300-byte topic.
     id: 'uritemplate-valid-expansion-hits-evaluation-limit',
-    summary: 'a valid URI Template expansion is refused (evaluation limit) for adjacent expressions with a long value (~1000 characters), or one expression with a very long value',
+    summary: 'a valid URI Template expansion is refused (evaluation limit) when several reserved expressions and literals overlap',
     kind: 'uritemplate',
     exact: [
-      { template: '{a}{b}', topic: 'x'.repeat(1000), expected: true, actual: 'limit' },
-      { template: '{a}-{b}', topic: 'x'.repeat(800) + '-' + 'y'.repeat(800), expected: true, actual: 'limit' },
-      { template: '{+a}{+b}.json', topic: 'x'.repeat(2000) + '.json', expected: true, actual: 'limit' },
-      { template: '{a}', topic: 'x'.repeat(20000), expected: true, actual: 'limit' },
       {
         template: '){+id}{+id1:1,b}{+keys}.json{?var*,v.w,a*}',
         topic: ')%C3%BC,%F0%9F%92%A9*?,[).json?var=%C3%BC%3A%5D%60%7B%3D0%F0%9F%92%A9%27-%7C%2C&var=%28%5D%C3%BC%5EZ%24&v.w=a%20b2,%5E%23,%C3%BC7,~%5D%23a%3F&a=%24%20%5E%2C&a=%E2%82%AC%F0%9F%92%A9%25e2%2582%25ac.%23%3C%C3%BC%20%5B%2C%2B&a=',

@@ -175,6 +175,23 @@ static void check(const char *tmpl, const char *topic, int want) {
   qs_uritemplate_destroy(t);
 }
 
+/* Long values stay under the evaluation limits: value runs are unrolled. */
+static void test_long_values_match(void **state) {
+  (void)state;
+  static char topic[20002];
+  memset(topic, 'x', 20000);
+  topic[20000] = '\0';
+  check("{a}", topic, 1);
+  topic[1000] = '\0';
+  check("{a}{b}", topic, 1);
+  memcpy(topic + 1000, ".json", 6);
+  check("{+a}{+b}.json", topic, 1);
+  topic[500] = '-';
+  check("{a}-{b}.json", topic, 1);
+  topic[500] = '/';
+  check("{a}", topic, 0); /* '/' never in a simple value */
+}
+
 static void test_rfc6570_expansions_match(void **state) {
   (void)state;
   size_t n = sizeof rfc_examples / sizeof *rfc_examples;
@@ -280,6 +297,7 @@ static void test_pathological_template_is_bounded(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfc6570_expansions_match),
+      cmocka_unit_test(test_long_values_match),
       cmocka_unit_test(test_every_expression_is_optional),
       cmocka_unit_test(test_non_matches),
       cmocka_unit_test(test_reserved_expansion_crosses_slashes),
