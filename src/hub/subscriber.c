@@ -23,6 +23,11 @@
 /* Slices read per pump call at most (then the loop gets a turn). */
 #define SLICES_PER_PUMP 8
 
+/* The first slice, read before the response headers, is kept short: the
+ * first event of a resume then leaves in about the time a short history
+ * takes, whatever the size of the backlog; later slices are full size. */
+#define FIRST_SLICE_MAX 32
+
 static uint32_t slice_size(const qs_hub_shard_t *shard) {
   uint32_t n = shard->hub->settings.replay_slice;
   return n ? n : QS_HUB_DEFAULT_REPLAY_SLICE;
@@ -361,7 +366,8 @@ int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *par
   if (params->has_last_event_id) {
     sub->cursor = QS_HUB_CURSOR_EARLIEST;
     if (params->last_event_id.len > 0) {
-      first_slice_t r = {.sub = sub, .max = slice_size(shard), .soft = hub->settings.replay_queued_bytes};
+      uint32_t first = slice_size(shard) < FIRST_SLICE_MAX ? slice_size(shard) : FIRST_SLICE_MAX;
+      first_slice_t r = {.sub = sub, .max = first, .soft = hub->settings.replay_queued_bytes};
       rc = qs_store_replay(hub->store, params->last_event_id, shard->drained_seq, on_first_slice, &r);
       if (rc == 0) rc = r.rc;
       complete = !r.stopped;
