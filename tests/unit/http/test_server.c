@@ -171,6 +171,23 @@ static bool client_read_until(int fd, inbox_t *in, const char *needle) {
                (in)->data);                                                                             \
   } while (0)
 
+/* Sends `request` on a new connection to a server with `limits` (NULL: the
+ * defaults) and checks that it is refused with `status_line` (and holds
+ * `also`, when not NULL) without reaching the handler. */
+static void expect_refusal(const qs_http_limits_t *limits, const char *request, const char *status_line,
+                           const char *also) {
+  start(limits);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, request);
+  EXPECT_READ(fd, &in, NULL);
+  assert_non_null(strstr(in.data, status_line));
+  if (also) assert_non_null(strstr(in.data, also));
+  assert_int_equal(fx->requests, 0);
+  close(fd);
+  stop();
+}
+
 static qs_http_limits_t small_limits(void) {
   qs_http_limits_t l;
   qs_http_limits_default(&l);
@@ -281,48 +298,25 @@ static void http10_closes_after_answer(void **state) {
 
 static void huge_headers_get_431(void **state) {
   qs_http_limits_t l = small_limits();
-  start(&l);
-  int fd = client_connect();
-  inbox_t in = {0};
   char req[4096];
   int n = snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
   memset(req + n, 'a', 3000);
   strcpy(req + n + 3000, "\r\n\r\n");
-  client_send_str(fd, req);
-  EXPECT_READ(fd, &in, NULL);
-  assert_non_null(strstr(in.data, "HTTP/1.1 431 "));
-  assert_non_null(strstr(in.data, "Connection: close"));
-  assert_int_equal(fx->requests, 0);
-  close(fd);
-  stop();
+  expect_refusal(&l, req, "HTTP/1.1 431 ", "Connection: close");
 }
 
 static void long_target_gets_414(void **state) {
   qs_http_limits_t l = small_limits();
-  start(&l);
-  int fd = client_connect();
-  inbox_t in = {0};
   char req[4096] = "GET /";
   memset(req + 5, 'a', 2000);
   strcpy(req + 2005, " HTTP/1.1\r\n\r\n");
-  client_send_str(fd, req);
-  EXPECT_READ(fd, &in, NULL);
-  assert_non_null(strstr(in.data, "HTTP/1.1 414 "));
-  close(fd);
-  stop();
+  expect_refusal(&l, req, "HTTP/1.1 414 ", NULL);
 }
 
 static void big_content_length_gets_413_before_body(void **state) {
   qs_http_limits_t l = small_limits();
-  start(&l);
-  int fd = client_connect();
-  inbox_t in = {0};
-  client_send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
-  EXPECT_READ(fd, &in, NULL);
-  assert_non_null(strstr(in.data, "HTTP/1.1 413 "));
-  assert_int_equal(fx->requests, 0);
-  close(fd);
-  stop();
+  expect_refusal(&l, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", "HTTP/1.1 413 ",
+                 NULL);
 }
 
 static void big_chunked_body_gets_413(void **state) {
@@ -344,28 +338,13 @@ static void big_chunked_body_gets_413(void **state) {
 }
 
 static void malformed_request_gets_400(void **state) {
-  start(NULL);
-  int fd = client_connect();
-  inbox_t in = {0};
-  client_send_str(fd, "GET / HTTP/1.1\r\nBad Header\r\n\r\n");
-  EXPECT_READ(fd, &in, NULL);
-  assert_non_null(strstr(in.data, "HTTP/1.1 400 "));
-  close(fd);
-  stop();
+  expect_refusal(NULL, "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "HTTP/1.1 400 ", NULL);
 }
 
 static void slow_headers_time_out_with_408(void **state) {
   qs_http_limits_t l = small_limits();
   l.header_timeout_ms = 100;
-  start(&l);
-  int fd = client_connect();
-  inbox_t in = {0};
-  client_send_str(fd, "GET /hello HTTP/1.1\r\nHo");
-  EXPECT_READ(fd, &in, NULL);
-  assert_non_null(strstr(in.data, "HTTP/1.1 408 "));
-  assert_int_equal(fx->requests, 0);
-  close(fd);
-  stop();
+  expect_refusal(&l, "GET /hello HTTP/1.1\r\nHo", "HTTP/1.1 408 ", NULL);
 }
 
 static void idle_keep_alive_connection_is_closed(void **state) {
