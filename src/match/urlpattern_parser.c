@@ -549,6 +549,21 @@ static bool user_regexp_allowed(qs_slice_t re) {
   return true;
 }
 
+/* A wildcard repeated without prefix or suffix: the Standard's
+ * "((?:[^/]+?)+)" or "((?:.*)*)". Its repetition of a repetition backtracks
+ * exponentially on a subject it does not match at once (every split of the
+ * text into iterations is tried), so it is written as one repetition of the
+ * character class: "([^/]+)", "([^/]*)", "(.*)". Same strings, same capture:
+ * with single-character iterations the outer loop tries end positions
+ * longest first, exactly as the greedy class does. */
+static int repeated_wildcard_regexp(const part_t *part, qs_slice_t value, qs_buf_t *out) {
+  if (part->type == PART_FULL_WILDCARD) return qs_buf_append_cstr(out, "(.*)");
+  /* The segment wildcard is "[^d]+?": keep its class. */
+  qs_slice_t cls = {value.ptr, value.len - 2};
+  return qs_buf_appendf(out, "(%.*s%s)", (int)cls.len, cls.ptr,
+                        part->modifier == MOD_ONE_OR_MORE ? "+" : "*");
+}
+
 /* "generate a regular expression and name list" */
 static int generate_regexp(parser_t *p, qs_buf_t *out) {
   int rc = qs_buf_append_cstr(out, "^");
@@ -582,6 +597,8 @@ static int generate_regexp(parser_t *p, qs_buf_t *out) {
         rc = qs_buf_appendf(out, "(?:(%.*s)(?C%u))?", (int)value.len, value.ptr, group);
       else if (part->modifier == MOD_NONE || part->modifier == MOD_OPTIONAL)
         rc = qs_buf_appendf(out, "(%.*s)%s", (int)value.len, value.ptr, mod);
+      else if (part->type != PART_REGEXP)
+        rc = repeated_wildcard_regexp(part, value, out);
       else
         rc = qs_buf_appendf(out, "((?:%.*s)%s)", (int)value.len, value.ptr, mod);
       continue;

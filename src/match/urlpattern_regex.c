@@ -124,6 +124,37 @@ size_t qs_regex_size(const qs_regex_t *re) {
 
 uint32_t qs_regex_group_count(const qs_regex_t *re) { return re->groups; }
 
+/* Workspace of the DFA matcher, in ints. It holds the alternatives alive at
+ * one subject position (two lists of three ints per alternative), so its
+ * size bounds the work done per subject character; a pattern that needs more
+ * is cut short (PCRE2_ERROR_DFA_WSSIZE) like one that exhausts match_limit.
+ * The size given for a subject keeps characters x alternatives near
+ * QS_REGEX_MATCH_LIMIT, the work backtracking may do: about as many
+ * microseconds. */
+enum { DFA_WORKSPACE_MAX_INTS = 2048, DFA_WORKSPACE_MIN_INTS = 64, DFA_INTS_PER_ALTERNATIVE = 6 };
+
+static size_t dfa_workspace_ints(size_t subject_len) {
+  size_t ints = (size_t)QS_REGEX_MATCH_LIMIT * DFA_INTS_PER_ALTERNATIVE / (subject_len + 1);
+  if (ints > DFA_WORKSPACE_MAX_INTS) return DFA_WORKSPACE_MAX_INTS;
+  return ints < DFA_WORKSPACE_MIN_INTS ? DFA_WORKSPACE_MIN_INTS : ints;
+}
+
+/* Whether `subject` matches, by PCRE2's DFA matcher: it scans the subject
+ * once, keeping every alternative alive at once, so its cost grows with
+ * subject length times the alternatives alive (bounded by the workspace)
+ * instead of with the number of ways to split the subject. It finds no
+ * captures, and a callout sees none (so empty_group_callout lets every path
+ * through, which changes captures but never whether there is a match).
+ * Returns 1, 0, QS_ELIMIT or QS_ENOMEM. */
+static int dfa_test(const qs_regex_t *re, const char *subject, size_t len, pcre2_match_data *md) {
+  int workspace[DFA_WORKSPACE_MAX_INTS];
+  int rc = pcre2_dfa_match(re->code, (PCRE2_SPTR)subject, len, 0, PCRE2_ANCHORED | PCRE2_DFA_SHORTEST, md,
+                           shared_mctx, workspace, dfa_workspace_ints(len));
+  if (rc >= 0) return 1;
+  if (rc == PCRE2_ERROR_NOMATCH || rc == PCRE2_ERROR_PARTIAL) return 0;
+  return rc == PCRE2_ERROR_NOMEMORY ? QS_ENOMEM : QS_ELIMIT;
+}
+
 int qs_regex_match(const qs_regex_t *re, qs_slice_t subject, qs_slice_t *groups, size_t max_groups) {
   bool owned;
   pcre2_match_data *md = thread_match_data(re->groups + 1, &owned);
@@ -131,6 +162,7 @@ int qs_regex_match(const qs_regex_t *re, qs_slice_t subject, qs_slice_t *groups,
   const char *base = subject.ptr ? subject.ptr : "";
   int rc = pcre2_match(re->code, (PCRE2_SPTR)base, subject.len, 0, PCRE2_ANCHORED, md, shared_mctx);
   int result;
+  bool cut_short = false;
   if (rc >= 0) {
     result = 1;
     if (groups) {
@@ -153,13 +185,16 @@ int qs_regex_match(const qs_regex_t *re, qs_slice_t subject, qs_slice_t *groups,
     result = QS_ENOMEM;
   } else {
     /* MATCHLIMIT, DEPTHLIMIT, HEAPLIMIT, JIT_STACKLIMIT and anything else:
-     * the evaluation was cut short. */
-    result = QS_ELIMIT;
+     * the evaluation was cut short. Backtracking explodes on nested
+     * repetitions that the DFA matcher walks in one pass; when no capture
+     * is wanted, it decides (under the same limits). */
+    cut_short = true;
+    result = groups ? QS_ELIMIT : dfa_test(re, base, subject.len, md);
   }
   /* The match data keeps the interpreter's backtracking frames for the next
    * match; after a match cut short by a limit they may be large (up to
    * heap_limit), so this thread starts afresh. */
-  if (!owned && result < 0) {
+  if (!owned && (cut_short || result < 0)) {
     pthread_setspecific(md_key, NULL);
     owned = true;
   }

@@ -835,6 +835,16 @@ const DOCUMENTED_DIFFERENCES = [
     kind: 'urlpattern',
     applies: (c, node, ours) => node.ok && !ours.ok && /\\[1-9]|\\k<|\(\?<(?![=!])/.test(c.pattern),
   },
+  {
+    // A regexp group "(*)" is the regular expression "*", which ECMAScript
+    // refuses ("nothing to repeat"), so the constructor throws. The polyfill
+    // compares the token's value instead of its type with "*" and reads the
+    // group as the full wildcard (pattern string "*").
+    id: 'polyfill-reads-regexp-group-star-as-wildcard',
+    reason: 'the polyfill reads the regexp group "(*)" as the "*" wildcard instead of an invalid regular expression',
+    kind: 'urlpattern',
+    applies: (c, node, ours) => node.ok && !ours.ok && /(^|[^\\])\(\*\)/.test(c.pattern),
+  },
 ];
 
 // The input as the basic URL parser sees it: leading and trailing C0 control
@@ -944,46 +954,35 @@ function sameAfter(node, ours, fix) {
 // what we return; the "KNOWN_ENGINE_BUGS still reproduce" test runs them and
 // fails once one of them is fixed, so the list cannot go stale. Hits do not
 // fail the differential tests (the lead decides), but print loudly.
-const KNOWN_ENGINE_BUGS = [
+const KNOWN_ENGINE_BUGS = [];
+
+// Engine bugs this test found and that were fixed: their exact inputs must
+// keep giving the expected result (see "former engine bugs stay fixed").
+const FIXED_ENGINE_BUGS = [
   {
-    // A valid expansion exhausts the PCRE2 evaluation limits and is reported
-    // as not matching (QS_ELIMIT). Value runs are unrolled (C*(?:%XX C*)*),
-    // so long values in simple and adjacent expressions ("{a}{b}" with 1000
-    // characters, "{a}" with 20000) now match; what remains is a template
-    // chaining several reserved ("+") expressions whose classes overlap the
-    // literals between them, where PCRE2's backtracking over the possible
-    // splits exceeds the limit on this ~300-byte topic.
+    // A valid expansion exhausted the backtracking limits (several reserved
+    // "+" expressions whose classes overlap the literals between them).
+    // Fixed: a match cut short by a limit is decided by PCRE2's DFA matcher.
     id: 'uritemplate-valid-expansion-hits-evaluation-limit',
-    summary: 'a valid URI Template expansion is refused (evaluation limit) when several reserved expressions and literals overlap',
     kind: 'uritemplate',
     exact: [
       {
         template: '){+id}{+id1:1,b}{+keys}.json{?var*,v.w,a*}',
         topic: ')%C3%BC,%F0%9F%92%A9*?,[).json?var=%C3%BC%3A%5D%60%7B%3D0%F0%9F%92%A9%27-%7C%2C&var=%28%5D%C3%BC%5EZ%24&v.w=a%20b2,%5E%23,%C3%BC7,~%5D%23a%3F&a=%24%20%5E%2C&a=%E2%82%AC%F0%9F%92%A9%25e2%2582%25ac.%23%3C%C3%BC%20%5B%2C%2B&a=',
         expected: true,
-        actual: 'limit',
       },
     ],
-    match: (c, node, ours) => ours.ok && ours.matches[0] === 'limit',
   },
   {
-    // A short input that matches hits the PCRE2 evaluation limit
-    // (QS_REGEX_MATCH_LIMIT 100000), which test() reports as QS_ELIMIT and
-    // every caller treats as "no match": a false negative. With a protocol
-    // that is not special, names match any code point ("/" included), so
-    // ":a+" nests two lazy any-character repetitions; the polyfill answers in
-    // milliseconds. A non-matching input of the same shape ("a%20c" at the
-    // end) is answered without hitting the limit.
+    // ":a+" with a non-special protocol was "((?:[^]+?)+)", a repetition of
+    // a repetition that backtracked exponentially. Fixed: written "([^]+)".
     id: 'nonspecial-pathname-repeat-hits-evaluation-limit',
-    summary: 'test() hits the regex evaluation limit (so: no match) on a short matching input of a non-special-scheme pattern with :name+ groups',
     kind: 'urlpattern',
     exact: [
-      { pattern: 'foo://h/:a+/:b(\\d+)/:c?/a%20b', input: 'foo://h/a/693/%C3%BC/a%20b', testResult: true, expected: true, actual: 'limit' },
-      { pattern: 'git\\+ssh://example.com/:id0+/:id1(\\d+)/:x2?/a%20b', input: 'git+ssh://example.com/a/693/\u00fc/a%20b', testResult: true, expected: true, actual: 'limit' },
+      { pattern: 'foo://h/:a+/:b(\\d+)/:c?/a%20b', input: 'foo://h/a/693/%C3%BC/a%20b', testResult: true, expected: true },
+      { pattern: 'git\\+ssh://example.com/:id0+/:id1(\\d+)/:x2?/a%20b', input: 'git+ssh://example.com/a/693/\u00fc/a%20b', testResult: true, expected: true },
+      { pattern: 'foo://h/:a+/:b(\\d+)/:c?/a%20b', input: 'foo://h/a/693/%C3%BC/a%20b', component: 'pathname', group: 'a', expected: 'a' },
     ],
-    match: (c, node, ours) =>
-      node.ok && ours.ok && node.results.length === ours.results.length &&
-      ours.results.some((r, i) => r.test === 'limit' && node.results[i].test === true),
   },
 ];
 
@@ -1502,30 +1501,34 @@ test(`URI Template matcher accepts RFC 6570 expansions (N=${N}, seed=${SEED})`, 
 
 // ================================================================ known engine bugs
 
+// What our engine answers for one exact input of KNOWN_ENGINE_BUGS or
+// FIXED_ENGINE_BUGS: test()'s result, an exec() group, a URL's href, a
+// template's match, or the error.
+async function exactResult(o, kind, ex) {
+  if (kind === 'uritemplate') {
+    const r = await o.request({ op: 'uritemplate', template: ex.template, topics: [ex.topic] });
+    return r.ok ? r.matches[0] : 'template error';
+  }
+  if (kind === 'url') {
+    const r = await o.request({ op: 'url', input: ex.input, base: ex.base });
+    return r.ok ? r.href : r.where === 'base' ? 'failure (base)' : 'failure';
+  }
+  const r = await o.request({ op: 'urlpattern', pattern: ex.pattern, base: null, input: ex.input || '', inputBase: null });
+  if (ex.expectError) return r.ok ? 'accepted' : 'TypeError';
+  if (ex.testResult !== undefined) return r.ok ? r.results[0].test : 'constructor error';
+  const e = r.ok && r.results[0] && r.results[0].exec;
+  return e && e[ex.component] ? e[ex.component].groups[ex.group] : `no match (${JSON.stringify(r)})`;
+}
+
 // Runs the exact inputs of KNOWN_ENGINE_BUGS: each must still show the
 // recorded wrong result (printed loudly); one that now gives the expected
-// result fails this test so that its entry gets removed.
+// result fails this test so that its entry moves to FIXED_ENGINE_BUGS.
 test('KNOWN_ENGINE_BUGS entries still reproduce (exact inputs)', async () => {
   const o = getOracle();
   const fixedNow = [];
   for (const bug of KNOWN_ENGINE_BUGS) {
     for (const ex of bug.exact) {
-      let got;
-      if (bug.kind === 'uritemplate') {
-        const r = await o.request({ op: 'uritemplate', template: ex.template, topics: [ex.topic] });
-        got = r.ok ? r.matches[0] : 'template error';
-      } else if (bug.kind === 'url') {
-        const r = await o.request({ op: 'url', input: ex.input, base: ex.base });
-        got = r.ok ? r.href : r.where === 'base' ? 'failure (base)' : 'failure';
-      } else {
-        const r = await o.request({ op: 'urlpattern', pattern: ex.pattern, base: null, input: ex.input || '', inputBase: null });
-        if (ex.expectError) got = r.ok ? 'accepted' : 'TypeError';
-        else if (ex.testResult !== undefined) got = r.ok ? r.results[0].test : 'constructor error';
-        else {
-          const e = r.ok && r.results[0] && r.results[0].exec;
-          got = e && e[ex.component] ? e[ex.component].groups[ex.group] : `no match (${JSON.stringify(r)})`;
-        }
-      }
+      const got = await exactResult(o, bug.kind, ex);
       const printable = JSON.stringify(ex);
       if (got === ex.actual) {
         console.log(`!!!!!!!! KNOWN_ENGINE_BUGS ${bug.id} still reproduces: ${printable}`);
@@ -1534,7 +1537,19 @@ test('KNOWN_ENGINE_BUGS entries still reproduce (exact inputs)', async () => {
       }
     }
   }
-  assert.deepEqual(fixedNow, [], `KNOWN_ENGINE_BUGS entries no longer reproduce; check them against the expected results and remove them:\n${fixedNow.join('\n')}`);
+  assert.deepEqual(fixedNow, [], `KNOWN_ENGINE_BUGS entries no longer reproduce; check them against the expected results and move them to FIXED_ENGINE_BUGS:\n${fixedNow.join('\n')}`);
+});
+
+test('former engine bugs stay fixed (exact inputs of FIXED_ENGINE_BUGS)', async () => {
+  const o = getOracle();
+  let checked = 0;
+  for (const bug of FIXED_ENGINE_BUGS) {
+    for (const ex of bug.exact) {
+      assert.equal(await exactResult(o, bug.kind, ex), ex.expected, `${bug.id} is back: ${JSON.stringify(ex)}`);
+      checked++;
+    }
+  }
+  assert.ok(checked > 0);
 });
 
 // ---------------------------------------------------------------- end
