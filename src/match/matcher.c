@@ -187,6 +187,12 @@ int qs_matcher_create(qs_match_type_t type, qs_slice_t pattern, const qs_match_o
       const char *why = NULL;
       rc = qs_urlpattern_create(pattern, hub.len ? &base : NULL, &m->urlpattern, &why);
       if (rc != 0) *reason = why ? why : "invalid topic matcher pattern";
+      /* A pattern without a fixed origin cannot be bucketed by the topic
+       * index (qs_matcher_url_key): every publish tests it, so its regexes
+       * are worth JIT code. Bucketed ones are tested rarely; they stay
+       * interpreted and small. */
+      qs_urlpattern_literals_t lit;
+      if (rc == 0 && !qs_urlpattern_literals(m->urlpattern, &lit)) qs_urlpattern_jit(m->urlpattern);
     }
   }
   if (rc != 0) {

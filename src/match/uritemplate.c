@@ -306,7 +306,9 @@ int qs_uritemplate_create(qs_slice_t tmpl, qs_uritemplate_t **out) {
     if (!t->source || !t->prefix) rc = QS_ENOMEM;
   }
   qs_buf_dispose(&re);
-  if (!rc) rc = qs_regex_compile((qs_slice_t){t->source, t->source_len}, 0, &t->regex);
+  /* The topic index offers a template to every publish whose topic starts
+   * with the template's literal prefix: tested often, so JIT-compiled. */
+  if (!rc) rc = qs_regex_compile((qs_slice_t){t->source, t->source_len}, QS_REGEX_JIT, &t->regex);
   if (rc) {
     qs_uritemplate_destroy(t);
     return rc;

@@ -586,6 +586,11 @@ static int create_from_init(const qs_urlpattern_init_t *init, qs_urlpattern_t **
   return 0;
 }
 
+void qs_urlpattern_jit(qs_urlpattern_t *pattern) {
+  for (size_t c = 0; pattern && c < QS_URLPATTERN_COMPONENTS; c++)
+    if (pattern->component[c].kind == QS_URLP_MATCH_REGEX) qs_regex_jit(pattern->component[c].regex);
+}
+
 int qs_urlpattern_create_from_init(const qs_urlpattern_init_t *init, qs_urlpattern_t **out,
                                    const char **reason) {
   const char *unused;

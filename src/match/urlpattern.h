@@ -51,6 +51,11 @@ int qs_urlpattern_create(qs_slice_t pattern, const qs_slice_t *base_url, qs_urlp
 int qs_urlpattern_create_from_init(const qs_urlpattern_init_t *init, qs_urlpattern_t **out,
                                    const char **reason);
 
+/* JIT-compiles the regexes of the pattern's components, for a pattern that
+ * is tested often (about 1 KB each, 3-4x faster tests). Only before the
+ * pattern is shared with other threads. */
+void qs_urlpattern_jit(qs_urlpattern_t *pattern);
+
 /* Frees a pattern (NULL is fine). */
 void qs_urlpattern_destroy(qs_urlpattern_t *pattern);
 

@@ -710,7 +710,7 @@ static qs_regex_t *any_regex;
 
 static void init_any_regex(void) {
   static const char source[] = "^(.*)$"; /* what generate_regexp makes for a lone `*` */
-  if (qs_regex_compile((qs_slice_t){source, sizeof source - 1}, QS_REGEX_JS, &any_regex) != 0)
+  if (qs_regex_compile((qs_slice_t){source, sizeof source - 1}, QS_REGEX_JS | QS_REGEX_JIT, &any_regex) != 0)
     any_regex = NULL;
 }
 

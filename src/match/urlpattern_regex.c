@@ -69,7 +69,9 @@ int qs_regex_compile(qs_slice_t source, unsigned flags, qs_regex_t **out) {
   int err = 0;
   PCRE2_SIZE offset = 0;
   pcre2_compile_context *cctx = NULL;
-  uint32_t options = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C;
+  /* Anchored at compile time: JIT code ignores a match-time PCRE2_ANCHORED
+   * (the interpreter would run instead). */
+  uint32_t options = PCRE2_UTF | PCRE2_ANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C;
   if (flags & QS_REGEX_JS) {
     /* ECMAScript reads `[]` as the empty class and `[^]` as any character. */
     options |= PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS;
@@ -104,9 +106,13 @@ int qs_regex_compile(qs_slice_t source, unsigned flags, qs_regex_t **out) {
   /* JIT is an optimisation: when it is unavailable the interpreter runs
    * under the same limits. JIT code costs a few KB of executable memory per
    * regex, so it is only made when asked for. */
-  if (flags & QS_REGEX_JIT) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+  if (flags & QS_REGEX_JIT) qs_regex_jit(re);
   *out = re;
   return 0;
+}
+
+void qs_regex_jit(qs_regex_t *re) {
+  if (re) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
 }
 
 void qs_regex_destroy(qs_regex_t *re) {
@@ -148,8 +154,8 @@ static size_t dfa_workspace_ints(size_t subject_len) {
  * Returns 1, 0, QS_ELIMIT or QS_ENOMEM. */
 static int dfa_test(const qs_regex_t *re, const char *subject, size_t len, pcre2_match_data *md) {
   int workspace[DFA_WORKSPACE_MAX_INTS];
-  int rc = pcre2_dfa_match(re->code, (PCRE2_SPTR)subject, len, 0, PCRE2_ANCHORED | PCRE2_DFA_SHORTEST, md,
-                           shared_mctx, workspace, dfa_workspace_ints(len));
+  int rc = pcre2_dfa_match(re->code, (PCRE2_SPTR)subject, len, 0, PCRE2_DFA_SHORTEST, md, shared_mctx,
+                           workspace, dfa_workspace_ints(len));
   if (rc >= 0) return 1;
   if (rc == PCRE2_ERROR_NOMATCH || rc == PCRE2_ERROR_PARTIAL) return 0;
   return rc == PCRE2_ERROR_NOMEMORY ? QS_ENOMEM : QS_ELIMIT;
@@ -160,7 +166,7 @@ int qs_regex_match(const qs_regex_t *re, qs_slice_t subject, qs_slice_t *groups,
   pcre2_match_data *md = thread_match_data(re->groups + 1, &owned);
   if (!md) return QS_ENOMEM;
   const char *base = subject.ptr ? subject.ptr : "";
-  int rc = pcre2_match(re->code, (PCRE2_SPTR)base, subject.len, 0, PCRE2_ANCHORED, md, shared_mctx);
+  int rc = pcre2_match(re->code, (PCRE2_SPTR)base, subject.len, 0, 0, md, shared_mctx);
   int result;
   bool cut_short = false;
   if (rc >= 0) {
