@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "http/form.h"
 #include "hub/subscriptions.h"
 
 #define QS_SUBSCRIPTIONS_API_MAX_DOCS 10000
@@ -147,11 +148,29 @@ static void parse_route(const qs_api_t *api, qs_slice_t path, parsed_route_t *ou
 /* ---- Authorization ---- */
 
 /* §Subscription API: the token must grant `subscribe` on the request's path
- * taken as a topic. No token is a 401 even when anonymous subscribers are
- * allowed. Returns true when authorized; otherwise answers. */
+ * taken as a topic. It is presented as to subscribe: header, then the legacy
+ * `authorization` query parameter (Mercure 0.x read it here too), then the
+ * cookie. No token is a 401 even when anonymous subscribers are allowed.
+ * Returns true when authorized; otherwise answers. */
 static bool authorize(qs_http_request_t *req, const qs_api_t *api) {
   static const char what[] = "subscriptions API";
-  qs_grants_t *grants = qs_api_authenticate(req, api, QS_AUTH_SUBSCRIBER, NULL, 0, false, what, NULL);
+  qs_form_t form;
+  qs_form_init(&form);
+  qs_form_limits_t limits = {.max_pairs = 64, .max_bytes = api->config->max_header_bytes};
+  if (qs_form_parse(req->query, &limits, &form) != 0) {
+    qs_form_dispose(&form);
+    qs_api_headers_t h;
+    qs_api_headers_init(&h, api, req);
+    qs_api_respond_text(req, &h, 400, "malformed or too large query string");
+    return false;
+  }
+  const qs_slice_t *query_token = NULL;
+  for (size_t i = 0; i < form.count && !query_token; i++)
+    if (qs_slice_eq_cstr(form.pairs[i].name, "authorization") && form.pairs[i].value.len)
+      query_token = &form.pairs[i].value;
+  qs_grants_t *grants =
+      qs_api_authenticate(req, api, QS_AUTH_SUBSCRIBER, query_token, query_token ? 1 : 0, false, what, NULL);
+  qs_form_dispose(&form);
   if (!grants) return false;
   qs_slice_t path = req->path;
   bool ok = qs_grants_can_receive(grants, &path, 1);

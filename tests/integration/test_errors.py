@@ -11,7 +11,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, HTTPDecoder, HubTestCase, Response, SSEClient, SSEParser,
-                     b64url, challenge_params, legacy_token, main, metric, publish, publisher_token, raw_request, request, subscriber_token,
+                     b64url, challenge_params, draft08_token, legacy_token, main, metric, publish, publisher_token, raw_request, request, subscriber_token,
                      symfony_body)
 
 BODY_LIMIT = 16 * 1024
@@ -99,6 +99,13 @@ class Errors(HubTestCase):
             "tampered signature": h + "." + c + "." + ("A" if sig[0] != "A" else "B") + sig[1:],
             "alg none": b64url(b'{"typ":"JWT","alg":"none"}') + "." + c + ".",
             "alg HS512 header": b64url(b'{"typ":"JWT","alg":"HS512"}') + "." + c + "." + sig,
+            # A well-signed token whose topic matcher cannot be compiled.
+            "invalid URL pattern grant": draft08_token(SUB_SECRET, self.hub.hub_url, ["subscribe"],
+                                                       ["https://example.com/(unclosed"], match_type="urlpattern"),
+            "back-reference grant": draft08_token(SUB_SECRET, self.hub.hub_url, ["subscribe"],
+                                                  ["https://example.com/(a)(\\1)"], match_type="urlpattern"),
+            "legacy object grant with an invalid URL pattern": legacy_token(
+                SUB_SECRET, subscribe=[{"match": "https://example.com/:id(", "match_type": "urlpattern"}]),
         }
         for name, token in cases.items():
             for carrier in ([("Authorization", "Bearer " + token)], [("Cookie", "mercureAuthorization=" + token)]):

@@ -290,6 +290,10 @@ class SubscriptionsTest(unittest.TestCase):
         tpl = legacy_token(subscribe=[NS + "{/topic}{/subscriber}"])
         self.assertEqual(get(hub, NS + "/" + enc("access/42"), tpl).status, 200)
         self.assertEqual(get(hub, NS + "/" + enc("access/42") + "/" + enc("urn:uuid:x"), tpl).status, 404)
+        # 0.x clients may put the token in the legacy `authorization` query parameter.
+        self.assertEqual(get(hub, NS + "/" + enc("access/42") + "?authorization=" + tpl).status, 200)
+        self.assertEqual(get(hub, NS + "/" + enc("access/42") + "?authorization=" + other).status, 403)
+        self.assertEqual(get(hub, NS + "/" + enc("access/42") + "?authorization=" + tpl[:-4] + "AAAA").status, 401)
 
         # Watchers without a grant get no subscription events (they are private).
         marker = "https://example.com/marker"
