@@ -356,6 +356,14 @@ static int check_claims(const qs_auth_t *auth, const auth_key_t *key, const qs_j
   return 0;
 }
 
+/* Names the keys in use: moves whenever a JWK Set changes, so that tokens
+ * verified with a key since removed are verified again. */
+static uint64_t key_epoch(const qs_auth_t *auth) {
+  uint64_t epoch = 0;
+  for (size_t i = 0; i < auth->source_count; i++) epoch += qs_jwks_source_changes(auth->sources[i]);
+  return epoch;
+}
+
 int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
                        qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
                        qs_auth_failure_t *why) {
@@ -364,8 +372,10 @@ int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t to
   if (role != QS_AUTH_PUBLISHER && role != QS_AUTH_SUBSCRIBER) return refuse(why, "unknown role");
   if (resource_identifier.len == 0)
     resource_identifier = qs_slice(auth->resource_identifier, auth->resource_identifier_len);
+  /* Read before verifying: a set that changes meanwhile makes this entry stale. */
+  uint64_t epoch = key_epoch(auth);
   if (token.len <= auth->max_token_bytes &&
-      (*out = qs_token_cache_get(auth->cache, (int)role, resource_identifier, token, now_ms)))
+      (*out = qs_token_cache_get(auth->cache, (int)role, resource_identifier, token, epoch, now_ms)))
     return 0;
   qs_jws_t jws;
   const char *reason = NULL;
@@ -403,7 +413,7 @@ int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t to
     }
   }
   qs_jws_dispose(&jws);
-  if (!rc) qs_token_cache_put(auth->cache, (int)role, resource_identifier, token, grants);
+  if (!rc) qs_token_cache_put(auth->cache, (int)role, resource_identifier, token, epoch, grants);
   *out = grants;
   return rc;
 }

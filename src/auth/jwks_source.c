@@ -2,7 +2,10 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +24,14 @@ struct qs_jwks_source {
   pthread_mutex_t lock; /* guards everything below */
   pthread_cond_t wake;  /* the thread waits on it; create waits on it for the first fetch */
   qs_jwks_set_t *set;   /* last good set, NULL before the first success */
+  unsigned char document_sha256[SHA256_DIGEST_LENGTH]; /* of the document `set` came from */
   bool stop;
   bool refresh_requested;
   bool first_attempt_done;
   int64_t last_fetch_ms;     /* monotonic time of the last attempt */
   int64_t last_requested_ms; /* monotonic time of the last unknown-kid fetch */
   uint64_t fetches;          /* successful fetches */
+  _Atomic uint64_t changes;  /* fetches that installed different keys (read without the lock) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -55,8 +60,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 }
 
 /* One fetch, on the source's thread, without the lock held. Returns the new
- * set or NULL (logged). */
-static qs_jwks_set_t *fetch(qs_jwks_source_t *s) {
+ * set or NULL (logged), and the SHA-256 of the document it came from. */
+static qs_jwks_set_t *fetch(qs_jwks_source_t *s, unsigned char sha256[SHA256_DIGEST_LENGTH]) {
   fetch_t f = {.source = s};
   qs_buf_init(&f.body, QS_JWKS_MAX_DOCUMENT_BYTES);
   CURL *curl = curl_easy_init();
@@ -93,7 +98,14 @@ static qs_jwks_set_t *fetch(qs_jwks_source_t *s) {
     QS_LOG_WARN("JWKS %s: HTTP status %ld; keeping the last key set", s->url, status);
   } else {
     const char *reason = "out of memory";
-    int prc = qs_jwks_set_parse(f.body.ptr ? f.body.ptr : "", f.body.len, s->algorithms, &set, &reason);
+    const char *body = f.body.ptr ? f.body.ptr : "";
+    int prc = qs_jwks_set_parse(body, f.body.len, s->algorithms, &set, &reason);
+    if (!prc && !EVP_Digest(body, f.body.len, sha256, NULL, EVP_sha256(), NULL)) {
+      qs_jwks_set_release(set);
+      set = NULL;
+      prc = QS_ENOMEM;
+      reason = "cannot hash the document";
+    }
     if (prc) {
       QS_LOG_WARN("JWKS %s: %s; keeping the last key set", s->url, reason);
     } else if (set->count == 0) {
@@ -105,18 +117,6 @@ static qs_jwks_set_t *fetch(qs_jwks_source_t *s) {
   curl_easy_cleanup(curl);
   qs_buf_dispose(&f.body);
   return set;
-}
-
-/* True when two sets hold the same (kid, algorithm) pairs in the same order. */
-static bool same_keys(const qs_jwks_set_t *a, const qs_jwks_set_t *b) {
-  if (!a || !b || a->count != b->count) return false;
-  for (size_t i = 0; i < a->count; i++) {
-    const qs_jwks_entry_t *x = &a->entries[i], *y = &b->entries[i];
-    if (qs_jwt_key_alg(x->key) != qs_jwt_key_alg(y->key) || !x->kid != !y->kid ||
-        (x->kid && strcmp(x->kid, y->kid) != 0))
-      return false;
-  }
-  return true;
 }
 
 static void deadline_after(int64_t ms, struct timespec *ts) {
@@ -148,15 +148,20 @@ static void *run(void *arg) {
     s->refresh_requested = false;
     s->last_fetch_ms = qs_clock_mono_ms();
     pthread_mutex_unlock(&s->lock);
-    qs_jwks_set_t *set = fetch(s);
+    unsigned char sha256[SHA256_DIGEST_LENGTH];
+    qs_jwks_set_t *set = fetch(s, sha256);
     pthread_mutex_lock(&s->lock);
     if (set) {
-      /* A refresh that changes nothing is not worth a line at info level. */
-      qs_log(same_keys(s->set, set) ? QS_LOG_DEBUG : QS_LOG_INFO, "JWKS %s: %zu usable keys (%zu skipped)",
-             s->url, set->count, set->skipped);
+      /* A refresh that returns the same document changes nothing: not
+       * worth a line at info level, nor re-verifying tokens. */
+      bool same = s->set && memcmp(sha256, s->document_sha256, sizeof sha256) == 0;
+      memcpy(s->document_sha256, sha256, sizeof sha256);
+      qs_log(same ? QS_LOG_DEBUG : QS_LOG_INFO, "JWKS %s: %zu usable keys (%zu skipped)", s->url, set->count,
+             set->skipped);
       qs_jwks_set_t *old = s->set;
       s->set = set;
       s->fetches++;
+      if (!same) atomic_fetch_add(&s->changes, 1);
       qs_jwks_set_release(old);
     }
     if (!s->first_attempt_done) {
@@ -258,3 +263,5 @@ uint64_t qs_jwks_source_fetch_count(qs_jwks_source_t *s) {
   pthread_mutex_unlock(&s->lock);
   return n;
 }
+
+uint64_t qs_jwks_source_changes(const qs_jwks_source_t *s) { return atomic_load(&s->changes); }

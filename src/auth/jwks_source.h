@@ -52,6 +52,12 @@ void qs_jwks_source_request_refresh(qs_jwks_source_t *source);
 /* The URL (for logs), borrowed from the source. */
 const char *qs_jwks_source_url(const qs_jwks_source_t *source);
 
+/* How many times a fetch installed keys different from the set before it
+ * (the first set counts): a value that moves means keys may have been
+ * removed, so what was verified with the old set must be verified again.
+ * Thread-safe, lock-free. */
+uint64_t qs_jwks_source_changes(const qs_jwks_source_t *source);
+
 /* Successful fetches so far (tests and metrics). */
 uint64_t qs_jwks_source_fetch_count(qs_jwks_source_t *source);
 

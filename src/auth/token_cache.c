@@ -53,13 +53,15 @@ void qs_token_cache_destroy(qs_token_cache_t *cache) {
   free(cache);
 }
 
-/* The cache key: role byte, resource length, resource, token (unambiguous). */
-static int make_key(int role, qs_slice_t resource, qs_slice_t token, qs_buf_t *key) {
-  qs_buf_init(key, 16 + resource.len + token.len);
-  unsigned char prefix[1 + sizeof(uint64_t)];
+/* The cache key: role byte, key epoch, resource length, resource, token
+ * (unambiguous). */
+static int make_key(int role, uint64_t key_epoch, qs_slice_t resource, qs_slice_t token, qs_buf_t *key) {
+  qs_buf_init(key, 24 + resource.len + token.len);
+  unsigned char prefix[1 + 2 * sizeof(uint64_t)];
   uint64_t len = resource.len;
   prefix[0] = (unsigned char)role;
-  memcpy(prefix + 1, &len, sizeof len);
+  memcpy(prefix + 1, &key_epoch, sizeof key_epoch);
+  memcpy(prefix + 1 + sizeof key_epoch, &len, sizeof len);
   int rc = qs_buf_append(key, prefix, sizeof prefix);
   if (!rc && resource.len) rc = qs_buf_append(key, resource.ptr, resource.len);
   if (!rc) rc = qs_buf_append(key, token.ptr, token.len);
@@ -71,10 +73,10 @@ static shard_t *shard_of(qs_token_cache_t *cache, qs_slice_t key) {
 }
 
 qs_grants_t *qs_token_cache_get(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
-                                int64_t now_ms) {
+                                uint64_t key_epoch, int64_t now_ms) {
   if (!cache || token.len > QS_TOKEN_CACHE_MAX_TOKEN_BYTES) return NULL;
   qs_buf_t key;
-  if (make_key(role, resource, token, &key)) {
+  if (make_key(role, key_epoch, resource, token, &key)) {
     qs_buf_dispose(&key);
     return NULL;
   }
@@ -94,10 +96,10 @@ qs_grants_t *qs_token_cache_get(qs_token_cache_t *cache, int role, qs_slice_t re
 }
 
 void qs_token_cache_put(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
-                        qs_grants_t *grants) {
+                        uint64_t key_epoch, qs_grants_t *grants) {
   if (!cache || token.len > QS_TOKEN_CACHE_MAX_TOKEN_BYTES) return;
   qs_buf_t key;
-  if (make_key(role, resource, token, &key)) {
+  if (make_key(role, key_epoch, resource, token, &key)) {
     qs_buf_dispose(&key);
     return;
   }

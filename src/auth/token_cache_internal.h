@@ -1,6 +1,6 @@
 /* A bounded, thread-safe cache of verified tokens (auth/ only). Verifying a
- * token is deterministic given the token bytes, the role and the resource
- * identifier, except for time; since a verified token stays valid until its
+ * token is deterministic given the token bytes, the role, the resource
+ * identifier and the keys (JWK Sets change), except for time; since a verified token stays valid until its
  * `exp`, an entry is kept at most until then. Failures are never cached. */
 #ifndef QS_AUTH_TOKEN_CACHE_INTERNAL_H
 #define QS_AUTH_TOKEN_CACHE_INTERNAL_H
@@ -24,13 +24,16 @@ qs_token_cache_t *qs_token_cache_create(size_t max_entries);
 void qs_token_cache_destroy(qs_token_cache_t *cache);
 
 /* The grants of a cached token still valid at `now_ms`, with one reference
- * for the caller; NULL when absent or expired. */
+ * for the caller; NULL when absent or expired. `key_epoch` names the keys a
+ * token was verified with: an entry put under another epoch is never
+ * returned (it ages out when its shard fills). */
 qs_grants_t *qs_token_cache_get(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
-                                int64_t now_ms);
+                                uint64_t key_epoch, int64_t now_ms);
 
-/* Remembers the grants of a verified token (taking its own reference). A
- * full shard is emptied first. Out of memory just skips caching. */
+/* Remembers the grants of a token verified under `key_epoch` (taking its own
+ * reference). A full shard is emptied first. Out of memory just skips
+ * caching. */
 void qs_token_cache_put(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
-                        qs_grants_t *grants);
+                        uint64_t key_epoch, qs_grants_t *grants);
 
 #endif

@@ -188,7 +188,9 @@ static const qs_config_option_t options[] = {
      .offset = OFF(jwks_refresh_interval_ms),
      .default_value = "10m",
      .min = 1000,
-     .help = "How often JWK Sets are fetched again. A failed fetch keeps the last good keys."},
+     .help = "How often JWK Sets are fetched again. A failed fetch keeps the last good keys; a fetch that "
+             "changes the set makes every token verified before it be verified again, so a withdrawn key "
+             "stops working at once."},
     {.name = "jwks_unknown_kid_interval",
      .section = S_AUTH,
      .type = QS_OPT_DURATION,

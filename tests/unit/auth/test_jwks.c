@@ -167,7 +167,15 @@ static int verify_eventually(qs_auth_t *auth, const char *token, int ms) {
   }
 }
 
+static qs_auth_t *make_auth_cached(const char *url, int64_t refresh_ms, int64_t unknown_kid_ms,
+                                   size_t cache_entries);
+
 static qs_auth_t *make_auth(const char *url, int64_t refresh_ms, int64_t unknown_kid_ms) {
+  return make_auth_cached(url, refresh_ms, unknown_kid_ms, 0);
+}
+
+static qs_auth_t *make_auth_cached(const char *url, int64_t refresh_ms, int64_t unknown_kid_ms,
+                                   size_t cache_entries) {
   qs_auth_key_config_t key = {.jwks_url = qs_slice_from_cstr(url),
                               .issuer = qs_slice_from_cstr("https://idp.example")};
   qs_auth_config_t config = {
@@ -177,12 +185,64 @@ static qs_auth_t *make_auth(const char *url, int64_t refresh_ms, int64_t unknown
       .match = {.hub_url = qs_slice_from_cstr(HUB), .max_pattern_bytes = 4096},
       .jwks_refresh_interval_ms = refresh_ms,
       .jwks_unknown_kid_interval_ms = unknown_kid_ms,
+      .cache_max_entries = cache_entries,
   };
   qs_auth_t *auth = NULL;
   const char *reason = NULL;
   int rc = qs_auth_create(&config, &auth, &reason);
   if (rc) fail_msg("qs_auth_create: %s", reason);
   return auth;
+}
+
+/* With the verified-token cache on, a token verified (and cached) with a
+ * key is refused as soon as a refresh installs a set without that key; a
+ * refresh that returns the same document keeps the cache. */
+static void cached_tokens_follow_key_removal(void **state) {
+  (void)state;
+  server_t srv;
+  server_start(&srv);
+  key_t_ k1 = make_ec_key("k1"), k2 = make_ec_key("k2");
+  char doc[8192], url[128];
+  snprintf(doc, sizeof doc, "{\"keys\":[%s,%s]}", k1.jwk, k2.jwk);
+  server_set(&srv, 200, doc);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/jwks.json", srv.port);
+  /* Only unknown kids refresh, at most every 100 ms. */
+  qs_auth_t *auth = make_auth_cached(url, 3600 * 1000, 100, 1024);
+  char *t1 = mint(&k1, "k1"), *t2 = mint(&k2, "k2");
+  const char *reason = NULL;
+  assert_int_equal(verify(auth, t1, &reason), 0);
+  assert_int_equal(verify(auth, t1, &reason), 0); /* from the cache */
+  assert_int_equal(verify(auth, t2, &reason), 0);
+
+  /* The same document again: nothing changes. */
+  char *unknown = mint(&k2, "k-unknown");
+  usleep(150 * 1000);
+  int before = atomic_load(&srv.requests);
+  verify(auth, unknown, NULL); /* an unknown kid asks for a fetch */
+  for (int i = 0; i < 150 && atomic_load(&srv.requests) == before; i++) usleep(20 * 1000);
+  assert_int_equal(atomic_load(&srv.requests), before + 1);
+  usleep(100 * 1000);
+  assert_int_equal(verify(auth, t1, &reason), 0);
+
+  /* k1 is withdrawn: its cached token must go with it; k2's still verifies. */
+  snprintf(doc, sizeof doc, "{\"keys\":[%s]}", k2.jwk);
+  server_set(&srv, 200, doc);
+  usleep(150 * 1000);
+  before = atomic_load(&srv.requests);
+  verify(auth, unknown, NULL);
+  for (int i = 0; i < 150 && atomic_load(&srv.requests) == before; i++) usleep(20 * 1000);
+  int refused = QS_EAUTH - 1;
+  for (int i = 0; i < 150 && (refused = verify(auth, t1, &reason)) == 0; i++) usleep(20 * 1000);
+  assert_int_equal(refused, QS_EAUTH);
+  assert_int_equal(verify(auth, t2, &reason), 0);
+
+  qs_auth_destroy(auth);
+  server_stop(&srv);
+  free(t1);
+  free(t2);
+  free(unknown);
+  free(k1.private_pem);
+  free(k2.private_pem);
 }
 
 static void keys_rotate_on_unknown_kid(void **state) {
@@ -291,9 +351,8 @@ static void bad_urls_are_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(keys_rotate_on_unknown_kid),
-      cmocka_unit_test(sets_refresh_on_a_timer),
-      cmocka_unit_test(an_unreachable_url_is_not_fatal),
+      cmocka_unit_test(keys_rotate_on_unknown_kid), cmocka_unit_test(cached_tokens_follow_key_removal),
+      cmocka_unit_test(sets_refresh_on_a_timer),    cmocka_unit_test(an_unreachable_url_is_not_fatal),
       cmocka_unit_test(bad_urls_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
