@@ -29,6 +29,10 @@ typedef struct qs_grants {
   bool legacy;                    /* the grants came from the legacy `mercure` claim */
   qs_slice_t subject;             /* `sub`, empty when absent */
   qs_slice_t issuer;              /* `iss`, empty when absent */
+  /* SHA-256 of the token, for a token without `sub` (it is then its own
+   * principal for max_connections_per_subject); unset for anonymous grants. */
+  bool has_token_digest;
+  unsigned char token_digest[32];
 } qs_grants_t;
 
 /* Grants that allow nothing (anonymous subscribers); one reference. NULL when out of memory. */

@@ -38,18 +38,29 @@ void qs_subject_limiter_destroy(qs_subject_limiter_t *l) {
   free(l);
 }
 
-/* The subject's key, in `out`. */
+/* The principal's key, in `out`: "S", the length of `iss`, `iss`, `sub` for
+ * a token with a subject; "T" and the token's digest for one without. */
 static int subject_key(const qs_grants_t *g, qs_buf_t *out) {
-  int rc = qs_buf_append(out, g->issuer.ptr, g->issuer.len);
-  if (!rc) rc = qs_buf_append(out, "\n", 1);
+  if (g->subject.len == 0) {
+    int rc = qs_buf_append(out, "T", 1);
+    if (!rc) rc = qs_buf_append(out, g->token_digest, sizeof g->token_digest);
+    return rc;
+  }
+  uint64_t issuer_len = g->issuer.len;
+  int rc = qs_buf_append(out, "S", 1);
+  if (!rc) rc = qs_buf_append(out, &issuer_len, sizeof issuer_len);
+  if (!rc) rc = qs_buf_append(out, g->issuer.ptr, g->issuer.len);
   if (!rc) rc = qs_buf_append(out, g->subject.ptr, g->subject.len);
   return rc;
 }
 
+/* Whether the grants name a principal to count. */
+static bool counted(const qs_grants_t *g) { return g && (g->subject.len || g->has_token_digest); }
+
 int qs_subject_limiter_acquire(qs_subject_limiter_t *l, const qs_grants_t *grants,
                                qs_subject_lease_t **lease) {
   *lease = NULL;
-  if (!grants || grants->subject.len == 0) return 0;
+  if (!counted(grants)) return 0;
   qs_buf_t key;
   qs_buf_init(&key, 16384);
   int rc = subject_key(grants, &key);
@@ -93,7 +104,7 @@ void qs_subject_limiter_release(qs_subject_lease_t *lease) {
 }
 
 size_t qs_subject_limiter_count(qs_subject_limiter_t *l, const qs_grants_t *grants) {
-  if (!grants || grants->subject.len == 0) return 0;
+  if (!counted(grants)) return 0;
   qs_buf_t key;
   qs_buf_init(&key, 16384);
   size_t count = 0;

@@ -375,6 +375,18 @@ class InteropTest(unittest.TestCase):
                 time.sleep(0.05)
             self.assertEqual(status, 200)
             alice[1].close()
+
+            # A token without `sub` is its own principal: the same token is
+            # capped, another token without `sub` is not affected.
+            anonymous_token = openssl_token(self.keys, "ES256", claims("https://es256.example"))
+            other_token = openssl_token(self.keys, "ES256", claims("https://es256.example", jti="other"))
+            same = [hubtest.SSEClient(hub, "topic=" + TOPIC, headers=[("Authorization", "Bearer " + anonymous_token)])
+                    for _ in range(3)]
+            self.assertEqual([c.status for c in same], [200, 200, 429])
+            other = hubtest.SSEClient(hub, "topic=" + TOPIC, headers=[("Authorization", "Bearer " + other_token)])
+            self.assertEqual(other.status, 200)
+            for c in same + [other]:
+                c.close()
         finally:
             self.assertEqual(hub.stop(), 0, hub.stderr())
 

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "auth/subject_limit.h"
@@ -41,7 +42,47 @@ static void subjects_are_capped_and_released(void **state) {
   qs_subject_limiter_destroy(l);
 }
 
-static void tokens_without_subject_are_not_counted(void **state) {
+/* A token without `sub` is its own principal, keyed by its digest. */
+static void tokens_without_subject_count_as_themselves(void **state) {
+  (void)state;
+  qs_subject_limiter_t *l = NULL;
+  assert_int_equal(qs_subject_limiter_create(1, &l), 0);
+  qs_grants_t *a = qs_grants_create_empty(), *b = qs_grants_create_empty();
+  a->has_token_digest = b->has_token_digest = true;
+  memset(a->token_digest, 1, sizeof a->token_digest);
+  memset(b->token_digest, 2, sizeof b->token_digest);
+  qs_subject_lease_t *la, *la2, *lb;
+  assert_int_equal(qs_subject_limiter_acquire(l, a, &la), 0);
+  assert_non_null(la);
+  assert_int_equal(qs_subject_limiter_acquire(l, a, &la2), QS_EBUSY);
+  assert_int_equal(qs_subject_limiter_acquire(l, b, &lb), 0);
+  assert_int_equal(qs_subject_limiter_count(l, a), 1);
+  qs_subject_limiter_release(la);
+  qs_subject_limiter_release(lb);
+  assert_int_equal(qs_subject_limiter_count(l, a), 0);
+  qs_grants_release(a);
+  qs_grants_release(b);
+  qs_subject_limiter_destroy(l);
+}
+
+/* Issuer and subject bytes cannot be shifted from one to the other. */
+static void issuer_and_subject_do_not_run_together(void **state) {
+  (void)state;
+  qs_subject_limiter_t *l = NULL;
+  assert_int_equal(qs_subject_limiter_create(1, &l), 0);
+  qs_grants_t *x = grants_of("a\nb", "c"), *y = grants_of("a", "b\nc");
+  qs_subject_lease_t *lx, *ly;
+  assert_int_equal(qs_subject_limiter_acquire(l, x, &lx), 0);
+  assert_int_equal(qs_subject_limiter_acquire(l, y, &ly), 0);
+  qs_subject_limiter_release(lx);
+  qs_subject_limiter_release(ly);
+  qs_grants_release(x);
+  qs_grants_release(y);
+  qs_subject_limiter_destroy(l);
+}
+
+/* Anonymous subscribers (no token) are not counted. */
+static void anonymous_grants_are_not_counted(void **state) {
   (void)state;
   qs_subject_limiter_t *l = NULL;
   assert_int_equal(qs_subject_limiter_create(1, &l), 0);
@@ -58,7 +99,9 @@ static void tokens_without_subject_are_not_counted(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(subjects_are_capped_and_released),
-      cmocka_unit_test(tokens_without_subject_are_not_counted),
+      cmocka_unit_test(tokens_without_subject_count_as_themselves),
+      cmocka_unit_test(issuer_and_subject_do_not_run_together),
+      cmocka_unit_test(anonymous_grants_are_not_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
