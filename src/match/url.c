@@ -155,6 +155,20 @@ static int set_host(rec_t *url, qs_slice_t buffer) {
 
 #define EOF_C (-1)
 
+/* "Set url's query to the empty string" and go to the query state. */
+static state_t begin_query(rec_t *url) {
+  qs_buf_reset(&url->query);
+  url->has_query = true;
+  return ST_QUERY;
+}
+
+/* "Set url's fragment to the empty string" and go to the fragment state. */
+static state_t begin_fragment(rec_t *url) {
+  qs_buf_reset(&url->fragment);
+  url->has_fragment = true;
+  return ST_FRAGMENT;
+}
+
 /* URL Standard, "basic URL parser". `override` is ST_NONE or the state
  * override. Returns 0 (including the spec's early "return"), QS_EPARSE for
  * failure, QS_ETOOBIG or QS_ENOMEM. */
@@ -263,9 +277,7 @@ static int basic_parse(qs_slice_t raw, const rec_t *base, rec_t *url, state_t ov
           url->opaque = true;
           if ((rc = copy_buf(&url->query, &base->query))) goto done;
           url->has_query = base->has_query;
-          qs_buf_reset(&url->fragment);
-          url->has_fragment = true;
-          state = ST_FRAGMENT;
+          state = begin_fragment(url);
         } else if (!qs_slice_eq_cstr(qs_buf_slice(&base->scheme), "file")) {
           state = ST_RELATIVE;
           p--;
@@ -305,13 +317,9 @@ static int basic_parse(qs_slice_t raw, const rec_t *base, rec_t *url, state_t ov
           if ((rc = copy_buf(&url->query, &base->query))) goto done;
           url->has_query = base->has_query;
           if (c == '?') {
-            qs_buf_reset(&url->query);
-            url->has_query = true;
-            state = ST_QUERY;
+            state = begin_query(url);
           } else if (c == '#') {
-            qs_buf_reset(&url->fragment);
-            url->has_fragment = true;
-            state = ST_FRAGMENT;
+            state = begin_fragment(url);
           } else if (c != EOF_C) {
             qs_buf_reset(&url->query);
             url->has_query = false;
@@ -466,13 +474,9 @@ static int basic_parse(qs_slice_t raw, const rec_t *base, rec_t *url, state_t ov
           if ((rc = copy_buf(&url->query, &base->query))) goto done;
           url->has_query = base->has_query;
           if (c == '?') {
-            qs_buf_reset(&url->query);
-            url->has_query = true;
-            state = ST_QUERY;
+            state = begin_query(url);
           } else if (c == '#') {
-            qs_buf_reset(&url->fragment);
-            url->has_fragment = true;
-            state = ST_FRAGMENT;
+            state = begin_fragment(url);
           } else if (c != EOF_C) {
             qs_buf_reset(&url->query);
             url->has_query = false;
@@ -537,13 +541,9 @@ static int basic_parse(qs_slice_t raw, const rec_t *base, rec_t *url, state_t ov
           state = ST_PATH;
           if (c != '/' && c != '\\') p--;
         } else if (override == ST_NONE && c == '?') {
-          qs_buf_reset(&url->query);
-          url->has_query = true;
-          state = ST_QUERY;
+          state = begin_query(url);
         } else if (override == ST_NONE && c == '#') {
-          qs_buf_reset(&url->fragment);
-          url->has_fragment = true;
-          state = ST_FRAGMENT;
+          state = begin_fragment(url);
         } else if (c != EOF_C) {
           state = ST_PATH;
           if (c != '/') p--;
@@ -568,13 +568,9 @@ static int basic_parse(qs_slice_t raw, const rec_t *base, rec_t *url, state_t ov
           }
           qs_buf_reset(&buffer);
           if (c == '?') {
-            qs_buf_reset(&url->query);
-            url->has_query = true;
-            state = ST_QUERY;
+            state = begin_query(url);
           } else if (c == '#') {
-            qs_buf_reset(&url->fragment);
-            url->has_fragment = true;
-            state = ST_FRAGMENT;
+            state = begin_fragment(url);
           }
         } else {
           char ch = (char)c;
@@ -584,13 +580,9 @@ static int basic_parse(qs_slice_t raw, const rec_t *base, rec_t *url, state_t ov
 
       case ST_OPAQUE_PATH:
         if (c == '?') {
-          qs_buf_reset(&url->query);
-          url->has_query = true;
-          state = ST_QUERY;
+          state = begin_query(url);
         } else if (c == '#') {
-          qs_buf_reset(&url->fragment);
-          url->has_fragment = true;
-          state = ST_FRAGMENT;
+          state = begin_fragment(url);
         } else if (c == ' ') {
           /* A space right before the query or fragment is encoded so that it
            * survives serialization round trips. */
@@ -608,9 +600,7 @@ static int basic_parse(qs_slice_t raw, const rec_t *base, rec_t *url, state_t ov
           if ((rc = qs_url_percent_encode(qs_buf_slice(&buffer), set, &url->query))) goto done;
           qs_buf_reset(&buffer);
           if (c == '#') {
-            qs_buf_reset(&url->fragment);
-            url->has_fragment = true;
-            state = ST_FRAGMENT;
+            state = begin_fragment(url);
           }
         } else if (c != EOF_C) {
           char ch = (char)c;
