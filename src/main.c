@@ -102,13 +102,18 @@ static int add_key(keys_t *keys, int role, const char *value, qs_slice_t alg, qs
   return 0;
 }
 
+/* Whether the configuration names any key (else a development key is made). */
+static bool keys_configured(const qs_config_t *cfg) {
+  return cfg->publisher_jwt[0] || cfg->subscriber_jwt[0] || cfg->publisher_jwks_url[0] ||
+         cfg->subscriber_jwks_url[0] || cfg->issuers.count > 0;
+}
+
 static int resolve_keys(const qs_config_t *cfg, keys_t *keys, char *err, size_t errlen) {
   memset(keys, 0, sizeof *keys);
   const char *publisher = cfg->publisher_jwt, *subscriber = cfg->subscriber_jwt;
   const char *publisher_alg = cfg->publisher_jwt_alg, *subscriber_alg = cfg->subscriber_jwt_alg;
   const char *publisher_jwks = cfg->publisher_jwks_url, *subscriber_jwks = cfg->subscriber_jwks_url;
-  bool legacy_keys = publisher[0] || subscriber[0] || publisher_jwks[0] || subscriber_jwks[0];
-  if (!legacy_keys && cfg->issuers.count == 0) {
+  if (!keys_configured(cfg)) {
     unsigned char random[32];
     if (RAND_bytes(random, sizeof random) != 1) {
       snprintf(err, errlen, "cannot generate a development key");
@@ -230,12 +235,54 @@ static void *run_worker(void *arg) {
   return NULL;
 }
 
+/* The main loop's signal handles; closing them all lets it end. */
+static uv_signal_t sigint, sigterm, sighup;
+
 static void on_signal(uv_signal_t *handle, int signum) {
+  (void)handle;
   QS_LOG_INFO("%s received: shutting down gracefully", signum == SIGINT ? "SIGINT" : "SIGTERM");
   for (size_t i = 0; i < worker_count; i++) uv_async_send(&workers[i].stop);
-  uv_close((uv_handle_t *)handle, NULL);
-  uv_signal_t *other = handle->data;
-  if (!uv_is_closing((uv_handle_t *)other)) uv_close((uv_handle_t *)other, NULL);
+  uv_signal_t *all[] = {&sigint, &sigterm, &sighup};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    if (!uv_is_closing((uv_handle_t *)all[i])) uv_close((uv_handle_t *)all[i], NULL);
+}
+
+/* The command line, kept for SIGHUP: a reload reads the configuration
+ * (file, environment, flags) again the way the process start did. */
+static int saved_argc;
+static char **saved_argv;
+
+/* SIGHUP: reads the configuration again and replaces the token verifier
+ * with its keys (key files re-read, JWK Sets fetched again). Other settings
+ * need a restart. A configuration that does not load, or keys that do not
+ * work, leave the current keys serving. */
+static void on_reload(uv_signal_t *handle, int signum) {
+  (void)signum;
+  qs_api_t *api = handle->data;
+  qs_config_t fresh;
+  char err[512] = "";
+  if (qs_config_load(&fresh, saved_argc, saved_argv, environ, err, sizeof err) != 0) {
+    QS_LOG_ERROR("SIGHUP: the configuration does not load (%s); keeping the current keys", err);
+    qs_config_dispose(&fresh);
+    return;
+  }
+  static keys_t keys; /* static: large */
+  if (!keys_configured(&fresh)) {
+    QS_LOG_WARN("SIGHUP: no key is configured; keeping the current keys");
+  } else if (resolve_keys(&fresh, &keys, err, sizeof err) != 0) {
+    QS_LOG_ERROR("SIGHUP: %s; keeping the current keys", err);
+  } else {
+    const char *reason = NULL;
+    int rc = qs_api_replace_keys(api, keys.publisher, keys.publisher_count, keys.subscriber,
+                                 keys.subscriber_count, &reason);
+    if (rc)
+      QS_LOG_ERROR("SIGHUP: keys refused (%s); keeping the current keys", reason ? reason : qs_strerror(rc));
+    else
+      QS_LOG_INFO("SIGHUP: keys reloaded (%zu publisher, %zu subscriber); other settings apply at restart",
+                  keys.publisher_count, keys.subscriber_count);
+  }
+  keys_dispose(&keys);
+  qs_config_dispose(&fresh);
 }
 
 /* Splits "host:port", "[v6]:port" or ":port". */
@@ -383,13 +430,13 @@ static int serve(qs_config_t *cfg) {
 
   uv_loop_t main_loop;
   uv_loop_init(&main_loop);
-  uv_signal_t sigint, sigterm;
   uv_signal_init(&main_loop, &sigint);
   uv_signal_init(&main_loop, &sigterm);
-  sigint.data = &sigterm;
-  sigterm.data = &sigint;
+  uv_signal_init(&main_loop, &sighup);
+  sighup.data = api;
   uv_signal_start(&sigint, on_signal, SIGINT);
   uv_signal_start(&sigterm, on_signal, SIGTERM);
+  uv_signal_start(&sighup, on_reload, SIGHUP);
   signal(SIGPIPE, SIG_IGN);
   for (size_t i = 0; i < worker_count; i++) pthread_create(&workers[i].thread, NULL, run_worker, &workers[i]);
   uv_run(&main_loop, UV_RUN_DEFAULT);
@@ -407,6 +454,8 @@ static int serve(qs_config_t *cfg) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "token") == 0) return qs_token_command(argc - 1, argv + 1, environ);
+  saved_argc = argc;
+  saved_argv = argv;
   qs_config_t cfg;
   char err[512] = "";
   int rc = qs_config_load(&cfg, argc, argv, environ, err, sizeof err);
@@ -418,6 +467,10 @@ int main(int argc, char **argv) {
   } else if (cfg.help_requested) {
     qs_config_print_help(stdout);
     printf("\nSubcommand:\n  quicksilver token [--help] ...   mint a token for development and scripts\n");
+    printf(
+        "\nSignals:\n  SIGTERM, SIGINT   stop gracefully (streams end cleanly, publishes are answered)\n"
+        "  SIGHUP            reload the keys: configuration read again, key files re-read,\n"
+        "                    JWK Sets fetched again (other settings apply at the next start)\n");
   } else if (cfg.version_requested) {
     printf("quicksilver %s\n", QS_VERSION);
   } else {

@@ -37,8 +37,57 @@ int qs_api_create(const qs_config_t *config, qs_hub_t *hub, qs_api_t **out) {
     free(api);
     return QS_ENOMEM;
   }
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  int rc = pthread_rwlock_init(&api->auth_lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
+  if (rc != 0) {
+    qs_http_admission_destroy(api->admission);
+    free(api);
+    return QS_ENOMEM;
+  }
   api->hub = hub;
   *out = api;
+  return 0;
+}
+
+/* Builds a token verifier from the keys, with the settings of the
+ * configuration. Returns 0, QS_EINVAL with `*reason`, or QS_ENOMEM. */
+static int create_auth(const qs_api_t *api, const qs_auth_key_config_t *publisher_keys,
+                       size_t publisher_key_count, const qs_auth_key_config_t *subscriber_keys,
+                       size_t subscriber_key_count, qs_auth_t **out, const char **reason) {
+  const qs_config_t *config = api->config;
+  qs_auth_config_t auth_config = {
+      .publisher_keys = publisher_keys,
+      .publisher_key_count = publisher_key_count,
+      .subscriber_keys = subscriber_keys,
+      .subscriber_key_count = subscriber_key_count,
+      .resource_identifier =
+          qs_slice_from_cstr(config->resource_identifier[0] ? config->resource_identifier : api->hub_url),
+      .match = api->match_options,
+      .max_token_bytes = config->max_token_bytes,
+      .cache_max_entries = QS_AUTH_DEFAULT_CACHE_ENTRIES,
+      .jwks_refresh_interval_ms = (int64_t)config->jwks_refresh_interval_ms,
+      .jwks_unknown_kid_interval_ms = (int64_t)config->jwks_unknown_kid_interval_ms,
+  };
+  return qs_auth_create(&auth_config, out, reason);
+}
+
+int qs_api_replace_keys(qs_api_t *api, const qs_auth_key_config_t *publisher_keys, size_t publisher_key_count,
+                        const qs_auth_key_config_t *subscriber_keys, size_t subscriber_key_count,
+                        const char **reason) {
+  qs_auth_t *fresh = NULL;
+  int rc = create_auth(api, publisher_keys, publisher_key_count, subscriber_keys, subscriber_key_count,
+                       &fresh, reason);
+  if (rc) return rc;
+  pthread_rwlock_wrlock(&api->auth_lock);
+  qs_auth_t *old = api->auth;
+  api->auth = fresh;
+  pthread_rwlock_unlock(&api->auth_lock);
+  /* No worker holds the old verifier any more: they only use it under the
+   * read lock. Its JWKS threads stop here, on the caller's thread. */
+  qs_auth_destroy(old);
   return 0;
 }
 
@@ -81,28 +130,17 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
       return rc;
     }
   }
-  qs_auth_config_t auth_config = {
-      .publisher_keys = publisher_keys,
-      .publisher_key_count = publisher_key_count,
-      .subscriber_keys = subscriber_keys,
-      .subscriber_key_count = subscriber_key_count,
-      .resource_identifier =
-          qs_slice_from_cstr(config->resource_identifier[0] ? config->resource_identifier : api->hub_url),
-      .match = api->match_options,
-      .max_token_bytes = config->max_token_bytes,
-      .cache_max_entries = QS_AUTH_DEFAULT_CACHE_ENTRIES,
-      .jwks_refresh_interval_ms = (int64_t)config->jwks_refresh_interval_ms,
-      .jwks_unknown_kid_interval_ms = (int64_t)config->jwks_unknown_kid_interval_ms,
-  };
   if (config->max_connections_per_subject > 0 &&
       qs_subject_limiter_create((size_t)config->max_connections_per_subject, &api->subject_limiter) != 0)
     return QS_ENOMEM;
-  return qs_auth_create(&auth_config, &api->auth, reason);
+  return create_auth(api, publisher_keys, publisher_key_count, subscriber_keys, subscriber_key_count,
+                     &api->auth, reason);
 }
 
 void qs_api_destroy(qs_api_t *api) {
   if (!api) return;
   qs_auth_destroy(api->auth);
+  pthread_rwlock_destroy(&api->auth_lock);
   qs_http_admission_destroy(api->admission);
   qs_subject_limiter_destroy(api->subject_limiter);
   qs_cors_destroy(api->cors);
@@ -204,7 +242,9 @@ qs_grants_t *qs_api_authenticate(qs_http_request_t *req, const qs_api_t *api, qs
     return NULL;
   }
   qs_grants_t *grants = NULL;
+  pthread_rwlock_rdlock((pthread_rwlock_t *)&api->auth_lock);
   int rc = qs_auth_verify(api->auth, role, token, qs_clock_wall_ms(), &grants, &why);
+  pthread_rwlock_unlock((pthread_rwlock_t *)&api->auth_lock);
   if (rc != 0) {
     qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
                          why.reason ? why.reason : "invalid token", what);

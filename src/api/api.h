@@ -33,6 +33,16 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
                  size_t publisher_key_count, const qs_auth_key_config_t *subscriber_keys,
                  size_t subscriber_key_count, const char **reason);
 
+/* Replaces the token verifier with one built from the given keys (copied),
+ * for a reload (SIGHUP): requests verified from then on use the new keys;
+ * tokens already verified (open streams) keep their grants. Call after
+ * qs_api_ready, from any thread but a worker's (it waits for requests in
+ * progress and for the old verifier's JWKS fetches to stop). Returns 0, or
+ * QS_EINVAL with `*reason` / QS_ENOMEM, the old keys then staying. */
+int qs_api_replace_keys(qs_api_t *api, const qs_auth_key_config_t *publisher_keys, size_t publisher_key_count,
+                        const qs_auth_key_config_t *subscriber_keys, size_t subscriber_key_count,
+                        const char **reason);
+
 /* Frees the shared state (and its verifier); every worker must have closed. */
 void qs_api_destroy(qs_api_t *api);
 

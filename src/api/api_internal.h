@@ -2,6 +2,8 @@
 #ifndef QS_API_API_INTERNAL_H
 #define QS_API_API_INTERNAL_H
 
+#include <pthread.h>
+
 #include "api/api.h"
 #include "api/publish_fields.h"
 #include "auth/extract.h"
@@ -13,7 +15,11 @@
 
 struct qs_api {
   const qs_config_t *config;
+  /* The token verifier. Workers hold auth_lock for reading while they use
+   * it; qs_api_replace_keys swaps it under the write lock (writers first, so
+   * a steady stream of requests cannot hold a reload off). */
   qs_auth_t *auth;
+  pthread_rwlock_t auth_lock;
   qs_hub_t *hub;
   char *hub_url;       /* public URL of the hub */
   qs_slice_t hub_path; /* path part of hub_url, e.g. "/.well-known/mercure" */

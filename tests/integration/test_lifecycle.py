@@ -1,4 +1,5 @@
-"""Process life: graceful SIGTERM/SIGINT with subscribers connected, --help,
+"""Process life: graceful SIGTERM/SIGINT with subscribers connected, key
+reload on SIGHUP, --help,
 --version, bad flags, the development key banner, and an LMDB history that
 survives a restart."""
 import os
@@ -12,8 +13,8 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (Hub, SSEClient, main, php_urlencode, publish, publisher_token, request, run_binary,
-                     subscriber_token)
+from hubtest import (SUB_SECRET, Hub, SSEClient, main, php_urlencode, publish, publisher_token, request,
+                     run_binary, subscriber_token)
 
 
 class Lifecycle(unittest.TestCase):
@@ -57,6 +58,45 @@ class Lifecycle(unittest.TestCase):
         finally:
             for s in subs:
                 s.close()
+
+    def wait_log(self, hub, text, count, timeout=10):
+        deadline = time.time() + timeout
+        while hub.stderr().count(text) < count:
+            if time.time() > deadline:
+                self.fail("no %r line (%d wanted) in:\n%s" % (text, count, hub.stderr()[-4000:]))
+            time.sleep(0.05)
+
+    def test_sighup_reloads_keys_and_keeps_streams(self):
+        tmp = tempfile.mkdtemp(prefix="qs-reload-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        key_file = os.path.join(tmp, "publisher.key")
+        old_key, new_key = "the-old-publisher-key-of-32-bytes-at-least", "the-new-publisher-key-of-32-bytes-at-least"
+        with open(key_file, "w") as f:
+            f.write(old_key)
+        hub = self.start("--publisher_jwt", "@" + key_file, "--subscriber_jwt", SUB_SECRET, keys=False)
+        old_token, new_token = publisher_token(secret=old_key), publisher_token(secret=new_key)
+        with SSEClient(hub, "topic=access%2F42", [("Authorization", "Bearer " + subscriber_token(["access/42"]))]) as s:
+            self.assertEqual(s.status, 200)
+            self.assertEqual(publish(hub, ["access/42"], "before", token=old_token).status, 200)
+            self.assertEqual(publish(hub, ["access/42"], "refused", token=new_token).status, 401)
+
+            # The key file is rotated: after SIGHUP only the new key verifies.
+            with open(key_file, "w") as f:
+                f.write(new_key)
+            hub.send_signal(signal.SIGHUP)
+            self.wait_log(hub, "SIGHUP: keys reloaded", 1)
+            self.assertEqual(publish(hub, ["access/42"], "refused", token=old_token).status, 401)
+            self.assertEqual(publish(hub, ["access/42"], "after", token=new_token).status, 200)
+
+            # A key that cannot be read leaves the current keys serving.
+            os.remove(key_file)
+            hub.send_signal(signal.SIGHUP)
+            self.wait_log(hub, "keeping the current keys", 1)
+            self.assertEqual(publish(hub, ["access/42"], "still", token=new_token).status, 200)
+
+            # The stream opened before the reloads saw every accepted update.
+            self.assertEqual([e.data for e in s.wait_events(3)], ["before", "after", "still"])
+        self.assertTrue(hub.alive())
 
     def test_sigterm_ends_streams_cleanly_and_exits_0(self):
         self.graceful_stop_with_subscribers(signal.SIGTERM)
@@ -166,7 +206,7 @@ class Lifecycle(unittest.TestCase):
         out = p.stdout.decode()
         for name in ("--listen", "--publisher_jwt", "--subscriber_jwt", "anonymous", "--cors_origins",
                      "--publish_origins", "--heartbeat", "--workers", "--transport", "--history_path",
-                     "--subscriber_queue_limit", "--max_request_body_size", "--config"):
+                     "--subscriber_queue_limit", "--max_request_body_size", "--config", "SIGHUP"):
             self.assertIn(name, out, "--help does not mention %s" % name)
 
     def test_version(self):
