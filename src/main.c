@@ -20,6 +20,7 @@
 #include "base/uuid.h"
 #include "config/config.h"
 #include "hub/subscriptions.h"
+#include "net/tls.h"
 #include "token_command.h"
 
 extern char **environ;
@@ -247,15 +248,37 @@ static void on_signal(uv_signal_t *handle, int signum) {
     if (!uv_is_closing((uv_handle_t *)all[i])) uv_close((uv_handle_t *)all[i], NULL);
 }
 
+/* The HTTPS certificate and key (tls_cert, tls_key), NULL for plain HTTP. */
+static qs_tls_context_t *tls_context;
+
 /* The command line, kept for SIGHUP: a reload reads the configuration
  * (file, environment, flags) again the way the process start did. */
 static int saved_argc;
 static char **saved_argv;
 
-/* SIGHUP: reads the configuration again and replaces the token verifier
- * with its keys (key files re-read, JWK Sets fetched again). Other settings
- * need a restart. A configuration that does not load, or keys that do not
- * work, leave the current keys serving. */
+/* SIGHUP, for the certificate: new connections get the files' current
+ * content; a failure keeps the current certificate. */
+static void reload_certificate(const qs_config_t *fresh) {
+  if (!tls_context) {
+    if (fresh->tls_cert[0]) QS_LOG_WARN("SIGHUP: tls_cert is set, but turning HTTPS on needs a restart");
+    return;
+  }
+  if (!fresh->tls_cert[0]) {
+    QS_LOG_WARN("SIGHUP: tls_cert is empty, but turning HTTPS off needs a restart; keeping the certificate");
+    return;
+  }
+  const char *reason = NULL;
+  if (qs_tls_context_reload(tls_context, fresh->tls_cert, fresh->tls_key, &reason) != 0)
+    QS_LOG_ERROR("SIGHUP: %s; keeping the current certificate", reason ? reason : "cannot load it");
+  else
+    QS_LOG_INFO("SIGHUP: certificate reloaded from %s", fresh->tls_cert);
+}
+
+/* SIGHUP: reads the configuration again, replaces the token verifier with
+ * its keys (key files re-read, JWK Sets fetched again) and reloads the
+ * certificate. Other settings need a restart. A configuration that does not
+ * load, or keys or a certificate that do not work, leave the current ones
+ * serving. */
 static void on_reload(uv_signal_t *handle, int signum) {
   (void)signum;
   qs_api_t *api = handle->data;
@@ -266,6 +289,7 @@ static void on_reload(uv_signal_t *handle, int signum) {
     qs_config_dispose(&fresh);
     return;
   }
+  reload_certificate(&fresh);
   static keys_t keys; /* static: large */
   if (!keys_configured(&fresh)) {
     QS_LOG_WARN("SIGHUP: no key is configured; keeping the current keys");
@@ -381,6 +405,17 @@ static int serve(qs_config_t *cfg) {
     qs_subscriptions_destroy(subscriptions);
     return 1;
   }
+  if (cfg->tls_cert[0]) {
+    const char *reason = "out of memory";
+    if (qs_tls_context_create(cfg->tls_cert, cfg->tls_key, &tls_context, &reason) != 0) {
+      QS_LOG_ERROR("HTTPS: %s", reason);
+      qs_api_destroy(api);
+      qs_hub_destroy(hub);
+      qs_subscriptions_destroy(subscriptions);
+      return 1;
+    }
+    qs_api_use_tls(api, tls_context);
+  }
   const char *reason = NULL;
   size_t started = 0;
   for (; started < worker_count; started++) {
@@ -416,6 +451,7 @@ static int serve(qs_config_t *cfg) {
       uv_loop_close(&workers[i].loop);
     }
     qs_api_destroy(api);
+    qs_tls_context_destroy(tls_context);
     qs_hub_destroy(hub);
     qs_subscriptions_destroy(subscriptions);
     return 1;
@@ -446,6 +482,7 @@ static int serve(qs_config_t *cfg) {
   }
   uv_loop_close(&main_loop);
   qs_api_destroy(api);
+  qs_tls_context_destroy(tls_context);
   qs_hub_destroy(hub);
   qs_subscriptions_destroy(subscriptions);
   QS_LOG_INFO("stopped");

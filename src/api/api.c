@@ -348,11 +348,18 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
     qs_hub_shard_close(worker->shard, free, worker);
     return rc;
   }
+  if (api->tls && (rc = qs_http_server_use_tls(worker->server, api->tls)) != 0) {
+    qs_http_server_close(worker->server, NULL, NULL);
+    qs_hub_shard_close(worker->shard, free, worker);
+    return rc;
+  }
   /* Updates published during an iteration join the streams' writes of that iteration. */
   qs_http_server_on_flush(worker->server, on_flush, worker);
   *out = worker;
   return 0;
 }
+
+void qs_api_use_tls(qs_api_t *api, struct qs_tls_context *tls) { api->tls = tls; }
 
 int qs_api_worker_port(const qs_api_worker_t *worker) { return qs_http_server_port(worker->server); }
 

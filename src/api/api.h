@@ -49,6 +49,12 @@ void qs_api_destroy(qs_api_t *api);
 /* The hub's public URL (e.g. "http://localhost:3000/.well-known/mercure"). */
 const char *qs_api_hub_url(const qs_api_t *api);
 
+struct qs_tls_context;
+
+/* Makes the workers started from now on serve HTTPS with `tls` (net/tls.h;
+ * borrowed: it must outlive the api). Call before qs_api_worker_start. */
+void qs_api_use_tls(qs_api_t *api, struct qs_tls_context *tls);
+
 /* Starts serving on `loop` (call on the loop's thread or before it runs):
  * creates the loop's hub shard and an HTTP server on host:port (SO_REUSEPORT,
  * so every worker listens on the same address). Returns 0 or the error of the

@@ -30,6 +30,7 @@ struct qs_api {
   qs_http_admission_t *admission;        /* connection counts shared by every worker */
   qs_cors_t *cors;                       /* NULL when cors_origins is empty */
   qs_subject_limiter_t *subject_limiter; /* NULL when max_connections_per_subject is 0 */
+  struct qs_tls_context *tls;            /* borrowed; NULL: plain HTTP */
 };
 
 struct qs_api_worker {

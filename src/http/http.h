@@ -87,6 +87,15 @@ typedef struct qs_http_server qs_http_server_t;
 int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_http_limits_t *limits,
                           qs_http_handler_fn handler, void *ctx, qs_http_server_t **out);
 
+struct qs_tls_context;
+
+/* Serves TLS (net/tls.h) on the connections accepted from now on, with the
+ * context's current certificate; `tls` is borrowed and must outlive the
+ * server. Call on the loop's thread (or before it runs). A connection
+ * refused for the connection limits is then closed without an answer (one
+ * would need a handshake first). Returns 0 or QS_ENOMEM. */
+int qs_http_server_use_tls(qs_http_server_t *server, struct qs_tls_context *tls);
+
 /* The bound port. */
 int qs_http_server_port(const qs_http_server_t *server);
 

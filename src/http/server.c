@@ -11,7 +11,13 @@
  * Writes go through one queue per connection and leave at the end of the
  * loop iteration (a uv_check handle): everything queued meanwhile goes out
  * in one uv_try_write (a writev), and only what the kernel did not take is
- * handed to uv_write. That is the hot path of fan-out. */
+ * handed to uv_write. That is the hot path of fan-out.
+ *
+ * With TLS (qs_http_server_use_tls), the same queue is encrypted at flush
+ * time (net/tls.h works on memory only): the plaintext segments are released
+ * once encrypted and the ciphertext takes their place in the batch; what the
+ * session produces on its own (handshake, tickets, close_notify) is written
+ * as it appears. libuv keeps writes in order, so records leave in order. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,7 @@
 #include "base/map.h"
 #include "http/admission.h"
 #include "http/http1_internal.h"
+#include "net/tls.h"
 
 /* Shared per-loop read buffer: connections own no read memory. */
 #define READ_BUF_BYTES (64 * 1024)
@@ -118,7 +125,8 @@ static unsigned seg_iovs(const seg_t *s) { return s->pooled ? s->nrefs : 1; }
 typedef struct {
   uv_write_t req;
   qs_h1_conn_t *conn;
-  seg_t *segs; /* owned; released when the write completes */
+  seg_t *segs;  /* owned; released when the write completes */
+  char *cipher; /* owned TLS output the bufs point into, or NULL */
   char hdr[MAX_RUNS][20];
   unsigned nbufs;
   uv_buf_t bufs[];
@@ -172,6 +180,7 @@ struct qs_h1_conn {
   bool close_after; /* close instead of keeping alive once the current answer is out */
   bool stream_open; /* on_close not yet called */
   bool addr_counted;
+  qs_tls_session_t *tls; /* NULL for plaintext */
 };
 
 /* DESIGN: at most 1 KiB of user-space memory per idle subscriber; this
@@ -197,8 +206,10 @@ struct qs_http_server {
   void *on_flush_ctx;
   size_t burst_max; /* most bytes queued on a connection with no write in flight, this iteration */
   char *read_buf;
-  seg_t *free_segs;  /* the segment pool's free list */
-  seg_slab_t *slabs; /* every block of the pool */
+  qs_tls_context_t *tls; /* borrowed; NULL for plaintext */
+  char *tls_plain;       /* decrypted input, READ_BUF_BYTES, shared like read_buf */
+  seg_t *free_segs;      /* the segment pool's free list */
+  seg_slab_t *slabs;     /* every block of the pool */
   bool read_buf_busy;
   bool closing;
   bool handles_closing;
@@ -358,6 +369,7 @@ static void on_write(uv_write_t *req, int status) {
   qs_h1_conn_t *c = b->conn;
   c->inflight = NULL;
   release_list(c, b->segs);
+  free(b->cipher);
   free(b);
   if (c->state == ST_CLOSED) return;
   if (status < 0) {
@@ -393,6 +405,110 @@ static unsigned seg_fill(seg_t *s, uv_buf_t *iov) {
   seg_ref_t *refs = seg_refs(s);
   for (unsigned i = 0; i < s->nrefs; i++) iov[i] = uv_buf_init((char *)refs[i].ptr, (unsigned)refs[i].len);
   return s->nrefs;
+}
+
+/* ---- TLS output ------------------------------------------------------- */
+
+/* Takes the session's ciphertext into a malloc'd block; NULL when there is
+ * none (or no memory: *failed then). */
+static char *tls_take(qs_h1_conn_t *c, size_t *len, bool *failed) {
+  *failed = false;
+  *len = 0;
+  if (qs_tls_session_output_len(c->tls) == 0) return NULL;
+  qs_buf_t out;
+  qs_buf_init(&out, SIZE_MAX);
+  if (qs_tls_session_take_output(c->tls, &out) != 0) {
+    qs_buf_dispose(&out);
+    *failed = true;
+    return NULL;
+  }
+  return qs_buf_steal(&out, len);
+}
+
+static void on_tls_write(uv_write_t *req, int status) {
+  batch_t *b = req->data;
+  qs_h1_conn_t *c = b->conn;
+  free(b->cipher);
+  free(b);
+  if (status < 0 && c->state != ST_CLOSED) conn_fail(c, QS_EIO);
+}
+
+/* Writes `len` bytes of ciphertext (taking `cipher`): what the kernel takes
+ * at once, the rest with uv_write, either as the connection's in-flight batch
+ * (`as_inflight`, for queued output: after_flush then waits for it) or on its
+ * own (what the session produced while reading). False after conn_fail. */
+static bool tls_write(qs_h1_conn_t *c, char *cipher, size_t len, bool as_inflight) {
+  uv_buf_t buf = uv_buf_init(cipher, (unsigned)len);
+  int w = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+  if (w == UV_EAGAIN) w = 0;
+  if (w < 0) {
+    free(cipher);
+    conn_fail(c, QS_EIO);
+    return false;
+  }
+  if ((size_t)w == len) {
+    free(cipher);
+    return true;
+  }
+  batch_t *b = malloc(sizeof *b + sizeof(uv_buf_t));
+  if (!b) {
+    free(cipher);
+    conn_fail(c, QS_ENOMEM);
+    return false;
+  }
+  b->conn = c;
+  b->segs = NULL;
+  b->cipher = cipher;
+  b->nbufs = 1;
+  b->bufs[0] = uv_buf_init(cipher + w, (unsigned)(len - (size_t)w));
+  b->req.data = b;
+  if (as_inflight) {
+    c->inflight = b;
+    c->blocked = true;
+  }
+  if (uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, 1, as_inflight ? on_write : on_tls_write) != 0) {
+    if (as_inflight) c->inflight = NULL;
+    free(cipher);
+    free(b);
+    conn_fail(c, QS_EIO);
+    return false;
+  }
+  return true;
+}
+
+/* Sends what the session produced by itself. False after conn_fail. */
+static bool tls_send_pending(qs_h1_conn_t *c) {
+  size_t len;
+  bool failed;
+  char *cipher = tls_take(c, &len, &failed);
+  if (failed) {
+    conn_fail(c, QS_ENOMEM);
+    return false;
+  }
+  return !cipher || tls_write(c, cipher, len, false);
+}
+
+/* Encrypts one batch of queued plaintext (its segments are released at once)
+ * and writes it. True when the flush may go on at once; false when it must
+ * wait (a write in flight, or the connection failed). */
+static bool tls_flush(qs_h1_conn_t *c, const uv_buf_t *iov, unsigned n, seg_t *taken) {
+  int rc = 0;
+  for (unsigned i = 0; !rc && i < n; i++) rc = qs_tls_session_write(c->tls, iov[i].base, iov[i].len);
+  release_list(c, taken);
+  if (rc) {
+    conn_fail(c, rc == QS_ENOMEM ? QS_ENOMEM : QS_EIO);
+    return false;
+  }
+  size_t len;
+  bool failed;
+  char *cipher = tls_take(c, &len, &failed);
+  if (failed) {
+    conn_fail(c, QS_ENOMEM);
+    return false;
+  }
+  if (!cipher) return true;
+  if (!tls_write(c, cipher, len, true)) return false;
+  return !c->inflight;
 }
 
 /* Sends the queue: as much as possible in one writev, the rest with uv_write. */
@@ -433,6 +549,10 @@ static void conn_flush(qs_h1_conn_t *c) {
     c->q_head = last->next;
     last->next = NULL;
     if (!c->q_head) c->q_tail = NULL;
+    if (c->tls) {
+      if (!tls_flush(c, iov, n, taken)) return;
+      continue;
+    }
 
     int w = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
     if (w == UV_EAGAIN) w = 0;
@@ -458,6 +578,7 @@ static void conn_flush(qs_h1_conn_t *c) {
     }
     b->conn = c;
     b->segs = taken;
+    b->cipher = NULL;
     b->nbufs = rest;
     memcpy(b->hdr, hdr, sizeof hdr);
     for (unsigned i = 0; i < rest; i++) {
@@ -583,6 +704,10 @@ static void start_drain(qs_h1_conn_t *c) {
   c->parser = NULL;
   drop_input(c);
   timeout_set(c, TIMEOUT_LINGER);
+  if (c->tls && qs_tls_session_established(c->tls)) {
+    qs_tls_session_shutdown(c->tls);
+    if (!tls_send_pending(c)) return;
+  }
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
     free(req);
@@ -670,26 +795,19 @@ static void process_input(qs_h1_conn_t *c, const char *data, size_t len) {
   if (!c->in_len) drop_input(c);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  qs_h1_conn_t *c = stream->data;
+/* Input bytes (decrypted, with TLS), in the connection's current state. */
+static void on_input(qs_h1_conn_t *c, const char *data, size_t len) {
   qs_http_server_t *s = c->server;
-  if (buf->base == s->read_buf) s->read_buf_busy = false;
-  if (nread == 0 || c->state == ST_CLOSED) return;
-  if (nread < 0) {
-    /* EOF or error: the peer is gone (HTTP/1.1 has no half-closed requests worth keeping). */
-    conn_fail(c, QS_ECLOSED);
-    return;
-  }
   switch (c->state) {
     case ST_READING:
-      process_input(c, buf->base, (size_t)nread);
+      process_input(c, data, len);
       break;
     case ST_DRAINING:
     case ST_ERRORING:
       break; /* discarded */
     default:
       /* A request is being answered: keep early input, bounded. */
-      if (keep_input(c, buf->base, (size_t)nread) != 0) {
+      if (keep_input(c, data, len) != 0) {
         conn_fail(c, QS_ENOMEM);
         return;
       }
@@ -701,6 +819,51 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       }
       break;
   }
+}
+
+/* Ciphertext read: everything the session can decrypt goes to on_input now
+ * (what waits is kept, bounded, in the connection's input buffer, so nothing
+ * is left inside the session when reading stops), then what the session has
+ * to say (handshake) is sent. */
+static void on_tls_input(qs_h1_conn_t *c, const char *cipher, size_t len) {
+  qs_http_server_t *s = c->server;
+  if (qs_tls_session_feed(c->tls, cipher, len) != 0) {
+    conn_fail(c, QS_ENOMEM);
+    return;
+  }
+  while (c->state != ST_CLOSED) {
+    size_t n = 0;
+    qs_tls_status_t st = qs_tls_session_read(c->tls, s->tls_plain, READ_BUF_BYTES, &n);
+    if (st == QS_TLS_OK) {
+      on_input(c, s->tls_plain, n);
+      continue;
+    }
+    if (st == QS_TLS_WANT_READ) break;
+    if (st == QS_TLS_ERROR) {
+      char text[QS_NET_ADDR_TEXT_MAX];
+      qs_net_addr_format(&c->addr, text, sizeof text);
+      QS_LOG_DEBUG("TLS failure from %s: closing the connection", text);
+    }
+    conn_fail(c, QS_ECLOSED); /* close_notify or failure: no more input */
+    return;
+  }
+  if (c->state != ST_CLOSED) tls_send_pending(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  qs_h1_conn_t *c = stream->data;
+  qs_http_server_t *s = c->server;
+  if (buf->base == s->read_buf) s->read_buf_busy = false;
+  if (nread == 0 || c->state == ST_CLOSED) return;
+  if (nread < 0) {
+    /* EOF or error: the peer is gone (HTTP/1.1 has no half-closed requests worth keeping). */
+    conn_fail(c, QS_ECLOSED);
+    return;
+  }
+  if (c->tls)
+    on_tls_input(c, buf->base, (size_t)nread);
+  else
+    on_input(c, buf->base, (size_t)nread);
 }
 
 /* ---- Closing ----------------------------------------------------------- */
@@ -716,6 +879,7 @@ static void on_conn_closed(uv_handle_t *handle) {
   qs_http_server_t *s = c->server;
   release_segs(s, NULL, c->q_head);
   qs_h1_parser_destroy(c->parser);
+  qs_tls_session_destroy(c->tls);
   free(c->in);
   if (c->addr_counted)
     qs_http_admission_release(s->admission, qs_slice((const char *)c->addr.bytes, c->addr.len));
@@ -818,17 +982,21 @@ static void on_connection(qs_net_listener_t *listener, void *ctx) {
     char text[QS_NET_ADDR_TEXT_MAX];
     qs_net_addr_format(&c->addr, text, sizeof text);
     QS_LOG_WARN("connection refused status=%d remote=%s connections=%zu", status, text, s->conn_count);
+    if (s->tls) {
+      conn_fail(c, QS_ECLOSED); /* an answer would need a handshake first */
+      return;
+    }
     read_start(c);
     send_error(c, status, status == 429 ? "too many connections from this address" : "too many connections");
     return;
   }
   c->parser = qs_h1_parser_create(&s->limits);
-  if (!c->parser) {
+  if (!c->parser || (s->tls && !(c->tls = qs_tls_session_create(s->tls)))) {
     conn_fail(c, QS_ENOMEM);
     return;
   }
   c->state = ST_READING;
-  timeout_set(c, TIMEOUT_HEADER);
+  timeout_set(c, TIMEOUT_HEADER); /* with TLS, the handshake counts too */
   read_start(c);
 }
 
@@ -860,6 +1028,7 @@ static void on_handle_closed(uv_handle_t *handle) {
     s->slabs = next;
   }
   free(s->read_buf);
+  free(s->tls_plain);
   free(s);
   if (cb) cb(ctx);
 }
@@ -939,6 +1108,12 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
   uv_timer_start(&s->sweep, on_sweep, period, period);
   uv_unref((uv_handle_t *)&s->sweep);
   *out = s;
+  return 0;
+}
+
+int qs_http_server_use_tls(qs_http_server_t *server, qs_tls_context_t *tls) {
+  if (!server->tls_plain && !(server->tls_plain = malloc(READ_BUF_BYTES))) return QS_ENOMEM;
+  server->tls = tls;
   return 0;
 }
 

@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,7 @@ class Hub:
         self.port = None
         self.hub_url = None
         self.opened = None
+        self.ssl_context = None  # set to an ssl.SSLContext to talk HTTPS to a hub started with tls_cert
         self.returncode = None
         self.start_timeout = start_timeout
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -289,7 +291,10 @@ class Response:
 
 def request(hub, method, target, headers=(), body=None, timeout=10):
     """One request on a fresh connection; `headers` is a list of pairs (repeats allowed)."""
-    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=timeout)
+    if hub.ssl_context:
+        conn = http.client.HTTPSConnection("localhost", hub.port, timeout=timeout, context=hub.ssl_context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=timeout)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
         for k, v in headers:
@@ -581,6 +586,8 @@ class SSEClient:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(hub.addr)
+        if hub.ssl_context:
+            self.sock = hub.ssl_context.wrap_socket(self.sock, server_hostname="localhost")
         self.sock.sendall(subscribe_request(hub, query, headers))
         self.http = HTTPDecoder()
         self.sse = SSEParser()
@@ -635,6 +642,8 @@ class SSEClient:
             self.eof = True
             self.http.eof()
             return False
+        except ssl.SSLEOFError:  # the TLS peer closed without close_notify
+            data = b""
         if not data:
             self.eof = True
             self.http.eof()
