@@ -1,9 +1,13 @@
 /* The protocol-neutral HTTP API: a server, requests, complete responses and
  * streaming responses (Server-Sent Events).
  *
- * Nothing here names an HTTP/1.1 detail (chunked encoding, Connection
- * headers, pipelining): those belong to the protocol code behind it
- * (http1.c today, HTTP/2 later), which chooses the framing itself.
+ * Nothing here names an HTTP/1.1 or HTTP/2 detail (chunked encoding,
+ * Connection headers, streams, flow control): those belong to the protocol
+ * code behind it (server.c with http1_parser.c for HTTP/1.x, http2.c for
+ * HTTP/2), which chooses the framing itself. A connection speaks HTTP/2 when
+ * it starts with the HTTP/2 preface: h2c with prior knowledge (what reverse
+ * proxies use) or TLS after ALPN "h2". Requests of one HTTP/2 connection are
+ * handled concurrently, each on its own stream.
  *
  * Threading: a server and everything it hands out belong to the loop it was
  * created on and are used from that loop's thread only. A hub with N workers
@@ -55,7 +59,8 @@ typedef struct qs_http_request {
 /* Called once per request, from the loop. The handler must eventually either
  * answer (qs_http_respond or qs_http_stream_start), now or later from the
  * same loop, or learn through qs_http_request_on_abort() that it no longer
- * has to. Requests of one connection are handled strictly one at a time. */
+ * has to. Requests of one HTTP/1.x connection are handled strictly one at a
+ * time; those of an HTTP/2 connection, one per stream, at once. */
 typedef void (*qs_http_handler_fn)(qs_http_request_t *req, void *ctx);
 
 /* Caps on what a client may send or hold. A field left 0 takes the default

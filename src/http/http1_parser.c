@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "http/http1_internal.h"
+#include "http/http2_internal.h"
 
 struct qs_h1_parser {
   llhttp_t ll;
@@ -130,33 +131,6 @@ static qs_slice_t trim_ows(qs_slice_t s) {
   return s;
 }
 
-static bool starts_with_nocase(qs_slice_t s, const char *prefix) {
-  size_t n = strlen(prefix);
-  return s.len >= n && qs_slice_eq_nocase(qs_slice(s.ptr, n), qs_slice(prefix, n));
-}
-
-/* Splits the request target into path and query (RFC 9112 §3.2: origin-form,
- * or absolute-form whose path starts after the authority). */
-static void split_target(qs_http_request_t *pub) {
-  qs_slice_t t = pub->target;
-  size_t start = 0;
-  if (starts_with_nocase(t, "http://") || starts_with_nocase(t, "https://")) {
-    size_t i = starts_with_nocase(t, "http://") ? 7 : 8;
-    while (i < t.len && t.ptr[i] != '/' && t.ptr[i] != '?' && t.ptr[i] != '#') i++;
-    start = i;
-  }
-  size_t end = start;
-  while (end < t.len && t.ptr[end] != '?' && t.ptr[end] != '#') end++;
-  pub->path = qs_slice(t.ptr + start, end - start);
-  pub->query = qs_slice(t.ptr + end, 0);
-  if (end < t.len && t.ptr[end] == '?') {
-    size_t q = end + 1, qend = q;
-    while (qend < t.len && t.ptr[qend] != '#') qend++;
-    pub->query = qs_slice(t.ptr + q, qend - q);
-    pub->has_query = true;
-  }
-}
-
 static int on_headers_complete(llhttp_t *ll) {
   qs_h1_parser_t *p = ll->data;
   qs_h1_request_t *req = p->req;
@@ -169,7 +143,7 @@ static int on_headers_complete(llhttp_t *ll) {
   pub->method = qs_slice_from_cstr(method);
   const char *base = req->arena.ptr ? req->arena.ptr : "";
   pub->target = qs_slice(base + req->target_off, req->target_len);
-  split_target(pub);
+  qs_http_split_target(pub);
   if (req->span_count) {
     req->headers = malloc(req->span_count * sizeof *req->headers);
     if (!req->headers) return fail(p, 503, "out of memory");

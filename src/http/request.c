@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "http/http2_internal.h"
 
 void qs_http_limits_default(qs_http_limits_t *limits) {
   *limits = (qs_http_limits_t){
@@ -128,4 +129,49 @@ const char *qs_http_status_text(int status) {
     default:
       return "";
   }
+}
+
+static bool starts_with_nocase(qs_slice_t s, const char *prefix) {
+  size_t n = strlen(prefix);
+  return s.len >= n && qs_slice_eq_nocase(qs_slice(s.ptr, n), qs_slice(prefix, n));
+}
+
+/* RFC 9112 §3.2: origin-form, or absolute-form whose path starts after the authority. */
+void qs_http_split_target(qs_http_request_t *pub) {
+  qs_slice_t t = pub->target;
+  size_t start = 0;
+  if (starts_with_nocase(t, "http://") || starts_with_nocase(t, "https://")) {
+    size_t i = starts_with_nocase(t, "http://") ? 7 : 8;
+    while (i < t.len && t.ptr[i] != '/' && t.ptr[i] != '?' && t.ptr[i] != '#') i++;
+    start = i;
+  }
+  size_t end = start;
+  while (end < t.len && t.ptr[end] != '?' && t.ptr[end] != '#') end++;
+  pub->path = qs_slice(t.ptr + start, end - start);
+  pub->query = qs_slice(t.ptr + end, 0);
+  if (end < t.len && t.ptr[end] == '?') {
+    size_t q = end + 1, qend = q;
+    while (qend < t.len && t.ptr[qend] != '#') qend++;
+    pub->query = qs_slice(t.ptr + q, qend - q);
+    pub->has_query = true;
+  }
+}
+
+static bool is_tchar(unsigned char ch) {
+  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
+  return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+bool qs_http_headers_valid(const qs_http_header_t *headers, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    const qs_http_header_t *h = &headers[i];
+    if (!h->name.len) return false;
+    for (size_t j = 0; j < h->name.len; j++)
+      if (!is_tchar((unsigned char)h->name.ptr[j])) return false;
+    for (size_t j = 0; j < h->value.len; j++) {
+      unsigned char ch = (unsigned char)h->value.ptr[j];
+      if (ch == '\r' || ch == '\n' || ch == '\0') return false;
+    }
+  }
+  return true;
 }

@@ -13,6 +13,11 @@
  * in one uv_try_write (a writev), and only what the kernel did not take is
  * handed to uv_write. That is the hot path of fan-out.
  *
+ * A connection whose first bytes are the HTTP/2 preface (h2c with prior
+ * knowledge, or TLS after ALPN "h2") becomes an HTTP/2 connection: state H2,
+ * its input goes to an nghttp2 session (http2.c), which fills the same write
+ * queue at flush time.
+ *
  * With TLS (qs_http_server_use_tls), the same queue is encrypted at flush
  * time (net/tls.h works on memory only): the plaintext segments are released
  * once encrypted and the ciphertext takes their place in the batch; what the
@@ -29,6 +34,7 @@
 #include "base/map.h"
 #include "http/admission.h"
 #include "http/http1_internal.h"
+#include "http/http2_internal.h"
 #include "net/tls.h"
 
 /* Shared per-loop read buffer: connections own no read memory. */
@@ -48,6 +54,9 @@
  * a time and reused: no malloc/free per delivery. */
 #define SEG_REFS 8
 #define SEG_SLAB 128
+/* HTTP/2 frames moved into a connection's queue per flush (the session
+ * keeps the rest, within the streams' flow-control windows). */
+#define H2_PUMP_BYTES (64 * 1024)
 /* At most this many answer/on_flush rounds per loop iteration (pipelined
  * publishes each take one round), and on_flush only while no connection has
  * more than FLUSH_ROUND_BYTES queued since its last write: queueing big
@@ -142,14 +151,9 @@ typedef enum {
   ST_STREAMING,
   ST_STREAM_ENDING,
   ST_DRAINING,
+  ST_H2, /* an HTTP/2 connection: its streams live in the session */
   ST_CLOSED,
 } conn_state_t;
-
-struct qs_http_stream {
-  void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx);
-  void (*on_drain)(qs_http_stream_t *stream, void *ctx);
-  void *ctx;
-};
 
 struct qs_h1_conn {
   uv_tcp_t tcp; /* first: the handle's memory is the connection's */
@@ -165,6 +169,9 @@ struct qs_h1_conn {
   bool head_only;
   bool drain_blocked_only; /* qs_http_stream_drain_blocked_only */
   bool blocked;            /* a write waited for the kernel since the last drain */
+  bool is_h2;              /* an HTTP/2 connection: `h2` is set, `stream` unused */
+  bool preface_checked;    /* the first bytes are known not to be the HTTP/2 preface */
+  bool pumping;            /* the HTTP/2 session is filling the queue: no need to mark dirty */
   qs_link_t all_link;
   qs_link_t timeout_link;
   uint64_t deadline_ms;
@@ -172,7 +179,10 @@ struct qs_h1_conn {
   qs_h1_request_t *req;   /* while HANDLING */
   char *in;               /* input that arrived before it could be parsed; NULL when empty */
   uint32_t in_len, in_cap;
-  struct qs_http_stream stream;
+  union {
+    struct qs_http_stream stream; /* HTTP/1.x */
+    qs_h2_session_t *h2;          /* HTTP/2 (is_h2) */
+  };
   qs_net_addr_t addr;
   uint8_t timeout_list;
   uint8_t stream_reason_closed; /* the stream ends because of the server's shutdown */
@@ -262,9 +272,9 @@ static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
 static void mark_dirty(qs_h1_conn_t *c) {
   qs_http_server_t *s = c->server;
   if (!c->inflight && c->queued_bytes > s->burst_max) s->burst_max = c->queued_bytes;
-  if (c->state == ST_CLOSED || link_linked(&c->dirty_link)) return;
+  if (c->state == ST_CLOSED || c->pumping || link_linked(&c->dirty_link)) return;
   if (!link_linked(&s->dirty)) uv_idle_start(&s->flush_idle, on_idle_noop);
-  if (c->state == ST_STREAMING)
+  if (c->state == ST_STREAMING || c->state == ST_H2)
     link_append(&s->dirty, &c->dirty_link);
   else
     link_prepend(&s->dirty, &c->dirty_link);
@@ -511,8 +521,18 @@ static bool tls_flush(qs_h1_conn_t *c, const uv_buf_t *iov, unsigned n, seg_t *t
   return !c->inflight;
 }
 
+/* Moves HTTP/2 frames into the queue (bounded). False after conn_fail. */
+static bool h2_pump(qs_h1_conn_t *c) {
+  c->pumping = true;
+  int rc = qs_h2_session_pump(c->h2, H2_PUMP_BYTES);
+  c->pumping = false;
+  if (rc) conn_fail(c, rc);
+  return rc == 0;
+}
+
 /* Sends the queue: as much as possible in one writev, the rest with uv_write. */
 static void conn_flush(qs_h1_conn_t *c) {
+  if (c->state == ST_H2 && !c->inflight && c->queued_bytes < H2_PUMP_BYTES && !h2_pump(c)) return;
   while (c->q_head && !c->inflight && c->state != ST_CLOSED) {
     uv_buf_t iov[MAX_IOV];
     char hdr[MAX_RUNS][20];
@@ -608,7 +628,7 @@ static void conn_flush(qs_h1_conn_t *c) {
 static qs_h1_conn_t *dirty_answer(qs_http_server_t *s) {
   if (!link_linked(&s->dirty)) return NULL;
   qs_h1_conn_t *c = CONTAINER_OF(s->dirty.next, qs_h1_conn_t, dirty_link);
-  return c->state == ST_STREAMING ? NULL : c;
+  return c->state == ST_STREAMING || c->state == ST_H2 ? NULL : c;
 }
 
 /* The end of the loop iteration: answers (mark_dirty puts them first), then
@@ -750,11 +770,24 @@ static void dispatch(qs_h1_conn_t *c) {
   c->server->handler(&req->pub, c->server->ctx);
 }
 
+static void switch_to_h2(qs_h1_conn_t *c);
+
 /* Parses what can be parsed: `data` plus whatever waited in c->in. */
 static void process_input(qs_h1_conn_t *c, const char *data, size_t len) {
   if (keep_input(c, data, len) != 0) {
     conn_fail(c, QS_ENOMEM);
     return;
+  }
+  if (!c->preface_checked && c->in_len) {
+    size_t n = c->in_len < QS_H2_PREFACE_LEN ? c->in_len : QS_H2_PREFACE_LEN;
+    if (memcmp(c->in, QS_H2_PREFACE, n) != 0) {
+      c->preface_checked = true;
+    } else if (n < QS_H2_PREFACE_LEN) {
+      return; /* maybe the preface: wait for the rest */
+    } else {
+      switch_to_h2(c);
+      return;
+    }
   }
   size_t off = 0;
   while (c->state == ST_READING && off < c->in_len) {
@@ -801,6 +834,10 @@ static void on_input(qs_h1_conn_t *c, const char *data, size_t len) {
   switch (c->state) {
     case ST_READING:
       process_input(c, data, len);
+      break;
+    case ST_H2:
+      /* A protocol error queues a GOAWAY: close once it is out. */
+      if (qs_h2_session_feed(c->h2, data, len) != 0) c->close_after = true;
       break;
     case ST_DRAINING:
     case ST_ERRORING:
@@ -866,6 +903,63 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     on_input(c, buf->base, (size_t)nread);
 }
 
+/* ---- HTTP/2 ------------------------------------------------------------ */
+
+static const char *http_date(qs_http_server_t *s);
+
+static int h2_send(void *conn, const char *bytes, size_t len) {
+  int rc = enqueue_copy(conn, bytes, len, false);
+  return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
+}
+
+static void h2_wake(void *conn) { mark_dirty(conn); }
+
+static void h2_handle(void *conn, qs_http_request_t *req) {
+  qs_h1_conn_t *c = conn;
+  c->server->handler(req, c->server->ctx);
+}
+
+/* Without streams the connection idles (keep-alive timeout); with some, it
+ * is as long-lived as they are. */
+static void h2_streams(void *conn, size_t open) {
+  qs_h1_conn_t *c = conn;
+  if (c->server->closing || c->state != ST_H2) return;
+  if (open == 0)
+    timeout_set(c, TIMEOUT_IDLE);
+  else
+    timeout_clear(c);
+}
+
+static const char *h2_date(void *conn) { return http_date(((qs_h1_conn_t *)conn)->server); }
+
+static const qs_h2_conn_ops_t h2_ops = {h2_send, h2_wake, h2_handle, h2_streams, h2_date};
+
+/* The input starts with the HTTP/2 preface: the connection becomes an
+ * HTTP/2 one, and what was read so far goes to its session. */
+static void switch_to_h2(qs_h1_conn_t *c) {
+  char addr[QS_NET_ADDR_TEXT_MAX];
+  qs_net_addr_format(&c->addr, addr, sizeof addr);
+  qs_h2_session_t *h2 = qs_h2_session_create(c, &h2_ops, &c->server->limits, addr);
+  if (!h2) {
+    conn_fail(c, QS_ENOMEM);
+    return;
+  }
+  c->is_h2 = true;
+  c->h2 = h2;
+  qs_h1_parser_destroy(c->parser);
+  c->parser = NULL;
+  c->state = ST_H2;
+  c->preface_checked = true;
+  timeout_set(c, TIMEOUT_IDLE);
+  char *in = c->in;
+  uint32_t in_len = c->in_len;
+  c->in = NULL;
+  c->in_len = c->in_cap = 0;
+  if (qs_h2_session_feed(c->h2, in, in_len) != 0) c->close_after = true;
+  free(in);
+  mark_dirty(c);
+}
+
 /* ---- Closing ----------------------------------------------------------- */
 
 static void fire_stream_close(qs_h1_conn_t *c, int reason) {
@@ -907,6 +1001,11 @@ static void conn_fail(qs_h1_conn_t *c, int reason) {
     } /* else it lingers until answered (the answer returns QS_ECLOSED) */
   }
   fire_stream_close(c, c->stream_reason_closed ? QS_ECLOSED : reason);
+  if (c->is_h2 && c->h2) {
+    qs_h2_session_t *h2 = c->h2;
+    c->h2 = NULL;
+    qs_h2_session_destroy(h2, reason);
+  }
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -948,6 +1047,17 @@ static void after_flush(qs_h1_conn_t *c) {
       c->blocked = false;
       if ((blocked || !c->drain_blocked_only) && c->stream.on_drain)
         c->stream.on_drain(&c->stream, c->stream.ctx);
+      break;
+    }
+    case ST_H2: {
+      bool blocked = c->blocked;
+      c->blocked = false;
+      qs_h2_session_drained(c->h2, blocked);
+      if (c->state != ST_H2) break;
+      if (qs_h2_session_wants_write(c->h2))
+        mark_dirty(c); /* more frames than one pump took */
+      else if (qs_h2_session_finished(c->h2) || (c->close_after && !c->q_head))
+        start_drain(c);
       break;
     }
     default:
@@ -1151,6 +1261,10 @@ void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), voi
       case ST_RESPONDING:
         timeout_set(c, TIMEOUT_LINGER);
         break;
+      case ST_H2:
+        qs_h2_session_shutdown(c->h2);
+        timeout_set(c, TIMEOUT_LINGER);
+        break;
       default:
         break;
     }
@@ -1160,25 +1274,6 @@ void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), voi
 }
 
 /* ---- Responses --------------------------------------------------------- */
-
-static bool is_tchar(unsigned char ch) {
-  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
-  return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static bool headers_valid(const qs_http_header_t *headers, size_t count) {
-  for (size_t i = 0; i < count; i++) {
-    const qs_http_header_t *h = &headers[i];
-    if (!h->name.len) return false;
-    for (size_t j = 0; j < h->name.len; j++)
-      if (!is_tchar((unsigned char)h->name.ptr[j])) return false;
-    for (size_t j = 0; j < h->value.len; j++) {
-      unsigned char ch = (unsigned char)h->value.ptr[j];
-      if (ch == '\r' || ch == '\n' || ch == '\0') return false;
-    }
-  }
-  return true;
-}
 
 /* Framing headers belong to this layer. */
 static bool is_framing_header(qs_slice_t name) {
@@ -1257,6 +1352,10 @@ static qs_h1_request_t *request_of(qs_http_request_t *req) { return CONTAINER_OF
 
 void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
                               void *ctx) {
+  if (req->version_major == 2) {
+    qs_h2_request_on_abort(req, fn, ctx);
+    return;
+  }
   qs_h1_request_t *r = request_of(req);
   r->on_abort = fn;
   r->abort_ctx = ctx;
@@ -1264,7 +1363,8 @@ void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request
 
 /* Checks an answer; on QS_ECLOSED the request is already freed. */
 static int check_answer(qs_h1_request_t *r, int status, const qs_http_header_t *headers, size_t count) {
-  if (status < 200 || status > 599 || (count && !headers) || !headers_valid(headers, count)) return QS_EINVAL;
+  if (status < 200 || status > 599 || (count && !headers) || !qs_http_headers_valid(headers, count))
+    return QS_EINVAL;
   if (!r->conn) {
     qs_h1_request_destroy(r);
     return QS_ECLOSED;
@@ -1276,6 +1376,7 @@ static int check_answer(qs_h1_request_t *r, int status, const qs_http_header_t *
 int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *headers, size_t header_count,
                     qs_slice_t body) {
   if (!req) return QS_EINVAL;
+  if (req->version_major == 2) return qs_h2_respond(req, status, headers, header_count, body);
   qs_h1_request_t *r = request_of(req);
   int rc = check_answer(r, status, headers, header_count);
   if (rc) return rc;
@@ -1324,6 +1425,7 @@ static qs_h1_conn_t *conn_of(const qs_http_stream_t *stream) {
 int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_header_t *headers,
                          size_t header_count, qs_http_stream_t **out) {
   if (!req || !out) return QS_EINVAL;
+  if (req->version_major == 2) return qs_h2_stream_start(req, status, headers, header_count, out);
   qs_h1_request_t *r = request_of(req);
   int rc = check_answer(r, status, headers, header_count);
   if (rc) return rc;
@@ -1362,6 +1464,7 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
 }
 
 int qs_http_stream_write(qs_http_stream_t *stream, qs_slice_t bytes) {
+  if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, NULL, NULL, true);
   qs_h1_conn_t *c = conn_of(stream);
   if (c->state != ST_STREAMING) return QS_ECLOSED;
   if (!bytes.len || c->head_only) return 0;
@@ -1370,6 +1473,7 @@ int qs_http_stream_write(qs_http_stream_t *stream, qs_slice_t bytes) {
 
 int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*release)(void *owner),
                              void *owner) {
+  if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, release, owner, false);
   qs_h1_conn_t *c = conn_of(stream);
   if (c->state != ST_STREAMING) return QS_ECLOSED;
   if (!bytes.len || c->head_only) {
@@ -1394,7 +1498,9 @@ int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*
   return 0;
 }
 
-size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) { return conn_of(stream)->queued_bytes; }
+size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) {
+  return stream->h2 ? qs_h2_stream_queued_bytes(stream) : conn_of(stream)->queued_bytes;
+}
 
 void qs_http_stream_on_drain(qs_http_stream_t *stream,
                              void (*on_drain)(qs_http_stream_t *stream, void *ctx)) {
@@ -1402,7 +1508,10 @@ void qs_http_stream_on_drain(qs_http_stream_t *stream,
 }
 
 void qs_http_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
-  conn_of(stream)->drain_blocked_only = only;
+  if (stream->h2)
+    qs_h2_stream_drain_blocked_only(stream, only);
+  else
+    conn_of(stream)->drain_blocked_only = only;
 }
 
 void qs_http_stream_on_close(qs_http_stream_t *stream,
@@ -1423,5 +1532,8 @@ static void stream_end(qs_h1_conn_t *c) {
 
 void qs_http_stream_close(qs_http_stream_t *stream) {
   if (!stream) return;
-  stream_end(conn_of(stream));
+  if (stream->h2)
+    qs_h2_stream_close(stream);
+  else
+    stream_end(conn_of(stream));
 }

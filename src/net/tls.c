@@ -29,24 +29,37 @@ struct qs_tls_session {
  * by a fresh one, so an idle connection does not keep that memory. */
 #define SHRINK_BIO_ABOVE_BYTES (32 * 1024)
 
+static const unsigned char alpn_h2[] = "h2";
 static const unsigned char alpn_http11[] = "http/1.1";
 
-/* Picks "http/1.1" from the client's ALPN list (RFC 7301, section 3.2: a
- * server that supports none of the offered protocols answers with the
- * no_application_protocol alert). */
-static int on_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *out_len,
-                          const unsigned char *in, unsigned int in_len, void *arg) {
-  const size_t want = sizeof alpn_http11 - 1;
+/* Whether the client's ALPN list offers `proto`; points *out at it. */
+static bool alpn_offers(const unsigned char *in, unsigned int in_len, const unsigned char *proto, size_t len,
+                        const unsigned char **out) {
   unsigned int i = 0;
   while (i < in_len) {
-    unsigned int len = in[i++];
-    if (len > in_len - i) break; /* a malformed list offers nothing more */
-    if (len == want && memcmp(in + i, alpn_http11, want) == 0) {
+    unsigned int n = in[i++];
+    if (n > in_len - i) return false; /* a malformed list offers nothing more */
+    if (n == len && memcmp(in + i, proto, len) == 0) {
       *out = in + i;
-      *out_len = (unsigned char)len;
-      return SSL_TLSEXT_ERR_OK;
+      return true;
     }
-    i += len;
+    i += n;
+  }
+  return false;
+}
+
+/* Picks "h2", else "http/1.1", from the client's ALPN list (RFC 7301,
+ * section 3.2: a server that supports none of the offered protocols answers
+ * with the no_application_protocol alert). */
+static int on_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *out_len,
+                          const unsigned char *in, unsigned int in_len, void *arg) {
+  if (alpn_offers(in, in_len, alpn_h2, sizeof alpn_h2 - 1, out)) {
+    *out_len = (unsigned char)(sizeof alpn_h2 - 1);
+    return SSL_TLSEXT_ERR_OK;
+  }
+  if (alpn_offers(in, in_len, alpn_http11, sizeof alpn_http11 - 1, out)) {
+    *out_len = (unsigned char)(sizeof alpn_http11 - 1);
+    return SSL_TLSEXT_ERR_OK;
   }
   return in_len > 0 ? SSL_TLSEXT_ERR_ALERT_FATAL : SSL_TLSEXT_ERR_NOACK;
 }
@@ -301,5 +314,6 @@ const char *qs_tls_session_alpn(const qs_tls_session_t *s) {
   unsigned int len = 0;
   SSL_get0_alpn_selected(s->ssl, &proto, &len);
   if (proto && len == sizeof alpn_http11 - 1 && memcmp(proto, alpn_http11, len) == 0) return "http/1.1";
+  if (proto && len == sizeof alpn_h2 - 1 && memcmp(proto, alpn_h2, len) == 0) return "h2";
   return "";
 }

@@ -20,9 +20,9 @@ typedef struct qs_tls_session qs_tls_session_t;
 
 /* A server context from PEM files: `cert_path` (the certificate, then its
  * chain) and `key_path` (the matching private key). TLS 1.2 and 1.3 only;
- * ALPN offers "http/1.1". Returns 0, or QS_EINVAL with `*reason` (static text
- * saying which file and why: unreadable, not PEM, key does not match the
- * certificate), or QS_ENOMEM. */
+ * ALPN picks "h2" when the client offers it, else "http/1.1". Returns 0, or
+ * QS_EINVAL with `*reason` (static text saying which file and why:
+ * unreadable, not PEM, key does not match the certificate), or QS_ENOMEM. */
 int qs_tls_context_create(const char *cert_path, const char *key_path, qs_tls_context_t **out,
                           const char **reason);
 
@@ -44,10 +44,10 @@ void qs_tls_session_destroy(qs_tls_session_t *s);
 
 /* What qs_tls_session_read() reports. */
 typedef enum {
-  QS_TLS_OK = 0,     /* `*n` plaintext bytes were written to `out` (n > 0) */
-  QS_TLS_WANT_READ,  /* no plaintext until more ciphertext is fed */
-  QS_TLS_CLOSED,     /* the peer sent close_notify: no more plaintext */
-  QS_TLS_ERROR,      /* handshake or record failure: close the connection */
+  QS_TLS_OK = 0,    /* `*n` plaintext bytes were written to `out` (n > 0) */
+  QS_TLS_WANT_READ, /* no plaintext until more ciphertext is fed */
+  QS_TLS_CLOSED,    /* the peer sent close_notify: no more plaintext */
+  QS_TLS_ERROR,     /* handshake or record failure: close the connection */
 } qs_tls_status_t;
 
 /* Gives the session `len` bytes of ciphertext read from the peer (copied).
@@ -78,7 +78,7 @@ int qs_tls_session_take_output(qs_tls_session_t *s, qs_buf_t *out);
 /* True once the handshake is complete. */
 bool qs_tls_session_established(const qs_tls_session_t *s);
 
-/* The ALPN protocol agreed ("http/1.1"), or "" when none was. */
+/* The ALPN protocol agreed ("h2" or "http/1.1"), or "" when none was. */
 const char *qs_tls_session_alpn(const qs_tls_session_t *s);
 
 #endif

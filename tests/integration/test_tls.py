@@ -1,5 +1,5 @@
 """HTTPS (tls_cert, tls_key): publishing and subscribing over TLS with
-Python's ssl module and curl, ALPN, keep-alive, large events, plaintext sent
+Python's ssl module and curl (HTTP/1.1 and HTTP/2), ALPN, keep-alive, large events, plaintext sent
 to the TLS port, a certificate replaced on SIGHUP, and unusable files refused
 at start."""
 import os
@@ -72,12 +72,13 @@ class Tls(unittest.TestCase):
             time.sleep(0.3)
             self.assertEqual([e.data for e in s.wait_events(len(sent), timeout=30)], sent)
 
-    def test_alpn_selects_http11(self):
-        with socket.create_connection(self.hub.addr, timeout=10) as raw:
-            ctx = client_context(self.cert, ["h2", "http/1.1"])
-            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-                self.assertEqual(tls.selected_alpn_protocol(), "http/1.1")
-                self.assertEqual(tls.version() in ("TLSv1.2", "TLSv1.3"), True)
+    def test_alpn_prefers_h2_then_http11(self):
+        for offered, chosen in ((["h2", "http/1.1"], "h2"), (["http/1.1"], "http/1.1")):
+            with socket.create_connection(self.hub.addr, timeout=10) as raw:
+                ctx = client_context(self.cert, offered)
+                with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                    self.assertEqual(tls.selected_alpn_protocol(), chosen)
+                    self.assertIn(tls.version(), ("TLSv1.2", "TLSv1.3"))
 
     def test_keep_alive_over_one_connection(self):
         import http.client
@@ -93,10 +94,11 @@ class Tls(unittest.TestCase):
 
     def test_curl_publishes_and_reads(self):
         url = "https://localhost:%d/healthz" % self.hub.port
-        p = subprocess.run(["curl", "-sS", "--cacert", self.cert, "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
-                            url], capture_output=True, timeout=30)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout.decode(), "200 1.1")
+        for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
+            p = subprocess.run(["curl", "-sS", flag, "--cacert", self.cert, "-o", "/dev/null", "-w",
+                                "%{http_code} %{http_version}", url], capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.decode(), "200 " + version)
         # Without the CA, curl refuses the self-signed certificate: it is really TLS.
         p = subprocess.run(["curl", "-sS", "-o", "/dev/null", url], capture_output=True, timeout=30)
         self.assertNotEqual(p.returncode, 0)

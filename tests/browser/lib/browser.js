@@ -27,11 +27,12 @@ async function screenshot(page, name) {
 
 // Launches a headless Chromium whose only network is loopback: the three
 // names of the tests resolve to 127.0.0.1 and every other name fails.
+// `extraArgs` are more command-line switches (e.g. to accept a test CA).
 // playwright's launch() passes Chromium a new, empty --user-data-dir of its
 // own (a fresh temporary profile, deleted at close); it refuses the flag in
 // `args` and wants launchPersistentContext() for a chosen one, which allows a
 // single context, and these tests need two users at once.
-async function launch() {
+async function launch(extraArgs = []) {
   const executablePath = process.env.QS_CHROMIUM || '/usr/bin/chromium';
   if (!fs.existsSync(executablePath)) throw new Error(`${executablePath} is missing (Debian package chromium): ${INSTALL}`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qs-chromium-'));
@@ -52,6 +53,7 @@ async function launch() {
       '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,MediaRouter,OptimizationHints',
       '--host-resolver-rules=MAP app.example.test 127.0.0.1, MAP hub.example.test 127.0.0.1, ' +
         'MAP evil.example.org 127.0.0.1, MAP * ~NOTFOUND',
+      ...extraArgs,
     ],
     downloadsPath: tmp,
     env: { ...process.env, HOME: tmp, XDG_CONFIG_HOME: tmp, XDG_CACHE_HOME: tmp },

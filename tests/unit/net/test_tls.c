@@ -119,6 +119,8 @@ typedef struct {
 
 static const unsigned char alpn_h2_http11[] = "\x02h2\x08http/1.1";
 static const unsigned char alpn_h2[] = "\x02h2";
+static const unsigned char alpn_http11[] = "\x08http/1.1";
+static const unsigned char alpn_other[] = "\x08spdy/3.1";
 
 static void pair_init(pair_t *p, qs_tls_context_t *ctx, const client_opts_t *opts) {
   static const client_opts_t defaults = {0};
@@ -249,7 +251,7 @@ static void fill_pattern(char *buf, size_t len, unsigned seed) {
 
 /* ---- handshake and ALPN ---- */
 
-static void handshake_agrees_on_http11_when_offered(void **state) {
+static void handshake_prefers_h2_when_offered(void **state) {
   qs_tls_context_t *ctx = context_a();
   pair_t p;
   client_opts_t opts = {.alpn = alpn_h2_http11, .alpn_len = sizeof alpn_h2_http11 - 1};
@@ -259,16 +261,36 @@ static void handshake_agrees_on_http11_when_offered(void **state) {
   assert_true(handshake(&p));
   assert_true(qs_tls_session_established(p.server));
   assert_int_equal(p.status, QS_TLS_WANT_READ);
-  assert_string_equal(qs_tls_session_alpn(p.server), "http/1.1");
+  assert_string_equal(qs_tls_session_alpn(p.server), "h2");
   const unsigned char *proto = NULL;
   unsigned int proto_len = 0;
   SSL_get0_alpn_selected(p.client, &proto, &proto_len);
-  assert_int_equal(proto_len, 8);
-  assert_memory_equal(proto, "http/1.1", 8);
+  assert_int_equal(proto_len, 2);
+  assert_memory_equal(proto, "h2", 2);
   assert_int_equal(SSL_version(p.client), TLS1_3_VERSION);
   char cn[64];
   peer_cn(&p, cn, sizeof cn);
   assert_string_equal(cn, "a.test");
+  pair_dispose(&p);
+  qs_tls_context_destroy(ctx);
+}
+
+static void handshake_agrees_on_http11_when_only_it_is_offered(void **state) {
+  qs_tls_context_t *ctx = context_a();
+  pair_t p;
+  client_opts_t opts = {.alpn = alpn_http11, .alpn_len = sizeof alpn_http11 - 1};
+  connect_pair(&p, ctx, &opts);
+  assert_string_equal(qs_tls_session_alpn(p.server), "http/1.1");
+  pair_dispose(&p);
+  qs_tls_context_destroy(ctx);
+}
+
+static void handshake_with_only_h2_agrees_on_h2(void **state) {
+  qs_tls_context_t *ctx = context_a();
+  pair_t p;
+  client_opts_t opts = {.alpn = alpn_h2, .alpn_len = sizeof alpn_h2 - 1};
+  connect_pair(&p, ctx, &opts);
+  assert_string_equal(qs_tls_session_alpn(p.server), "h2");
   pair_dispose(&p);
   qs_tls_context_destroy(ctx);
 }
@@ -282,10 +304,10 @@ static void handshake_without_alpn_agrees_on_nothing(void **state) {
   qs_tls_context_destroy(ctx);
 }
 
-static void client_offering_only_h2_is_refused(void **state) {
+static void client_offering_no_known_protocol_is_refused(void **state) {
   qs_tls_context_t *ctx = context_a();
   pair_t p;
-  client_opts_t opts = {.alpn = alpn_h2, .alpn_len = sizeof alpn_h2 - 1};
+  client_opts_t opts = {.alpn = alpn_other, .alpn_len = sizeof alpn_other - 1};
   pair_init(&p, ctx, &opts);
   assert_false(handshake(&p));
   assert_int_equal(p.status, QS_TLS_ERROR);
@@ -305,7 +327,7 @@ static void tls12_client_is_served(void **state) {
       .alpn = alpn_h2_http11, .alpn_len = sizeof alpn_h2_http11 - 1, .max_version = TLS1_2_VERSION};
   connect_pair(&p, ctx, &opts);
   assert_int_equal(SSL_version(p.client), TLS1_2_VERSION);
-  assert_string_equal(qs_tls_session_alpn(p.server), "http/1.1");
+  assert_string_equal(qs_tls_session_alpn(p.server), "h2");
   pair_dispose(&p);
   qs_tls_context_destroy(ctx);
 }
@@ -683,9 +705,11 @@ static void reload_while_sessions_start_on_another_thread(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(handshake_agrees_on_http11_when_offered),
+      cmocka_unit_test(handshake_prefers_h2_when_offered),
       cmocka_unit_test(handshake_without_alpn_agrees_on_nothing),
-      cmocka_unit_test(client_offering_only_h2_is_refused),
+      cmocka_unit_test(client_offering_no_known_protocol_is_refused),
+      cmocka_unit_test(handshake_agrees_on_http11_when_only_it_is_offered),
+      cmocka_unit_test(handshake_with_only_h2_agrees_on_h2),
       cmocka_unit_test(tls12_client_is_served),
       cmocka_unit_test(tls11_client_is_refused),
       cmocka_unit_test(handshake_fed_in_small_pieces_completes),

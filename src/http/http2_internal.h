@@ -1,0 +1,109 @@
+/* HTTP/2 (RFC 9113, nghttp2) behind the protocol-neutral API of http.h, and
+ * what server.c and http2.c share. Not part of the folder's contract.
+ *
+ * server.c owns the connection (socket, TLS, write queue, timeouts) and
+ * switches it to HTTP/2 when its first bytes are the connection preface
+ * (h2c with prior knowledge, or TLS after ALPN "h2"). From then on it feeds
+ * the input to the session, lets the session fill the write queue at flush
+ * time, and tells it when the queue has been written. The session turns
+ * streams into requests for the handler and answers and event streams into
+ * frames. */
+#ifndef QS_HTTP_HTTP2_INTERNAL_H
+#define QS_HTTP_HTTP2_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/http.h"
+
+/* What every protocol's response stream starts with. */
+struct qs_http_stream {
+  void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx);
+  void (*on_drain)(qs_http_stream_t *stream, void *ctx);
+  void *ctx;
+  bool h2; /* an HTTP/2 stream (http2.c); else the HTTP/1.x connection's (server.c) */
+};
+
+/* The client connection preface (RFC 9113, section 3.4). */
+#define QS_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define QS_H2_PREFACE_LEN 24
+
+/* Shared request helpers (request.c). */
+
+/* Splits pub->target into path and query (origin-form, or absolute-form
+ * whose path starts after the authority). */
+void qs_http_split_target(qs_http_request_t *pub);
+
+/* True when every name is a token and no value holds CR, LF or NUL. */
+bool qs_http_headers_valid(const qs_http_header_t *headers, size_t count);
+
+/* ---- The session --------------------------------------------------------- */
+
+typedef struct qs_h2_session qs_h2_session_t;
+
+/* What a session needs from its connection. `conn` is the connection as
+ * given to qs_h2_session_create. */
+typedef struct {
+  /* Appends bytes to the connection's write queue: 0 or QS_ENOMEM. */
+  int (*send)(void *conn, const char *bytes, size_t len);
+  /* Frames became ready to send (an answer, a stream write): flush soon. */
+  void (*wake)(void *conn);
+  /* Hands a complete request to the server's handler. */
+  void (*handle)(void *conn, qs_http_request_t *req);
+  /* The number of open streams changed (0: the idle timeout applies). */
+  void (*streams)(void *conn, size_t open);
+  /* The Date header's value for now. */
+  const char *(*date)(void *conn);
+} qs_h2_conn_ops_t;
+
+/* A server session for one connection: sends its SETTINGS (concurrent
+ * streams, header list size from `limits`) at the next pump. `limits` and
+ * `remote_addr` are copied. NULL when out of memory. */
+qs_h2_session_t *qs_h2_session_create(void *conn, const qs_h2_conn_ops_t *ops, const qs_http_limits_t *limits,
+                                      const char *remote_addr);
+
+/* Processes input bytes (the preface included). Requests complete on the
+ * way are handed to ops->handle. Returns 0, or QS_EIO when the peer broke
+ * the protocol (a GOAWAY is queued: send it, then close). */
+int qs_h2_session_feed(qs_h2_session_t *s, const char *data, size_t len);
+
+/* Moves up to about `budget` bytes of frames to the connection (ops->send),
+ * pulling stream data within the peer's flow-control windows. Returns 0, or
+ * QS_ENOMEM / QS_EIO (close the connection). */
+int qs_h2_session_pump(qs_h2_session_t *s, size_t budget);
+
+/* True when frames wait to be pumped. */
+bool qs_h2_session_wants_write(const qs_h2_session_t *s);
+
+/* True when the session is over (GOAWAY exchanged or sent after an error,
+ * nothing left to send): the connection may close. */
+bool qs_h2_session_finished(const qs_h2_session_t *s);
+
+/* The connection wrote everything queued: streams whose data all left get
+ * their on_drain. `blocked` tells that some of it had to wait for the kernel. */
+void qs_h2_session_drained(qs_h2_session_t *s, bool blocked);
+
+/* Graceful end (server shutdown): no new streams (GOAWAY), event streams end
+ * cleanly (on_close with QS_ECLOSED once their data left), requests being
+ * handled may still be answered. */
+void qs_h2_session_shutdown(qs_h2_session_t *s);
+
+/* The connection is gone: requests with their handler get their abort
+ * callback (or linger until answered), open streams their on_close with
+ * `reason`; then the session is freed. */
+void qs_h2_session_destroy(qs_h2_session_t *s, int reason);
+
+/* ---- The public API for HTTP/2 requests and streams (http.h) ------------ */
+
+void qs_h2_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx), void *ctx);
+int qs_h2_respond(qs_http_request_t *req, int status, const qs_http_header_t *headers, size_t header_count,
+                  qs_slice_t body);
+int qs_h2_stream_start(qs_http_request_t *req, int status, const qs_http_header_t *headers,
+                       size_t header_count, qs_http_stream_t **out);
+int qs_h2_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*release)(void *owner),
+                           void *owner, bool copy);
+size_t qs_h2_stream_queued_bytes(const qs_http_stream_t *stream);
+void qs_h2_stream_drain_blocked_only(qs_http_stream_t *stream, bool only);
+void qs_h2_stream_close(qs_http_stream_t *stream);
+
+#endif
