@@ -486,8 +486,10 @@ static bool tls_write(qs_h1_conn_t *c, char *cipher, size_t len, bool as_infligh
   return true;
 }
 
-/* Sends what the session produced by itself. False after conn_fail. */
-static bool tls_send_pending(qs_h1_conn_t *c) {
+/* Writes the ciphertext the session holds, as the in-flight batch or on its
+ * own (what it produced by itself: handshake, tickets, close_notify). False
+ * after conn_fail. */
+static bool tls_send_output(qs_h1_conn_t *c, bool as_inflight) {
   size_t len;
   bool failed;
   char *cipher = tls_take(c, &len, &failed);
@@ -495,7 +497,7 @@ static bool tls_send_pending(qs_h1_conn_t *c) {
     conn_fail(c, QS_ENOMEM);
     return false;
   }
-  return !cipher || tls_write(c, cipher, len, false);
+  return !cipher || tls_write(c, cipher, len, as_inflight);
 }
 
 /* Encrypts one batch of queued plaintext (its segments are released at once)
@@ -509,16 +511,7 @@ static bool tls_flush(qs_h1_conn_t *c, const uv_buf_t *iov, unsigned n, seg_t *t
     conn_fail(c, rc == QS_ENOMEM ? QS_ENOMEM : QS_EIO);
     return false;
   }
-  size_t len;
-  bool failed;
-  char *cipher = tls_take(c, &len, &failed);
-  if (failed) {
-    conn_fail(c, QS_ENOMEM);
-    return false;
-  }
-  if (!cipher) return true;
-  if (!tls_write(c, cipher, len, true)) return false;
-  return !c->inflight;
+  return tls_send_output(c, true) && !c->inflight;
 }
 
 /* Moves HTTP/2 frames into the queue (bounded). False after conn_fail. */
@@ -726,7 +719,7 @@ static void start_drain(qs_h1_conn_t *c) {
   timeout_set(c, TIMEOUT_LINGER);
   if (c->tls && qs_tls_session_established(c->tls)) {
     qs_tls_session_shutdown(c->tls);
-    if (!tls_send_pending(c)) return;
+    if (!tls_send_output(c, false)) return;
   }
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
@@ -884,7 +877,7 @@ static void on_tls_input(qs_h1_conn_t *c, const char *cipher, size_t len) {
     conn_fail(c, QS_ECLOSED); /* close_notify or failure: no more input */
     return;
   }
-  if (c->state != ST_CLOSED) tls_send_pending(c);
+  if (c->state != ST_CLOSED) tls_send_output(c, false);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
