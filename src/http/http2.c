@@ -126,6 +126,20 @@ static void free_stream(h2_stream_t *st) {
   free(st);
 }
 
+/* The request is consumed once answered (http.h): its memory goes, which
+ * is most of what an idle event stream would otherwise keep. */
+static void drop_request(h2_stream_t *st) {
+  qs_buf_dispose(&st->arena);
+  qs_buf_dispose(&st->body);
+  free(st->spans);
+  free(st->headers);
+  st->spans = NULL;
+  st->headers = NULL;
+  st->span_count = st->span_cap = 0;
+  memset(&st->pub, 0, sizeof st->pub);
+  st->pub.version_major = 2;
+}
+
 static h2_stream_t *stream_of_id(qs_h2_session_t *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s->ng, id);
 }
@@ -622,6 +636,7 @@ int qs_h2_respond(qs_http_request_t *req, int status, const qs_http_header_t *he
     return rc == QS_ENOMEM ? QS_ENOMEM : QS_EINVAL;
   }
   st->handler_has = false;
+  drop_request(st);
   st->session->ops.wake(st->session->conn);
   return 0;
 }
@@ -638,6 +653,7 @@ int qs_h2_stream_start(qs_http_request_t *req, int status, const qs_http_header_
     return rc == QS_ENOMEM ? QS_ENOMEM : QS_EINVAL;
   }
   st->handler_has = false;
+  drop_request(st);
   st->stream = (struct qs_http_stream){.h2 = true};
   st->stream_open = true;
   qs_h2_session_t *s = st->session;
