@@ -5,13 +5,10 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http2 = require('node:http2');
-const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const { startHub } = require('./lib/hub');
 const { launch, newContext, screenshot } = require('./lib/browser');
 const { legacyPublisher, legacySubscriber } = require('./lib/jwt');
+const { makeCertificate } = require('./lib/tls');
 
 const HUB_PATH = '/.well-known/mercure';
 
@@ -178,24 +175,12 @@ test('h2c: SIGTERM sends GOAWAY, ends event streams cleanly and exits 0', async 
   session.destroy();
 });
 
-// A self-signed certificate for the hub's test name (openssl CLI).
-function makeCertificate(dir) {
-  const cert = path.join(dir, 'hub.crt');
-  const key = path.join(dir, 'hub.key');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', '/CN=hub.example.test', '-addext', 'subjectAltName=DNS:hub.example.test,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  return { cert, key };
-}
-
 test('Chromium over HTTPS: ALPN h2, ten EventSources on one connection all receive their updates', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qs-h2-'));
-  const { cert, key } = makeCertificate(dir);
-  const hub = await startHub({ args: ['--tls_cert', cert, '--tls_key', key, '--anonymous'] });
-  const origin = `https://hub.example.test:${hub.port}`;
+  const tls = makeCertificate();
+  const hub = await startHub({ tls, args: ['--anonymous'] });
+  const origin = hub.origin;
   const browser = await launch(['--ignore-certificate-errors']);
-  const session = connect(`https://127.0.0.1:${hub.port}`, { ca: fs.readFileSync(cert), servername: 'hub.example.test' });
+  const session = connect(`https://127.0.0.1:${hub.port}`, { ca: tls.ca, servername: 'hub.example.test' });
   try {
     const page = await (await newContext(browser)).newPage();
     await page.goto(origin + '/');
@@ -225,6 +210,6 @@ test('Chromium over HTTPS: ALPN h2, ten EventSources on one connection all recei
     session.destroy();
     await browser.close();
     assert.equal(await hub.stop(), 0, hub.log);
-    fs.rmSync(dir, { recursive: true, force: true });
+    tls.remove();
   }
 });

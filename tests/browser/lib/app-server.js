@@ -6,6 +6,7 @@
 // only, no framework. It answers for any host name, so the same server is the
 // application (app.example.test) and the foreign site (evil.example.org).
 const http = require('node:http');
+const https = require('node:https');
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
@@ -58,8 +59,13 @@ function parseCookies(header) {
 
 // options: {hub: {url, secret}, resourceIdentifier}, read at each request, so
 // the hub can be started after the application (it needs the app's origin).
+// options.tls: {cert, key} (file paths) serves https instead of http.
 function startAppServer(options = {}) {
-  const server = http.createServer((req, res) => {
+  const serve = (handler) =>
+    options.tls
+      ? https.createServer({ cert: fs.readFileSync(options.tls.cert), key: fs.readFileSync(options.tls.key) }, handler)
+      : http.createServer(handler);
+  const server = serve((req, res) => {
     const hub = options.hub;
     const url = new URL(req.url, 'http://' + (req.headers.host || 'localhost'));
     const send = (status, type, body, headers = {}) => {
@@ -143,8 +149,8 @@ function startAppServer(options = {}) {
       const port = server.address().port;
       resolve({
         port,
-        origin: `http://app.example.test:${port}`,
-        evilOrigin: `http://evil.example.org:${port}`,
+        origin: `${options.tls ? 'https' : 'http'}://app.example.test:${port}`,
+        evilOrigin: `${options.tls ? 'https' : 'http'}://evil.example.org:${port}`,
         options,
         close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
       });

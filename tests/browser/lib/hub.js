@@ -5,6 +5,7 @@
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
+const https = require('node:https');
 
 const SECRET = 'browser-tests-secret-that-is-long-enough-for-hs256';
 
@@ -18,7 +19,8 @@ function hubBinary() {
   throw new Error('hub binary not found: set QS_BINARY (tried ' + candidates.join(', ') + ')');
 }
 
-// options.args: extra command-line options; options.corsOrigins: list.
+// options.args: extra command-line options; options.corsOrigins: list;
+// options.tls: {cert, key, ca} serves HTTPS (and HTTP/2 through ALPN).
 async function startHub(options = {}) {
   const args = [
     '--listen', '127.0.0.1:0',
@@ -29,6 +31,7 @@ async function startHub(options = {}) {
     '--workers', '2',
   ];
   if (options.corsOrigins && options.corsOrigins.length) args.push('--cors_origins', options.corsOrigins.join(','));
+  if (options.tls) args.push('--tls_cert', options.tls.cert, '--tls_key', options.tls.key);
   args.push(...(options.args || []));
   const child = spawn(hubBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -54,16 +57,18 @@ async function startHub(options = {}) {
       reject(new Error(`hub exited (${code ?? signal}) before listening:\n${log}`));
     });
   });
+  const scheme = options.tls ? 'https' : 'http';
   const hub = {
     port,
     child,
     secret: SECRET,
+    ca: options.tls ? options.tls.ca : null,
     get log() { return log; },
     // The URL the browser uses: the hub's own name, mapped to 127.0.0.1.
-    url: `http://hub.example.test:${port}/.well-known/mercure`,
+    url: `${scheme}://hub.example.test:${port}/.well-known/mercure`,
     // The URL the test process itself uses (no name resolution tricks).
-    localUrl: `http://127.0.0.1:${port}/.well-known/mercure`,
-    origin: `http://hub.example.test:${port}`,
+    localUrl: `${scheme}://127.0.0.1:${port}/.well-known/mercure`,
+    origin: `${scheme}://hub.example.test:${port}`,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
@@ -85,12 +90,24 @@ async function publish(hub, token, fields) {
   body.append('data', fields.data ?? '');
   if (fields.private) body.append('private', 'on');
   for (const k of ['id', 'type', 'retry']) if (fields[k] != null) body.append(k, String(fields[k]));
-  const res = await fetch(hub.localUrl, {
-    method: 'POST',
-    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: body.toString(),
-  });
+  const headers = { Authorization: 'Bearer ' + token, 'Content-Type': 'application/x-www-form-urlencoded' };
+  if (hub.ca) return postTls(hub, headers, body.toString());
+  const res = await fetch(hub.localUrl, { method: 'POST', headers, body: body.toString() });
   return { status: res.status, body: await res.text() };
+}
+
+// A POST over HTTPS that trusts the test certificate (fetch() has no option for it).
+function postTls(hub, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(hub.localUrl, { method: 'POST', headers, ca: hub.ca, servername: 'hub.example.test' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 module.exports = { startHub, publish, hubBinary, SECRET };

@@ -4,16 +4,22 @@
 const { startAppServer } = require('./app-server');
 const { startHub } = require('./hub');
 const { launch } = require('./browser');
+const { makeCertificate } = require('./tls');
 
 const RESOURCE_IDENTIFIER = 'http://hub.example.test/.well-known/mercure';
 
+// options.tls: the application and the hub serve HTTPS with a test
+// certificate (Chromium accepts it), as in production.
 async function setUp(options = {}) {
-  const app = await startAppServer({ resourceIdentifier: RESOURCE_IDENTIFIER });
+  const tls = options.tls ? makeCertificate() : null;
+  const resourceIdentifier = tls ? RESOURCE_IDENTIFIER.replace('http:', 'https:') : RESOURCE_IDENTIFIER;
+  const app = await startAppServer({ resourceIdentifier, tls });
   let hub;
   try {
     hub = await startHub({
       corsOrigins: [app.origin],
-      args: ['--resource_identifier', RESOURCE_IDENTIFIER, ...(options.hubArgs || [])],
+      tls,
+      args: ['--resource_identifier', resourceIdentifier, ...(options.hubArgs || [])],
     });
   } catch (e) {
     await app.close();
@@ -22,7 +28,7 @@ async function setUp(options = {}) {
   app.options.hub = hub;
   let browser = null;
   try {
-    if (options.browser !== false) browser = await launch();
+    if (options.browser !== false) browser = await launch(tls ? ['--ignore-certificate-errors'] : []);
   } catch (e) {
     await app.close();
     await hub.stop();
@@ -36,6 +42,7 @@ async function setUp(options = {}) {
       if (browser) await browser.close().catch(() => {});
       await app.close();
       const code = await hub.stop();
+      if (tls) tls.remove();
       // The hub is built with AddressSanitizer: a leak or error report at exit
       // makes it exit non-zero.
       if (code !== 0) throw new Error(`hub exited with ${code}:\n${hub.log.slice(-4000)}`);
