@@ -68,11 +68,14 @@ static size_t sink_queued_bytes(void *ctx) {
 
 static void sink_close(void *ctx) { qs_http_stream_close(((sse_connection_t *)ctx)->stream); }
 
+static void sink_abort(void *ctx) { qs_http_stream_abort(((sse_connection_t *)ctx)->stream); }
+
 static const qs_sink_vtable_t sse_sink = {
     .write_update = sink_write_update,
     .write_bytes = sink_write_bytes,
     .queued_bytes = sink_queued_bytes,
     .close = sink_close,
+    .abort = sink_abort,
 };
 
 static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {

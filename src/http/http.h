@@ -228,4 +228,11 @@ void qs_http_stream_drain_blocked_only(qs_http_stream_t *stream, bool only);
  * once they are written. Idempotent; later writes return QS_ECLOSED. */
 void qs_http_stream_close(qs_http_stream_t *stream);
 
+/* Ends the stream at once, dropping what is queued (a reader too slow to
+ * keep up holds nothing more): HTTP/1.x closes the connection, HTTP/2 resets
+ * the stream (CANCEL) and the connection's other streams go on. on_close
+ * follows with QS_ECLOSED, possibly before this returns. Does nothing once
+ * on_close was called. */
+void qs_http_stream_abort(qs_http_stream_t *stream);
+
 #endif

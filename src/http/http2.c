@@ -686,6 +686,22 @@ void qs_h2_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
   h2_of(stream)->drain_blocked_only = only;
 }
 
+void qs_h2_stream_abort(qs_http_stream_t *stream) {
+  h2_stream_t *st = h2_of(stream);
+  if (!st->stream_open) return;
+  release_chunks(st);
+  st->state = S_ENDING;
+  bool gone = st->closed || !st->session;
+  if (!gone) {
+    nghttp2_submit_rst_stream(st->session->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    st->session->ops.wake(st->session->conn);
+  }
+  fire_on_close(st, QS_ECLOSED);
+  /* nghttp2 frees the object when it closes the stream; one it no longer
+   * knows goes now. */
+  if (gone) free_stream(st);
+}
+
 void qs_h2_stream_close(qs_http_stream_t *stream) {
   h2_stream_t *st = h2_of(stream);
   if (st->state != S_STREAMING) return;

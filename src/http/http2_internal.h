@@ -105,5 +105,6 @@ int qs_h2_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*re
 size_t qs_h2_stream_queued_bytes(const qs_http_stream_t *stream);
 void qs_h2_stream_drain_blocked_only(qs_http_stream_t *stream, bool only);
 void qs_h2_stream_close(qs_http_stream_t *stream);
+void qs_h2_stream_abort(qs_http_stream_t *stream);
 
 #endif

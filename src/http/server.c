@@ -1523,6 +1523,16 @@ static void stream_end(qs_h1_conn_t *c) {
   mark_dirty(c); /* even with nothing queued, the end is noticed at the flush */
 }
 
+void qs_http_stream_abort(qs_http_stream_t *stream) {
+  if (!stream) return;
+  if (stream->h2) {
+    qs_h2_stream_abort(stream);
+    return;
+  }
+  qs_h1_conn_t *c = conn_of(stream);
+  if (c->stream_open) conn_fail(c, QS_ECLOSED);
+}
+
 void qs_http_stream_close(qs_http_stream_t *stream) {
   if (!stream) return;
   if (stream->h2)

@@ -56,6 +56,9 @@ typedef struct {
    * lifetime, too slow, hub shutting down). Called at most once. The hub writes
    * nothing more; the transport still calls qs_hub_unsubscribe (now or later). */
   void (*close)(void *sink_ctx);
+  /* Like close, but at once, dropping what is queued: for a subscriber too
+   * slow to keep up (it resumes with its last event id). NULL: close. */
+  void (*abort)(void *sink_ctx);
 } qs_sink_vtable_t;
 
 /* A sink: a vtable (static, lives forever) and the transport's context. */

@@ -96,7 +96,10 @@ static void disconnect_slow_because(qs_subscriber_t *sub, const char *why) {
   atomic_fetch_add_explicit(&sub->shard->hub->slow_disconnects_total, 1, memory_order_relaxed);
   mark_closed(sub);
   QS_LOG_WARN("%s id=%" PRIu64, why, sub->id);
-  sub->sink.vtable->close(sub->sink.ctx);
+  if (sub->sink.vtable->abort)
+    sub->sink.vtable->abort(sub->sink.ctx);
+  else
+    sub->sink.vtable->close(sub->sink.ctx);
 }
 
 static void disconnect_slow(qs_subscriber_t *sub) {

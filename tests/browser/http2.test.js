@@ -129,6 +129,35 @@ test('h2c: a paused reader gets every event in order once it reads again (flow c
   }
 });
 
+test('h2c: a stream too slow for subscriber_queue_limit is reset; the others go on', async () => {
+  const hub = await startHub({ args: ['--subscriber_queue_limit', '64KiB'] });
+  const session = connect(`http://127.0.0.1:${hub.port}`);
+  try {
+    const slow = subscribe(session, 'topic=t', legacySubscriber(hub.secret, ['*']));
+    const fast = subscribe(session, 'topic=t', legacySubscriber(hub.secret, ['*']));
+    assert.equal(await slow.opened, 200);
+    assert.equal(await fast.opened, 200);
+    let resetCode = null;
+    slow.req.on('close', () => (resetCode = slow.req.rstCode));
+    slow.req.pause();
+    const pub = legacyPublisher(hub.secret);
+    const big = 'x'.repeat(20000);
+    for (let i = 0; i < 20; i++) assert.equal((await publishOn(session, pub, 't', `${i} ${big}`)).status, 200);
+    await waitFor(() => fast.events.length === 20, 'the reading stream');
+    await waitFor(() => /subscriber too slow, disconnected/.test(hub.log), 'the hub to cut the slow stream');
+    slow.req.resume();
+    await waitFor(() => resetCode !== null, 'the slow stream to be reset');
+    assert.equal(resetCode, http2.constants.NGHTTP2_CANCEL);
+    assert.ok(slow.events.length < 20, 'the slow stream should have been cut short');
+    slow.events.forEach((e, i) => assert.equal(e, `${i} ${big}`)); // a clean prefix
+    assert.equal((await publishOn(session, pub, 't', 'after')).status, 200);
+    await waitFor(() => fast.events.length === 21, 'the connection to go on');
+  } finally {
+    session.destroy();
+    assert.equal(await hub.stop(), 0, hub.log);
+  }
+});
+
 test('h2c: a cancelled stream ends its subscription; limits answer 431 and 413', async () => {
   const hub = await startHub({ args: ['--max_header_size', '4KiB', '--max_request_body_size', '1KiB'] });
   const session = connect(`http://127.0.0.1:${hub.port}`);

@@ -552,6 +552,32 @@ static void stream_close_ends_body_and_keeps_connection(void **state) {
   stop();
 }
 
+/* qs_http_stream_abort: on_close(QS_ECLOSED) at once, queued bytes and
+ * references dropped (released), the connection closed. */
+static void stream_abort_drops_queue_and_closes_connection(void **state) {
+  start(NULL);
+  int fd = client_connect();
+  inbox_t in = {0};
+  client_send_str(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_READ(fd, &in, ":\n\r\n");
+  qs_http_stream_t *s = fx->stream;
+  fx->releases = 0;
+  assert_int_equal(qs_http_stream_write_ref(s, qs_slice_from_cstr("data: dropped\n\n"), release_count, fx),
+                   0);
+  qs_http_stream_abort(s);
+  assert_int_equal(fx->stream_closes, 1);
+  assert_int_equal(fx->stream_reason, QS_ECLOSED);
+  for (int i = 0; i < 200 && (fx->releases == 0 || qs_http_server_connection_count(fx->server)); i++)
+    pump_ms(1);
+  assert_int_equal(fx->releases, 1);
+  assert_int_equal(qs_http_server_connection_count(fx->server), 0);
+  /* The client sees the end of the connection, without the dropped event. */
+  EXPECT_READ(fd, &in, NULL);
+  assert_null(strstr(in.data, "dropped"));
+  close(fd);
+  stop();
+}
+
 static void abort_fires_when_client_leaves_before_answer(void **state) {
   start(NULL);
   int fd = client_connect();
@@ -798,6 +824,7 @@ int main(void) {
       cmocka_unit_test(slow_reader_gets_many_small_refs_in_order),
       cmocka_unit_test(stream_on_close_fires_when_client_leaves),
       cmocka_unit_test(stream_close_ends_body_and_keeps_connection),
+      cmocka_unit_test(stream_abort_drops_queue_and_closes_connection),
       cmocka_unit_test(abort_fires_when_client_leaves_before_answer),
       cmocka_unit_test(graceful_close_ends_streams_and_waits_for_answers),
       cmocka_unit_test(per_address_limit_gets_429),
