@@ -71,6 +71,7 @@ typedef struct h2_stream {
   uint32_t method_off, method_len, path_off, path_len, authority_off, authority_len;
   bool has_method, has_path, has_authority;
   qs_http_header_t *headers;
+  qs_buf_t cookies; /* the cookie fields joined into one (RFC 9113, 8.2.3) */
   qs_buf_t body;
   void (*on_abort)(qs_http_request_t *req, void *ctx);
   void *abort_ctx;
@@ -119,6 +120,7 @@ static void release_chunks(h2_stream_t *st) {
 static void free_stream(h2_stream_t *st) {
   unlink_stream(st);
   release_chunks(st);
+  qs_buf_dispose(&st->cookies);
   qs_buf_dispose(&st->arena);
   qs_buf_dispose(&st->body);
   free(st->spans);
@@ -129,6 +131,7 @@ static void free_stream(h2_stream_t *st) {
 /* The request is consumed once answered (http.h): its memory goes, which
  * is most of what an idle event stream would otherwise keep. */
 static void drop_request(h2_stream_t *st) {
+  qs_buf_dispose(&st->cookies);
   qs_buf_dispose(&st->arena);
   qs_buf_dispose(&st->body);
   free(st->spans);
@@ -205,8 +208,9 @@ static bool is_connection_header(qs_slice_t name) {
   return false;
 }
 
-/* Submits the response head with `data` as its body source (NULL: the head
- * ends the stream). Names are lowercased (RFC 9113, section 8.2.1). */
+/* Submits the response head, then the stream's queue as its body when
+ * `with_data` (else the head ends the stream), with a content-length when
+ * given. Names are lowercased (RFC 9113, section 8.2.1). */
 static int submit_head(h2_stream_t *st, int status, const qs_http_header_t *headers, size_t count,
                        const size_t *content_length, bool with_data) {
   qs_h2_session_t *s = st->session;
@@ -299,8 +303,26 @@ static void dispatch(h2_stream_t *st) {
     answer_refusal(st);
     return;
   }
+  /* A client may send each cookie in a field of its own (RFC 9113, 8.2.3):
+   * they are joined with "; " into one, as an HTTP/1.1 request carries them. */
+  size_t cookie_fields = 0;
+  for (size_t i = 0; i < st->span_count; i += 4)
+    if (qs_slice_eq_cstr(arena_slice(st, st->spans[i], st->spans[i + 1]), "cookie")) cookie_fields++;
+  if (cookie_fields > 1) {
+    qs_buf_init(&st->cookies, (size_t)-1);
+    for (size_t i = 0; i < st->span_count; i += 4) {
+      if (!qs_slice_eq_cstr(arena_slice(st, st->spans[i], st->spans[i + 1]), "cookie")) continue;
+      if ((st->cookies.len && qs_buf_append(&st->cookies, "; ", 2) != 0) ||
+          qs_buf_append(&st->cookies, st->arena.ptr + st->spans[i + 2], st->spans[i + 3]) != 0) {
+        refuse(st, 503, "out of memory");
+        answer_refusal(st);
+        return;
+      }
+    }
+  }
   /* The authority becomes a Host header, first, for handlers that read it. */
-  size_t count = st->span_count / 4 + (st->has_authority ? 1 : 0);
+  size_t count =
+      st->span_count / 4 + (st->has_authority ? 1 : 0) - (cookie_fields > 1 ? cookie_fields - 1 : 0);
   if (count) {
     st->headers = malloc(count * sizeof *st->headers);
     if (!st->headers) {
@@ -313,9 +335,17 @@ static void dispatch(h2_stream_t *st) {
   if (st->has_authority)
     st->headers[k++] =
         (qs_http_header_t){qs_slice_from_cstr("host"), arena_slice(st, st->authority_off, st->authority_len)};
-  for (size_t i = 0; i < st->span_count; i += 4)
-    st->headers[k++] = (qs_http_header_t){arena_slice(st, st->spans[i], st->spans[i + 1]),
-                                          arena_slice(st, st->spans[i + 2], st->spans[i + 3])};
+  bool cookies_placed = false;
+  for (size_t i = 0; i < st->span_count; i += 4) {
+    qs_slice_t name = arena_slice(st, st->spans[i], st->spans[i + 1]);
+    qs_slice_t value = arena_slice(st, st->spans[i + 2], st->spans[i + 3]);
+    if (cookie_fields > 1 && qs_slice_eq_cstr(name, "cookie")) {
+      if (cookies_placed) continue;
+      cookies_placed = true;
+      value = qs_buf_slice(&st->cookies);
+    }
+    st->headers[k++] = (qs_http_header_t){name, value};
+  }
   qs_http_request_t *pub = &st->pub;
   pub->method = arena_slice(st, st->method_off, st->method_len);
   pub->target = arena_slice(st, st->path_off, st->path_len);

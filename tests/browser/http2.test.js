@@ -190,6 +190,25 @@ test('h2c: a cancelled stream ends its subscription; limits answer 431 and 413',
   }
 });
 
+test('h2c: cookies sent as separate fields are joined (the token in the sixth)', async () => {
+  const hub = await startHub();
+  const session = connect(`http://127.0.0.1:${hub.port}`);
+  try {
+    const token = legacySubscriber(hub.secret, ['access/7']);
+    // Node sends each array element as a field of its own, as browsers may.
+    const req = session.request({
+      ':path': `${HUB_PATH}?topic=access%2F7`,
+      cookie: ['a=1', 'b=2', 'c=3', 'd=4', 'e=5', 'mercureAuthorization=' + token],
+    });
+    const status = await new Promise((resolve) => req.on('response', (h) => resolve(h[':status'])));
+    assert.equal(status, 200);
+    req.close();
+  } finally {
+    session.destroy();
+    assert.equal(await hub.stop(), 0, hub.log);
+  }
+});
+
 test('h2c: SIGTERM sends GOAWAY, ends event streams cleanly and exits 0', async () => {
   const hub = await startHub();
   const session = connect(`http://127.0.0.1:${hub.port}`);
