@@ -187,6 +187,7 @@ void qs_api_respond_text(qs_http_request_t *req, qs_api_headers_t *h, int status
 
 void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int status, const char *error,
                           const char *reason, const char *what) {
+  if (status == 401) atomic_fetch_add_explicit(&((qs_api_t *)api)->token_refusals, 1, memory_order_relaxed);
   QS_LOG_INFO("%s refused from %s: %d %s (%s)", what, req->remote_addr, status, error ? error : "no token",
               reason);
   qs_api_headers_t h;

@@ -3,6 +3,7 @@
 #define QS_API_API_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "api/api.h"
 #include "api/publish_fields.h"
@@ -31,6 +32,7 @@ struct qs_api {
   qs_cors_t *cors;                       /* NULL when cors_origins is empty */
   qs_subject_limiter_t *subject_limiter; /* NULL when max_connections_per_subject is 0 */
   struct qs_tls_context *tls;            /* borrowed; NULL: plain HTTP */
+  _Atomic uint64_t token_refusals;       /* 401 answers (metrics) */
 };
 
 struct qs_api_worker {

@@ -3,6 +3,7 @@
  * their names; ours are prefixed `quicksilver_`. */
 #include "api/api_internal.h"
 #include "base/buf.h"
+#include "store/store.h"
 
 static void metric(qs_buf_t *out, const char *name, const char *type, const char *help, uint64_t value) {
   qs_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
@@ -23,6 +24,19 @@ void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req) {
          stats.deliveries_total);
   metric(&body, "quicksilver_slow_subscriber_disconnects_total", "counter",
          "Subscribers disconnected because they did not read fast enough.", stats.slow_disconnects_total);
+  const qs_api_t *api = worker->api;
+  metric(&body, "quicksilver_connections", "gauge", "Client connections open now (every protocol).",
+         qs_http_admission_count(api->admission));
+  metric(&body, "quicksilver_token_refusals_total", "counter",
+         "Requests answered 401: no token where one is needed, or a token that does not verify.",
+         atomic_load_explicit(&api->token_refusals, memory_order_relaxed));
+  qs_store_stats_t history = {0};
+  qs_store_stats(qs_hub_store(api->hub), &history);
+  metric(&body, "quicksilver_history_updates", "gauge", "Updates kept for reconnection.", history.count);
+  metric(&body, "quicksilver_history_bytes", "gauge", "Bytes of the updates kept, as retention counts them.",
+         history.bytes);
+  metric(&body, "quicksilver_history_evicted_total", "counter",
+         "Updates dropped from the history by retention or to make room.", history.evicted);
   qs_api_headers_t h;
   qs_api_headers_init(&h, worker->api, req);
   qs_api_headers_add(&h, "Content-Type", qs_slice_from_cstr("text/plain; version=0.0.4; charset=utf-8"));

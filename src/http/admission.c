@@ -61,3 +61,10 @@ void qs_http_admission_release(qs_http_admission_t *a, qs_slice_t address) {
   }
   pthread_mutex_unlock(&a->lock);
 }
+
+size_t qs_http_admission_count(qs_http_admission_t *a) {
+  pthread_mutex_lock(&a->lock);
+  size_t n = a->total;
+  pthread_mutex_unlock(&a->lock);
+  return n;
+}

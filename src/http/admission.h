@@ -29,4 +29,7 @@ int qs_http_admission_take(qs_http_admission_t *admission, qs_slice_t address);
 /* Forgets a connection counted by a successful take with the same address. */
 void qs_http_admission_release(qs_http_admission_t *admission, qs_slice_t address);
 
+/* Connections counted now. */
+size_t qs_http_admission_count(qs_http_admission_t *admission);
+
 #endif

@@ -169,6 +169,16 @@ class Errors(HubTestCase):
         self.assertChallenge(r, 401)
         self.assertTrue(r.body.strip())
 
+    def test_metrics_count_refusals_connections_and_history(self):
+        refusals = metric(self.hub, "quicksilver_token_refusals_total")
+        kept = metric(self.hub, "quicksilver_history_updates")
+        self.assertEqual(publish(self.hub, ["access/42"], "x", token=publisher_token(secret="wrong-" * 8)).status, 401)
+        self.assertEqual(metric(self.hub, "quicksilver_token_refusals_total"), refusals + 1)
+        self.assertEqual(publish(self.hub, ["access/42"], "kept").status, 200)
+        self.assertEqual(metric(self.hub, "quicksilver_history_updates"), kept + 1)
+        self.assertGreater(metric(self.hub, "quicksilver_history_bytes"), 0)
+        self.assertGreaterEqual(metric(self.hub, "quicksilver_connections"), 1)  # this very request
+
     def test_publish_with_bad_tokens_is_401_invalid_token(self):
         good = publisher_token()
         h, c, sig = good.split(".")
