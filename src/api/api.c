@@ -37,12 +37,18 @@ int qs_api_create(const qs_config_t *config, qs_hub_t *hub, qs_api_t **out) {
     free(api);
     return QS_ENOMEM;
   }
+  if (!(api->anonymous = qs_grants_create_empty())) {
+    qs_http_admission_destroy(api->admission);
+    free(api);
+    return QS_ENOMEM;
+  }
   pthread_rwlockattr_t attr;
   pthread_rwlockattr_init(&attr);
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   int rc = pthread_rwlock_init(&api->auth_lock, &attr);
   pthread_rwlockattr_destroy(&attr);
   if (rc != 0) {
+    qs_grants_release(api->anonymous);
     qs_http_admission_destroy(api->admission);
     free(api);
     return QS_ENOMEM;
@@ -141,6 +147,7 @@ void qs_api_destroy(qs_api_t *api) {
   if (!api) return;
   qs_auth_destroy(api->auth);
   pthread_rwlock_destroy(&api->auth_lock);
+  qs_grants_release(api->anonymous);
   qs_http_admission_destroy(api->admission);
   qs_subject_limiter_destroy(api->subject_limiter);
   qs_cors_destroy(api->cors);
@@ -231,9 +238,8 @@ qs_grants_t *qs_api_authenticate(qs_http_request_t *req, const qs_api_t *api, qs
   if (source) *source = from;
   if (from == QS_TOKEN_NONE) {
     if (anonymous_ok) {
-      qs_grants_t *none = qs_grants_create_empty();
-      if (!none) qs_api_refuse_bearer(req, api, 503, NULL, "out of memory", what);
-      return none;
+      /* Grants are immutable once made: anonymous subscribers share one. */
+      return qs_grants_retain(api->anonymous);
     }
     qs_api_refuse_bearer(req, api, 401, NULL,
                          role == QS_AUTH_PUBLISHER

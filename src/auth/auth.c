@@ -405,9 +405,11 @@ int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t to
   if (!rc) {
     const json_t *sub = json_object_get(jws.claims, "sub");
     if (exp_ms > 0) grants->expires_ms = exp_ms >= 9.0e15 ? (int64_t)9.0e15 : (int64_t)floor(exp_ms);
-    if (!sub)
-      grants->has_token_digest =
-          EVP_Digest(token.ptr, token.len, grants->token_digest, NULL, EVP_sha256(), NULL) == 1;
+    if (!sub && (grants->token_digest = malloc(QS_GRANTS_DIGEST_BYTES)) &&
+        EVP_Digest(token.ptr, token.len, grants->token_digest, NULL, EVP_sha256(), NULL) != 1) {
+      free(grants->token_digest);
+      grants->token_digest = NULL; /* not counted then, as before the digest existed */
+    }
     if ((sub && qs_grants_set_text(grants, &grants->subject, string_slice(sub))) ||
         qs_grants_set_text(grants, &grants->issuer, iss_slice)) {
       qs_grants_release(grants);

@@ -29,6 +29,7 @@ void qs_grants_release(qs_grants_t *g) {
   free_text(&g->legacy_payload_json);
   free_text(&g->subject);
   free_text(&g->issuer);
+  free(g->token_digest);
   free(g);
 }
 

@@ -20,20 +20,22 @@ typedef struct {
 
 typedef struct qs_grants {
   atomic_uint refs;
+  bool legacy;            /* the grants came from the legacy `mercure` claim */
   qs_matcher_t **publish; /* publish matchers */
   size_t publish_count;
   qs_subscribe_grant_t *subscribe; /* subscribe grants, in token order */
   size_t subscribe_count;
   qs_slice_t legacy_payload_json; /* legacy `mercure.payload`, empty when absent */
   int64_t expires_ms;             /* token `exp` in ms, 0 when the token has none */
-  bool legacy;                    /* the grants came from the legacy `mercure` claim */
   qs_slice_t subject;             /* `sub`, empty when absent */
   qs_slice_t issuer;              /* `iss`, empty when absent */
-  /* SHA-256 of the token, for a token without `sub` (it is then its own
-   * principal for max_connections_per_subject); unset for anonymous grants. */
-  bool has_token_digest;
-  unsigned char token_digest[32];
+  /* The SHA-256 of a token without `sub` (QS_GRANTS_DIGEST_BYTES, owned): it
+   * is then its own principal for max_connections_per_subject. NULL for a
+   * token with `sub`, and for anonymous grants. */
+  unsigned char *token_digest;
 } qs_grants_t;
+
+#define QS_GRANTS_DIGEST_BYTES 32
 
 /* Grants that allow nothing (anonymous subscribers); one reference. NULL when out of memory. */
 qs_grants_t *qs_grants_create_empty(void);

@@ -43,7 +43,7 @@ void qs_subject_limiter_destroy(qs_subject_limiter_t *l) {
 static int subject_key(const qs_grants_t *g, qs_buf_t *out) {
   if (g->subject.len == 0) {
     int rc = qs_buf_append(out, "T", 1);
-    if (!rc) rc = qs_buf_append(out, g->token_digest, sizeof g->token_digest);
+    if (!rc) rc = qs_buf_append(out, g->token_digest, QS_GRANTS_DIGEST_BYTES);
     return rc;
   }
   uint64_t issuer_len = g->issuer.len;
@@ -55,7 +55,7 @@ static int subject_key(const qs_grants_t *g, qs_buf_t *out) {
 }
 
 /* Whether the grants name a principal to count. */
-static bool counted(const qs_grants_t *g) { return g && (g->subject.len || g->has_token_digest); }
+static bool counted(const qs_grants_t *g) { return g && (g->subject.len || g->token_digest); }
 
 int qs_subject_limiter_acquire(qs_subject_limiter_t *l, const qs_grants_t *grants,
                                qs_subject_lease_t **lease) {

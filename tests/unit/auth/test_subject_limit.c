@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -48,9 +49,12 @@ static void tokens_without_subject_count_as_themselves(void **state) {
   qs_subject_limiter_t *l = NULL;
   assert_int_equal(qs_subject_limiter_create(1, &l), 0);
   qs_grants_t *a = qs_grants_create_empty(), *b = qs_grants_create_empty();
-  a->has_token_digest = b->has_token_digest = true;
-  memset(a->token_digest, 1, sizeof a->token_digest);
-  memset(b->token_digest, 2, sizeof b->token_digest);
+  a->token_digest = malloc(QS_GRANTS_DIGEST_BYTES);
+  b->token_digest = malloc(QS_GRANTS_DIGEST_BYTES);
+  assert_non_null(a->token_digest);
+  assert_non_null(b->token_digest);
+  memset(a->token_digest, 1, QS_GRANTS_DIGEST_BYTES);
+  memset(b->token_digest, 2, QS_GRANTS_DIGEST_BYTES);
   qs_subject_lease_t *la, *la2, *lb;
   assert_int_equal(qs_subject_limiter_acquire(l, a, &la), 0);
   assert_non_null(la);
