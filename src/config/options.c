@@ -63,14 +63,16 @@ static const qs_config_option_t options[] = {
      .offset = OFF(tls_cert),
      .default_value = "",
      .metavar = "FILE",
-     .help = "PEM certificate chain for HTTPS; needs tls_key. Empty means plain HTTP."},
+     .help = "PEM certificate, then its chain, for HTTPS (TLS 1.2 and 1.3; HTTP/2 through ALPN, else "
+             "HTTP/1.1); needs tls_key. Read again on SIGHUP. Empty means plain HTTP (HTTP/1.1, and HTTP/2 "
+             "with prior knowledge)."},
     {.name = "tls_key",
      .section = S_NETWORK,
      .type = QS_OPT_STRING,
      .offset = OFF(tls_key),
      .default_value = "",
      .metavar = "FILE",
-     .help = "PEM private key for HTTPS; needs tls_cert."},
+     .help = "PEM private key (not encrypted) matching tls_cert; needs tls_cert. Read again on SIGHUP."},
 
     /* Authorization */
     {.name = "anonymous",
