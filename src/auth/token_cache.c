@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/buf.h"
+#include "base/error.h"
 #include "base/map.h"
 
-/* Shards keep lock contention low when many workers verify at once. */
+/* Shards keep lock contention low when many workers verify at once (the
+ * shard is the top 4 bits of a 64-bit product: 16). */
 #define SHARDS 16
+_Static_assert(SHARDS == 16, "shard_of() takes the top 4 bits");
 
 typedef struct {
   pthread_mutex_t lock;
@@ -54,62 +56,79 @@ void qs_token_cache_destroy(qs_token_cache_t *cache) {
 }
 
 /* The cache key: role byte, key epoch, resource length, resource, token
- * (unambiguous). */
-static int make_key(int role, uint64_t key_epoch, qs_slice_t resource, qs_slice_t token, qs_buf_t *key) {
-  qs_buf_init(key, 24 + resource.len + token.len);
-  unsigned char prefix[1 + 2 * sizeof(uint64_t)];
-  uint64_t len = resource.len;
-  prefix[0] = (unsigned char)role;
-  memcpy(prefix + 1, &key_epoch, sizeof key_epoch);
-  memcpy(prefix + 1 + sizeof key_epoch, &len, sizeof len);
-  int rc = qs_buf_append(key, prefix, sizeof prefix);
-  if (!rc && resource.len) rc = qs_buf_append(key, resource.ptr, resource.len);
-  if (!rc) rc = qs_buf_append(key, token.ptr, token.len);
-  return rc;
+ * (unambiguous). Built on the stack when it fits (the usual case: a lookup
+ * allocates nothing). */
+typedef struct {
+  char *ptr;
+  size_t len;
+  char stack[QS_TOKEN_CACHE_MAX_TOKEN_BYTES + 256];
+} cache_key_t;
+
+static int make_key(int role, uint64_t key_epoch, qs_slice_t resource, qs_slice_t token, cache_key_t *key) {
+  uint64_t resource_len = resource.len;
+  size_t len = 1 + 2 * sizeof(uint64_t) + resource.len + token.len;
+  key->ptr = len <= sizeof key->stack ? key->stack : malloc(len);
+  if (!key->ptr) return QS_ENOMEM;
+  char *p = key->ptr;
+  *p++ = (char)role;
+  memcpy(p, &key_epoch, sizeof key_epoch);
+  p += sizeof key_epoch;
+  memcpy(p, &resource_len, sizeof resource_len);
+  p += sizeof resource_len;
+  if (resource.len) memcpy(p, resource.ptr, resource.len);
+  p += resource.len;
+  memcpy(p, token.ptr, token.len);
+  key->len = len;
+  return 0;
 }
 
-static shard_t *shard_of(qs_token_cache_t *cache, qs_slice_t key) {
-  return &cache->shards[qs_hash_bytes(key.ptr, key.len) % SHARDS];
+static void dispose_key(cache_key_t *key) {
+  if (key->ptr != key->stack) free(key->ptr);
+}
+
+static qs_slice_t key_slice(const cache_key_t *key) { return qs_slice(key->ptr, key->len); }
+
+/* The shard from the key's last bytes (the token's signature: already
+ * random), so that only the map hashes the whole key. */
+static shard_t *shard_of(qs_token_cache_t *cache, const cache_key_t *key) {
+  uint64_t tail = 0;
+  size_t n = key->len < sizeof tail ? key->len : sizeof tail;
+  memcpy(&tail, key->ptr + key->len - n, n);
+  return &cache->shards[(tail * 0x9E3779B97F4A7C15ull) >> 60];
 }
 
 qs_grants_t *qs_token_cache_get(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
                                 uint64_t key_epoch, int64_t now_ms) {
   if (!cache || token.len > QS_TOKEN_CACHE_MAX_TOKEN_BYTES) return NULL;
-  qs_buf_t key;
-  if (make_key(role, key_epoch, resource, token, &key)) {
-    qs_buf_dispose(&key);
-    return NULL;
-  }
-  shard_t *shard = shard_of(cache, qs_buf_slice(&key));
+  cache_key_t key;
+  if (make_key(role, key_epoch, resource, token, &key)) return NULL;
+  shard_t *shard = shard_of(cache, &key);
   pthread_mutex_lock(&shard->lock);
-  qs_grants_t *grants = qs_map_get(&shard->entries, qs_buf_slice(&key));
+  qs_grants_t *grants = qs_map_get(&shard->entries, key_slice(&key));
   if (grants && grants->expires_ms != 0 && now_ms >= grants->expires_ms) {
-    qs_map_remove(&shard->entries, qs_buf_slice(&key));
+    qs_map_remove(&shard->entries, key_slice(&key));
     qs_grants_release(grants);
     grants = NULL;
   } else if (grants) {
     qs_grants_retain(grants);
   }
   pthread_mutex_unlock(&shard->lock);
-  qs_buf_dispose(&key);
+  dispose_key(&key);
   return grants;
 }
 
 void qs_token_cache_put(qs_token_cache_t *cache, int role, qs_slice_t resource, qs_slice_t token,
                         uint64_t key_epoch, qs_grants_t *grants) {
   if (!cache || token.len > QS_TOKEN_CACHE_MAX_TOKEN_BYTES) return;
-  qs_buf_t key;
-  if (make_key(role, key_epoch, resource, token, &key)) {
-    qs_buf_dispose(&key);
-    return;
-  }
-  shard_t *shard = shard_of(cache, qs_buf_slice(&key));
+  cache_key_t key;
+  if (make_key(role, key_epoch, resource, token, &key)) return;
+  shard_t *shard = shard_of(cache, &key);
   pthread_mutex_lock(&shard->lock);
-  if (!qs_map_get(&shard->entries, qs_buf_slice(&key))) {
+  if (!qs_map_get(&shard->entries, key_slice(&key))) {
     /* Emptying a full shard keeps the bound simple; tokens come back on their next use. */
     if (qs_map_count(&shard->entries) >= cache->max_per_shard) clear_shard(shard);
-    if (qs_map_put(&shard->entries, qs_buf_slice(&key), grants) == 0) qs_grants_retain(grants);
+    if (qs_map_put(&shard->entries, key_slice(&key), grants) == 0) qs_grants_retain(grants);
   }
   pthread_mutex_unlock(&shard->lock);
-  qs_buf_dispose(&key);
+  dispose_key(&key);
 }
