@@ -10,7 +10,8 @@
 const http = require('node:http');
 const http2 = require('node:http2');
 const fs = require('node:fs');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+const { startHub, PUBLISHER_KEY: KEY } = require('./hub_process');
 
 const args = process.argv.slice(2);
 if (!args[0]) {
@@ -19,7 +20,6 @@ if (!args[0]) {
 }
 const [binary] = args;
 const [C, S, M, P] = [args[1] || 120, args[2] || 125, args[3] || 200, args[4] || 4].map(Number);
-const KEY = 'bench-publisher-key-bench-publisher-key';
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -29,17 +29,7 @@ const cpuSeconds = (pid) => {
 };
 
 async function main() {
-  const hub = spawn(binary, ['--listen', '127.0.0.1:0', '--transport', 'memory', '--anonymous', '--workers', '2',
-    '--publisher_jwt', KEY, '--max_connections', '20000'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const port = await new Promise((resolve, reject) => {
-    hub.stderr.on('data', (d) => {
-      log += d;
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(log);
-      if (m) resolve(Number(m[1]));
-    });
-    hub.on('exit', () => reject(new Error('hub exited:\n' + log)));
-  });
+  const { hub, port } = await startHub(binary);
   const token = execFileSync(binary, ['token', '--key', KEY, '--publish', '*']).toString().trim().split('\n').pop();
 
   // Each stream counts the events it got: one "data: " line each (the data

@@ -7,7 +7,7 @@
 //   node bench/h2_idle.js BINARY [CONNECTIONS] [STREAMS]     (default 80 x 125)
 const http2 = require('node:http2');
 const fs = require('node:fs');
-const { spawn } = require('node:child_process');
+const { startHub } = require('./hub_process');
 
 const [binary, connections = '80', streams = '125'] = process.argv.slice(2);
 if (!binary) {
@@ -21,18 +21,7 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pi
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
-  const hub = spawn(binary, ['--listen', '127.0.0.1:0', '--transport', 'memory', '--anonymous', '--workers', '2',
-    '--publisher_jwt', 'bench-publisher-key-bench-publisher-key', '--max_connections', '20000'],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const port = await new Promise((resolve, reject) => {
-    hub.stderr.on('data', (d) => {
-      log += d;
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(log);
-      if (m) resolve(Number(m[1]));
-    });
-    hub.on('exit', () => reject(new Error('hub exited:\n' + log)));
-  });
+  const { hub, port } = await startHub(binary);
   await sleep(500);
   const before = rssKiB(hub.pid);
   let opened = 0;
