@@ -22,6 +22,8 @@
 /* SETTINGS_MAX_CONCURRENT_STREAMS: event streams per connection (a browser
  * multiplexes every EventSource of an origin over one connection). */
 #define H2_MAX_CONCURRENT_STREAMS 128
+/* Reference chunks (one per delivered event) a session keeps for reuse. */
+#define H2_CHUNK_POOL 1024
 /* Most response headers (those given plus :status, content-length, date). */
 #define H2_MAX_RESPONSE_HEADERS 64
 
@@ -89,6 +91,8 @@ struct qs_h2_session {
   qs_http_limits_t limits;
   h2_stream_t *streams; /* every stream object the session still knows */
   size_t open;          /* nghttp2 streams with an object */
+  chunk_t *free_chunks; /* reference chunks for reuse */
+  size_t free_chunk_count;
   bool destroying;
   char remote_addr[QS_NET_ADDR_TEXT_MAX];
 };
@@ -107,11 +111,23 @@ static void unlink_stream(h2_stream_t *st) {
   st->session = NULL;
 }
 
+/* Done with a chunk: its reference is released, and a reference chunk goes
+ * back to the session's pool (no allocation per delivered event). */
+static void chunk_done(qs_h2_session_t *s, chunk_t *c) {
+  if (c->release) c->release(c->owner);
+  if (s && c->ptr != c->data && s->free_chunk_count < H2_CHUNK_POOL) {
+    c->next = s->free_chunks;
+    s->free_chunks = c;
+    s->free_chunk_count++;
+    return;
+  }
+  free(c);
+}
+
 static void release_chunks(h2_stream_t *st) {
   for (chunk_t *c = st->q_head, *next; c; c = next) {
     next = c->next;
-    if (c->release) c->release(c->owner);
-    free(c);
+    chunk_done(st->session, c);
   }
   st->q_head = st->q_tail = NULL;
   st->q_off = st->queued = 0;
@@ -181,8 +197,7 @@ static ssize_t read_data(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
       st->q_head = c->next;
       if (!st->q_head) st->q_tail = NULL;
       st->q_off = 0;
-      if (c->release) c->release(c->owner);
-      free(c);
+      chunk_done(st->session, c);
     }
   }
   st->queued -= copied;
@@ -253,8 +268,15 @@ static int submit_head(h2_stream_t *st, int status, const qs_http_header_t *head
 /* Queues `len` bytes (copied, or referenced until framed). */
 static int queue_bytes(h2_stream_t *st, const char *bytes, size_t len, void (*release)(void *), void *owner,
                        bool copy) {
-  chunk_t *c = malloc(sizeof *c + (copy ? len : 0));
-  if (!c) return QS_ENOMEM;
+  qs_h2_session_t *s = st->session;
+  chunk_t *c;
+  if (!copy && s && s->free_chunks) {
+    c = s->free_chunks;
+    s->free_chunks = c->next;
+    s->free_chunk_count--;
+  } else if (!(c = malloc(sizeof *c + (copy ? len : 0)))) {
+    return QS_ENOMEM;
+  }
   *c = (chunk_t){.ptr = copy ? c->data : bytes, .len = len, .release = release, .owner = owner};
   if (copy) memcpy(c->data, bytes, len);
   if (st->q_tail)
@@ -624,6 +646,11 @@ void qs_h2_session_destroy(qs_h2_session_t *s, int reason) {
     free_stream(st);
   }
   nghttp2_session_del(s->ng);
+  while (s->free_chunks) {
+    chunk_t *c = s->free_chunks;
+    s->free_chunks = c->next;
+    free(c);
+  }
   free(s);
 }
 
