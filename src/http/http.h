@@ -3,8 +3,8 @@
  *
  * Nothing here names an HTTP/1.1 or HTTP/2 detail (chunked encoding,
  * Connection headers, streams, flow control): those belong to the protocol
- * code behind it (server.c with http1_parser.c for HTTP/1.x, http2.c for
- * HTTP/2), which chooses the framing itself. A connection speaks HTTP/2 when
+ * code behind it (server.c with http1_parser.c and h1_response.c for HTTP/1.x,
+ * http2.c for HTTP/2), which chooses the framing itself. A connection speaks HTTP/2 when
  * it starts with the HTTP/2 preface: h2c with prior knowledge (what reverse
  * proxies use) or TLS after ALPN "h2". Requests of one HTTP/2 connection are
  * handled concurrently, each on its own stream.

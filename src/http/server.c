@@ -1,5 +1,6 @@
-/* The HTTP server: accepting, limits and timeouts, and HTTP/1.x connections
- * with their responses and streams.
+/* The HTTP server: accepting, limits and timeouts, and the connections:
+ * reading, the write queue, closing. HTTP/1.x answers and event streams are
+ * built in h1_response.c, HTTP/2 sessions in http2.c.
  *
  * A connection's life: READING (llhttp parses into a request) -> HANDLING (the
  * handler has the request) -> RESPONDING (a complete answer is queued) or
@@ -26,15 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "base/map.h"
 #include "http/admission.h"
-#include "http/http1_internal.h"
-#include "http/http2_internal.h"
+#include "http/server_internal.h"
 #include "net/tls.h"
 
 /* Shared per-loop read buffer: connections own no read memory. */
@@ -65,10 +62,6 @@
 #define FLUSH_ROUNDS 32
 #define FLUSH_ROUND_BYTES (64 * 1024)
 
-typedef struct qs_link {
-  struct qs_link *prev, *next;
-} qs_link_t;
-
 static void link_init(qs_link_t *l) { l->prev = l->next = l; }
 static bool link_linked(const qs_link_t *l) { return l->next != l; }
 static void link_remove(qs_link_t *l) {
@@ -89,12 +82,10 @@ static void link_append(qs_link_t *head, qs_link_t *l) {
   head->prev = l;
 }
 
-#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
 /* One queued piece of output: a single span (copies live in data[], static
  * bytes elsewhere), or, for a pooled block, up to SEG_REFS references, each
  * given back with release(owner) once written or dropped. */
-typedef struct seg {
+struct seg {
   struct seg *next;
   const char *ptr; /* single span */
   size_t len;      /* bytes of the whole segment */
@@ -105,7 +96,7 @@ typedef struct seg {
   bool pooled;  /* a reference block from the server's pool */
   uint8_t nrefs;
   char data[];
-} seg_t;
+};
 
 typedef struct {
   const char *ptr;
@@ -120,10 +111,10 @@ _Static_assert(sizeof(seg_t) + SEG_REFS * sizeof(seg_ref_t) <= BLOCK_BYTES, "a b
 _Static_assert(sizeof(seg_t) % _Alignof(seg_ref_t) == 0, "references are aligned");
 
 /* A slab of blocks; freed with the server. */
-typedef struct seg_slab {
+struct seg_slab {
   _Alignas(64) unsigned char blocks[SEG_SLAB][BLOCK_BYTES];
   struct seg_slab *next;
-} seg_slab_t;
+};
 
 static seg_ref_t *seg_refs(seg_t *s) { return (seg_ref_t *)(void *)((char *)s + sizeof(seg_t)); }
 
@@ -131,7 +122,7 @@ static seg_ref_t *seg_refs(seg_t *s) { return (seg_ref_t *)(void *)((char *)s + 
 static unsigned seg_iovs(const seg_t *s) { return s->pooled ? s->nrefs : 1; }
 
 /* What uv_write still has to send after uv_try_write took only part. */
-typedef struct {
+struct batch {
   uv_write_t req;
   qs_h1_conn_t *conn;
   seg_t *segs;  /* owned; released when the write completes */
@@ -139,108 +130,16 @@ typedef struct {
   char hdr[MAX_RUNS][20];
   unsigned nbufs;
   uv_buf_t bufs[];
-} batch_t;
-
-enum { TIMEOUT_NONE = 0, TIMEOUT_HEADER, TIMEOUT_IDLE, TIMEOUT_LINGER, TIMEOUT_LISTS };
-
-typedef enum {
-  ST_READING = 0,
-  ST_HANDLING,
-  ST_RESPONDING,
-  ST_ERRORING, /* an error answer is queued; input is discarded */
-  ST_STREAMING,
-  ST_STREAM_ENDING,
-  ST_DRAINING,
-  ST_H2, /* an HTTP/2 connection: its streams live in the session */
-  ST_CLOSED,
-} conn_state_t;
+};
 
 /* Input kept for later (allocated only while there is some). */
-typedef struct {
+struct input {
   uint32_t len, cap;
   char data[];
-} input_t;
+};
 
 static size_t input_len(const input_t *in) { return in ? in->len : 0; }
 
-struct qs_h1_conn {
-  uv_tcp_t tcp; /* first: the handle's memory is the connection's */
-  qs_http_server_t *server;
-  /* What every queued write and every flush touches, together on one cache
-   * line (a fan-out goes through thousands of connections per update). */
-  qs_link_t dirty_link;
-  seg_t *q_head, *q_tail;
-  size_t queued_bytes;
-  batch_t *inflight;
-  uint8_t state;
-  bool chunked;
-  bool head_only;
-  bool drain_blocked_only; /* qs_http_stream_drain_blocked_only */
-  bool blocked;            /* a write waited for the kernel since the last drain */
-  bool is_h2;              /* an HTTP/2 connection: `h2` is set, `stream` unused */
-  bool preface_checked;    /* the first bytes are known not to be the HTTP/2 preface */
-  bool pumping;            /* the HTTP/2 session is filling the queue: no need to mark dirty */
-  qs_link_t all_link;
-  qs_link_t timeout_link;
-  uint64_t deadline_ms;
-  qs_h1_parser_t *parser; /* NULL while a stream runs */
-  qs_h1_request_t *req;   /* while HANDLING */
-  input_t *in;            /* input that arrived before it could be parsed; NULL when empty */
-  union {
-    struct qs_http_stream stream; /* HTTP/1.x */
-    qs_h2_session_t *h2;          /* HTTP/2 (is_h2) */
-  };
-  qs_net_addr_t addr;
-  uint8_t timeout_list;
-  uint8_t stream_reason_closed; /* the stream ends because of the server's shutdown */
-  bool reading;
-  bool close_after; /* close instead of keeping alive once the current answer is out */
-  bool stream_open; /* on_close not yet called */
-  bool addr_counted;
-  qs_tls_session_t *tls; /* NULL for plaintext */
-};
-
-/* DESIGN: at most 1 KiB of user-space memory per idle subscriber; this
- * struct (plus the allocator's header) is all an idle HTTP/1.1 stream costs
- * here. glibc serves up to 440 bytes from a 448-byte chunk: 8 bytes more
- * cost 16. */
-_Static_assert(sizeof(qs_h1_conn_t) <= 440, "keep idle connections small");
-
-struct qs_http_server {
-  uv_loop_t *loop;
-  qs_net_listener_t *listener;
-  qs_http_limits_t limits;
-  qs_http_handler_fn handler;
-  void *ctx;
-  uv_timer_t sweep;
-  uv_check_t flush_check;
-  uv_idle_t flush_idle; /* keeps the poll from blocking while output waits for the check */
-  qs_link_t all;
-  qs_link_t timeouts[TIMEOUT_LISTS];
-  qs_link_t dirty;
-  size_t conn_count;
-  qs_http_admission_t *admission; /* limits.admission, or own_admission */
-  qs_http_admission_t *own_admission;
-  void (*on_flush)(void *ctx); /* called between answers and streams */
-  void *on_flush_ctx;
-  size_t burst_max; /* most bytes queued on a connection with no write in flight, this iteration */
-  char *read_buf;
-  qs_tls_context_t *tls; /* borrowed; NULL for plaintext */
-  char *tls_plain;       /* decrypted input, READ_BUF_BYTES, shared like read_buf */
-  seg_t *free_segs;      /* the segment pool's free list */
-  seg_slab_t *slabs;     /* every block of the pool */
-  bool read_buf_busy;
-  bool closing;
-  bool handles_closing;
-  int handles_open;
-  void (*on_closed)(void *ctx);
-  void *closed_ctx;
-  int port;
-  int64_t date_sec;
-  char date[64];
-};
-
-static void conn_fail(qs_h1_conn_t *c, int reason);
 static void conn_flush(qs_h1_conn_t *c);
 static void process_input(qs_h1_conn_t *c, const char *data, size_t len);
 static void maybe_finish_close(qs_http_server_t *s);
@@ -278,7 +177,7 @@ static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
 /* Answers leave before event streams: a publisher waiting for its 200 can
  * send its next request while this iteration's fan-out is still being
  * written, so the next iteration has more events per connection to coalesce. */
-static void mark_dirty(qs_h1_conn_t *c) {
+void qs_h1_mark_dirty(qs_h1_conn_t *c) {
   qs_http_server_t *s = c->server;
   if (!c->inflight && c->queued_bytes > s->burst_max) s->burst_max = c->queued_bytes;
   if (c->state == ST_CLOSED || c->pumping || link_linked(&c->dirty_link)) return;
@@ -347,11 +246,11 @@ static void enqueue(qs_h1_conn_t *c, seg_t *s) {
     c->q_head = s;
   c->q_tail = s;
   c->queued_bytes += s->len;
-  mark_dirty(c);
+  qs_h1_mark_dirty(c);
 }
 
 /* Queues static bytes (never freed). */
-static int enqueue_static(qs_h1_conn_t *c, const char *bytes, size_t len) {
+int qs_h1_enqueue_static(qs_h1_conn_t *c, const char *bytes, size_t len) {
   seg_t *s = calloc(1, sizeof *s);
   if (!s) return QS_ENOMEM;
   s->ptr = bytes;
@@ -362,13 +261,13 @@ static int enqueue_static(qs_h1_conn_t *c, const char *bytes, size_t len) {
 
 /* Queues a copy of `len` bytes (framed as stream body when `chunk`),
  * appending to the last copy block when it has room. */
-static int enqueue_copy(qs_h1_conn_t *c, const char *bytes, size_t len, bool chunk) {
+int qs_h1_enqueue_copy(qs_h1_conn_t *c, const char *bytes, size_t len, bool chunk) {
   seg_t *t = c->q_tail;
   if (t && t->cap && t->chunk == chunk && t->cap - t->len >= len) {
     memcpy(t->data + t->len, bytes, len);
     t->len += len;
     c->queued_bytes += len;
-    mark_dirty(c);
+    qs_h1_mark_dirty(c);
     return 0;
   }
   size_t cap = len < COPY_SEG_MIN ? COPY_SEG_MIN : len;
@@ -378,6 +277,26 @@ static int enqueue_copy(qs_h1_conn_t *c, const char *bytes, size_t len, bool chu
   *s = (seg_t){.ptr = s->data, .len = len, .cap = (uint32_t)cap, .chunk = chunk};
   memcpy(s->data, bytes, len);
   enqueue(c, s);
+  return 0;
+}
+
+int qs_h1_enqueue_ref(qs_h1_conn_t *c, qs_slice_t bytes, bool chunk, void (*release)(void *owner),
+                      void *owner) {
+  /* Into the connection's last block when it has room, else a new one. */
+  seg_t *s = c->q_tail;
+  if (s && s->pooled && s->nrefs < SEG_REFS && s->release == release && s->chunk == chunk) {
+    s->len += bytes.len;
+    c->queued_bytes += bytes.len;
+    qs_h1_mark_dirty(c);
+  } else {
+    s = block_take(c->server);
+    if (!s) return QS_ENOMEM;
+    s->release = release;
+    s->chunk = chunk;
+    s->len = bytes.len;
+    enqueue(c, s);
+  }
+  seg_refs(s)[s->nrefs++] = (seg_ref_t){bytes.ptr, bytes.len, owner};
   return 0;
 }
 
@@ -392,12 +311,12 @@ static void on_write(uv_write_t *req, int status) {
   free(b);
   if (c->state == ST_CLOSED) return;
   if (status < 0) {
-    conn_fail(c, QS_EIO);
+    qs_h1_conn_fail(c, QS_EIO);
     return;
   }
   /* What was queued while this write was in flight leaves at this loop
    * iteration's flush, together with whatever is queued until then. */
-  mark_dirty(c);
+  qs_h1_mark_dirty(c);
 }
 
 /* Writes "<hex size>\r\n" into `out` (at least 18 bytes); returns its length. */
@@ -449,7 +368,7 @@ static void on_tls_write(uv_write_t *req, int status) {
   qs_h1_conn_t *c = b->conn;
   free(b->cipher);
   free(b);
-  if (status < 0 && c->state != ST_CLOSED) conn_fail(c, QS_EIO);
+  if (status < 0 && c->state != ST_CLOSED) qs_h1_conn_fail(c, QS_EIO);
 }
 
 /* Writes `len` bytes of ciphertext (taking `cipher`): what the kernel takes
@@ -462,7 +381,7 @@ static bool tls_write(qs_h1_conn_t *c, char *cipher, size_t len, bool as_infligh
   if (w == UV_EAGAIN) w = 0;
   if (w < 0) {
     free(cipher);
-    conn_fail(c, QS_EIO);
+    qs_h1_conn_fail(c, QS_EIO);
     return false;
   }
   if ((size_t)w == len) {
@@ -472,7 +391,7 @@ static bool tls_write(qs_h1_conn_t *c, char *cipher, size_t len, bool as_infligh
   batch_t *b = malloc(sizeof *b + sizeof(uv_buf_t));
   if (!b) {
     free(cipher);
-    conn_fail(c, QS_ENOMEM);
+    qs_h1_conn_fail(c, QS_ENOMEM);
     return false;
   }
   b->conn = c;
@@ -489,7 +408,7 @@ static bool tls_write(qs_h1_conn_t *c, char *cipher, size_t len, bool as_infligh
     if (as_inflight) c->inflight = NULL;
     free(cipher);
     free(b);
-    conn_fail(c, QS_EIO);
+    qs_h1_conn_fail(c, QS_EIO);
     return false;
   }
   return true;
@@ -503,7 +422,7 @@ static bool tls_send_output(qs_h1_conn_t *c, bool as_inflight) {
   bool failed;
   char *cipher = tls_take(c, &len, &failed);
   if (failed) {
-    conn_fail(c, QS_ENOMEM);
+    qs_h1_conn_fail(c, QS_ENOMEM);
     return false;
   }
   return !cipher || tls_write(c, cipher, len, as_inflight);
@@ -517,7 +436,7 @@ static bool tls_flush(qs_h1_conn_t *c, const uv_buf_t *iov, unsigned n, seg_t *t
   for (unsigned i = 0; !rc && i < n; i++) rc = qs_tls_session_write(c->tls, iov[i].base, iov[i].len);
   release_list(c, taken);
   if (rc) {
-    conn_fail(c, rc == QS_ENOMEM ? QS_ENOMEM : QS_EIO);
+    qs_h1_conn_fail(c, rc == QS_ENOMEM ? QS_ENOMEM : QS_EIO);
     return false;
   }
   return tls_send_output(c, true) && !c->inflight;
@@ -528,7 +447,7 @@ static bool h2_pump(qs_h1_conn_t *c) {
   c->pumping = true;
   int rc = qs_h2_session_pump(c->h2, H2_PUMP_BYTES);
   c->pumping = false;
-  if (rc) conn_fail(c, rc);
+  if (rc) qs_h1_conn_fail(c, rc);
   return rc == 0;
 }
 
@@ -580,7 +499,7 @@ static void conn_flush(qs_h1_conn_t *c) {
     if (w == UV_EAGAIN) w = 0;
     if (w < 0) {
       release_list(c, taken);
-      conn_fail(c, QS_EIO);
+      qs_h1_conn_fail(c, QS_EIO);
       return;
     }
     if ((size_t)w == total) {
@@ -595,7 +514,7 @@ static void conn_flush(qs_h1_conn_t *c) {
     batch_t *b = malloc(sizeof *b + rest * sizeof(uv_buf_t));
     if (!b) {
       release_list(c, taken);
-      conn_fail(c, QS_ENOMEM);
+      qs_h1_conn_fail(c, QS_ENOMEM);
       return;
     }
     b->conn = c;
@@ -618,7 +537,7 @@ static void conn_flush(qs_h1_conn_t *c) {
       c->inflight = NULL;
       release_list(c, b->segs);
       free(b);
-      conn_fail(c, QS_EIO);
+      qs_h1_conn_fail(c, QS_EIO);
       return;
     }
     return;
@@ -734,7 +653,7 @@ static void start_drain(qs_h1_conn_t *c) {
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
     free(req);
-    conn_fail(c, QS_ECLOSED);
+    qs_h1_conn_fail(c, QS_ECLOSED);
     return;
   }
   read_start(c);
@@ -755,8 +674,8 @@ static void send_error(qs_h1_conn_t *c, int status, const char *reason) {
                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
                    "Connection: close\r\n\r\n%s\n",
                    status, qs_http_status_text(status), body_len, reason);
-  if (n < 0 || (size_t)n >= sizeof head || enqueue_copy(c, head, (size_t)n, false) != 0) {
-    conn_fail(c, QS_ENOMEM);
+  if (n < 0 || (size_t)n >= sizeof head || qs_h1_enqueue_copy(c, head, (size_t)n, false) != 0) {
+    qs_h1_conn_fail(c, QS_ENOMEM);
     return;
   }
   QS_LOG_DEBUG("http error status=%d reason=\"%s\"", status, reason);
@@ -778,7 +697,7 @@ static void switch_to_h2(qs_h1_conn_t *c);
 /* Parses what can be parsed: `data` plus whatever waited in c->in. */
 static void process_input(qs_h1_conn_t *c, const char *data, size_t len) {
   if (keep_input(c, data, len) != 0) {
-    conn_fail(c, QS_ENOMEM);
+    qs_h1_conn_fail(c, QS_ENOMEM);
     return;
   }
   if (!c->preface_checked && c->in) {
@@ -804,7 +723,7 @@ static void process_input(qs_h1_conn_t *c, const char *data, size_t len) {
       break;
     }
     if (ev == QS_H1_CONTINUE) {
-      if (enqueue_static(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) conn_fail(c, QS_ENOMEM);
+      if (qs_h1_enqueue_static(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) qs_h1_conn_fail(c, QS_ENOMEM);
       timeout_set(c, TIMEOUT_IDLE);
       continue;
     }
@@ -848,12 +767,12 @@ static void on_input(qs_h1_conn_t *c, const char *data, size_t len) {
     default:
       /* A request is being answered: keep early input, bounded. */
       if (keep_input(c, data, len) != 0) {
-        conn_fail(c, QS_ENOMEM);
+        qs_h1_conn_fail(c, QS_ENOMEM);
         return;
       }
       if (input_len(c->in) >= s->limits.max_header_bytes) {
         if (c->state == ST_STREAMING || c->state == ST_STREAM_ENDING)
-          conn_fail(c, QS_ECLOSED); /* nobody sends requests behind an event stream */
+          qs_h1_conn_fail(c, QS_ECLOSED); /* nobody sends requests behind an event stream */
         else
           read_stop(c);
       }
@@ -868,7 +787,7 @@ static void on_input(qs_h1_conn_t *c, const char *data, size_t len) {
 static void on_tls_input(qs_h1_conn_t *c, const char *cipher, size_t len) {
   qs_http_server_t *s = c->server;
   if (qs_tls_session_feed(c->tls, cipher, len) != 0) {
-    conn_fail(c, QS_ENOMEM);
+    qs_h1_conn_fail(c, QS_ENOMEM);
     return;
   }
   while (c->state != ST_CLOSED) {
@@ -884,7 +803,7 @@ static void on_tls_input(qs_h1_conn_t *c, const char *cipher, size_t len) {
       qs_net_addr_format(&c->addr, text, sizeof text);
       QS_LOG_DEBUG("TLS failure from %s: closing the connection", text);
     }
-    conn_fail(c, QS_ECLOSED); /* close_notify or failure: no more input */
+    qs_h1_conn_fail(c, QS_ECLOSED); /* close_notify or failure: no more input */
     return;
   }
   if (c->state != ST_CLOSED) tls_send_output(c, false);
@@ -897,7 +816,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0 || c->state == ST_CLOSED) return;
   if (nread < 0) {
     /* EOF or error: the peer is gone (HTTP/1.1 has no half-closed requests worth keeping). */
-    conn_fail(c, QS_ECLOSED);
+    qs_h1_conn_fail(c, QS_ECLOSED);
     return;
   }
   if (c->tls)
@@ -908,14 +827,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- HTTP/2 ------------------------------------------------------------ */
 
-static const char *http_date(qs_http_server_t *s);
-
 static int h2_send(void *conn, const char *bytes, size_t len) {
-  int rc = enqueue_copy(conn, bytes, len, false);
+  int rc = qs_h1_enqueue_copy(conn, bytes, len, false);
   return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
 }
 
-static void h2_wake(void *conn) { mark_dirty(conn); }
+static void h2_wake(void *conn) { qs_h1_mark_dirty(conn); }
 
 static void h2_handle(void *conn, qs_http_request_t *req) {
   qs_h1_conn_t *c = conn;
@@ -933,7 +850,7 @@ static void h2_streams(void *conn, size_t open) {
     timeout_clear(c);
 }
 
-static const char *h2_date(void *conn) { return http_date(((qs_h1_conn_t *)conn)->server); }
+static const char *h2_date(void *conn) { return qs_h1_http_date(((qs_h1_conn_t *)conn)->server); }
 
 static const qs_h2_conn_ops_t h2_ops = {h2_send, h2_wake, h2_handle, h2_streams, h2_date};
 
@@ -944,7 +861,7 @@ static void switch_to_h2(qs_h1_conn_t *c) {
   qs_net_addr_format(&c->addr, addr, sizeof addr);
   qs_h2_session_t *h2 = qs_h2_session_create(c, &h2_ops, &c->server->limits, addr);
   if (!h2) {
-    conn_fail(c, QS_ENOMEM);
+    qs_h1_conn_fail(c, QS_ENOMEM);
     return;
   }
   c->is_h2 = true;
@@ -958,7 +875,7 @@ static void switch_to_h2(qs_h1_conn_t *c) {
   c->in = NULL;
   if (in && qs_h2_session_feed(c->h2, in->data, in->len) != 0) c->close_after = true;
   free(in);
-  mark_dirty(c);
+  qs_h1_mark_dirty(c);
 }
 
 /* ---- Closing ----------------------------------------------------------- */
@@ -986,7 +903,7 @@ static void on_conn_closed(uv_handle_t *handle) {
 
 /* Closes the connection now; idempotent. A request still with its handler
  * gets its abort callback, a stream its on_close. */
-static void conn_fail(qs_h1_conn_t *c, int reason) {
+void qs_h1_conn_fail(qs_h1_conn_t *c, int reason) {
   if (c->state == ST_CLOSED) return;
   c->state = ST_CLOSED;
   timeout_clear(c);
@@ -1021,7 +938,7 @@ static void finish_exchange(qs_h1_conn_t *c) {
   if (!c->parser) {
     c->parser = qs_h1_parser_create(&c->server->limits);
     if (!c->parser) {
-      conn_fail(c, QS_ENOMEM);
+      qs_h1_conn_fail(c, QS_ENOMEM);
       return;
     }
   }
@@ -1056,7 +973,7 @@ static void after_flush(qs_h1_conn_t *c) {
       qs_h2_session_drained(c->h2, blocked);
       if (c->state != ST_H2) break;
       if (qs_h2_session_wants_write(c->h2))
-        mark_dirty(c); /* more frames than one pump took */
+        qs_h1_mark_dirty(c); /* more frames than one pump took */
       else if (qs_h2_session_finished(c->h2) || (c->close_after && !c->q_head))
         start_drain(c);
       break;
@@ -1094,7 +1011,7 @@ static void on_connection(qs_net_listener_t *listener, void *ctx) {
     qs_net_addr_format(&c->addr, text, sizeof text);
     QS_LOG_WARN("connection refused status=%d remote=%s connections=%zu", status, text, s->conn_count);
     if (s->tls) {
-      conn_fail(c, QS_ECLOSED); /* an answer would need a handshake first */
+      qs_h1_conn_fail(c, QS_ECLOSED); /* an answer would need a handshake first */
       return;
     }
     read_start(c);
@@ -1103,7 +1020,7 @@ static void on_connection(qs_net_listener_t *listener, void *ctx) {
   }
   c->parser = qs_h1_parser_create(&s->limits);
   if (!c->parser || (s->tls && !(c->tls = qs_tls_session_create(s->tls)))) {
-    conn_fail(c, QS_ENOMEM);
+    qs_h1_conn_fail(c, QS_ENOMEM);
     return;
   }
   c->state = ST_READING;
@@ -1122,7 +1039,7 @@ static void on_sweep(uv_timer_t *timer) {
       if (c->state == ST_READING && (list == TIMEOUT_HEADER || qs_h1_parser_in_message(c->parser)))
         send_error(c, 408, "request timeout");
       else
-        conn_fail(c, QS_ECLOSED);
+        qs_h1_conn_fail(c, QS_ECLOSED);
     }
   }
 }
@@ -1232,8 +1149,6 @@ int qs_http_server_port(const qs_http_server_t *server) { return server->port; }
 
 size_t qs_http_server_connection_count(const qs_http_server_t *server) { return server->conn_count; }
 
-static void stream_end(qs_h1_conn_t *c);
-
 void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), void *ctx) {
   if (!s || s->closing) return;
   s->closing = true;
@@ -1247,11 +1162,11 @@ void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), voi
     c->close_after = true;
     switch (c->state) {
       case ST_READING:
-        conn_fail(c, QS_ECLOSED);
+        qs_h1_conn_fail(c, QS_ECLOSED);
         break;
       case ST_STREAMING:
         c->stream_reason_closed = 1;
-        stream_end(c);
+        qs_h1_stream_end(c);
         timeout_set(c, TIMEOUT_LINGER);
         break;
       case ST_STREAM_ENDING:
@@ -1272,279 +1187,4 @@ void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), voi
   }
   uv_ref((uv_handle_t *)&s->sweep);
   maybe_finish_close(s);
-}
-
-/* ---- Responses --------------------------------------------------------- */
-
-/* Framing headers belong to this layer. */
-static bool is_framing_header(qs_slice_t name) {
-  return qs_slice_eq_nocase(name, qs_slice_from_cstr("content-length")) ||
-         qs_slice_eq_nocase(name, qs_slice_from_cstr("transfer-encoding")) ||
-         qs_slice_eq_nocase(name, qs_slice_from_cstr("connection"));
-}
-
-static const char *http_date(qs_http_server_t *s) {
-  int64_t sec = qs_clock_wall_ms() / 1000;
-  if (sec != s->date_sec) {
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(s->date, sizeof s->date, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
-             months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    s->date_sec = sec;
-  }
-  return s->date;
-}
-
-/* Writes the status line and headers (without the final CRLF). */
-static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_header_t *headers,
-                      size_t count) {
-  /* One allocation for the usual head (no realloc as it grows), and no printf:
-   * the status is a checked 3-digit number (check_answer). */
-  size_t need = 128;
-  for (size_t i = 0; i < count; i++) need += headers[i].name.len + headers[i].value.len + 4;
-  int rc = qs_buf_reserve(out, need);
-  char line[] = {'H',
-                 'T',
-                 'T',
-                 'P',
-                 '/',
-                 '1',
-                 '.',
-                 '1',
-                 ' ',
-                 (char)('0' + status / 100 % 10),
-                 (char)('0' + status / 10 % 10),
-                 (char)('0' + status % 10),
-                 ' '};
-  if (!rc) rc = qs_buf_append(out, line, sizeof line);
-  if (!rc) rc = qs_buf_append_cstr(out, qs_http_status_text(status));
-  if (!rc) rc = qs_buf_append(out, "\r\n", 2);
-  for (size_t i = 0; !rc && i < count; i++) {
-    if (is_framing_header(headers[i].name)) continue;
-    rc = qs_buf_append(out, headers[i].name.ptr, headers[i].name.len);
-    if (!rc) rc = qs_buf_append(out, ": ", 2);
-    if (!rc) rc = qs_buf_append(out, headers[i].value.ptr, headers[i].value.len);
-    if (!rc) rc = qs_buf_append(out, "\r\n", 2);
-  }
-  if (!rc) rc = qs_buf_append(out, "Date: ", 6);
-  if (!rc) rc = qs_buf_append_cstr(out, http_date(c->server));
-  if (!rc) rc = qs_buf_append(out, "\r\n", 2);
-  return rc;
-}
-
-static int append_content_length(qs_buf_t *out, size_t len) {
-  char digits[24];
-  size_t n = sizeof digits;
-  do {
-    digits[--n] = (char)('0' + len % 10);
-    len /= 10;
-  } while (len);
-  int rc = qs_buf_append(out, "Content-Length: ", 16);
-  if (!rc) rc = qs_buf_append(out, digits + n, sizeof digits - n);
-  if (!rc) rc = qs_buf_append(out, "\r\n", 2);
-  return rc;
-}
-
-static qs_h1_request_t *request_of(qs_http_request_t *req) { return CONTAINER_OF(req, qs_h1_request_t, pub); }
-
-void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
-                              void *ctx) {
-  if (req->version_major == 2) {
-    qs_h2_request_on_abort(req, fn, ctx);
-    return;
-  }
-  qs_h1_request_t *r = request_of(req);
-  r->on_abort = fn;
-  r->abort_ctx = ctx;
-}
-
-/* Checks an answer; on QS_ECLOSED the request is already freed. */
-static int check_answer(qs_h1_request_t *r, int status, const qs_http_header_t *headers, size_t count) {
-  if (status < 200 || status > 599 || (count && !headers) || !qs_http_headers_valid(headers, count))
-    return QS_EINVAL;
-  if (!r->conn) {
-    qs_h1_request_destroy(r);
-    return QS_ECLOSED;
-  }
-  if (r->conn->req != r) return QS_EINVAL;
-  return 0;
-}
-
-int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *headers, size_t header_count,
-                    qs_slice_t body) {
-  if (!req) return QS_EINVAL;
-  if (req->version_major == 2) return qs_h2_respond(req, status, headers, header_count, body);
-  qs_h1_request_t *r = request_of(req);
-  int rc = check_answer(r, status, headers, header_count);
-  if (rc) return rc;
-  qs_h1_conn_t *c = r->conn;
-  bool close = c->close_after || c->server->closing;
-  bool no_body = status == 204 || status == 304;
-  qs_buf_t head;
-  qs_buf_init(&head, (size_t)-1);
-  rc = build_head(&head, c, status, headers, header_count);
-  if (!rc && !r->is_head && !no_body) rc = qs_buf_reserve(&head, body.len + 64);
-  if (!rc && !no_body) rc = append_content_length(&head, body.len);
-  if (!rc && close) rc = qs_buf_append_cstr(&head, "Connection: close\r\n");
-  if (!rc && !close && req->version_major == 1 && req->version_minor == 0)
-    rc = qs_buf_append_cstr(&head, "Connection: keep-alive\r\n");
-  if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
-  if (!rc && !r->is_head && !no_body) rc = qs_buf_append(&head, body.ptr, body.len);
-  if (!rc) rc = enqueue_copy(c, head.ptr, head.len, false);
-  qs_buf_dispose(&head);
-  if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
-  c->close_after = close;
-  c->req = NULL;
-  c->state = ST_RESPONDING;
-  qs_h1_request_destroy(r);
-  return 0;
-}
-
-int qs_http_respond_text(qs_http_request_t *req, int status, const char *text) {
-  qs_buf_t body;
-  qs_buf_init(&body, (size_t)-1);
-  if (qs_buf_append_cstr(&body, text) || qs_buf_append(&body, "\n", 1)) {
-    qs_buf_dispose(&body);
-    return QS_ENOMEM;
-  }
-  qs_http_header_t h = {qs_slice_from_cstr("Content-Type"), qs_slice_from_cstr("text/plain; charset=utf-8")};
-  int rc = qs_http_respond(req, status, &h, 1, qs_buf_slice(&body));
-  qs_buf_dispose(&body);
-  return rc;
-}
-
-/* ---- Streams ----------------------------------------------------------- */
-
-static qs_h1_conn_t *conn_of(const qs_http_stream_t *stream) {
-  return CONTAINER_OF(stream, qs_h1_conn_t, stream);
-}
-
-int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_header_t *headers,
-                         size_t header_count, qs_http_stream_t **out) {
-  if (!req || !out) return QS_EINVAL;
-  if (req->version_major == 2) return qs_h2_stream_start(req, status, headers, header_count, out);
-  qs_h1_request_t *r = request_of(req);
-  int rc = check_answer(r, status, headers, header_count);
-  if (rc) return rc;
-  qs_h1_conn_t *c = r->conn;
-  /* HTTP/1.1 frames the open-ended body with chunks and may keep the
-   * connection afterwards; HTTP/1.0 has only the close to end it. */
-  bool chunked = req->version_major == 1 && req->version_minor >= 1;
-  if (!chunked) c->close_after = true;
-  qs_buf_t head;
-  qs_buf_init(&head, (size_t)-1);
-  rc = build_head(&head, c, status, headers, header_count);
-  if (!rc && chunked) rc = qs_buf_append_cstr(&head, "Transfer-Encoding: chunked\r\n");
-  if (!rc && (c->close_after || c->server->closing)) rc = qs_buf_append_cstr(&head, "Connection: close\r\n");
-  if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
-  if (!rc) rc = enqueue_copy(c, head.ptr, head.len, false);
-  qs_buf_dispose(&head);
-  if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
-  c->head_only = r->is_head;
-  c->chunked = chunked && !r->is_head;
-  c->req = NULL;
-  c->state = ST_STREAMING;
-  c->stream = (struct qs_http_stream){0};
-  c->stream_open = true;
-  c->stream_reason_closed = 0;
-  c->drain_blocked_only = c->blocked = false;
-  qs_h1_request_destroy(r);
-  /* An idle subscriber should cost little: the parser goes until the stream ends. */
-  qs_h1_parser_destroy(c->parser);
-  c->parser = NULL;
-  if (c->server->closing) {
-    c->stream_reason_closed = 1;
-    stream_end(c);
-  }
-  *out = &c->stream;
-  return 0;
-}
-
-int qs_http_stream_write(qs_http_stream_t *stream, qs_slice_t bytes) {
-  if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, NULL, NULL, true);
-  qs_h1_conn_t *c = conn_of(stream);
-  if (c->state != ST_STREAMING) return QS_ECLOSED;
-  if (!bytes.len || c->head_only) return 0;
-  return enqueue_copy(c, bytes.ptr, bytes.len, c->chunked);
-}
-
-int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*release)(void *owner),
-                             void *owner) {
-  if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, release, owner, false);
-  qs_h1_conn_t *c = conn_of(stream);
-  if (c->state != ST_STREAMING) return QS_ECLOSED;
-  if (!bytes.len || c->head_only) {
-    if (release) release(owner);
-    return 0;
-  }
-  /* Into the connection's last block when it has room, else a new one. */
-  seg_t *s = c->q_tail;
-  if (s && s->pooled && s->nrefs < SEG_REFS && s->release == release && s->chunk == c->chunked) {
-    s->len += bytes.len;
-    c->queued_bytes += bytes.len;
-    mark_dirty(c);
-  } else {
-    s = block_take(c->server);
-    if (!s) return QS_ENOMEM;
-    s->release = release;
-    s->chunk = c->chunked;
-    s->len = bytes.len;
-    enqueue(c, s);
-  }
-  seg_refs(s)[s->nrefs++] = (seg_ref_t){bytes.ptr, bytes.len, owner};
-  return 0;
-}
-
-size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) {
-  return stream->h2 ? qs_h2_stream_queued_bytes(stream) : conn_of(stream)->queued_bytes;
-}
-
-void qs_http_stream_on_drain(qs_http_stream_t *stream,
-                             void (*on_drain)(qs_http_stream_t *stream, void *ctx)) {
-  stream->on_drain = on_drain;
-}
-
-void qs_http_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
-  if (stream->h2)
-    qs_h2_stream_drain_blocked_only(stream, only);
-  else
-    conn_of(stream)->drain_blocked_only = only;
-}
-
-void qs_http_stream_on_close(qs_http_stream_t *stream,
-                             void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx), void *ctx) {
-  stream->on_close = on_close;
-  stream->ctx = ctx;
-}
-
-static void stream_end(qs_h1_conn_t *c) {
-  if (c->state != ST_STREAMING) return;
-  c->state = ST_STREAM_ENDING;
-  if (c->chunked && enqueue_static(c, "0\r\n\r\n", 5) != 0) {
-    conn_fail(c, QS_ENOMEM);
-    return;
-  }
-  mark_dirty(c); /* even with nothing queued, the end is noticed at the flush */
-}
-
-void qs_http_stream_abort(qs_http_stream_t *stream) {
-  if (!stream) return;
-  if (stream->h2) {
-    qs_h2_stream_abort(stream);
-    return;
-  }
-  qs_h1_conn_t *c = conn_of(stream);
-  if (c->stream_open) conn_fail(c, QS_ECLOSED);
-}
-
-void qs_http_stream_close(qs_http_stream_t *stream) {
-  if (!stream) return;
-  if (stream->h2)
-    qs_h2_stream_close(stream);
-  else
-    stream_end(conn_of(stream));
 }
