@@ -78,7 +78,9 @@ int qs_tls_session_take_output(qs_tls_session_t *s, qs_buf_t *out);
 /* True once the handshake is complete. */
 bool qs_tls_session_established(const qs_tls_session_t *s);
 
-/* The ALPN protocol agreed ("h2" or "http/1.1"), or "" when none was. */
+/* The ALPN protocol agreed ("h2" or "http/1.1"), or "" when none was. For
+ * diagnostics and tests: the server tells HTTP/2 by its connection preface,
+ * which also covers h2c, so it does not need to ask. */
 const char *qs_tls_session_alpn(const qs_tls_session_t *s);
 
 #endif
