@@ -20,6 +20,7 @@
 #include "base/uuid.h"
 #include "config/config.h"
 #include "hub/subscriptions.h"
+#include "keys.h"
 #include "net/tls.h"
 #include "token_command.h"
 
@@ -53,138 +54,9 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
                               on_durable, ctx, out);
 }
 
-/* ---- Keys ---- */
+/* ---- Keys (keys.c) ---- */
 
-#define MAX_KEYS 64
-
-typedef struct {
-  qs_auth_key_config_t publisher[MAX_KEYS];
-  qs_auth_key_config_t subscriber[MAX_KEYS];
-  size_t publisher_count, subscriber_count;
-  qs_buf_t material[2 * MAX_KEYS]; /* key bytes read from the configuration (@FILE or inline) */
-  size_t material_count;
-  char dev_secret[65]; /* set when no key was configured */
-} keys_t;
-
-static void keys_dispose(keys_t *keys) {
-  for (size_t i = 0; i < keys->material_count; i++) qs_buf_dispose(&keys->material[i]);
-  keys->material_count = 0;
-}
-
-/* Adds one verification key of `role` (0 publisher, 1 subscriber): a key
- * (`value`, possibly @FILE) with the algorithm `alg` ("" = HS256, or the
- * JWK's own), or a JWK Set URL. Slices stay borrowed from the configuration. */
-static int add_key(keys_t *keys, int role, const char *value, qs_slice_t alg, qs_slice_t jwks_url,
-                   qs_slice_t issuer, bool legacy, char *err, size_t errlen) {
-  size_t *count = role ? &keys->subscriber_count : &keys->publisher_count;
-  if (*count == MAX_KEYS || keys->material_count == 2 * MAX_KEYS) {
-    snprintf(err, errlen, "more than %d keys", MAX_KEYS);
-    return -1;
-  }
-  qs_auth_key_config_t *k = role ? &keys->subscriber[*count] : &keys->publisher[*count];
-  *k = (qs_auth_key_config_t){.legacy = legacy, .issuer = issuer, .jwks_url = jwks_url};
-  if (!jwks_url.len) {
-    qs_buf_t *material = &keys->material[keys->material_count++];
-    qs_buf_init(material, QS_JWT_KEY_MAX_FILE_BYTES);
-    const char *reason = "out of memory";
-    if (qs_jwt_key_read(value, material, &reason) != 0) {
-      snprintf(err, errlen, "%s key %s: %s", role ? "subscriber" : "publisher", value[0] == '@' ? value : "",
-               reason);
-      return -1;
-    }
-    k->material = qs_buf_slice(material);
-    if (!alg.len && !qs_jwk_looks_like_jwk(k->material)) alg = qs_slice_from_cstr("HS256");
-  }
-  if (alg.len && qs_jwt_alg_parse(alg, &k->alg) != 0) {
-    snprintf(err, errlen, "unsupported JWT algorithm '%.*s'", (int)alg.len, alg.ptr);
-    return -1;
-  }
-  (*count)++;
-  return 0;
-}
-
-/* Whether the configuration names any key (else a development key is made). */
-static bool keys_configured(const qs_config_t *cfg) {
-  return cfg->publisher_jwt[0] || cfg->subscriber_jwt[0] || cfg->publisher_jwks_url[0] ||
-         cfg->subscriber_jwks_url[0] || cfg->issuers.count > 0;
-}
-
-static int resolve_keys(const qs_config_t *cfg, keys_t *keys, char *err, size_t errlen) {
-  memset(keys, 0, sizeof *keys);
-  const char *publisher = cfg->publisher_jwt, *subscriber = cfg->subscriber_jwt;
-  const char *publisher_alg = cfg->publisher_jwt_alg, *subscriber_alg = cfg->subscriber_jwt_alg;
-  const char *publisher_jwks = cfg->publisher_jwks_url, *subscriber_jwks = cfg->subscriber_jwks_url;
-  if (!keys_configured(cfg)) {
-    unsigned char random[32];
-    if (RAND_bytes(random, sizeof random) != 1) {
-      snprintf(err, errlen, "cannot generate a development key");
-      return -1;
-    }
-    for (size_t i = 0; i < sizeof random; i++) sprintf(keys->dev_secret + 2 * i, "%02x", random[i]);
-    publisher = subscriber = keys->dev_secret;
-    publisher_alg = subscriber_alg = "HS256";
-  } else if (!subscriber[0] && !subscriber_jwks[0]) {
-    subscriber = publisher; /* one key for both roles, as the legacy hub's jwt_key */
-    subscriber_alg = publisher_alg;
-    subscriber_jwks = publisher_jwks;
-  } else if (!publisher[0] && !publisher_jwks[0]) {
-    publisher = subscriber;
-    publisher_alg = subscriber_alg;
-    publisher_jwks = subscriber_jwks;
-  }
-  /* A JWK configured with the default algorithm uses its own `alg`. */
-  qs_slice_t none = {NULL, 0};
-  const char *values[2] = {publisher, subscriber}, *algs[2] = {publisher_alg, subscriber_alg};
-  const char *jwks[2] = {publisher_jwks, subscriber_jwks};
-  for (int role = 0; role < 2; role++) {
-    if (!values[role][0] && !jwks[role][0]) continue;
-    bool jwk_default =
-        strcmp(algs[role], "HS256") == 0 && qs_jwk_looks_like_jwk(qs_slice_from_cstr(values[role]));
-    qs_slice_t alg = jwks[role][0] || jwk_default ? none : qs_slice_from_cstr(algs[role]);
-    if (add_key(keys, role, values[role], alg, qs_slice_from_cstr(jwks[role]), none, true, err, errlen))
-      return -1;
-  }
-  /* Trusted issuers: their keys enforce the full draft-08 profile. */
-  for (size_t i = 0; i < cfg->issuers.count; i++) {
-    qs_config_issuer_t is;
-    const char *reason = NULL;
-    if (qs_config_issuer_parse(cfg->issuers.items[i], &is, &reason) != 0) {
-      snprintf(err, errlen, "issuer %zu: %s", i + 1, reason);
-      return -1;
-    }
-    for (size_t j = 0; j < i; j++) {
-      qs_config_issuer_t other;
-      if (qs_config_issuer_parse(cfg->issuers.items[j], &other, &reason) == 0 &&
-          qs_slice_eq(other.id, is.id)) {
-        snprintf(err, errlen, "issuer '%.*s' is configured twice", (int)is.id.len, is.id.ptr);
-        return -1;
-      }
-    }
-    qs_slice_t jwt[2] = {is.publisher_jwt, is.subscriber_jwt},
-               alg[2] = {is.publisher_jwt_alg, is.subscriber_jwt_alg};
-    qs_slice_t url[2] = {is.publisher_jwks_url, is.subscriber_jwks_url};
-    for (int role = 0; role < 2; role++) {
-      if (!jwt[role].len && !url[role].len) continue;
-      char value[4096];
-      snprintf(value, sizeof value, "%.*s", (int)jwt[role].len, jwt[role].ptr ? jwt[role].ptr : "");
-      int rc = add_key(keys, role, value, alg[role], url[role], is.id, false, err, errlen);
-      OPENSSL_cleanse(value, sizeof value);
-      if (rc) return -1;
-    }
-  }
-  if (keys->publisher_count == 0) {
-    snprintf(err, errlen, "publishers: a JWT key or the URL of a JWK Set must be provided");
-    return -1;
-  }
-  if (keys->subscriber_count == 0 && !cfg->anonymous) {
-    snprintf(err, errlen,
-             "subscribers: a JWT key or the URL of a JWK Set must be provided (or set anonymous)");
-    return -1;
-  }
-  return 0;
-}
-
-static void print_dev_banner(const keys_t *keys, const char *hub_url) {
+static void print_dev_banner(const qs_keys_t *keys, const char *hub_url) {
   qs_slice_t all = qs_slice_from_cstr("*");
   qs_token_spec_t spec = {.format = QS_TOKEN_FORMAT_LEGACY,
                           .alg = QS_JWT_HS256,
@@ -290,10 +162,10 @@ static void on_reload(uv_signal_t *handle, int signum) {
     return;
   }
   reload_certificate(&fresh);
-  static keys_t keys; /* static: large */
-  if (!keys_configured(&fresh)) {
+  static qs_keys_t keys; /* static: large */
+  if (!qs_keys_configured(&fresh)) {
     QS_LOG_WARN("SIGHUP: no key is configured; keeping the current keys");
-  } else if (resolve_keys(&fresh, &keys, err, sizeof err) != 0) {
+  } else if (qs_keys_resolve(&fresh, &keys, err, sizeof err) != 0) {
     QS_LOG_ERROR("SIGHUP: %s; keeping the current keys", err);
   } else {
     const char *reason = NULL;
@@ -305,7 +177,7 @@ static void on_reload(uv_signal_t *handle, int signum) {
       QS_LOG_INFO("SIGHUP: keys reloaded (%zu publisher, %zu subscriber); other settings apply at restart",
                   keys.publisher_count, keys.subscriber_count);
   }
-  keys_dispose(&keys);
+  qs_keys_dispose(&keys);
   qs_config_dispose(&fresh);
 }
 
@@ -338,8 +210,8 @@ static int mkdir_parents(const char *path) {
 
 static int serve(qs_config_t *cfg) {
   char err[256];
-  static keys_t keys; /* static: large, and reachable until disposed */
-  if (resolve_keys(cfg, &keys, err, sizeof err) != 0) {
+  static qs_keys_t keys; /* static: large, and reachable until disposed */
+  if (qs_keys_resolve(cfg, &keys, err, sizeof err) != 0) {
     QS_LOG_ERROR("%s", err);
     return 1;
   }
@@ -432,7 +304,7 @@ static int serve(qs_config_t *cfg) {
       port = qs_api_worker_port(w->api_worker); /* the others share the port chosen for :0 */
       rc = qs_api_ready(api, port, keys.publisher, keys.publisher_count, keys.subscriber,
                         keys.subscriber_count, &reason);
-      keys_dispose(&keys); /* the verifier holds its own copies */
+      qs_keys_dispose(&keys); /* the verifier holds its own copies */
       if (rc) {
         QS_LOG_ERROR("configuration refused: %s", reason ? reason : qs_strerror(rc));
         started++;
@@ -503,7 +375,9 @@ int main(int argc, char **argv) {
     status = 2;
   } else if (cfg.help_requested) {
     qs_config_print_help(stdout);
-    printf("\nSubcommand:\n  quicksilver token [--help] ...   mint a token for development and scripts\n");
+    printf(
+        "\nSubcommands:\n  quicksilver token [--help] ...   mint a token for development and scripts\n"
+        "  quicksilver token inspect ... TOKEN|-   explain why this hub accepts or refuses a token\n");
     printf(
         "\nSignals:\n  SIGTERM, SIGINT   stop gracefully (streams end cleanly, publishes are answered)\n"
         "  SIGHUP            reload the keys: configuration read again, key files re-read,\n"

@@ -7,6 +7,7 @@
 #include "auth/mint.h"
 #include "base/buf.h"
 #include "base/uuid.h"
+#include "token_inspect.h"
 
 #define MAX_SELECTORS 64
 #define DEV_KEY "!ChangeThisMercureHubJWTSecretKey!"
@@ -16,7 +17,9 @@
 
 static const char usage[] =
     "Usage: quicksilver token [OPTIONS]\n"
-    "Mints a signed JWT (draft-08 access token by default) for this hub and prints it.\n\n"
+    "       quicksilver token inspect [--help] ... TOKEN|-\n"
+    "Mints a signed JWT (draft-08 access token by default) for this hub and prints it;\n"
+    "`inspect` explains why this hub accepts or refuses a token.\n\n"
     "  --publish SELECTOR       grant publishing to a topic selector (repeatable; * = every topic)\n"
     "  --subscribe SELECTOR     grant subscribing to a topic selector (repeatable)\n"
     "  --publish-urlpattern P   grant publishing to a URL pattern (repeatable)\n"
@@ -73,6 +76,8 @@ int qs_token_command(int argc, char **argv, char **environ_like) {
   qs_token_spec_t spec = {.format = QS_TOKEN_FORMAT_DRAFT08, .alg = QS_JWT_HS256, .lifetime_s = 3600};
   const char *key = NULL, *iss = NULL, *aud = NULL, *sub = NULL, *client_id = NULL;
   bool urlpattern = false, dev = false, ttl_given = false;
+  if (argc > 1 && strcmp(argv[1], "inspect") == 0)
+    return qs_token_inspect_command(argc - 1, argv + 1, environ_like);
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;

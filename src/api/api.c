@@ -192,6 +192,21 @@ void qs_api_respond_text(qs_http_request_t *req, qs_api_headers_t *h, int status
   qs_buf_dispose(&body);
 }
 
+void qs_api_quote_topic(qs_slice_t topic, char *out, size_t cap, const char *prefix) {
+  char quoted[QS_API_TOPIC_QUOTE_BYTES + 4];
+  size_t n = topic.len < QS_API_TOPIC_QUOTE_BYTES ? topic.len : QS_API_TOPIC_QUOTE_BYTES, i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)topic.ptr[i];
+    quoted[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+  }
+  if (topic.len > n) {
+    memcpy(quoted + i, "...", 3);
+    i += 3;
+  }
+  quoted[i] = 0;
+  snprintf(out, cap, "%s `%s`", prefix, quoted);
+}
+
 void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int status, const char *error,
                           const char *reason, const char *what) {
   if (status == 401) atomic_fetch_add_explicit(&((qs_api_t *)api)->token_refusals, 1, memory_order_relaxed);
@@ -210,6 +225,25 @@ void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int statu
 }
 
 #define MAX_AUTH_VALUES 4
+
+/* A refused Authorization header hides a cookie that the client may have
+ * meant (Mercure draft, Authorization: the header wins): says so. */
+static void append_ignored_cookie(const qs_api_t *api, const qs_slice_t *cookies, size_t cookie_count,
+                                  char *text, size_t cap) {
+  const char *names[2] = {
+      api->config->cookie_name[0] ? api->config->cookie_name : QS_AUTH_DEFAULT_COOKIE_NAME,
+      QS_AUTH_LEGACY_COOKIE_NAME};
+  for (int n = 0; n < 2; n++) {
+    for (size_t i = 0; i < cookie_count; i++) {
+      qs_slice_t value;
+      if (qs_cookie_find(cookies[i], qs_slice_from_cstr(names[n]), &value) != 0 || value.len == 0) continue;
+      size_t used = strlen(text);
+      snprintf(text + used, cap - used,
+               "; the %s cookie was ignored because the Authorization header carried a token", names[n]);
+      return;
+    }
+  }
+}
 
 qs_grants_t *qs_api_authenticate(qs_http_request_t *req, const qs_api_t *api, qs_auth_role_t role,
                                  const qs_slice_t *query_authorization, size_t query_authorization_count,
@@ -253,8 +287,12 @@ qs_grants_t *qs_api_authenticate(qs_http_request_t *req, const qs_api_t *api, qs
   int rc = qs_auth_verify(api->auth, role, token, qs_clock_wall_ms(), &grants, &why);
   pthread_rwlock_unlock((pthread_rwlock_t *)&api->auth_lock);
   if (rc != 0) {
-    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token",
-                         why.reason ? why.reason : "invalid token", what);
+    char text[QS_AUTH_DETAIL_BYTES + 256];
+    snprintf(text, sizeof text, "%s", qs_auth_failure_text(&why));
+    if (from == QS_TOKEN_HEADER)
+      append_ignored_cookie(api, cookies, token_request.cookie_count, text, sizeof text);
+    qs_api_refuse_bearer(req, api, rc == QS_ENOMEM ? 503 : 401, why.error ? why.error : "invalid_token", text,
+                         what);
     return NULL;
   }
   return grants;

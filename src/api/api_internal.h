@@ -65,6 +65,13 @@ void qs_api_headers_add(qs_api_headers_t *h, const char *name, qs_slice_t value)
 /* Answers with a text/plain body (`text` and a newline) and the list's headers. */
 void qs_api_respond_text(qs_http_request_t *req, qs_api_headers_t *h, int status, const char *text);
 
+#define QS_API_TOPIC_QUOTE_BYTES 200
+
+/* Writes "<prefix> `<topic>`" to out[0..cap), the topic cut at
+ * QS_API_TOPIC_QUOTE_BYTES bytes ("..." then) and its control and non-ASCII
+ * bytes shown as '?', so that a refusal can name it in a text body and a log line. */
+void qs_api_quote_topic(qs_slice_t topic, char *out, size_t cap, const char *prefix);
+
 /* RFC 6750 refusals with a `WWW-Authenticate: Bearer` challenge carrying
  * `resource_metadata`; `error` NULL gives the bare challenge (no token).
  * `reason` goes in the log line and the body, never token bytes. */

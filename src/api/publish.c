@@ -124,12 +124,15 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
   }
   if (qs_publish_fields_collect(form.pairs, form.count, &api->publish_limits, &pub, &refusal) != 0)
     goto refuse;
-  if (!qs_grants_can_publish(grants, pub.topics, pub.topic_count)) {
+  size_t refused_topic;
+  if (qs_grants_first_unpublishable(grants, pub.topics, pub.topic_count, &refused_topic)) {
+    char text[QS_API_TOPIC_QUOTE_BYTES + 64];
+    qs_api_quote_topic(pub.topics[refused_topic], text, sizeof text,
+                       "the token does not grant publishing to topic");
     qs_grants_release(grants);
     qs_publish_fields_dispose(&pub);
     qs_form_dispose(&form);
-    qs_api_refuse_bearer(req, api, 403, "insufficient_scope",
-                         "the token does not grant publishing to every topic", "publish");
+    qs_api_refuse_bearer(req, api, 403, "insufficient_scope", text, "publish");
     return;
   }
   if (qs_publish_fields_validate(&pub, &api->publish_limits, &refusal) != 0) goto refuse;

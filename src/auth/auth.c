@@ -2,8 +2,11 @@
 
 #include <math.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/claims.h"
 #include "auth/jwk.h"
@@ -191,6 +194,89 @@ static int refuse(qs_auth_failure_t *why, const char *reason) {
   return QS_EAUTH;
 }
 
+/* refuse() with `detail` formatted from `fmt`. */
+__attribute__((format(printf, 3, 4))) static int refuse_detail(qs_auth_failure_t *why, const char *reason,
+                                                               const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why->detail, sizeof why->detail, fmt, ap);
+  va_end(ap);
+  return refuse(why, reason);
+}
+
+/* A value of the token (or of the configuration) fit for a message: at most
+ * 96 bytes, printable ASCII only (anything else becomes '?'), "..." when cut. */
+typedef struct {
+  char text[104];
+} quoted_t;
+
+static quoted_t quote(qs_slice_t value) {
+  quoted_t q;
+  size_t n = value.len < 96 ? value.len : 96, i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)value.ptr[i];
+    q.text[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+  }
+  if (value.len > n) memcpy(q.text + i, "...", 3), i += 3;
+  q.text[i] = 0;
+  return q;
+}
+
+/* RFC 3339 UTC time of a wall time in ms ("2026-01-01T00:00:00Z"). */
+typedef struct {
+  char text[40];
+} when_t;
+
+static when_t format_time(double ms) {
+  when_t w = {"(out of range)"};
+  if (!(ms > -6.0e16 && ms < 2.5e17)) return w;
+  time_t t = (time_t)floor(ms / 1000.0);
+  struct tm tm;
+  if (gmtime_r(&t, &tm)) strftime(w.text, sizeof w.text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return w;
+}
+
+/* "3 s", "2 min 5 s", "4 h 1 min", "12 d 3 h". */
+typedef struct {
+  char text[48];
+} span_t;
+
+static span_t format_span(double ms) {
+  span_t s;
+  double sec = floor(fabs(ms) / 1000.0);
+  if (sec < 60)
+    snprintf(s.text, sizeof s.text, "%.0f s", sec);
+  else if (sec < 3600)
+    snprintf(s.text, sizeof s.text, "%.0f min %.0f s", floor(sec / 60), fmod(sec, 60));
+  else if (sec < 86400)
+    snprintf(s.text, sizeof s.text, "%.0f h %.0f min", floor(sec / 3600), floor(fmod(sec, 3600) / 60));
+  else
+    snprintf(s.text, sizeof s.text, "%.0f d %.0f h", floor(sec / 86400), floor(fmod(sec, 86400) / 3600));
+  return s;
+}
+
+/* The names of the algorithms of `algs` (bits of qs_jwt_alg_bit), ", "-separated. */
+typedef struct {
+  char text[160];
+} alg_list_t;
+
+static alg_list_t format_algs(uint32_t algs) {
+  alg_list_t l = {""};
+  size_t used = 0;
+  for (int a = QS_JWT_HS256; a <= QS_JWT_EDDSA; a++) {
+    if (!(algs & qs_jwt_alg_bit((qs_jwt_alg_t)a))) continue;
+    int n = snprintf(l.text + used, sizeof l.text - used, "%s%s", used ? ", " : "",
+                     qs_jwt_alg_name((qs_jwt_alg_t)a));
+    if (n < 0 || (size_t)n >= sizeof l.text - used) break;
+    used += (size_t)n;
+  }
+  return l;
+}
+
+static const char *role_name(qs_auth_role_t role) {
+  return role == QS_AUTH_PUBLISHER ? "publisher" : "subscriber";
+}
+
 static qs_slice_t string_slice(const json_t *s) {
   return qs_slice(json_string_value(s), json_string_length(s));
 }
@@ -288,7 +374,7 @@ static int try_jwks(const auth_key_t *k, const qs_jws_t *jws, search_t *search) 
  * `iss` is a configured issuer is verified with that issuer's keys only
  * (never pooled across issuers), any other token with the issuer-less keys. */
 static int find_key(const qs_auth_t *auth, qs_auth_role_t role, const qs_jws_t *jws, qs_slice_t iss,
-                    const auth_key_t **out, qs_auth_failure_t *why) {
+                    const auth_key_t **out, size_t *index, qs_auth_failure_t *why) {
   const key_set_t *set = &auth->roles[role];
   bool bound = issuer_has_keys(auth, iss);
   search_t search = {0};
@@ -300,6 +386,7 @@ static int find_key(const qs_auth_t *auth, qs_auth_role_t role, const qs_jws_t *
     int rc = k->jwks ? try_jwks(k, jws, &search) : try_key(k->key, k->kid, jws, &search);
     if (rc == 0) {
       *out = k;
+      *index = i;
       return 0;
     }
     if (rc == QS_ENOMEM) {
@@ -308,12 +395,38 @@ static int find_key(const qs_auth_t *auth, qs_auth_role_t role, const qs_jws_t *
       return rc;
     }
   }
-  if (set->count == 0) return refuse(why, "no key is configured for this role");
-  if (!search.issuer_known)
-    return refuse(why, bound ? "the token's issuer has no key for this role" : "no key for this issuer");
-  if (!search.alg_allowed) return refuse(why, "algorithm not allowed for this key");
-  if (!search.kid_known) return refuse(why, "unknown kid");
-  return refuse(why, "wrong signature");
+  if (set->count == 0)
+    return refuse_detail(why, "no key is configured for this role", "no %s key is configured on this hub",
+                         role_name(role));
+  if (!search.issuer_known) {
+    if (bound)
+      return refuse_detail(why, "the token's issuer has no key for this role",
+                           "the token's issuer `%s` has keys on this hub, but no %s key", quote(iss).text,
+                           role_name(role));
+    return refuse_detail(why, "no key for this issuer",
+                         "no %s key verifies tokens of issuer `%s`: every %s key is bound to another issuer",
+                         role_name(role), quote(iss).text, role_name(role));
+  }
+  uint32_t accepted = 0;
+  for (size_t i = 0; i < set->count; i++) {
+    const auth_key_t *k = &set->keys[i];
+    if (bound ? !(k->issuer && qs_slice_eq(qs_slice(k->issuer, k->issuer_len), iss)) : k->issuer != NULL)
+      continue;
+    accepted |= k->key ? qs_jwt_alg_bit(qs_jwt_key_alg(k->key))
+                       : (k->jwks_alg ? qs_jwt_alg_bit(k->jwks_alg) : QS_JWT_ALGS_ASYMMETRIC);
+  }
+  if (!search.alg_allowed)
+    return refuse_detail(
+        why, "algorithm not allowed for this key",
+        "algorithm not allowed: the token is signed with %s, the %s keys that apply accept %s",
+        qs_jwt_alg_name(jws->alg), role_name(role), format_algs(accepted).text);
+  if (!search.kid_known)
+    return refuse_detail(why, "unknown kid", "unknown kid: no %s key has the kid `%s`", role_name(role),
+                         quote(jws->kid).text);
+  return refuse_detail(why, "wrong signature",
+                       "wrong signature: no %s %s key of this hub verifies it (signed with another key, or "
+                       "altered since)",
+                       role_name(role), qs_jwt_alg_name(jws->alg));
 }
 
 static int check_claims(const qs_auth_t *auth, const auth_key_t *key, const qs_jws_t *jws,
@@ -328,23 +441,45 @@ static int check_claims(const qs_auth_t *auth, const auth_key_t *key, const qs_j
   const json_t *aud = json_object_get(claims, "aud");
   double nbf_ms;
   *exp_ms = 0;
-  if (!key->legacy && !typ_is_access_token(jws->typ)) return refuse(why, "wrong typ (at+jwt expected)");
+  if (!key->legacy && !typ_is_access_token(jws->typ)) {
+    if (jws->typ.len == 0)
+      return refuse_detail(why, "wrong typ (at+jwt expected)",
+                           "wrong typ: the header has none, and keys of trusted issuers apply the draft-08 "
+                           "rules, which need typ at+jwt");
+    return refuse_detail(why, "wrong typ (at+jwt expected)",
+                         "wrong typ: the header says `%s`, and keys of trusted issuers apply the draft-08 "
+                         "rules, which need typ at+jwt",
+                         quote(jws->typ).text);
+  }
   if (exp) {
     if (numeric_date_ms(exp, exp_ms)) return refuse(why, "exp is not a number");
     /* RFC 7519 §4.1.4: the token is valid strictly before exp; no leeway (REF). */
-    if (!((double)now_ms < *exp_ms)) return refuse(why, "expired");
+    if (!((double)now_ms < *exp_ms))
+      return refuse_detail(why, "expired", "expired since %s (%s ago)", format_time(*exp_ms).text,
+                           format_span((double)now_ms - *exp_ms).text);
   } else if (strict) {
-    return refuse(why, "missing exp");
+    return refuse_detail(why, "missing exp",
+                         draft08 ? "missing exp: draft-08 tokens (with authorization_details) must expire"
+                                 : "missing exp: keys of trusted issuers apply the draft-08 rules, and "
+                                   "draft-08 tokens must expire");
   }
   if (nbf) {
     if (numeric_date_ms(nbf, &nbf_ms)) return refuse(why, "nbf is not a number");
-    if ((double)now_ms < nbf_ms) return refuse(why, "not yet valid (nbf)");
+    if ((double)now_ms < nbf_ms)
+      return refuse_detail(why, "not yet valid (nbf)", "not yet valid: nbf is %s (in %s)",
+                           format_time(nbf_ms).text, format_span(nbf_ms - (double)now_ms).text);
   }
   /* Legacy keys: the legacy hub and REF compat ignore `aud`; a draft-08
    * token's `aud`, when present, must still name this hub. */
   if (!key->legacy || (draft08 && aud)) {
     const char *bad = aud ? check_aud(aud, resource) : "missing aud";
-    if (bad) return refuse(why, bad);
+    if (bad && resource.len == 0) return refuse(why, bad);
+    if (bad && !aud)
+      return refuse_detail(why, bad, "missing aud: this hub expects `%s`", quote(resource).text);
+    if (bad && json_is_string(aud))
+      return refuse_detail(why, bad, "wrong aud: the token's aud is `%s`, this hub expects `%s`",
+                           quote(string_slice(aud)).text, quote(resource).text);
+    if (bad) return refuse_detail(why, bad, "%s: this hub expects `%s`", bad, quote(resource).text);
   }
   const json_t *iss = json_object_get(claims, "iss");
   const json_t *sub = json_object_get(claims, "sub");
@@ -353,7 +488,8 @@ static int check_claims(const qs_auth_t *auth, const auth_key_t *key, const qs_j
   /* A key bound to an issuer was chosen because `iss` is that issuer. */
   if (!key->legacy && !key->issuer && auth->issuer_count &&
       (!iss || !issuer_trusted(auth, string_slice(iss))))
-    return refuse(why, "untrusted iss");
+    return refuse_detail(why, "untrusted iss", "untrusted iss: `%s` is not among the configured issuers",
+                         iss ? quote(string_slice(iss)).text : "");
   return 0;
 }
 
@@ -365,17 +501,19 @@ static uint64_t key_epoch(const qs_auth_t *auth) {
   return epoch;
 }
 
-int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
-                       qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
-                       qs_auth_failure_t *why) {
+static int verify(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
+                  qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out, qs_auth_failure_t *why,
+                  qs_auth_explain_t *explain) {
   *out = NULL;
-  *why = (qs_auth_failure_t){0};
+  why->error = NULL;
+  why->reason = NULL;
+  why->detail[0] = 0;
   if (role != QS_AUTH_PUBLISHER && role != QS_AUTH_SUBSCRIBER) return refuse(why, "unknown role");
   if (resource_identifier.len == 0)
     resource_identifier = qs_slice(auth->resource_identifier, auth->resource_identifier_len);
   /* Read before verifying: a set that changes meanwhile makes this entry stale. */
   uint64_t epoch = key_epoch(auth);
-  if (token.len <= auth->max_token_bytes &&
+  if (!explain && token.len <= auth->max_token_bytes &&
       (*out = qs_token_cache_get(auth->cache, (int)role, resource_identifier, token, epoch, now_ms)))
     return 0;
   qs_jws_t jws;
@@ -390,8 +528,9 @@ int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t to
   const json_t *iss = json_object_get(jws.claims, "iss");
   qs_slice_t iss_slice = json_is_string(iss) ? string_slice(iss) : (qs_slice_t){NULL, 0};
   const auth_key_t *key = NULL;
+  size_t key_index = 0;
   double exp_ms = 0;
-  rc = find_key(auth, role, &jws, iss_slice, &key, why);
+  rc = find_key(auth, role, &jws, iss_slice, &key, &key_index, why);
   if (!rc) rc = check_claims(auth, key, &jws, resource_identifier, now_ms, &exp_ms, why);
   qs_grants_t *grants = NULL;
   if (!rc) {
@@ -418,11 +557,45 @@ int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t to
       rc = QS_ENOMEM;
     }
   }
+  if (!rc && explain)
+    *explain = (qs_auth_explain_t){
+        .key_index = key_index,
+        .key_legacy = key->legacy,
+        .legacy_rules = key->legacy && !json_object_get(jws.claims, "authorization_details"),
+        .jwks = key->jwks != NULL,
+        .alg = jws.alg,
+        .issuer = qs_slice(key->issuer, key->issuer_len),
+    };
   qs_jws_dispose(&jws);
-  if (!rc) qs_token_cache_put(auth->cache, (int)role, resource_identifier, token, epoch, grants);
+  if (!rc && !explain) qs_token_cache_put(auth->cache, (int)role, resource_identifier, token, epoch, grants);
   *out = grants;
   return rc;
 }
+
+int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
+                       qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
+                       qs_auth_failure_t *why) {
+  return verify(auth, role, token, resource_identifier, now_ms, out, why, NULL);
+}
+
+int qs_auth_verify_explain(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
+                           qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
+                           qs_auth_failure_t *why, qs_auth_explain_t *explain) {
+  qs_auth_explain_t ignored;
+  return verify(auth, role, token, resource_identifier, now_ms, out, why, explain ? explain : &ignored);
+}
+
+qs_slice_t qs_auth_resource_identifier(const qs_auth_t *auth) {
+  return qs_slice(auth->resource_identifier, auth->resource_identifier_len);
+}
+
+bool qs_auth_keys_loaded(const qs_auth_t *auth) {
+  for (size_t i = 0; i < auth->source_count; i++)
+    if (qs_jwks_source_fetch_count(auth->sources[i]) == 0) return false;
+  return true;
+}
+
+size_t qs_auth_key_count(const qs_auth_t *auth, qs_auth_role_t role) { return auth->roles[role].count; }
 
 int qs_auth_verify(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token, int64_t now_ms,
                    qs_grants_t **out, qs_auth_failure_t *why) {

@@ -74,13 +74,26 @@ typedef struct {
 
 #define QS_AUTH_DEFAULT_CACHE_ENTRIES 4096
 
+#define QS_AUTH_DETAIL_BYTES 320
+
 /* Why a token was refused. `error` is the RFC 6750 error code to answer
  * with ("invalid_token": 401, "invalid_request": 400); `reason` is a static,
- * precise explanation for the log. Neither ever contains token bytes. */
+ * precise explanation for the log. `detail`, when not empty, says the same
+ * with the decisive values (since when the token expired, the `aud` this hub
+ * expects, the token's `alg` and the ones accepted, an unknown `kid`): it is
+ * what refusals answer and what `quicksilver token inspect` prints. None of
+ * them ever contains a key or the token's signature; header and claim values
+ * quoted in `detail` are cut short and stripped of control characters. */
 typedef struct {
   const char *error;
   const char *reason;
+  char detail[QS_AUTH_DETAIL_BYTES];
 } qs_auth_failure_t;
+
+/* `detail` when set, else `reason` (else "invalid token"). */
+static inline const char *qs_auth_failure_text(const qs_auth_failure_t *why) {
+  return why->detail[0] ? why->detail : why->reason ? why->reason : "invalid token";
+}
 
 typedef struct qs_auth qs_auth_t;
 
@@ -116,5 +129,32 @@ int qs_auth_verify(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
 int qs_auth_verify_for(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
                        qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
                        qs_auth_failure_t *why);
+
+/* Which configured key accepted a token, and by which rules, for
+ * explanations (`quicksilver token inspect`). */
+typedef struct {
+  size_t key_index;  /* in the role's keys, in configuration order */
+  bool key_legacy;   /* a legacy key (publisher_jwt/subscriber_jwt) */
+  bool legacy_rules; /* the legacy hub's rules applied (legacy key, legacy token) */
+  bool jwks;         /* the key came from a JWK Set */
+  qs_jwt_alg_t alg;  /* the token's algorithm */
+  qs_slice_t issuer; /* the key's issuer (borrowed from the verifier), empty for none */
+} qs_auth_explain_t;
+
+/* qs_auth_verify_for() that never uses the token cache and, on success, also
+ * fills `*explain` (when not NULL). Same contract otherwise. */
+int qs_auth_verify_explain(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
+                           qs_slice_t resource_identifier, int64_t now_ms, qs_grants_t **out,
+                           qs_auth_failure_t *why, qs_auth_explain_t *explain);
+
+/* The resource identifier the verifier expects as `aud` (borrowed). */
+qs_slice_t qs_auth_resource_identifier(const qs_auth_t *auth);
+
+/* True when every JWK Set of the verifier has been fetched at least once
+ * (always true without JWK Sets). */
+bool qs_auth_keys_loaded(const qs_auth_t *auth);
+
+/* The number of keys configured for `role` (static keys and JWK Sets). */
+size_t qs_auth_key_count(const qs_auth_t *auth, qs_auth_role_t role);
 
 #endif

@@ -120,3 +120,34 @@ qs_slice_t qs_grants_payload_for(const qs_grants_t *g, qs_slice_t match) {
   if (g->legacy) return g->legacy_payload_json;
   return (qs_slice_t){NULL, 0};
 }
+
+bool qs_grants_publish_grant_for(const qs_grants_t *g, qs_slice_t topic, size_t *index) {
+  for (size_t i = 0; g && i < g->publish_count; i++) {
+    if (qs_matcher_match(g->publish[i], topic)) {
+      *index = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool qs_grants_first_unpublishable(const qs_grants_t *g, const qs_slice_t *topics, size_t topic_count,
+                                   size_t *index) {
+  for (size_t i = 0; i < topic_count; i++) {
+    if (!g || !publish_matches(g, topics[i])) {
+      *index = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool qs_grants_subscribe_grant_for(const qs_grants_t *g, qs_slice_t topic, size_t *index) {
+  for (size_t i = 0; g && i < g->subscribe_count; i++) {
+    if (qs_matcher_match(g->subscribe[i].matcher, topic)) {
+      *index = i;
+      return true;
+    }
+  }
+  return false;
+}

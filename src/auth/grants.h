@@ -53,6 +53,20 @@ void qs_grants_release(qs_grants_t *g);
  * False when `topic_count` is 0 (nothing to authorize is not an authorization). */
 bool qs_grants_can_publish(const qs_grants_t *g, const qs_slice_t *topics, size_t topic_count);
 
+/* The grant that decides a publish to `topic`: true with `*index` the first
+ * publish grant whose matcher accepts it, false when none does. */
+bool qs_grants_publish_grant_for(const qs_grants_t *g, qs_slice_t topic, size_t *index);
+
+/* The first topic a publish is refused for: true with `*index` the position in
+ * `topics` of the first topic no publish grant matches; false when every topic
+ * is granted (or there is none). */
+bool qs_grants_first_unpublishable(const qs_grants_t *g, const qs_slice_t *topics, size_t topic_count,
+                                   size_t *index);
+
+/* The grant that lets a subscriber receive the private updates of `topic`:
+ * true with `*index` the first subscribe grant whose matcher accepts it. */
+bool qs_grants_subscribe_grant_for(const qs_grants_t *g, qs_slice_t topic, size_t *index);
+
 /* Mercure draft, Subscribers: true when some subscribe grant matches at least
  * one of the topics (the rule for delivering a private update). */
 bool qs_grants_can_receive(const qs_grants_t *g, const qs_slice_t *topics, size_t topic_count);

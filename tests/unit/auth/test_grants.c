@@ -234,8 +234,36 @@ static void test_programmatic_builders(void **state) {
   qs_grants_release(g);
 }
 
+static void test_the_deciding_grant_is_named(void **state) {
+  (void)state;
+  qs_grants_t *g = build(
+      "{\"mercure\":{\"publish\":[\"https://example.com/a\",\"https://example.com/books/{id}\"],"
+      "\"subscribe\":[{\"match\":\"https://example.com/x\"},{\"match\":\"https://example.com/"
+      "books/:id\",\"match_type\":\"urlpattern\"}]}}",
+      true);
+  size_t index = 99;
+  assert_true(qs_grants_publish_grant_for(g, qs_slice_from_cstr("https://example.com/books/7"), &index));
+  assert_int_equal(index, 1);
+  assert_true(qs_grants_publish_grant_for(g, qs_slice_from_cstr("https://example.com/a"), &index));
+  assert_int_equal(index, 0);
+  assert_false(qs_grants_publish_grant_for(g, qs_slice_from_cstr("https://example.com/b"), &index));
+  qs_slice_t topics[3] = {qs_slice_from_cstr("https://example.com/a"),
+                          qs_slice_from_cstr("https://example.com/b"),
+                          qs_slice_from_cstr("https://example.com/c")};
+  assert_true(qs_grants_first_unpublishable(g, topics, 3, &index));
+  assert_int_equal(index, 1);
+  assert_false(qs_grants_first_unpublishable(g, topics, 1, &index));
+  assert_true(qs_grants_first_unpublishable(NULL, topics, 1, &index));
+  assert_int_equal(index, 0);
+  assert_true(qs_grants_subscribe_grant_for(g, qs_slice_from_cstr("https://example.com/books/7"), &index));
+  assert_int_equal(index, 1);
+  assert_false(qs_grants_subscribe_grant_for(g, qs_slice_from_cstr("https://example.com/books/7/x"), &index));
+  qs_grants_release(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_the_deciding_grant_is_named),
       cmocka_unit_test(test_publish_needs_every_topic),
       cmocka_unit_test(test_private_delivery_needs_any_topic),
       cmocka_unit_test(test_empty_grants_allow_nothing),

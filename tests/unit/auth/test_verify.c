@@ -71,6 +71,18 @@ static void refuse(qs_auth_t *auth, const char *header, const char *claims, cons
   free(token);
 }
 
+/* The refusal's detail, for a token signed with the dev secret. */
+static void refuse_detail(qs_auth_t *auth, qs_auth_role_t role, const char *header, const char *claims,
+                          const char *detail) {
+  char *token = sign(header, claims);
+  qs_grants_t *grants = NULL;
+  qs_auth_failure_t why;
+  assert_int_equal(qs_auth_verify(auth, role, qs_slice_from_cstr(token), NOW_MS, &grants, &why), QS_EAUTH);
+  free(token);
+  if (strcmp(qs_auth_failure_text(&why), detail) != 0)
+    fail_msg("detail \"%s\", expected \"%s\"", qs_auth_failure_text(&why), detail);
+}
+
 static bool can_publish(const qs_grants_t *g, const char *topic) {
   qs_slice_t t = qs_slice_from_cstr(topic);
   return qs_grants_can_publish(g, &t, 1);
@@ -293,6 +305,79 @@ static void test_wrong_aud_is_refused(void **state) {
          "wrong aud");
   qs_grants_release(
       accept(auth, QS_AUTH_PUBLISHER, DRAFT_HEADER, "{\"exp\":4102444800,\"authorization_details\":[]}"));
+  qs_auth_destroy(auth);
+}
+
+static void test_refusal_details_name_the_decisive_values(void **state) {
+  (void)state;
+  qs_auth_t *auth = make_auth(false);
+  refuse_detail(auth, QS_AUTH_PUBLISHER, DRAFT_HEADER,
+                "{\"aud\":\"https://evil/\",\"iss\":\"https://localhost\",\"exp\":4102444800}",
+                "wrong aud: the token's aud is `https://evil/`, this hub expects `" HUB_URL "`");
+  refuse_detail(auth, QS_AUTH_PUBLISHER, DRAFT_HEADER, "{\"iss\":\"https://localhost\",\"exp\":4102444800}",
+                "missing aud: this hub expects `" HUB_URL "`");
+  refuse_detail(auth, QS_AUTH_SUBSCRIBER, DRAFT_HEADER,
+                "{\"aud\":\"" HUB_URL "\",\"exp\":1767225475,\"authorization_details\":[]}",
+                "expired since 2025-12-31T23:57:55Z (2 min 5 s ago)");
+  refuse_detail(auth, QS_AUTH_PUBLISHER, DRAFT_HEADER,
+                "{\"aud\":\"" HUB_URL "\",\"exp\":4102444800,\"nbf\":1767229200}",
+                "not yet valid: nbf is 2026-01-01T01:00:00Z (in 1 h 0 min)");
+  refuse_detail(
+      auth, QS_AUTH_PUBLISHER, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", "{}",
+      "wrong typ: the header says `JWT`, and keys of trusted issuers apply the draft-08 rules, which "
+      "need typ at+jwt");
+  refuse_detail(
+      auth, QS_AUTH_PUBLISHER, "{\"alg\":\"HS384\"}", "{}",
+      "algorithm not allowed: the token is signed with HS384, the publisher keys that apply accept HS256");
+  qs_auth_destroy(auth);
+  /* A legacy key: a draft-08 token must still expire. */
+  auth = make_auth(true);
+  refuse_detail(auth, QS_AUTH_PUBLISHER, DRAFT_HEADER, "{\"authorization_details\":[]}",
+                "missing exp: draft-08 tokens (with authorization_details) must expire");
+  /* Token values are quoted without control characters. */
+  refuse_detail(auth, QS_AUTH_PUBLISHER, DRAFT_HEADER,
+                "{\"aud\":\"a\\nb\",\"exp\":4102444800,\"authorization_details\":[]}",
+                "wrong aud: the token's aud is `a?b`, this hub expects `" HUB_URL "`");
+  char *token = sign_with("another secret", SYMFONY_HEADER, "{}");
+  qs_grants_t *grants = NULL;
+  qs_auth_failure_t why;
+  assert_int_equal(qs_auth_verify(auth, QS_AUTH_SUBSCRIBER, qs_slice_from_cstr(token), NOW_MS, &grants, &why),
+                   QS_EAUTH);
+  assert_string_equal(why.reason, "wrong signature");
+  assert_string_equal(qs_auth_failure_text(&why),
+                      "wrong signature: no subscriber HS256 key of this hub verifies "
+                      "it (signed with another key, or altered since)");
+  free(token);
+  qs_auth_destroy(auth);
+}
+
+static void test_explain_names_the_key_and_the_rules(void **state) {
+  (void)state;
+  qs_auth_t *auth = make_auth(true);
+  char *token = sign(SYMFONY_HEADER, "{\"mercure\":{\"publish\":[\"*\"]}}");
+  qs_grants_t *grants = NULL;
+  qs_auth_failure_t why;
+  qs_auth_explain_t explain;
+  assert_int_equal(qs_auth_verify_explain(auth, QS_AUTH_PUBLISHER, qs_slice_from_cstr(token), (qs_slice_t){0},
+                                          NOW_MS, &grants, &why, &explain),
+                   0);
+  assert_int_equal(explain.key_index, 0);
+  assert_true(explain.key_legacy);
+  assert_true(explain.legacy_rules);
+  assert_int_equal(explain.alg, QS_JWT_HS256);
+  assert_true(can_publish(grants, "https://example.com/a"));
+  qs_grants_release(grants);
+  free(token);
+  token = sign(DRAFT_HEADER, "{\"exp\":4102444800,\"authorization_details\":[]}");
+  assert_int_equal(qs_auth_verify_explain(auth, QS_AUTH_PUBLISHER, qs_slice_from_cstr(token), (qs_slice_t){0},
+                                          NOW_MS, &grants, &why, &explain),
+                   0);
+  assert_false(explain.legacy_rules);
+  qs_grants_release(grants);
+  free(token);
+  assert_int_equal(qs_auth_key_count(auth, QS_AUTH_PUBLISHER), 1);
+  assert_true(qs_auth_keys_loaded(auth));
+  assert_true(qs_slice_eq_cstr(qs_auth_resource_identifier(auth), HUB_URL));
   qs_auth_destroy(auth);
 }
 
@@ -561,6 +646,8 @@ int main(void) {
       cmocka_unit_test(test_expired_and_not_yet_valid_are_refused),
       cmocka_unit_test(test_draft08_token_needs_exp_even_with_a_legacy_key),
       cmocka_unit_test(test_wrong_aud_is_refused),
+      cmocka_unit_test(test_refusal_details_name_the_decisive_values),
+      cmocka_unit_test(test_explain_names_the_key_and_the_rules),
       cmocka_unit_test(test_per_request_resource_identifier),
       cmocka_unit_test(test_wrong_typ_is_refused_by_non_legacy_keys),
       cmocka_unit_test(test_untrusted_issuer_is_refused),
