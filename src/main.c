@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,9 +98,18 @@ static void on_worker_closed(void *ctx) {
   uv_close((uv_handle_t *)&w->stop, NULL);
 }
 
+/* SIGTERM drains over drain_timeout first; SIGINT stops at once. Set by
+ * on_signal before it wakes the workers. */
+static _Atomic uint64_t drain_ms;
+
+static void on_drained(void *ctx) {
+  worker_t *w = ctx;
+  if (w->api_worker) qs_api_worker_close(w->api_worker, on_worker_closed, w);
+}
+
 static void on_stop(uv_async_t *handle) {
   worker_t *w = handle->data;
-  if (w->api_worker) qs_api_worker_close(w->api_worker, on_worker_closed, w);
+  if (w->api_worker) qs_api_worker_drain(w->api_worker, atomic_load(&drain_ms), on_drained, w);
 }
 
 static void *run_worker(void *arg) {
@@ -112,8 +122,9 @@ static void *run_worker(void *arg) {
 static uv_signal_t sigint, sigterm, sighup;
 
 static void on_signal(uv_signal_t *handle, int signum) {
-  (void)handle;
-  QS_LOG_INFO("%s received: shutting down gracefully", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  if (signum == SIGTERM) atomic_store(&drain_ms, ((const qs_config_t *)handle->data)->drain_timeout_ms);
+  QS_LOG_INFO("%s received: shutting down gracefully (drain %llu ms)",
+              signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)atomic_load(&drain_ms));
   for (size_t i = 0; i < worker_count; i++) uv_async_send(&workers[i].stop);
   uv_signal_t *all[] = {&sigint, &sigterm, &sighup};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -342,6 +353,7 @@ static int serve(qs_config_t *cfg) {
   uv_signal_init(&main_loop, &sigterm);
   uv_signal_init(&main_loop, &sighup);
   sighup.data = api;
+  sigterm.data = cfg;
   uv_signal_start(&sigint, on_signal, SIGINT);
   uv_signal_start(&sigterm, on_signal, SIGTERM);
   uv_signal_start(&sighup, on_reload, SIGHUP);
@@ -379,7 +391,10 @@ int main(int argc, char **argv) {
         "\nSubcommands:\n  quicksilver token [--help] ...   mint a token for development and scripts\n"
         "  quicksilver token inspect ... TOKEN|-   explain why this hub accepts or refuses a token\n");
     printf(
-        "\nSignals:\n  SIGTERM, SIGINT   stop gracefully (streams end cleanly, publishes are answered)\n"
+        "\nSignals:\n  SIGTERM           drain, then stop: /readyz answers 503, no new connections, event\n"
+        "                    streams end cleanly spread over drain_timeout, publishes are answered\n"
+        "  SIGINT            stop gracefully at once (streams end cleanly, publishes are answered)\n"
+        "                    a second SIGTERM or SIGINT ends the process at once\n"
         "  SIGHUP            reload the keys: configuration read again, key files re-read,\n"
         "                    JWK Sets fetched again (other settings apply at the next start)\n");
   } else if (cfg.version_requested) {

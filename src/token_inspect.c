@@ -101,7 +101,8 @@ typedef struct {
   qs_grants_t *grants; /* when accepted */
 } role_result_t;
 
-static role_result_t check_role(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token, int64_t now_ms) {
+static role_result_t check_role(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t token,
+                                int64_t now_ms) {
   role_result_t result = {0};
   const char *name = role == QS_AUTH_PUBLISHER ? "publisher" : "subscriber";
   if (!qs_auth_has_keys(auth, role)) {
@@ -126,11 +127,10 @@ static role_result_t check_role(const qs_auth_t *auth, qs_auth_role_t role, qs_s
   } else {
     fputs(explain.key_legacy ? ", legacy key" : "", stdout);
   }
-  printf(")\n%-12s %s\n", "", explain.legacy_rules
-                                  ? "legacy rules: exp optional, aud, typ and iss not checked"
-                                  : explain.key_legacy
-                                        ? "draft-08 rules (legacy key): exp required, aud checked when present"
-                                        : "draft-08 rules: typ at+jwt, exp required, aud checked, trusted iss");
+  printf(")\n%-12s %s\n", "",
+         explain.legacy_rules ? "legacy rules: exp optional, aud, typ and iss not checked"
+         : explain.key_legacy ? "draft-08 rules (legacy key): exp required, aud checked when present"
+                              : "draft-08 rules: typ at+jwt, exp required, aud checked, trusted iss");
   return result;
 }
 
@@ -142,7 +142,8 @@ static bool check_publish(const qs_grants_t *g, const qs_slice_t *topics, size_t
     fputs("publish to   ", stdout);
     print_quoted(topics[i]);
     if (g && qs_grants_publish_grant_for(g, topics[i], &index)) {
-      printf(": allowed by publish grant #%zu (%s ", index + 1, qs_match_type_name(qs_matcher_type(g->publish[index])));
+      printf(": allowed by publish grant #%zu (%s ", index + 1,
+             qs_match_type_name(qs_matcher_type(g->publish[index])));
       print_quoted(qs_matcher_pattern(g->publish[index]));
       puts(")");
     } else {
@@ -172,8 +173,9 @@ static bool check_subscribe(const qs_grants_t *g, const qs_slice_t *topics, size
              : ": not delivered: the token is not accepted for subscribing");
     }
   }
-  if (count > 1) printf("%-12s %s\n", "", any ? "an update with these topics is delivered"
-                                             : "an update with these topics is not delivered");
+  if (count > 1)
+    printf("%-12s %s\n", "",
+           any ? "an update with these topics is delivered" : "an update with these topics is not delivered");
   return any;
 }
 
@@ -337,7 +339,8 @@ int qs_token_inspect_command(int argc, char **argv, char **environ_like) {
   if (a.topic_count) {
     bool allowed = false;
     if (a.publish) allowed |= check_publish(publisher.grants, a.topics, a.topic_count) && publisher.accepted;
-    if (a.subscribe) allowed |= check_subscribe(subscriber.grants, a.topics, a.topic_count) && subscriber.accepted;
+    if (a.subscribe)
+      allowed |= check_subscribe(subscriber.grants, a.topics, a.topic_count) && subscriber.accepted;
     ok = allowed;
   }
   status = ok ? 0 : 1;

@@ -324,6 +324,15 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   bool get = qs_http_request_method_is(req, "GET") || qs_http_request_method_is(req, "HEAD");
 
   if (qs_slice_eq(path, api->hub_path)) {
+    if (worker->draining && !qs_http_request_method_is(req, "POST") &&
+        !qs_http_request_method_is(req, "OPTIONS")) {
+      /* Draining: subscribers go to another instance (or to this one once restarted). */
+      qs_api_headers_t h;
+      qs_api_headers_init(&h, api, req);
+      qs_api_headers_add(&h, "Retry-After", qs_slice_from_cstr("1"));
+      qs_api_respond_text(req, &h, 503, "the hub is shutting down (draining): reconnect");
+      return;
+    }
     if (get)
       qs_api_subscribe(worker, req);
     else if (qs_http_request_method_is(req, "POST"))
@@ -351,6 +360,8 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   qs_api_headers_init(&h, api, req);
   if (qs_slice_eq_cstr(path, "/healthz")) {
     qs_api_respond_text(req, &h, 200, "ok");
+  } else if (qs_slice_eq_cstr(path, "/readyz")) {
+    qs_api_readyz(worker, req);
   } else if (qs_slice_eq_cstr(path, "/metrics") && get) {
     qs_api_metrics(worker, req);
   } else if ((qs_slice_eq_cstr(path, "/") || qs_slice_eq_cstr(path, "/ui.js") ||

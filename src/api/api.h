@@ -64,6 +64,18 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
 /* The bound port of the worker's server. */
 int qs_api_worker_port(const qs_api_worker_t *worker);
 
+/* Begins draining one worker, on its loop: marks the hub not ready
+ * (/readyz answers 503 from then on, for every worker), stops accepting
+ * connections, refuses new subscriptions (503) and ends the worker's event
+ * streams cleanly, evenly spread over `drain_ms` (so that subscribers
+ * reconnect with their last event id a few at a time); requests on open
+ * connections are still served. Calls on_drained(ctx) from the loop once
+ * every stream has ended or `drain_ms` is over; the caller then closes the
+ * worker with qs_api_worker_close. A second call does nothing and never calls
+ * its callback. */
+void qs_api_worker_drain(qs_api_worker_t *worker, uint64_t drain_ms, void (*on_drained)(void *ctx),
+                         void *ctx);
+
 /* Graceful shutdown of one worker, on its loop: stops accepting, ends every
  * stream cleanly, lets pending publishes finish, closes the shard, frees the
  * worker, then calls on_closed(ctx). */

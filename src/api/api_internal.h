@@ -34,7 +34,22 @@ struct qs_api {
   struct qs_tls_context *tls;            /* borrowed; NULL: plain HTTP */
   _Atomic uint64_t token_refusals;       /* 401 answers (metrics) */
   qs_grants_t *anonymous;                /* the grants every anonymous subscriber shares */
+  atomic_bool draining;                  /* a worker began draining: /readyz answers 503 */
+  /* Wall time (ms) of the last update the history could not store, 0 once
+   * one is stored again: /readyz answers 503 meanwhile. */
+  _Atomic int64_t store_failed_ms;
+  atomic_int store_error; /* the QS_E* code of that failure */
+  /* Event streams open across every worker: a drain ends on every worker
+   * together, once none is left (or drain_timeout is over). */
+  _Atomic size_t streams_open;
 };
+
+/* One open event stream of a worker, on the worker's list (for draining). */
+typedef struct qs_api_stream_entry {
+  struct qs_api_stream_entry *prev, *next; /* both point to itself when not listed */
+  qs_http_stream_t *stream;
+  struct qs_api_worker *worker;
+} qs_api_stream_entry_t;
 
 struct qs_api_worker {
   qs_api_t *api;
@@ -43,7 +58,30 @@ struct qs_api_worker {
   qs_http_server_t *server;
   void (*on_closed)(void *ctx);
   void *on_closed_ctx;
+  qs_api_stream_entry_t streams; /* list head: the worker's open event streams, oldest first */
+  size_t stream_count;
+  /* Draining (api/drain.c): new subscriptions are refused, streams end over drain_ms. */
+  bool draining;
+  uv_timer_t drain_timer;
+  uint64_t drain_started_ms, drain_ms;
+  size_t drain_initial;
+  void (*on_drained)(void *ctx);
+  void *on_drained_ctx;
 };
+
+/* Puts `stream` on `worker`'s list through `entry` (owned by the caller,
+ * which keeps it until qs_api_stream_untrack). Call on the worker's loop. */
+void qs_api_stream_track(qs_api_worker_t *worker, qs_api_stream_entry_t *entry, qs_http_stream_t *stream);
+
+/* Takes `entry` off its worker's list; harmless when it is not listed. */
+void qs_api_stream_untrack(qs_api_stream_entry_t *entry);
+
+/* GET /readyz: 200 "ready", or 503 with the reason (draining, or the history
+ * store failing to store updates). */
+void qs_api_readyz(qs_api_worker_t *worker, qs_http_request_t *req);
+
+/* Records the outcome of storing one update, for /readyz (0 or a QS_E* code). */
+void qs_api_note_store_result(const qs_api_t *api, int status);
 
 /* A response's header list, with room for formatted values. */
 #define QS_API_MAX_HEADERS 24

@@ -25,6 +25,7 @@ static void on_request_aborted(qs_http_request_t *req, void *ctx) {
 static void on_published(void *ctx, qs_update_t *update, int status) {
   pending_publish_t *pending = ctx;
   qs_http_request_t *req = pending->req;
+  qs_api_note_store_result(pending->api, status);
   if (req) {
     qs_http_request_on_abort(req, NULL, NULL);
     qs_api_headers_t h;
@@ -166,6 +167,7 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
   qs_http_request_on_abort(req, on_request_aborted, pending);
   rc = qs_hub_publish(worker->shard, update, on_published, pending);
   if (rc != 0) {
+    qs_api_note_store_result(api, rc);
     qs_http_request_on_abort(req, NULL, NULL);
     free(pending);
     qs_api_headers_init(&h, api, req);

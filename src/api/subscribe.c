@@ -15,7 +15,8 @@
 typedef struct {
   qs_http_stream_t *stream;
   qs_subscriber_t *subscriber;
-  qs_subject_lease_t *lease; /* max_connections_per_subject; NULL when not counted */
+  qs_subject_lease_t *lease;   /* max_connections_per_subject; NULL when not counted */
+  qs_api_stream_entry_t entry; /* on the worker's list while the stream is open (draining) */
 } sse_connection_t;
 
 /* The queued references to one update from the connections of one thread.
@@ -85,6 +86,7 @@ static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
     QS_LOG_DEBUG("subscriber %llu disconnected (%s)",
                  (unsigned long long)qs_hub_subscriber_id(conn->subscriber),
                  reason == 0 ? "closed by the hub" : qs_strerror(reason));
+  qs_api_stream_untrack(&conn->entry);
   qs_hub_unsubscribe(conn->subscriber);
   qs_subject_limiter_release(conn->lease);
   free(conn);
@@ -214,6 +216,7 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   }
   qs_http_stream_on_close(conn->stream, on_stream_closed, conn);
   qs_http_stream_on_drain(conn->stream, on_stream_drained);
+  qs_api_stream_track(worker, &conn->entry, conn->stream);
   /* A comment right away flushes the headers: EventSource fires onopen. */
   qs_http_stream_write(conn->stream, qs_slice(":\n", 2));
   qs_hub_subscriber_start(conn->subscriber);

@@ -242,6 +242,15 @@ static const qs_config_option_t options[] = {
      .default_value = "5s",
      .help = "Disconnect a subscriber whose pending writes make no progress for this long; 0 turns it "
              "off."},
+    {.name = "drain_timeout",
+     .section = S_TIMEOUTS,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(drain_timeout_ms),
+     .default_value = "5s",
+     .help = "On SIGTERM, the hub stops accepting connections, answers /readyz with 503 and ends its "
+             "event streams progressively over this long (evenly spread), so that subscribers "
+             "reconnect elsewhere with their last event id rather than all at once; publishes in "
+             "progress are answered. Then it stops. 0 ends every stream at once (as SIGINT does)."},
     {.name = "header_read_timeout",
      .section = S_TIMEOUTS,
      .type = QS_OPT_DURATION,

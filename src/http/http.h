@@ -119,6 +119,11 @@ void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), vo
 /* Number of open connections (for metrics and tests). */
 size_t qs_http_server_connection_count(const qs_http_server_t *server);
 
+/* Closes the listening socket (new connections are refused from then on)
+ * and keeps serving the open connections, for a drain before
+ * qs_http_server_close(). Idempotent; nothing once closing. */
+void qs_http_server_stop_accepting(qs_http_server_t *server);
+
 /* Graceful shutdown: stops accepting, closes idle connections, lets a
  * request whose handler has not answered yet finish (its connection closes
  * after the answer), ends every stream cleanly (each gets its on_close with

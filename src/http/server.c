@@ -1149,6 +1149,11 @@ int qs_http_server_port(const qs_http_server_t *server) { return server->port; }
 
 size_t qs_http_server_connection_count(const qs_http_server_t *server) { return server->conn_count; }
 
+void qs_http_server_stop_accepting(qs_http_server_t *s) {
+  /* on_listener_closed clears s->listener; qs_http_server_close then waits for it as usual. */
+  if (s && !s->closing) qs_net_listener_close(s->listener, on_listener_closed, s);
+}
+
 void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), void *ctx) {
   if (!s || s->closing) return;
   s->closing = true;

@@ -85,6 +85,9 @@ class Hub:
                     "--lmdb_map_size", "64MiB"]
         if keys:
             cmd += ["--publisher_jwt", PUB_SECRET, "--subscriber_jwt", SUB_SECRET]
+        # SIGTERM stops at once unless a test asks for a drain (test_drain.py does).
+        if not any(str(a).startswith("--drain_timeout") for a in args):
+            cmd += ["--drain_timeout", "0"]
         cmd += list(args)
         self.cmd = cmd
         self.lines = []

@@ -29,6 +29,8 @@ async function startHub(options = {}) {
     '--subscriber_jwt', SECRET,
     '--log_level', 'debug',
     '--workers', '2',
+    // SIGTERM then stops at once, as the tests' teardown expects (drain_timeout has its own tests).
+    '--drain_timeout', '0',
   ];
   if (options.corsOrigins && options.corsOrigins.length) args.push('--cors_origins', options.corsOrigins.join(','));
   if (options.tls) args.push('--tls_cert', options.tls.cert, '--tls_key', options.tls.key);
