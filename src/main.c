@@ -401,6 +401,7 @@ int main(int argc, char **argv) {
     printf("quicksilver %s\n", QS_VERSION);
   } else {
     qs_log_set_level(cfg.log_level);
+    qs_log_set_format(cfg.log_format);
     status = serve(&cfg);
   }
   qs_config_dispose(&cfg);

@@ -60,14 +60,16 @@ static void on_drain_tick(uv_timer_t *timer) {
   while (worker->stream_count > allowed && worker->streams.next != &worker->streams) end_one(worker);
   /* Every worker keeps serving its open connections (publishers) until the
    * streams of all are gone: a worker without streams does not close early. */
-  if (atomic_load_explicit(&worker->api->streams_open, memory_order_relaxed) > 0 && elapsed < worker->drain_ms)
+  if (atomic_load_explicit(&worker->api->streams_open, memory_order_relaxed) > 0 &&
+      elapsed < worker->drain_ms)
     return;
   QS_LOG_INFO("drain done after %llu ms", (unsigned long long)elapsed);
   uv_timer_stop(timer);
   uv_close((uv_handle_t *)timer, on_drain_timer_closed);
 }
 
-void qs_api_worker_drain(qs_api_worker_t *worker, uint64_t drain_ms, void (*on_drained)(void *ctx), void *ctx) {
+void qs_api_worker_drain(qs_api_worker_t *worker, uint64_t drain_ms, void (*on_drained)(void *ctx),
+                         void *ctx) {
   if (worker->draining) return;
   worker->draining = true;
   atomic_store_explicit(&worker->api->draining, true, memory_order_relaxed);
@@ -115,7 +117,8 @@ void qs_api_readyz(qs_api_worker_t *worker, qs_http_request_t *req) {
   if (failed_ms) {
     char text[256];
     int64_t ago = qs_clock_wall_ms() - failed_ms;
-    snprintf(text, sizeof text, "the history store failed to store an update %lld s ago (%s); ready again once one is stored",
+    snprintf(text, sizeof text,
+             "the history store failed to store an update %lld s ago (%s); ready again once one is stored",
              (long long)(ago > 0 ? ago / 1000 : 0),
              qs_strerror(atomic_load_explicit(&((qs_api_t *)api)->store_error, memory_order_relaxed)));
     qs_api_respond_text(req, &h, 503, text);

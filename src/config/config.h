@@ -98,6 +98,7 @@ typedef struct {
   int64_t topic_matcher_cache; /* entries, 0 = no cache */
   bool ui;
   qs_log_level_t log_level;
+  qs_log_format_t log_format;
 
   /* Set by the command line only (not options of the table). */
   char *config_path;      /* --config FILE, NULL when not given */

@@ -16,6 +16,10 @@ _Static_assert(QS_LOG_DEBUG == 0 && QS_LOG_OFF == 4, "log_level choices follow q
 static const char *const transport_choices[] = {"memory", "lmdb", NULL};
 static const char *const durability_choices[] = {"sync", "async", NULL};
 static const char *const log_level_choices[] = {"debug", "info", "warn", "error", "off", NULL};
+_Static_assert(sizeof(qs_log_format_t) == sizeof(int), "enum size");
+_Static_assert(QS_LOG_FORMAT_TEXT == 0 && QS_LOG_FORMAT_JSON == 1,
+               "log_format choices follow qs_log_format_t");
+static const char *const log_format_choices[] = {"text", "json", NULL};
 static const char *const jwt_alg_choices[] = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256",
                                               "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA", NULL};
 
@@ -435,6 +439,15 @@ static const qs_config_option_t options[] = {
      .default_value = "info",
      .choices = log_level_choices,
      .help = "Least severe log level written."},
+    {.name = "log_format",
+     .section = S_FEATURES,
+     .type = QS_OPT_ENUM,
+     .offset = OFF(log_format),
+     .default_value = "text",
+     .choices = log_format_choices,
+     .help = "Log lines as text (`time level message key=value...`) or as one JSON object per line "
+             "(`time`, `level`, `message`, and `fields` such as remote, status, reason, topics, "
+             "subscriber). Tokens, cookies and update data are never logged."},
 };
 
 const qs_config_option_t *qs_config_options(size_t *count) {
