@@ -126,6 +126,7 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
   api->match_options = (qs_match_options_t){.hub_url = qs_slice_from_cstr(api->hub_url),
                                             .max_pattern_bytes = config->max_pattern_bytes};
   api->publish_limits = (qs_publish_limits_t){.max_topics = (size_t)config->max_topics_per_update,
+                                              .max_topic_bytes = config->max_pattern_bytes,
                                               .max_field_bytes = config->max_field_bytes,
                                               .hub_url = qs_slice_from_cstr(api->hub_url)};
   if (config->cors_origins.count) {
