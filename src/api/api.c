@@ -272,7 +272,7 @@ static void respond_method_not_allowed(qs_http_request_t *req, const qs_api_t *a
 
 static void handle_preflight(qs_http_request_t *req, const qs_api_t *api) {
   if (!api->cors) {
-    respond_method_not_allowed(req, api, "GET, HEAD, POST");
+    respond_method_not_allowed(req, api, "GET, HEAD, POST, QUERY");
     return;
   }
   qs_api_headers_t h;
@@ -287,14 +287,15 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   bool get = qs_http_request_method_is(req, "GET") || qs_http_request_method_is(req, "HEAD");
 
   if (qs_slice_eq(path, api->hub_path)) {
-    if (get)
+    /* Draft, Subscription: QUERY carries the parameters in its body. */
+    if (get || qs_http_request_method_is(req, "QUERY"))
       qs_api_subscribe(worker, req);
     else if (qs_http_request_method_is(req, "POST"))
       qs_api_publish(worker, req);
     else if (qs_http_request_method_is(req, "OPTIONS"))
       handle_preflight(req, api);
     else
-      respond_method_not_allowed(req, api, "GET, HEAD, POST");
+      respond_method_not_allowed(req, api, "GET, HEAD, POST, QUERY");
     return;
   }
   if (qs_api_is_subscriptions_path(api, path)) {

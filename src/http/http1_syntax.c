@@ -12,18 +12,18 @@
 #include "http/http.h"
 
 enum {
-  S_START = 0,   /* before the request line (empty lines allowed) */
-  S_START_LF,    /* an empty line's CR was seen */
-  S_METHOD,      /* in the method */
-  S_TARGET_BEGIN,/* after the method's SP */
-  S_TARGET,      /* in the request target */
-  S_VERSION,     /* after the target's SP: "HTTP/x.y" */
-  S_LINE_LF,     /* a line's CR was seen */
-  S_FIELD_BEGIN, /* at the start of a field line, or of the final empty line */
-  S_FIELD_NAME,  /* in a field name */
-  S_FIELD_VALUE, /* after the colon */
-  S_END_LF,      /* the final empty line's CR was seen */
-  S_DONE,        /* the head is complete */
+  S_START = 0,    /* before the request line (empty lines allowed) */
+  S_START_LF,     /* an empty line's CR was seen */
+  S_METHOD,       /* in the method */
+  S_TARGET_BEGIN, /* after the method's SP */
+  S_TARGET,       /* in the request target */
+  S_VERSION,      /* after the target's SP: "HTTP/x.y" */
+  S_LINE_LF,      /* a line's CR was seen */
+  S_FIELD_BEGIN,  /* at the start of a field line, or of the final empty line */
+  S_FIELD_NAME,   /* in a field name */
+  S_FIELD_VALUE,  /* after the colon */
+  S_END_LF,       /* the final empty line's CR was seen */
+  S_DONE,         /* the head is complete */
   S_FAILED,
 };
 
@@ -114,7 +114,8 @@ int qs_h1_syntax_check(qs_h1_syntax_t *x, const char *ptr, size_t len, const cha
         if (ch == ' ') {
           x->state = S_VERSION;
         } else if (ch == '\r' || ch == '\n') {
-          return fail(x, 400, "HTTP/0.9 requests are not supported (the request line has no version)", reason);
+          return fail(x, 400, "HTTP/0.9 requests are not supported (the request line has no version)",
+                      reason);
         } else if (!is_field_char(ch)) {
           return fail(x, 400, "invalid character in the request target", reason);
         }
