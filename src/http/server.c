@@ -1085,9 +1085,7 @@ static void on_connection(qs_net_listener_t *listener, void *ctx) {
   read_start(c);
 }
 
-static void on_sweep(uv_timer_t *timer) {
-  qs_http_server_t *s = timer->data;
-  uint64_t now = uv_now(s->loop);
+void qs_h1_server_expire(qs_http_server_t *s, uint64_t now) {
   for (int list = TIMEOUT_HEADER; list < TIMEOUT_LISTS; list++) {
     while (link_linked(&s->timeouts[list])) {
       qs_h1_conn_t *c = CONTAINER_OF(s->timeouts[list].next, qs_h1_conn_t, timeout_link);
@@ -1101,6 +1099,11 @@ static void on_sweep(uv_timer_t *timer) {
         qs_h1_conn_fail(c, QS_ECLOSED);
     }
   }
+}
+
+static void on_sweep(uv_timer_t *timer) {
+  qs_http_server_t *s = timer->data;
+  qs_h1_server_expire(s, uv_now(s->loop));
 }
 
 static void on_handle_closed(uv_handle_t *handle) {

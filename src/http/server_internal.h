@@ -136,6 +136,11 @@ struct qs_http_server {
  * without one. */
 void qs_h1_conn_enter(qs_h1_conn_t *c, conn_state_t state);
 
+/* Acts on every deadline at or before `now_ms`: a late HTTP/1.x request
+ * is answered 408, anything else closed. The sweep timer calls it with the
+ * loop's time; the connection fuzz target with a later time, to let time pass. */
+void qs_h1_server_expire(qs_http_server_t *server, uint64_t now_ms);
+
 /* Queues the connection for the flush at the end of the loop iteration. */
 void qs_h1_mark_dirty(qs_h1_conn_t *c);
 
