@@ -556,7 +556,11 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
 
 qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *s) {
   if (!s || s->open == 0) return QS_H2_IDLE;
-  return s->receiving ? QS_H2_RECEIVING : QS_H2_BUSY;
+  if (s->receiving) return QS_H2_RECEIVING;
+  /* At most H2_MAX_CONCURRENT_STREAMS open streams are in the list. */
+  for (const h2_stream_t *st = s->streams; st; st = st->next)
+    if (!st->closed && st->state != S_STREAMING) return QS_H2_SERVING;
+  return QS_H2_STREAMING;
 }
 
 qs_h2_session_t *qs_h2_session_create(void *conn, const qs_h2_conn_ops_t *ops, const qs_http_limits_t *limits,

@@ -60,7 +60,8 @@ typedef struct {
 typedef enum {
   QS_H2_IDLE = 0,  /* no open stream */
   QS_H2_RECEIVING, /* some stream's request (header block or body) is incomplete */
-  QS_H2_BUSY,      /* every open stream has its whole request: handled, answered or streaming */
+  QS_H2_SERVING,   /* every request is whole; some stream is with the handler, or its answer is leaving */
+  QS_H2_STREAMING, /* every open stream is an event stream */
 } qs_h2_phase_t;
 
 /* A server session for one connection: sends its SETTINGS (concurrent

@@ -204,8 +204,10 @@ static uint8_t deadline_wanted(const qs_h1_conn_t *c) {
           return DL_KEEPALIVE;
         case QS_H2_RECEIVING:
           return DL_REQUEST;
+        case QS_H2_SERVING:
+          return DL_SERVER;
         default:
-          return DL_NONE; /* its streams are event streams, or the handler's */
+          return DL_NONE; /* only event streams */
       }
     default:
       return DL_LINGER; /* ERRORING, DRAINING */

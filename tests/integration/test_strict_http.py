@@ -271,6 +271,9 @@ class StuckConnections(HubTestCase):
             "h2 header block never ends": (h2_headers_open, HEADER_TIMEOUT),
             "h2 header block never ends, with CONTINUATION": (
                 h2_headers_open + h2_frame(9, 0, 1, bytes([0x41, 0x01, 0x78])), HEADER_TIMEOUT),
+            "h2 answer the client's window never lets out": (
+                H2_PREFACE + h2_frame(4, 0, 0, struct.pack(">HI", 4, 0)) +  # SETTINGS_INITIAL_WINDOW_SIZE 0
+                h2_frame(1, 0x5, 1, bytes([0x82, 0x86, 0x84, 0x41, 0x01, 0x78])), IDLE_TIMEOUT),
             "h2 idle after a request": (H2_PREFACE + h2_frame(4, 0, 0) +
                                         h2_frame(1, 0x5, 1, bytes([0x82, 0x86, 0x84, 0x41, 0x01, 0x78])),
                                         IDLE_TIMEOUT),

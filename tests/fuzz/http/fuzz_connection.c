@@ -56,7 +56,13 @@ static struct {
 } fz;
 
 static void fail(const char *what) {
-  fprintf(stderr, "fuzz_connection: %s (errno: %s)\n", what, strerror(errno));
+  fprintf(stderr, "fuzz_connection: %s\n", what);
+  abort();
+}
+
+/* A system call of the harness itself failed. */
+static void fail_call(const char *call) {
+  fprintf(stderr, "fuzz_connection: %s: %s\n", call, strerror(errno));
   abort();
 }
 
@@ -141,20 +147,20 @@ static void client_close(client_t *c) {
 static void client_connect(client_t *c) {
   if (c->fd >= 0) return;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) fail("socket");
+  if (fd < 0) fail_call("socket");
   /* Each connection from its own loopback address, so the closed ones
    * waiting out TIME_WAIT never use up the ports of one address. */
   static uint32_t next_source;
   next_source = next_source % 0xfffffe + 1;
   struct sockaddr_in source = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | next_source)};
-  if (bind(fd, (struct sockaddr *)&source, sizeof source) != 0) fail("bind");
+  if (bind(fd, (struct sockaddr *)&source, sizeof source) != 0) fail_call("bind");
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fz.port)};
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   /* Loopback connects at once or soon; a signal (the fuzzer's timer) may
    * interrupt the call without stopping the connection. */
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS && errno != EINTR)
-    fail("connect");
+    fail_call("connect");
   c->fd = fd;
   run_loop();
 }

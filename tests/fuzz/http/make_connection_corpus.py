@@ -57,6 +57,9 @@ SEEDS = {
     "h2c_open_header_block": send(PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 0x1, 1, HEADERS_BLOCK))
     + RUN
     + advance(20),
+    "h2c_zero_window": send(PREFACE + h2_frame(4, 0, 0, struct.pack(">HI", 4, 0)) + h2_frame(1, 0x5, 1, HEADERS_BLOCK))
+    + RUN
+    + advance(40),
     "h2c_preface_only": send(PREFACE) + RUN + advance(40),
     "h2c_request": send(PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 0x5, 1, HEADERS_BLOCK)) + RUN + advance(40),
     # Chunked framing: the CRLF after data, codings before chunked, obs-fold.
