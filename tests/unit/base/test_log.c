@@ -21,7 +21,8 @@ static void check_line(size_t cap, const char *message, const char *expected) {
 
 static void fields_leave_the_message_and_numbers_stay_numbers(void **state) {
   (void)state;
-  check_line(1024, "publish remote=127.0.0.1:4000 status=200 topics=2 reason=\"not \\\"granted\\\" here\" id=",
+  check_line(1024,
+             "publish remote=127.0.0.1:4000 status=200 topics=2 reason=\"not \\\"granted\\\" here\" id=",
              "{\"time\":\"2026-01-02T03:04:05.006Z\",\"level\":\"info\",\"message\":\"publish\",\"fields\":{"
              "\"remote\":\"127.0.0.1:4000\",\"status\":200,\"topics\":2,\"reason\":\"not \\\"granted\\\" "
              "here\",\"id\":\"\"}}\n");
@@ -30,23 +31,26 @@ static void fields_leave_the_message_and_numbers_stay_numbers(void **state) {
 static void words_that_are_no_fields_stay_in_the_message(void **state) {
   (void)state;
   /* Upper-case keys, a quote left open and a bare "=" are words of the message. */
-  check_line(1024, "JWKS x=1 Key=2 a=\"open =3 done",
-             "{\"time\":\"2026-01-02T03:04:05.006Z\",\"level\":\"info\",\"message\":\"JWKS Key=2 a=\\\"open =3 "
-             "done\",\"fields\":{\"x\":1}}\n");
+  check_line(
+      1024, "JWKS x=1 Key=2 a=\"open =3 done",
+      "{\"time\":\"2026-01-02T03:04:05.006Z\",\"level\":\"info\",\"message\":\"JWKS Key=2 a=\\\"open =3 "
+      "done\",\"fields\":{\"x\":1}}\n");
 }
 
 static void only_json_integers_become_numbers(void **state) {
   (void)state;
-  check_line(1024, "n a=-5 b=007 c=-01 d=0 e=- f=1e3 g=1234567890123456789",
-             "{\"time\":\"2026-01-02T03:04:05.006Z\",\"level\":\"info\",\"message\":\"n\",\"fields\":{\"a\":-5,"
-             "\"b\":\"007\",\"c\":\"-01\",\"d\":0,\"e\":\"-\",\"f\":\"1e3\",\"g\":\"1234567890123456789\"}}\n");
+  check_line(
+      1024, "n a=-5 b=007 c=-01 d=0 e=- f=1e3 g=1234567890123456789",
+      "{\"time\":\"2026-01-02T03:04:05.006Z\",\"level\":\"info\",\"message\":\"n\",\"fields\":{\"a\":-5,"
+      "\"b\":\"007\",\"c\":\"-01\",\"d\":0,\"e\":\"-\",\"f\":\"1e3\",\"g\":\"1234567890123456789\"}}\n");
 }
 
 static void control_characters_and_bad_utf8_are_escaped(void **state) {
   (void)state;
-  check_line(1024, "settings:\nline\t\\ caf\xc3\xa9 \xff\xc3 v=\xe2\x82\xac",
-             "{\"time\":\"2026-01-02T03:04:05.006Z\",\"level\":\"info\",\"message\":\"settings: line\\u0009\\\\ "
-             "caf\xc3\xa9 \\ufffd\\ufffd\",\"fields\":{\"v\":\"\xe2\x82\xac\"}}\n");
+  check_line(
+      1024, "settings:\nline\t\\ caf\xc3\xa9 \xff\xc3 v=\xe2\x82\xac",
+      "{\"time\":\"2026-01-02T03:04:05.006Z\",\"level\":\"info\",\"message\":\"settings: line\\u0009\\\\ "
+      "caf\xc3\xa9 \\ufffd\\ufffd\",\"fields\":{\"v\":\"\xe2\x82\xac\"}}\n");
 }
 
 static void a_line_cut_short_is_still_one_object(void **state) {
@@ -55,10 +59,12 @@ static void a_line_cut_short_is_still_one_object(void **state) {
   char line[64];
   size_t len = qs_log_format_json(line, sizeof line, "T", "info", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa k=v");
   assert_int_equal(len, 64);
-  assert_memory_equal(line, "{\"time\":\"T\",\"level\":\"info\",\"message\":\"aaaaaaaaaaa\",\"fields\":{}}\n", 64);
+  assert_memory_equal(line, "{\"time\":\"T\",\"level\":\"info\",\"message\":\"aaaaaaaaaaa\",\"fields\":{}}\n",
+                      64);
   /* An escape that does not fit is left out whole, never cut after its backslash. */
   len = qs_log_format_json(line, sizeof line, "T", "info", "\"\"\"\"\"\"\"\"\"\"");
-  const char *expected = "{\"time\":\"T\",\"level\":\"info\",\"message\":\"\\\"\\\"\\\"\\\"\\\"\",\"fields\":{}}\n";
+  const char *expected =
+      "{\"time\":\"T\",\"level\":\"info\",\"message\":\"\\\"\\\"\\\"\\\"\\\"\",\"fields\":{}}\n";
   assert_int_equal(len, strlen(expected));
   assert_memory_equal(line, expected, len);
   /* A field that does not fit whole is left out; the ones before it stay. */
