@@ -211,8 +211,9 @@ void qs_api_quote_topic(qs_slice_t topic, char *out, size_t cap, const char *pre
 void qs_api_refuse_bearer(qs_http_request_t *req, const qs_api_t *api, int status, const char *error,
                           const char *reason, const char *what) {
   if (status == 401) atomic_fetch_add_explicit(&((qs_api_t *)api)->token_refusals, 1, memory_order_relaxed);
-  QS_LOG_INFO("%s refused from %s: %d %s (%s)", what, req->remote_addr, status, error ? error : "no token",
-              reason);
+  char quoted[512];
+  QS_LOG_INFO("%s refused remote=%s status=%d error=%s reason=%s", what, req->remote_addr, status,
+              error ? error : "no_token", qs_log_quote(reason, quoted, sizeof quoted));
   qs_api_headers_t h;
   qs_api_headers_init(&h, api, req);
   char challenge[1024];

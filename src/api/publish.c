@@ -1,6 +1,7 @@
 /* POST /.well-known/mercure (Mercure draft, Publication). Checks run in the
  * reference hub's order: authentication (401/400), the form (400; 413 for a body over max_request_body_size),
  * the publish grant (403), the token-independent rules (400), then the hub. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,11 +11,13 @@
 #include "base/log.h"
 #include "base/uuid.h"
 #include "http/form.h"
+#include "net/listener.h"
 
 /* A publish waiting for the hub; freed by on_published, which always comes. */
 typedef struct {
   qs_http_request_t *req; /* NULL once the connection died */
   const qs_api_t *api;
+  char remote[QS_NET_ADDR_TEXT_MAX]; /* for the access log, which outlives req */
 } pending_publish_t;
 
 static void on_request_aborted(qs_http_request_t *req, void *ctx) {
@@ -26,6 +29,10 @@ static void on_published(void *ctx, qs_update_t *update, int status) {
   pending_publish_t *pending = ctx;
   qs_http_request_t *req = pending->req;
   qs_api_note_store_result(pending->api, status);
+  /* The access log: who published how many topics, never the data. */
+  QS_LOG_INFO("publish remote=%s status=%d topics=%zu private=%s answered=%s", pending->remote,
+              status == 0 ? 200 : 503, update->topic_count, update->is_private ? "true" : "false",
+              req ? "true" : "false");
   if (req) {
     qs_http_request_on_abort(req, NULL, NULL);
     qs_api_headers_t h;
@@ -163,10 +170,13 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
     return;
   }
   *pending = (pending_publish_t){.req = req, .api = api};
+  snprintf(pending->remote, sizeof pending->remote, "%s", req->remote_addr);
   qs_http_request_on_abort(req, on_request_aborted, pending);
   rc = qs_hub_publish(worker->shard, update, on_published, pending);
   if (rc != 0) {
     qs_api_note_store_result(api, rc);
+    QS_LOG_INFO("publish remote=%s status=503 topics=%zu reason=%s", req->remote_addr, update->topic_count,
+                rc == QS_ECLOSED ? "shutting_down" : "not_stored");
     qs_http_request_on_abort(req, NULL, NULL);
     free(pending);
     qs_api_headers_init(&h, api, req);
@@ -180,7 +190,9 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
   return;
 
 refuse:
-  QS_LOG_INFO("publish refused from %s: %d %s", req->remote_addr, refusal.status, refusal.reason);
+  char quoted[512];
+  QS_LOG_INFO("publish refused remote=%s status=%d reason=%s", req->remote_addr, refusal.status,
+              qs_log_quote(refusal.reason, quoted, sizeof quoted));
   qs_grants_release(grants);
   qs_publish_fields_dispose(&pub);
   qs_form_dispose(&form);

@@ -1,6 +1,7 @@
 /* GET (or QUERY) /.well-known/mercure (Mercure draft, Subscription; legacy `topic=`):
  * parameters, authorization, then a Server-Sent Events stream fed by the hub
  * through a sink. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "http/form.h"
+#include "net/listener.h"
 
 /* One subscriber's connection: the bridge between its HTTP stream and the hub. */
 typedef struct {
@@ -17,6 +19,8 @@ typedef struct {
   qs_subscriber_t *subscriber;
   qs_subject_lease_t *lease;   /* max_connections_per_subject; NULL when not counted */
   qs_api_stream_entry_t entry; /* on the worker's list while the stream is open (draining) */
+  int64_t started_ms;          /* monotonic, for the access log */
+  char remote[QS_NET_ADDR_TEXT_MAX];
 } sse_connection_t;
 
 /* The queued references to one update from the connections of one thread.
@@ -82,10 +86,14 @@ static const qs_sink_vtable_t sse_sink = {
 static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
   (void)stream;
   sse_connection_t *conn = ctx;
-  if (qs_log_enabled(QS_LOG_DEBUG))
-    QS_LOG_DEBUG("subscriber %llu disconnected (%s)",
-                 (unsigned long long)qs_hub_subscriber_id(conn->subscriber),
-                 reason == 0 ? "closed by the hub" : qs_strerror(reason));
+  char quoted[128];
+  QS_LOG_INFO("subscription ended remote=%s subscriber=%llu duration_ms=%lld reason=%s", conn->remote,
+              (unsigned long long)qs_hub_subscriber_id(conn->subscriber),
+              (long long)(qs_clock_mono_ms() - conn->started_ms),
+              qs_log_quote(reason == 0            ? "ended by the hub"
+                           : reason == QS_ECLOSED ? "closed by the client"
+                                                  : qs_strerror(reason),
+                           quoted, sizeof quoted));
   qs_api_stream_untrack(&conn->entry);
   qs_hub_unsubscribe(conn->subscriber);
   qs_subject_limiter_release(conn->lease);
@@ -102,7 +110,9 @@ static void on_stream_drained(qs_http_stream_t *stream, void *ctx) {
 }
 
 static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_api_refusal_t *refusal) {
-  QS_LOG_INFO("subscribe refused from %s: %d %s", req->remote_addr, refusal->status, refusal->reason);
+  char quoted[512];
+  QS_LOG_INFO("subscribe refused remote=%s status=%d reason=%s", req->remote_addr, refusal->status,
+              qs_log_quote(refusal->reason, quoted, sizeof quoted));
   qs_api_headers_t h;
   qs_api_headers_init(&h, api, req);
   qs_api_respond_text(req, &h, refusal->status, refusal->reason);
@@ -177,8 +187,9 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
     qs_form_dispose(&form);
     qs_api_headers_t h;
     qs_api_headers_init(&h, api, req);
-    QS_LOG_INFO("subscribe refused from %s: 429 (too many connections for this token subject)",
-                req->remote_addr);
+    QS_LOG_INFO(
+        "subscribe refused remote=%s status=%d reason=%s", req->remote_addr, rc == QS_EBUSY ? 429 : 503,
+        rc == QS_EBUSY ? "\"too many connections for this token subject\"" : "\"cannot subscribe now\"");
     qs_api_respond_text(
         req, &h, rc == QS_EBUSY ? 429 : 503,
         rc == QS_EBUSY ? "too many connections for this token subject" : "cannot subscribe now");
@@ -204,6 +215,8 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
     qs_api_respond_text(req, &h, 503, rc == QS_ECLOSED ? "the hub is shutting down" : "cannot subscribe now");
     return;
   }
+  conn->started_ms = qs_clock_mono_ms();
+  snprintf(conn->remote, sizeof conn->remote, "%s", req->remote_addr);
   free(params.matchers); /* the matchers now belong to the hub */
   params.matchers = NULL;
   params.matcher_count = 0;
@@ -245,5 +258,9 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   qs_api_stream_track(worker, &conn->entry, conn->stream);
   /* A comment right away flushes the headers: EventSource fires onopen. */
   qs_http_stream_write(conn->stream, qs_slice(":\n", 2));
+  /* The access log: who subscribes with how many selectors, never the token or the topics. */
+  QS_LOG_INFO("subscription started remote=%s subscriber=%llu status=200 topics=%zu resumed=%s", conn->remote,
+              (unsigned long long)qs_hub_subscriber_id(conn->subscriber), hub_params.matcher_count,
+              params.has_cursor ? "true" : "false");
   qs_hub_subscriber_start(conn->subscriber);
 }

@@ -198,6 +198,23 @@ size_t qs_log_format_json(char *buf, size_t cap, const char *time, const char *l
   return o.len;
 }
 
+const char *qs_log_quote(const char *value, char *out, size_t cap) {
+  size_t n = 0;
+  out[n++] = '"';
+  for (const char *p = value; *p && n + 3 < cap; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '"' || c == '\\') {
+      out[n++] = '\\';
+      out[n++] = (char)c;
+    } else {
+      out[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+  }
+  out[n++] = '"';
+  out[n] = 0;
+  return out;
+}
+
 int qs_log_level_parse(const char *name, qs_log_level_t *out) {
   for (int i = 0; i <= QS_LOG_OFF; i++) {
     if (strcmp(name, level_names[i]) == 0) {

@@ -25,6 +25,12 @@ void qs_log_set_format(qs_log_format_t format);
  * short to fit). For qs_log and its tests. */
 size_t qs_log_format_json(char *out, size_t cap, const char *time, const char *level, const char *message);
 
+/* Writes `value` into `out` (capacity `cap`, at least 3) as a quoted field
+ * value, `"..."` with `"` and `\` escaped and control characters replaced
+ * by `?`, cut short to fit; returns `out`. For `key=%s` in a log line
+ * whose value may hold spaces. */
+const char *qs_log_quote(const char *value, char *out, size_t cap);
+
 /* Parses "debug", "info", "warn", "error" or "off"; returns -1 when unknown. */
 int qs_log_level_parse(const char *name, qs_log_level_t *out);
 

@@ -451,7 +451,8 @@ static const qs_config_option_t options[] = {
      .choices = log_format_choices,
      .help = "Log lines as text (`time level message key=value...`) or as one JSON object per line "
              "(`time`, `level`, `message`, and `fields` such as remote, status, reason, topics, "
-             "subscriber). Tokens, cookies and update data are never logged."},
+             "subscriber). At info, publishes and subscription starts and ends are logged (an access "
+             "log); tokens, cookies and update data never are."},
 };
 
 const qs_config_option_t *qs_config_options(size_t *count) {

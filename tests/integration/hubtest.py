@@ -189,12 +189,30 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+# Every token minted here, so that a test class can check that none reached the log.
+MINTED_TOKENS = set()
+
+
 def jwt_hs256(header, claims, secret):
     h = b64url(json.dumps(header, separators=(",", ":")).encode())
     c = b64url(json.dumps(claims, separators=(",", ":")).encode())
     signing_input = (h + "." + c).encode()
     sig = hmac.new(secret.encode() if isinstance(secret, str) else secret, signing_input, hashlib.sha256).digest()
-    return h + "." + c + "." + b64url(sig)
+    token = h + "." + c + "." + b64url(sig)
+    MINTED_TOKENS.add(token)
+    return token
+
+
+def leaked_secrets(log_text, secrets=None):
+    """The tokens (minted here, or `secrets`) whose claims or signature
+    segment appears in `log_text`: the hub must never log a token or a
+    cookie, whole or cut short."""
+    found = []
+    for secret in sorted(MINTED_TOKENS if secrets is None else secrets):
+        segments = secret.split(".")[1:]
+        if secret in log_text or any(len(s) >= 16 and s in log_text for s in segments):
+            found.append(secret)
+    return found
 
 
 def php_exp(seconds=3600):
@@ -765,6 +783,10 @@ class HubTestCase(unittest.TestCase):
         if rc != 0:
             raise AssertionError("hub exit code after SIGTERM: %r (expected 0)\n--- stderr tail ---\n%s"
                                  % (rc, cls.hub.stderr()[-6000:]))
+        leaked = leaked_secrets(cls.hub.stderr())
+        if leaked:
+            raise AssertionError("%d tokens the tests sent appear in the hub's log, e.g. %s"
+                                 % (len(leaked), leaked[0]))
 
     def tearDown(self):
         if self.hub is not None and not self.hub.alive():
