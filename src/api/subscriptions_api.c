@@ -175,9 +175,12 @@ static bool authorize(qs_http_request_t *req, const qs_api_t *api) {
   qs_slice_t path = req->path;
   bool ok = qs_grants_can_receive(grants, &path, 1);
   qs_grants_release(grants);
-  if (!ok)
-    qs_api_refuse_bearer(req, api, 403, "insufficient_scope", "the token grants no subscribe on this path",
-                         what);
+  if (!ok) {
+    /* Name the path the token's subscribe selectors must match. */
+    char text[QS_API_TOPIC_QUOTE_BYTES + 96];
+    qs_api_quote_topic(path, text, sizeof text, "the token grants subscribing to no selector matching");
+    qs_api_refuse_bearer(req, api, 403, "insufficient_scope", text, what);
+  }
   return ok;
 }
 

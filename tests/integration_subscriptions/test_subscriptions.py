@@ -282,6 +282,8 @@ class SubscriptionsTest(unittest.TestCase):
         r = get(hub, NS, other)
         self.assertEqual(r.status, 403)
         self.assertIn('error="insufficient_scope"', r.header("www-authenticate"))
+        # The answer names the path the token's selectors must match.
+        self.assertEqual(r.text.strip(), "the token grants subscribing to no selector matching `%s`" % NS)
         # A grant on the collection only does not open the per-matcher paths.
         exact = draft_token(hub, [NS], match_type="exact")
         self.assertEqual(get(hub, NS, exact).status, 200)
