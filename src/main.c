@@ -25,6 +25,7 @@
 #include "net/tls.h"
 #include "service_notify.h"
 #include "token_command.h"
+#include "version_info.h"
 
 extern char **environ;
 
@@ -408,7 +409,7 @@ int main(int argc, char **argv) {
         "  SIGHUP            reload the keys: configuration read again, key files re-read,\n"
         "                    JWK Sets fetched again (other settings apply at the next start)\n");
   } else if (cfg.version_requested) {
-    printf("quicksilver %s\n", QS_VERSION);
+    qs_version_info_print(stdout);
   } else {
     qs_log_set_level(cfg.log_level);
     qs_log_set_format(cfg.log_format);

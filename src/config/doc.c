@@ -174,7 +174,7 @@ void qs_config_print_help(FILE *out) {
       out);
   help_entry(out, "--config FILE", "Read directives from FILE.");
   help_entry(out, "--help", "Print this help and exit.");
-  help_entry(out, "--version", "Print the version and exit.");
+  help_entry(out, "--version", "Print the versions of the hub and of its libraries, and exit.");
 
   size_t count;
   const qs_config_option_t *opts = qs_config_options(&count);
@@ -283,7 +283,8 @@ void qs_config_write_markdown(FILE *out) {
       "4. command-line flags: `--name value` or `--name=value` (dashes may replace underscores).\n"
       "   A boolean flag alone turns the option on; `--no-name` turns it off.\n"
       "\n"
-      "Other flags: `--config FILE`, `--help` (print the options and exit) and `--version`.\n"
+      "Other flags: `--config FILE`, `--help` (print the options and exit) and `--version` (print the "
+      "versions of the hub and of its libraries, and exit).\n"
       "\n"
       "## The configuration file\n"
       "\n"

@@ -111,7 +111,7 @@ void qs_config_write_man(FILE *out) {
       "Print the options and exit.\n"
       ".TP\n"
       "\\fB\\-\\-version\\fR\n"
-      "Print the version and exit.\n",
+      "Print the versions of the hub and of its libraries, and exit.\n",
       out);
 
   size_t count;

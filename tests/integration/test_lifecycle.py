@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -212,7 +213,17 @@ class Lifecycle(unittest.TestCase):
     def test_version(self):
         p = run_binary(["--version"])
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertRegex(p.stdout.decode(), r"quicksilver \d+\.\d+")
+        out = p.stdout.decode()
+        self.assertRegex(out, r"^quicksilver \d+\.\d+")
+        # Each library's line shows the version installed on this machine (run-time
+        # where the library reports one), as pkg-config knows it.
+        libs = {"libuv": "libuv", "nghttp2": "libnghttp2", "OpenSSL": "openssl", "jansson": "jansson",
+                "PCRE2": "libpcre2-8", "LMDB": "lmdb", "libidn2": "libidn2", "hiredis": "hiredis",
+                "libcurl": "libcurl"}
+        for name, pkg in libs.items():
+            want = subprocess.run(["pkg-config", "--modversion", pkg], capture_output=True, check=True)
+            self.assertRegex(out, r"(?m)^  %s +%s( |$)" % (name, re.escape(want.stdout.decode().strip())), out)
+        self.assertRegex(out, r"(?m)^  llhttp +\d+\.\d+\.\d+ ", out)
 
     def test_unknown_flag_exits_2_with_a_message(self):
         p = run_binary(["--listen", "127.0.0.1:0", "--no-such-flag", "x"])
