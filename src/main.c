@@ -230,6 +230,24 @@ static int mkdir_parents(const char *path) {
 
 static int serve(qs_config_t *cfg) {
   char err[256];
+  /* Checked before anything is opened, so that a refusal leaves nothing behind. */
+  char admin_host[256];
+  int admin_port = 0;
+  if (cfg->admin_listen[0]) {
+    if (split_listen(cfg->admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) {
+      QS_LOG_ERROR("admin_listen: cannot read '%s' (use host:port)", cfg->admin_listen);
+      return 1;
+    }
+    /* Every server binds with SO_REUSEPORT: the same port would share connections. */
+    char public_host[256];
+    int public_port = 0;
+    if (split_listen(cfg->listen, public_host, sizeof public_host, &public_port) == 0 && admin_port != 0 &&
+        admin_port == public_port) {
+      QS_LOG_ERROR("admin_listen: port %d is also listen's; give the admin endpoints a port of their own",
+                   public_port);
+      return 1;
+    }
+  }
   static qs_keys_t keys; /* static: large, and reachable until disposed */
   if (qs_keys_resolve(cfg, &keys, err, sizeof err) != 0) {
     QS_LOG_ERROR("%s", err);
@@ -330,6 +348,12 @@ static int serve(qs_config_t *cfg) {
         started++;
         break;
       }
+      if (cfg->admin_listen[0] &&
+          (rc = qs_api_worker_serve_admin(w->api_worker, admin_host, admin_port)) != 0) {
+        QS_LOG_ERROR("cannot listen on admin_listen %s: %s", cfg->admin_listen, qs_strerror(rc));
+        started++;
+        break;
+      }
     }
   }
   if (rc) {
@@ -355,6 +379,9 @@ static int serve(qs_config_t *cfg) {
   if (keys.dev_secret[0]) print_dev_banner(&keys, qs_api_hub_url(api));
   QS_LOG_INFO("quicksilver %s listening on %s:%d (hub %s, %zu workers)", QS_VERSION, host, port,
               qs_api_hub_url(api), worker_count);
+  if (cfg->admin_listen[0])
+    QS_LOG_INFO("admin endpoints (/healthz, /readyz, /metrics) at http://%s:%d/", admin_host,
+                qs_api_worker_admin_port(workers[0].api_worker));
 
   uv_loop_t main_loop;
   uv_loop_init(&main_loop);

@@ -32,7 +32,8 @@ static void line(FILE *out, const char *name, const char *runtime, const char *b
 void qs_version_info_print(FILE *out) {
   fprintf(out, "quicksilver %s\n", QS_VERSION);
   fprintf(out, "libraries:\n");
-  line(out, "libuv", uv_version_string(), STR(UV_VERSION_MAJOR) "." STR(UV_VERSION_MINOR) "." STR(UV_VERSION_PATCH));
+  line(out, "libuv", uv_version_string(),
+       STR(UV_VERSION_MAJOR) "." STR(UV_VERSION_MINOR) "." STR(UV_VERSION_PATCH));
   /* llhttp is compiled into the binary from Debian's sources. */
   line(out, "llhttp", NULL,
        STR(LLHTTP_VERSION_MAJOR) "." STR(LLHTTP_VERSION_MINOR) "." STR(LLHTTP_VERSION_PATCH));

@@ -319,6 +319,33 @@ static void handle_preflight(qs_http_request_t *req, const qs_api_t *api) {
   qs_http_respond(req, 204, h.items, h.count, qs_slice(NULL, 0));
 }
 
+/* /healthz (liveness), /readyz and /metrics, on the public address or on
+ * admin_listen. Returns false, answering nothing, for another path. */
+static bool operator_endpoint(qs_api_worker_t *worker, qs_http_request_t *req, qs_slice_t path, bool get) {
+  if (qs_slice_eq_cstr(path, "/healthz")) {
+    qs_api_headers_t h;
+    qs_api_headers_init(&h, worker->api, req);
+    qs_api_respond_text(req, &h, 200, "ok");
+  } else if (qs_slice_eq_cstr(path, "/readyz")) {
+    qs_api_readyz(worker, req);
+  } else if (qs_slice_eq_cstr(path, "/metrics") && get) {
+    qs_api_metrics(worker, req);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/* admin_listen: the operator's endpoints and nothing else. */
+static void on_admin_request(qs_http_request_t *req, void *ctx) {
+  qs_api_worker_t *worker = ctx;
+  bool get = qs_http_request_method_is(req, "GET") || qs_http_request_method_is(req, "HEAD");
+  if (operator_endpoint(worker, req, req->path, get)) return;
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, worker->api, req);
+  qs_api_respond_text(req, &h, 404, "Not Found: this address serves /healthz, /readyz and /metrics");
+}
+
 static void on_request(qs_http_request_t *req, void *ctx) {
   qs_api_worker_t *worker = ctx;
   const qs_api_t *api = worker->api;
@@ -361,12 +388,8 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   }
   qs_api_headers_t h;
   qs_api_headers_init(&h, api, req);
-  if (qs_slice_eq_cstr(path, "/healthz")) {
-    qs_api_respond_text(req, &h, 200, "ok");
-  } else if (qs_slice_eq_cstr(path, "/readyz")) {
-    qs_api_readyz(worker, req);
-  } else if (qs_slice_eq_cstr(path, "/metrics") && get) {
-    qs_api_metrics(worker, req);
+  if (!api->config->admin_listen[0] && operator_endpoint(worker, req, path, get)) {
+    /* answered */
   } else if ((qs_slice_eq_cstr(path, "/") || qs_slice_eq_cstr(path, "/ui.js") ||
               qs_slice_eq_cstr(path, "/ui.css")) &&
              get && api->config->ui) {
@@ -422,6 +445,22 @@ void qs_api_use_tls(qs_api_t *api, struct qs_tls_context *tls) { api->tls = tls;
 
 int qs_api_worker_port(const qs_api_worker_t *worker) { return qs_http_server_port(worker->server); }
 
+int qs_api_worker_serve_admin(qs_api_worker_t *worker, const char *host, int port) {
+  const qs_config_t *c = worker->api->config;
+  qs_http_limits_t limits;
+  qs_http_limits_default(&limits);
+  limits.max_header_bytes = c->max_header_bytes;
+  limits.max_body_bytes = c->max_request_body_bytes;
+  limits.header_timeout_ms = c->header_read_timeout_ms;
+  limits.idle_timeout_ms = c->idle_timeout_ms;
+  return qs_http_server_create(worker->loop, host, port, &limits, on_admin_request, worker,
+                               &worker->admin_server);
+}
+
+int qs_api_worker_admin_port(const qs_api_worker_t *worker) {
+  return worker->admin_server ? qs_http_server_port(worker->admin_server) : 0;
+}
+
 static void on_shard_closed(void *ctx) {
   qs_api_worker_t *worker = ctx;
   void (*cb)(void *) = worker->on_closed;
@@ -435,8 +474,18 @@ static void on_server_closed(void *ctx) {
   qs_hub_shard_close(worker->shard, on_shard_closed, worker);
 }
 
+/* The admin server closes first (the drain is over by then), then the public one. */
+static void on_admin_server_closed(void *ctx) {
+  qs_api_worker_t *worker = ctx;
+  worker->admin_server = NULL;
+  qs_http_server_close(worker->server, on_server_closed, worker);
+}
+
 void qs_api_worker_close(qs_api_worker_t *worker, void (*on_closed)(void *ctx), void *ctx) {
   worker->on_closed = on_closed;
   worker->on_closed_ctx = ctx;
-  qs_http_server_close(worker->server, on_server_closed, worker);
+  if (worker->admin_server)
+    qs_http_server_close(worker->admin_server, on_admin_server_closed, worker);
+  else
+    qs_http_server_close(worker->server, on_server_closed, worker);
 }

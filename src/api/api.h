@@ -64,6 +64,15 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
 /* The bound port of the worker's server. */
 int qs_api_worker_port(const qs_api_worker_t *worker);
 
+/* Makes `worker` also serve /healthz, /readyz and /metrics on host:port
+ * (admin_listen: plain HTTP, its own connection count; call once, on one
+ * worker, before its loop runs). It keeps accepting while the worker drains
+ * and closes with the worker. Returns 0 or the error of the server. */
+int qs_api_worker_serve_admin(qs_api_worker_t *worker, const char *host, int port);
+
+/* The bound port of the worker's admin server, 0 when it has none. */
+int qs_api_worker_admin_port(const qs_api_worker_t *worker);
+
 /* Begins draining one worker, on its loop: marks the hub not ready
  * (/readyz answers 503 from then on, for every worker), stops accepting
  * connections, refuses new subscriptions (503) and ends the worker's event

@@ -56,6 +56,7 @@ struct qs_api_worker {
   uv_loop_t *loop;
   qs_hub_shard_t *shard;
   qs_http_server_t *server;
+  qs_http_server_t *admin_server; /* admin_listen, on one worker only; NULL elsewhere */
   void (*on_closed)(void *ctx);
   void *on_closed_ctx;
   qs_api_stream_entry_t streams; /* list head: the worker's open event streams, oldest first */

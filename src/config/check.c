@@ -50,6 +50,10 @@ int qs_config_split_listen(const char *listen, char *host, size_t host_size, uin
   return 0;
 }
 
+const char *qs_config_check_admin_listen(const char *value) {
+  return value[0] ? qs_config_check_listen(value) : NULL;
+}
+
 const char *qs_config_check_listen(const char *value) {
   char host[256];
   uint16_t port;

@@ -37,11 +37,12 @@ typedef enum { QS_DURABILITY_SYNC = 0, QS_DURABILITY_ASYNC = 1 } qs_config_durab
  * are in milliseconds, sizes in bytes. Free with qs_config_dispose. */
 typedef struct {
   /* Network */
-  char *listen;    /* host:port, [v6]:port or :port; port 0 picks a free one */
-  int64_t workers; /* 0 = one per core */
-  char *hub_url;   /* "" = derived from listen (qs_config_hub_url) */
-  char *tls_cert;  /* PEM file path, "" = plain HTTP */
-  char *tls_key;   /* PEM file path, "" = plain HTTP */
+  char *listen;       /* host:port, [v6]:port or :port; port 0 picks a free one */
+  char *admin_listen; /* like listen, for /healthz, /readyz and /metrics; "" = on listen */
+  int64_t workers;    /* 0 = one per core */
+  char *hub_url;      /* "" = derived from listen (qs_config_hub_url) */
+  char *tls_cert;     /* PEM file path, "" = plain HTTP */
+  char *tls_key;      /* PEM file path, "" = plain HTTP */
 
   /* Authorization */
   bool anonymous;

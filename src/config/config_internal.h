@@ -9,6 +9,7 @@
 
 /* Validators named in the table: NULL when `value` is fine, else a static reason. */
 const char *qs_config_check_listen(const char *value);
+const char *qs_config_check_admin_listen(const char *value);
 const char *qs_config_check_http_url(const char *value);
 const char *qs_config_check_cookie_name(const char *value);
 const char *qs_config_check_origin(const char *value);

@@ -45,6 +45,17 @@ static const qs_config_option_t options[] = {
      .validate = qs_config_check_listen,
      .help = "Address and port to listen on; an IPv6 host goes in brackets ([::1]:3000), an empty host "
              "(:3000) means every interface and port 0 picks a free port."},
+    {.name = "admin_listen",
+     .section = S_NETWORK,
+     .type = QS_OPT_STRING,
+     .offset = OFF(admin_listen),
+     .default_value = "",
+     .metavar = "HOST:PORT",
+     .validate = qs_config_check_admin_listen,
+     .help = "Address and port of the operator's endpoints, /healthz, /readyz and /metrics, which the "
+             "public address then no longer serves (plain HTTP; keep it private, e.g. 127.0.0.1:9090). "
+             "It keeps answering while the hub drains, so /readyz shows the drain. Its port must "
+             "differ from listen's. Empty serves them on listen."},
     {.name = "workers",
      .section = S_NETWORK,
      .type = QS_OPT_INT,
