@@ -405,6 +405,15 @@ static void on_request(qs_http_request_t *req, void *ctx) {
 
 /* ---- Workers ---- */
 
+/* The HTTP limits the configuration sets, the defaults for the rest. */
+static void http_limits(const qs_config_t *c, qs_http_limits_t *limits) {
+  qs_http_limits_default(limits);
+  limits->max_header_bytes = c->max_header_bytes;
+  limits->max_body_bytes = c->max_request_body_bytes;
+  limits->header_timeout_ms = c->header_read_timeout_ms;
+  limits->idle_timeout_ms = c->idle_timeout_ms;
+}
+
 static void on_flush(void *ctx) { qs_hub_shard_poll(((qs_api_worker_t *)ctx)->shard); }
 
 int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int port, qs_api_worker_t **out) {
@@ -417,13 +426,8 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
     free(worker);
     return rc;
   }
-  const qs_config_t *c = api->config;
   qs_http_limits_t limits;
-  qs_http_limits_default(&limits);
-  limits.max_header_bytes = c->max_header_bytes;
-  limits.max_body_bytes = c->max_request_body_bytes;
-  limits.header_timeout_ms = c->header_read_timeout_ms;
-  limits.idle_timeout_ms = c->idle_timeout_ms;
+  http_limits(api->config, &limits);
   limits.admission = api->admission; /* the limits hold for the process, not per worker */
   rc = qs_http_server_create(loop, host, port, &limits, on_request, worker, &worker->server);
   if (rc) {
@@ -446,13 +450,8 @@ void qs_api_use_tls(qs_api_t *api, struct qs_tls_context *tls) { api->tls = tls;
 int qs_api_worker_port(const qs_api_worker_t *worker) { return qs_http_server_port(worker->server); }
 
 int qs_api_worker_serve_admin(qs_api_worker_t *worker, const char *host, int port) {
-  const qs_config_t *c = worker->api->config;
   qs_http_limits_t limits;
-  qs_http_limits_default(&limits);
-  limits.max_header_bytes = c->max_header_bytes;
-  limits.max_body_bytes = c->max_request_body_bytes;
-  limits.header_timeout_ms = c->header_read_timeout_ms;
-  limits.idle_timeout_ms = c->idle_timeout_ms;
+  http_limits(worker->api->config, &limits);
   return qs_http_server_create(worker->loop, host, port, &limits, on_admin_request, worker,
                                &worker->admin_server);
 }
