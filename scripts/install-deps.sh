@@ -11,8 +11,11 @@ want_test=0 want_deb=0
 build_packages=(cmake ninja-build pkg-config gcc make libuv1-dev node-llhttp libnghttp2-dev libssl-dev
   libjansson-dev libpcre2-dev liblmdb-dev libidn2-dev libhiredis-dev libcurl4-openssl-dev)
 # The package tests (tests/package) build, check, install and purge the .deb,
-# verify its systemd unit and render the manual page.
-test_packages=(libcmocka-dev curl openssl python3 clang-format lintian man-db systemd)
+# verify its systemd unit and render the manual page; the container test
+# makes a base image with mmdebstrap and builds and runs the image with podman
+# on runc (crun refuses hybrid cgroup hierarchies), with CNI port mapping.
+test_packages=(libcmocka-dev curl openssl python3 clang-format lintian man-db systemd
+  podman runc containernetworking-plugins iptables mmdebstrap debian-archive-keyring)
 deb_packages=(debhelper dpkg-dev adduser)
 
 if [ "$(uname -s)" = "Darwin" ]; then
