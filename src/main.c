@@ -228,35 +228,42 @@ static int mkdir_parents(const char *path) {
   return 0;
 }
 
-static int serve(qs_config_t *cfg) {
-  char err[256];
-  /* Checked before anything is opened, so that a refusal leaves nothing behind. */
-  char admin_host[256];
-  int admin_port = 0;
-  if (cfg->admin_listen[0]) {
-    if (split_listen(cfg->admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) {
-      QS_LOG_ERROR("admin_listen: cannot read '%s' (use host:port)", cfg->admin_listen);
-      return 1;
-    }
-    /* Every server binds with SO_REUSEPORT: the same port would share connections. */
-    char public_host[256];
-    int public_port = 0;
-    if (split_listen(cfg->listen, public_host, sizeof public_host, &public_port) == 0 && admin_port != 0 &&
-        admin_port == public_port) {
-      QS_LOG_ERROR("admin_listen: port %d is also listen's; give the admin endpoints a port of their own",
-                   public_port);
-      return 1;
-    }
+/* What serve() opens, released in one place (close_process). */
+typedef struct {
+  const qs_config_t *cfg;
+  char host[256], admin_host[256];
+  int port, admin_port;
+  qs_keys_t keys;
+  qs_subscriptions_t *subscriptions;
+  qs_hub_t *hub;
+  qs_api_t *api;
+} process_t;
+
+/* Reads listen and admin_listen before anything is opened, so that a refusal
+ * leaves nothing behind; 0, or -1 after logging why. */
+static int read_addresses(process_t *p) {
+  const qs_config_t *cfg = p->cfg;
+  if (split_listen(cfg->listen, p->host, sizeof p->host, &p->port) != 0) {
+    QS_LOG_ERROR("listen: cannot read '%s' (use host:port)", cfg->listen);
+    return -1;
   }
-  static qs_keys_t keys; /* static: large, and reachable until disposed */
-  if (qs_keys_resolve(cfg, &keys, err, sizeof err) != 0) {
-    QS_LOG_ERROR("%s", err);
-    return 1;
+  if (!cfg->admin_listen[0]) return 0;
+  if (split_listen(cfg->admin_listen, p->admin_host, sizeof p->admin_host, &p->admin_port) != 0) {
+    QS_LOG_ERROR("admin_listen: cannot read '%s' (use host:port)", cfg->admin_listen);
+    return -1;
   }
-  if (cfg->transport == QS_TRANSPORT_LMDB && mkdir_parents(cfg->history_path) != 0) {
-    QS_LOG_ERROR("cannot create the folder of history_path %s: %s", cfg->history_path, strerror(errno));
-    return 1;
+  /* Every server binds with SO_REUSEPORT: the same port would share connections. */
+  if (p->admin_port != 0 && p->admin_port == p->port) {
+    QS_LOG_ERROR("admin_listen: port %d is also listen's; give the admin endpoints a port of their own",
+                 p->port);
+    return -1;
   }
+  return 0;
+}
+
+/* The subscriptions registry, the hub and its history; 0, or -1 after logging why. */
+static int open_hub(process_t *p) {
+  const qs_config_t *cfg = p->cfg;
   qs_hub_settings_t settings = {.heartbeat_ms = (int64_t)cfg->heartbeat_ms,
                                 .max_queued_bytes = cfg->subscriber_queue_max_bytes,
                                 /* replay is paced well below the hard limit */
@@ -265,122 +272,119 @@ static int serve(qs_config_t *cfg) {
                                 .topic_matcher_cache_entries = (size_t)cfg->topic_matcher_cache,
                                 .dispatch_timeout_ms = (int64_t)cfg->dispatch_timeout_ms};
   /* Active subscriptions (draft §Active Subscriptions): the registry is the hub's hook. */
-  qs_subscriptions_t *subscriptions = NULL;
   if (cfg->subscriptions) {
     qs_buf_t url;
     qs_buf_init(&url, 4096);
-    int src = qs_config_hub_url(cfg, 0, &url);
-    if (src == 0) src = qs_subscriptions_create(url.ptr, &subscriptions);
+    int rc = qs_config_hub_url(cfg, 0, &url);
+    if (rc == 0) rc = qs_subscriptions_create(url.ptr, &p->subscriptions);
     qs_buf_dispose(&url);
-    if (src) {
-      QS_LOG_ERROR("subscriptions: %s", qs_strerror(src));
-      return 1;
+    if (rc) {
+      QS_LOG_ERROR("subscriptions: %s", qs_strerror(rc));
+      return -1;
     }
     settings.on_subscription = qs_subscriptions_on_subscription;
-    settings.on_subscription_ctx = subscriptions;
+    settings.on_subscription_ctx = p->subscriptions;
   }
-  qs_hub_t *hub = NULL;
-  int rc = qs_hub_create(&settings, open_store, cfg, &hub);
+  if (cfg->transport == QS_TRANSPORT_LMDB && mkdir_parents(cfg->history_path) != 0) {
+    QS_LOG_ERROR("cannot create the folder of history_path %s: %s", cfg->history_path, strerror(errno));
+    return -1;
+  }
+  int rc = qs_hub_create(&settings, open_store, (void *)cfg, &p->hub);
   if (rc) {
     QS_LOG_ERROR("cannot open the history (%s at %s): %s",
                  cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory", cfg->history_path, qs_strerror(rc));
-    qs_subscriptions_destroy(subscriptions);
-    return 1;
+    return -1;
   }
   /* Ids keep their time order across restarts, even if the clock went back. */
   qs_store_stats_t history;
-  qs_store_stats(qs_hub_store(hub), &history);
+  qs_store_stats(qs_hub_store(p->hub), &history);
   qs_uuid_v7_floor(history.last_created_ms);
-  if (subscriptions) {
+  if (p->subscriptions) {
     /* Subscriptions a previous run left active end now (subscriptions.h). */
     size_t ended = 0;
-    rc = qs_subscriptions_recover(subscriptions, hub, &ended);
+    rc = qs_subscriptions_recover(p->subscriptions, p->hub, &ended);
     if (rc)
       QS_LOG_ERROR("subscriptions: cannot end those of the previous run: %s", qs_strerror(rc));
     else if (ended)
       QS_LOG_INFO("subscriptions: %zu left active by the previous run marked inactive", ended);
-    rc = 0;
   }
-  char host[256];
-  int port;
-  if (split_listen(cfg->listen, host, sizeof host, &port) != 0) {
-    QS_LOG_ERROR("listen: cannot read '%s' (use host:port)", cfg->listen);
-    return 1;
+  return 0;
+}
+
+/* The API over the hub, with TLS when configured; 0, or -1 after logging why. */
+static int open_api(process_t *p) {
+  if (qs_api_create(p->cfg, p->hub, &p->api) != 0) return -1;
+  if (!p->cfg->tls_cert[0]) return 0;
+  const char *reason = "out of memory";
+  if (qs_tls_context_create(p->cfg->tls_cert, p->cfg->tls_key, &tls_context, &reason) != 0) {
+    QS_LOG_ERROR("HTTPS: %s", reason);
+    return -1;
   }
-  worker_count = cfg->workers > 0 ? (size_t)cfg->workers : (size_t)uv_available_parallelism();
-  if (worker_count > MAX_WORKERS) worker_count = MAX_WORKERS;
-  qs_api_t *api = NULL;
-  if (qs_api_create(cfg, hub, &api) != 0) {
-    qs_hub_destroy(hub);
-    qs_subscriptions_destroy(subscriptions);
-    return 1;
-  }
-  if (cfg->tls_cert[0]) {
-    const char *reason = "out of memory";
-    if (qs_tls_context_create(cfg->tls_cert, cfg->tls_key, &tls_context, &reason) != 0) {
-      QS_LOG_ERROR("HTTPS: %s", reason);
-      qs_api_destroy(api);
-      qs_hub_destroy(hub);
-      qs_subscriptions_destroy(subscriptions);
-      return 1;
-    }
-    qs_api_use_tls(api, tls_context);
-  }
+  qs_api_use_tls(p->api, tls_context);
+  return 0;
+}
+
+/* The first worker's listener fixes the port (for :0), hands the keys to the
+ * verifier and serves the admin endpoints; 0 or a QS_E* code after logging why. */
+static int ready_first_worker(process_t *p, worker_t *w) {
+  p->port = qs_api_worker_port(w->api_worker); /* the others share the port chosen for :0 */
   const char *reason = NULL;
+  int rc = qs_api_ready(p->api, p->port, p->keys.publisher, p->keys.publisher_count, p->keys.subscriber,
+                        p->keys.subscriber_count, &reason);
+  qs_keys_dispose(&p->keys); /* the verifier holds its own copies */
+  if (rc) {
+    QS_LOG_ERROR("configuration refused: %s", reason ? reason : qs_strerror(rc));
+    return rc;
+  }
+  if (p->cfg->admin_listen[0] &&
+      (rc = qs_api_worker_serve_admin(w->api_worker, p->admin_host, p->admin_port)) != 0)
+    QS_LOG_ERROR("cannot listen on admin_listen %s: %s", p->cfg->admin_listen, qs_strerror(rc));
+  return rc;
+}
+
+/* Every worker's loop and listener; on failure what was started is closed
+ * again on this thread. 0, or -1 after logging why. */
+static int start_workers(process_t *p) {
+  worker_count = p->cfg->workers > 0 ? (size_t)p->cfg->workers : (size_t)uv_available_parallelism();
+  if (worker_count > MAX_WORKERS) worker_count = MAX_WORKERS;
+  int rc = 0;
   size_t started = 0;
-  for (; started < worker_count; started++) {
+  for (; started < worker_count && rc == 0; started++) {
     worker_t *w = &workers[started];
     uv_loop_init(&w->loop);
     uv_async_init(&w->loop, &w->stop, on_stop);
     w->stop.data = w;
-    rc = qs_api_worker_start(api, &w->loop, host, port, &w->api_worker);
-    if (rc) {
-      QS_LOG_ERROR("cannot listen on %s: %s", cfg->listen, qs_strerror(rc));
-      break;
-    }
-    if (started == 0) {
-      port = qs_api_worker_port(w->api_worker); /* the others share the port chosen for :0 */
-      rc = qs_api_ready(api, port, keys.publisher, keys.publisher_count, keys.subscriber,
-                        keys.subscriber_count, &reason);
-      qs_keys_dispose(&keys); /* the verifier holds its own copies */
-      if (rc) {
-        QS_LOG_ERROR("configuration refused: %s", reason ? reason : qs_strerror(rc));
-        started++;
-        break;
-      }
-      if (cfg->admin_listen[0] &&
-          (rc = qs_api_worker_serve_admin(w->api_worker, admin_host, admin_port)) != 0) {
-        QS_LOG_ERROR("cannot listen on admin_listen %s: %s", cfg->admin_listen, qs_strerror(rc));
-        started++;
-        break;
-      }
-    }
+    rc = qs_api_worker_start(p->api, &w->loop, p->host, p->port, &w->api_worker);
+    if (rc)
+      QS_LOG_ERROR("cannot listen on %s: %s", p->cfg->listen, qs_strerror(rc));
+    else if (started == 0)
+      rc = ready_first_worker(p, w);
   }
-  if (rc) {
-    /* Nothing serves yet: close what was started, on this thread, and leave. */
-    for (size_t i = 0; i <= started && i < worker_count; i++) {
-      if (workers[i].api_worker)
-        qs_api_worker_close(workers[i].api_worker, on_worker_closed, &workers[i]);
-      else
-        uv_close((uv_handle_t *)&workers[i].stop, NULL);
-      uv_run(&workers[i].loop, UV_RUN_DEFAULT);
-      uv_loop_close(&workers[i].loop);
-    }
-    qs_api_destroy(api);
-    qs_tls_context_destroy(tls_context);
-    qs_hub_destroy(hub);
-    qs_subscriptions_destroy(subscriptions);
-    return 1;
+  if (rc == 0) return 0;
+  /* Nothing serves yet: close what was started and leave. */
+  for (size_t i = 0; i < started; i++) {
+    if (workers[i].api_worker)
+      qs_api_worker_close(workers[i].api_worker, on_worker_closed, &workers[i]);
+    else
+      uv_close((uv_handle_t *)&workers[i].stop, NULL);
+    uv_run(&workers[i].loop, UV_RUN_DEFAULT);
+    uv_loop_close(&workers[i].loop);
   }
+  return -1;
+}
+
+/* Says what serves where, then runs the workers until a signal stops them. */
+static void run_until_stopped(process_t *p) {
+  const qs_config_t *cfg = p->cfg;
   qs_buf_t dump;
   qs_buf_init(&dump, 16384);
   if (qs_config_dump(cfg, &dump) == 0) QS_LOG_INFO("settings:\n%s", dump.ptr);
   qs_buf_dispose(&dump);
-  if (keys.dev_secret[0]) print_dev_banner(&keys, qs_api_hub_url(api));
-  QS_LOG_INFO("quicksilver %s listening on %s:%d (hub %s, %zu workers)", QS_VERSION, host, port,
-              qs_api_hub_url(api), worker_count);
+  if (p->keys.dev_secret[0]) print_dev_banner(&p->keys, qs_api_hub_url(p->api));
+  QS_LOG_INFO("quicksilver %s listening on %s:%d (hub %s, %zu workers)", QS_VERSION, p->host, p->port,
+              qs_api_hub_url(p->api), worker_count);
   if (cfg->admin_listen[0])
-    QS_LOG_INFO("admin endpoints (/healthz, /readyz, /metrics) at http://%s:%d/", admin_host,
+    QS_LOG_INFO("admin endpoints (/healthz, /readyz, /metrics) at http://%s:%d/", p->admin_host,
                 qs_api_worker_admin_port(workers[0].api_worker));
 
   uv_loop_t main_loop;
@@ -388,8 +392,8 @@ static int serve(qs_config_t *cfg) {
   uv_signal_init(&main_loop, &sigint);
   uv_signal_init(&main_loop, &sigterm);
   uv_signal_init(&main_loop, &sighup);
-  sighup.data = api;
-  sigterm.data = cfg;
+  sighup.data = p->api;
+  sigterm.data = (void *)cfg;
   uv_signal_start(&sigint, on_signal, SIGINT);
   uv_signal_start(&sigterm, on_signal, SIGTERM);
   uv_signal_start(&sighup, on_reload, SIGHUP);
@@ -403,12 +407,34 @@ static int serve(qs_config_t *cfg) {
     uv_loop_close(&workers[i].loop);
   }
   uv_loop_close(&main_loop);
-  qs_api_destroy(api);
+}
+
+/* Releases whatever serve() opened, in reverse order; each part may be absent. */
+static void close_process(process_t *p) {
+  qs_api_destroy(p->api);
   qs_tls_context_destroy(tls_context);
-  qs_hub_destroy(hub);
-  qs_subscriptions_destroy(subscriptions);
-  QS_LOG_INFO("stopped");
-  return 0;
+  qs_hub_destroy(p->hub);
+  qs_subscriptions_destroy(p->subscriptions);
+  qs_keys_dispose(&p->keys);
+}
+
+static int serve(qs_config_t *cfg) {
+  static process_t p; /* static: large (the keys), and reachable until closed */
+  p.cfg = cfg;
+  char err[256];
+  int status = 1;
+  if (read_addresses(&p) != 0) return 1;
+  if (qs_keys_resolve(cfg, &p.keys, err, sizeof err) != 0) {
+    QS_LOG_ERROR("%s", err);
+    return 1;
+  }
+  if (open_hub(&p) == 0 && open_api(&p) == 0 && start_workers(&p) == 0) {
+    run_until_stopped(&p);
+    status = 0;
+  }
+  close_process(&p);
+  if (status == 0) QS_LOG_INFO("stopped");
+  return status;
 }
 
 int main(int argc, char **argv) {
