@@ -23,8 +23,8 @@
 #include "http/form.h"
 
 #define PANEL_MAX_TOPICS 16
-/* The form around the token: the names, a few topics of max_pattern_length. */
-#define PANEL_FORM_SLACK_BYTES (PANEL_MAX_TOPICS * 4096 + 1024)
+/* Room in the form besides the token: the names, and the topics. */
+#define PANEL_FORM_SLACK_BYTES 1024
 
 int qs_api_panel_init(qs_api_t *api) {
   api->panel_tokens = QS_API_PANEL_CHECK_BURST;
@@ -159,8 +159,9 @@ static json_t *role_json(const qs_auth_t *auth, qs_auth_role_t role, qs_slice_t 
   int rc = qs_auth_verify_explain(auth, role, token, (qs_slice_t){NULL, 0}, now_ms, &grants, &why, &explain);
   json_object_set_new(doc, "accepted", json_boolean(rc == 0));
   if (rc != 0) {
-    json_object_set_new(doc, "reason",
-                        json_string(rc == QS_ENOMEM ? "out of memory" : qs_auth_failure_text(&why)));
+    /* The detail quotes claim values cut short, maybe in the middle of a character. */
+    const char *reason = rc == QS_ENOMEM ? "out of memory" : qs_auth_failure_text(&why);
+    json_object_set_new(doc, "reason", text(qs_slice_from_cstr(reason)));
   } else {
     *accepted = true;
     json_object_set_new(doc, "key", json_integer((json_int_t)explain.key_index + 1));
@@ -192,7 +193,8 @@ static void refuse(qs_http_request_t *req, const qs_api_t *api, int status, cons
 
 void qs_api_panel_token(qs_api_worker_t *worker, qs_http_request_t *req) {
   qs_api_t *api = worker->api;
-  size_t max_bytes = api->config->max_token_bytes + PANEL_FORM_SLACK_BYTES;
+  size_t max_bytes = api->config->max_token_bytes + PANEL_MAX_TOPICS * api->config->max_pattern_bytes +
+                     PANEL_FORM_SLACK_BYTES;
   if (req->body.len > max_bytes) {
     refuse(req, api, 413, "the form is too large: a token of at most max_token_size and a few topics");
     return;
