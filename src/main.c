@@ -59,7 +59,7 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
 
 /* ---- Keys (keys.c) ---- */
 
-static void print_dev_banner(const qs_keys_t *keys, const char *hub_url) {
+static void print_dev_banner(const qs_keys_t *keys, const char *hub_url, bool json) {
   qs_slice_t all = qs_slice_from_cstr("*");
   qs_token_spec_t spec = {.format = QS_TOKEN_FORMAT_LEGACY,
                           .alg = QS_JWT_HS256,
@@ -75,19 +75,30 @@ static void print_dev_banner(const qs_keys_t *keys, const char *hub_url) {
   spec.subscribe = &all;
   spec.subscribe_count = 1;
   qs_token_mint(&spec, &subscriber);
-  fprintf(stderr,
-          "\nNo key configured: using a development key for this run only (HS256, valid 24 h tokens below).\n"
-          "Set publisher_jwt / subscriber_jwt (or MERCURE_PUBLISHER_JWT_KEY / MERCURE_SUBSCRIBER_JWT_KEY) "
-          "for real use.\n\n"
-          "  development key:   %s\n"
-          "  publisher token:   %s\n"
-          "  subscriber token:  %s\n\n"
-          "Try it, in two terminals:\n"
-          "  curl -N -H 'Authorization: Bearer %s' '%s?topic=https://example.com/books/1'\n"
-          "  curl -H 'Authorization: Bearer %s' -d 'topic=https://example.com/books/1' -d "
-          "'data={\"hello\":\"world\"}' "
-          "-d private=on '%s'\n\n",
-          keys->dev_secret, publisher.ptr, subscriber.ptr, subscriber.ptr, hub_url, publisher.ptr, hub_url);
+  if (json) {
+    /* log_format json: every line of stderr is a JSON object, the banner too
+     * (its values become fields). The tokens are the point of it. */
+    QS_LOG_WARN(
+        "no key configured: using a development key for this run only (HS256, tokens valid 24 h); set "
+        "publisher_jwt / subscriber_jwt for real use development_key=%s publisher_token=%s "
+        "subscriber_token=%s hub=%s",
+        keys->dev_secret, publisher.ptr, subscriber.ptr, hub_url);
+  } else {
+    fprintf(
+        stderr,
+        "\nNo key configured: using a development key for this run only (HS256, valid 24 h tokens below).\n"
+        "Set publisher_jwt / subscriber_jwt (or MERCURE_PUBLISHER_JWT_KEY / MERCURE_SUBSCRIBER_JWT_KEY) "
+        "for real use.\n\n"
+        "  development key:   %s\n"
+        "  publisher token:   %s\n"
+        "  subscriber token:  %s\n\n"
+        "Try it, in two terminals:\n"
+        "  curl -N -H 'Authorization: Bearer %s' '%s?topic=https://example.com/books/1'\n"
+        "  curl -H 'Authorization: Bearer %s' -d 'topic=https://example.com/books/1' -d "
+        "'data={\"hello\":\"world\"}' "
+        "-d private=on '%s'\n\n",
+        keys->dev_secret, publisher.ptr, subscriber.ptr, subscriber.ptr, hub_url, publisher.ptr, hub_url);
+  }
   qs_buf_dispose(&publisher);
   qs_buf_dispose(&subscriber);
 }
@@ -380,7 +391,8 @@ static void run_until_stopped(process_t *p) {
   qs_buf_init(&dump, 16384);
   if (qs_config_dump(cfg, &dump) == 0) QS_LOG_INFO("settings:\n%s", dump.ptr);
   qs_buf_dispose(&dump);
-  if (p->keys.dev_secret[0]) print_dev_banner(&p->keys, qs_api_hub_url(p->api));
+  if (p->keys.dev_secret[0])
+    print_dev_banner(&p->keys, qs_api_hub_url(p->api), cfg->log_format == QS_LOG_FORMAT_JSON);
   QS_LOG_INFO("quicksilver %s listening on %s:%d (hub %s, %zu workers)", QS_VERSION, p->host, p->port,
               qs_api_hub_url(p->api), worker_count);
   if (cfg->admin_listen[0])

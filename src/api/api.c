@@ -42,12 +42,19 @@ int qs_api_create(const qs_config_t *config, qs_hub_t *hub, qs_api_t **out) {
     free(api);
     return QS_ENOMEM;
   }
+  if (qs_api_panel_init(api) != 0) {
+    qs_grants_release(api->anonymous);
+    qs_http_admission_destroy(api->admission);
+    free(api);
+    return QS_ENOMEM;
+  }
   pthread_rwlockattr_t attr;
   pthread_rwlockattr_init(&attr);
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   int rc = pthread_rwlock_init(&api->auth_lock, &attr);
   pthread_rwlockattr_destroy(&attr);
   if (rc != 0) {
+    qs_api_panel_dispose(api);
     qs_grants_release(api->anonymous);
     qs_http_admission_destroy(api->admission);
     free(api);
@@ -148,6 +155,7 @@ void qs_api_destroy(qs_api_t *api) {
   if (!api) return;
   qs_auth_destroy(api->auth);
   pthread_rwlock_destroy(&api->auth_lock);
+  qs_api_panel_dispose(api);
   qs_grants_release(api->anonymous);
   qs_http_admission_destroy(api->admission);
   qs_subject_limiter_destroy(api->subject_limiter);
@@ -390,10 +398,18 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   qs_api_headers_init(&h, api, req);
   if (!api->config->admin_listen[0] && operator_endpoint(worker, req, path, get)) {
     /* answered */
-  } else if ((qs_slice_eq_cstr(path, "/") || qs_slice_eq_cstr(path, "/ui.js") ||
-              qs_slice_eq_cstr(path, "/ui.css")) &&
-             get && api->config->ui) {
+  } else if (qs_api_is_ui_path(path) && get && api->config->ui) {
     qs_api_ui(worker, req);
+  } else if (qs_slice_eq_cstr(path, "/panel/hub") && api->config->ui) {
+    if (get)
+      qs_api_panel_hub(worker, req);
+    else
+      respond_method_not_allowed(req, api, "GET, HEAD");
+  } else if (qs_slice_eq_cstr(path, "/panel/token") && api->config->ui) {
+    if (qs_http_request_method_is(req, "POST"))
+      qs_api_panel_token(worker, req);
+    else
+      respond_method_not_allowed(req, api, "POST");
   } else if (qs_slice_eq_cstr(path, "/favicon.ico") && get && api->config->ui) {
     qs_http_respond(req, 204, h.items, h.count, qs_slice(NULL, 0)); /* no icon, and no 404 in consoles */
   } else if (qs_slice_eq_cstr(path, "/robots.txt")) {

@@ -42,7 +42,20 @@ struct qs_api {
   /* Event streams open across every worker: a drain ends on every worker
    * together, once none is left (or drain_timeout is over). */
   _Atomic size_t streams_open;
+  /* POST /panel/token's rate limit (api/panel.c), a token bucket. */
+  pthread_mutex_t panel_lock;
+  double panel_tokens;
+  int64_t panel_refill_ms;
 };
+
+/* Token checks of the panel (POST /panel/token): so many per second across
+ * the process, in bursts of at most so many. */
+#define QS_API_PANEL_CHECKS_PER_S 5
+#define QS_API_PANEL_CHECK_BURST 10
+
+/* Sets up and frees the panel's state in `api` (api/panel.c). Init returns 0 or QS_ENOMEM. */
+int qs_api_panel_init(qs_api_t *api);
+void qs_api_panel_dispose(qs_api_t *api);
 
 /* One open event stream of a worker, on the worker's list (for draining). */
 typedef struct qs_api_stream_entry {
@@ -136,7 +149,18 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_metadata(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req);
+/* GET /, /ui.js, /ui.css, /panel.js: the page and its assets (api/ui.c, embedded). */
 void qs_api_ui(qs_api_worker_t *worker, qs_http_request_t *req);
+/* True for the paths qs_api_ui serves. */
+bool qs_api_is_ui_path(qs_slice_t path);
+/* GET /panel/hub and POST /panel/token, for the page (api/panel.c). */
+void qs_api_panel_hub(qs_api_worker_t *worker, qs_http_request_t *req);
+void qs_api_panel_token(qs_api_worker_t *worker, qs_http_request_t *req);
+/* The page's scripts (api/ui_script.c, api/panel_script.c), NUL-terminated. */
+extern const char qs_api_ui_js[];
+extern const size_t qs_api_ui_js_len;
+extern const char qs_api_panel_js[];
+extern const size_t qs_api_panel_js_len;
 /* GET <hub path>/subscriptions[/...] (subscriptions_api.c); 404 when the
  * `subscriptions` feature is off. */
 void qs_api_subscriptions(qs_api_worker_t *worker, qs_http_request_t *req);

@@ -1,6 +1,10 @@
-/* GET / (and its script and style sheet): a small page that says what this
- * hub is and lets a person subscribe and publish from the browser. Everything
- * it uses is served here; the Content-Security-Policy allows nothing else. */
+/* GET / (and its scripts and style sheet): the operator's panel and a small
+ * client. The page says what this hub is, charts what it does (from
+ * /metrics, polled by /panel.js), lists the active subscriptions, explains a
+ * pasted token (api/panel.c verifies it) and lets a person subscribe and
+ * publish from the browser. Everything it uses is served here, embedded in
+ * the binary; the Content-Security-Policy (default-src 'self') allows
+ * nothing else, inline scripts included. */
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -14,13 +18,55 @@ static const char page_html[] =
     "<body><main>\n"
     "<h1>Quicksilver <small id=\"version\">" QS_VERSION
     "</small></h1>\n"
-    "<p>A <a href=\"https://mercure.rocks\">Mercure</a> hub: publishers <code>POST</code> updates to "
-    "<code id=\"hub-url\"></code>, subscribers keep a Server-Sent Events stream open on it.</p>\n"
+    "<p>A <a href=\"https://mercure.rocks\">Mercure</a> hub: publishers <code>POST</code> updates to <code "
+    "id=\"hub-url\"></code>, subscribers keep a Server-Sent Events stream open on it.</p>\n"
+    "<section id=\"panel\" data-state=\"loading\"><h2>Live</h2>\n"
+    "<p id=\"panel-status\" role=\"status\">Connecting to the hub...</p>\n"
+    "<div class=\"charts\">\n"
+    "<figure class=\"chart\" id=\"chart-connections\"><figcaption>Open connections <b "
+    "class=\"now\"></b></figcaption><canvas role=\"img\"></canvas></figure>\n"
+    "<figure class=\"chart\" id=\"chart-subscribers\"><figcaption>Subscribers <b "
+    "class=\"now\"></b></figcaption><canvas role=\"img\"></canvas></figure>\n"
+    "<figure class=\"chart\" id=\"chart-publishes\"><figcaption>Publishes per second <b "
+    "class=\"now\"></b></figcaption><canvas role=\"img\"></canvas></figure>\n"
+    "<figure class=\"chart\" id=\"chart-deliveries\"><figcaption>Deliveries per second <b "
+    "class=\"now\"></b></figcaption><canvas role=\"img\"></canvas></figure>\n"
+    "</div>\n"
+    "<p class=\"note\">The last five minutes, sampled every second from <a href=\"/metrics\">/metrics</a> "
+    "while this page is open.</p>\n"
+    "</section>\n"
+    "<section id=\"subscriptions\"><h2>Active subscriptions</h2>\n"
+    "<p id=\"subscriptions-off\">The <code>subscriptions</code> option is off: the hub keeps no list of "
+    "subscriptions.</p>\n"
+    "<div id=\"subscriptions-on\" hidden>\n"
+    "<form id=\"subscriptions-form\">\n"
+    "<label>Subscriber token granting <code>/.well-known/mercure/subscriptions/*</code> (kept in this page "
+    "only)<input id=\"subscriptions-token\" name=\"token\" autocomplete=\"off\" "
+    "spellcheck=\"false\"></label>\n"
+    "<button type=\"submit\">Show</button>\n"
+    "</form>\n"
+    "<p id=\"subscriptions-status\" role=\"status\"></p>\n"
+    "<table><thead><tr><th>Selector</th><th>Subscriber</th><th>Payload</th></tr></thead><tbody "
+    "id=\"subscriptions-list\"></tbody></table>\n"
+    "</div></section>\n"
+    "<section id=\"token\"><h2>Explain a token</h2>\n"
+    "<p>Decoded in this page; verified by this hub only (<code>POST /panel/token</code>), as "
+    "<code>quicksilver token inspect</code> does. This hub expects <code>aud</code> <code "
+    "id=\"expected-aud\"></code>.</p>\n"
+    "<form id=\"token-form\">\n"
+    "<label>Token<textarea name=\"token\" rows=\"3\" autocomplete=\"off\" "
+    "spellcheck=\"false\"></textarea></label>\n"
+    "<label>Topics to check (optional, one per line)<textarea name=\"topics\" "
+    "rows=\"1\"></textarea></label>\n"
+    "<button type=\"submit\">Explain</button>\n"
+    "</form>\n"
+    "<p id=\"token-status\" role=\"status\"></p>\n"
+    "<div id=\"token-explain\"></div></section>\n"
     "<section><h2>Subscribe</h2>\n"
     "<form id=\"subscribe\">\n"
     "<label>Topic selectors (one per line)<textarea name=\"topics\" rows=\"2\">*</textarea></label>\n"
-    "<label>Subscriber token (optional; sent as <code>Authorization: Bearer</code>)"
-    "<input name=\"token\" autocomplete=\"off\"></label>\n"
+    "<label>Subscriber token (optional; sent as <code>Authorization: Bearer</code>)<input name=\"token\" "
+    "autocomplete=\"off\"></label>\n"
     "<button type=\"submit\">Subscribe</button> <button type=\"button\" id=\"unsubscribe\">Stop</button>\n"
     "</form>\n"
     "<p id=\"subscribe-status\" role=\"status\">Not subscribed.</p>\n"
@@ -35,103 +81,57 @@ static const char page_html[] =
     "</form>\n"
     "<p id=\"publish-status\" role=\"status\"></p></section>\n"
     "<p>Tokens: <code>quicksilver token --help</code>. Metrics at <a href=\"/metrics\">/metrics</a>.</p>\n"
-    "</main><script src=\"/ui.js\"></script></body></html>\n";
+    "</main><script src=\"/ui.js\"></script><script src=\"/panel.js\"></script></body></html>\n";
 
 static const char page_css[] =
     "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d232b}\n"
-    "main{max-width:48rem;margin:0 auto;padding:1rem 1.5rem}\n"
+    "main{max-width:60rem;margin:0 auto;padding:1rem 1.5rem}\n"
     "h1 small{font-size:.5em;color:#667}\n"
     "section{background:#fff;border:1px solid #dde;border-radius:6px;padding:0 1rem 1rem;margin:1rem 0}\n"
     "label{display:block;margin:.5rem 0}\n"
     "input:not([type=checkbox]),textarea{display:block;width:100%;box-sizing:border-box;font:inherit}\n"
     "#events li{font-family:monospace;white-space:pre-wrap;border-bottom:1px solid #eee}\n"
-    "[role=status]{overflow-wrap:anywhere}\n";
+    "[role=status]{overflow-wrap:anywhere}\n"
+    ".charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(26rem,1fr));gap:.75rem}\n"
+    ".chart{margin:0;border:1px solid #e4e6eb;border-radius:4px;padding:.25rem .5rem}\n"
+    ".chart figcaption{font-size:.9rem;color:#445}\n"
+    ".chart figcaption b{float:right;font-variant-numeric:tabular-nums;color:#1d232b}\n"
+    ".chart canvas{display:block;width:100%;height:8rem}\n"
+    ".note{font-size:.85rem;color:#667}\n"
+    "table{border-collapse:collapse;width:100%;font-size:.85rem}\n"
+    "th,td{text-align:left;border-bottom:1px solid #eee;padding:.2rem .4rem;overflow-wrap:anywhere}\n"
+    "#token-explain ul{list-style:none;padding:0}\n"
+    "#token-explain li{padding:.2rem 0;border-bottom:1px solid #f0f0f3;overflow-wrap:anywhere}\n"
+    "#token-explain pre{margin:.2rem 0;background:#f6f7f9;padding:.4rem;overflow:auto}\n"
+    "#token-explain .ok b{color:#1a7f37}\n"
+    "#token-explain .bad b{color:#cf222e}\n"
+    "#token-explain .warn b{color:#9a6700}\n";
 
-/* The stream is read with fetch() so a bearer token can be sent. */
-static const char page_js[] =
-    "'use strict';\n"
-    "const hub = new URL('/.well-known/mercure', location.href);\n"
-    "document.getElementById('hub-url').textContent = hub.href;\n"
-    "let controller = null;\n"
-    "const status = (id, text) => { document.getElementById(id).textContent = text; };\n"
-    "function addEvent(text) {\n"
-    "  const li = document.createElement('li'); li.textContent = text;\n"
-    "  document.getElementById('events').prepend(li);\n"
-    "}\n"
-    "function parseEvents(buffer, onEvent) {\n"
-    "  let index;\n"
-    "  while ((index = buffer.search(/\\r\\n\\r\\n|\\n\\n|\\r\\r/)) >= 0) {\n"
-    "    const block = buffer.slice(0, index); buffer = buffer.slice(index).replace(/^(\\r\\n|\\n|\\r){2}/, "
-    "'');\n"
-    "    const event = { id: '', type: 'message', data: [] };\n"
-    "    for (const line of block.split(/\\r\\n|\\n|\\r/)) {\n"
-    "      if (line.startsWith(':') || line === '') continue;\n"
-    "      const colon = line.indexOf(':');\n"
-    "      const field = colon < 0 ? line : line.slice(0, colon);\n"
-    "      let value = colon < 0 ? '' : line.slice(colon + 1); if (value.startsWith(' ')) value = "
-    "value.slice(1);\n"
-    "      if (field === 'data') event.data.push(value); else if (field === 'id') event.id = value;\n"
-    "      else if (field === 'event') event.type = value;\n"
-    "    }\n"
-    "    if (event.data.length) onEvent(event);\n"
-    "  }\n"
-    "  return buffer;\n"
-    "}\n"
-    "document.getElementById('subscribe').addEventListener('submit', async (e) => {\n"
-    "  e.preventDefault();\n"
-    "  if (controller) controller.abort();\n"
-    "  controller = new AbortController();\n"
-    "  const form = new FormData(e.target);\n"
-    "  const url = new URL(hub);\n"
-    "  for (const t of form.get('topics').split('\\n').map((s) => s.trim()).filter(Boolean))\n"
-    "    url.searchParams.append(/\\/:[A-Za-z_]/.test(t) ? 'match_urlpattern' : 'match', t);\n"
-    "  const headers = {};\n"
-    "  if (form.get('token')) headers.Authorization = 'Bearer ' + form.get('token');\n"
-    "  try {\n"
-    "    const response = await fetch(url, { headers, signal: controller.signal });\n"
-    "    if (!response.ok) { status('subscribe-status', 'Refused: ' + response.status + ' ' + (await "
-    "response.text())); return; }\n"
-    "    status('subscribe-status', 'Subscribed to ' + url.search);\n"
-    "    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();\n"
-    "    let buffer = '';\n"
-    "    for (;;) {\n"
-    "      const { value, done } = await reader.read();\n"
-    "      if (done) break;\n"
-    "      buffer = parseEvents(buffer + value, (ev) => addEvent((ev.type !== 'message' ? ev.type + ' ' : "
-    "'') + ev.id + '\\n' + ev.data.join('\\n')));\n"
-    "    }\n"
-    "    status('subscribe-status', 'The hub closed the stream.');\n"
-    "  } catch (err) { if (err.name !== 'AbortError') status('subscribe-status', 'Error: ' + err.message); "
-    "}\n"
-    "});\n"
-    "document.getElementById('unsubscribe').addEventListener('click', () => {\n"
-    "  if (controller) controller.abort(); controller = null; status('subscribe-status', 'Not "
-    "subscribed.');\n"
-    "});\n"
-    "document.getElementById('publish').addEventListener('submit', async (e) => {\n"
-    "  e.preventDefault();\n"
-    "  const form = new FormData(e.target);\n"
-    "  const body = new URLSearchParams({ topic: form.get('topic'), data: form.get('data') });\n"
-    "  if (form.get('private')) body.append('private', 'on');\n"
-    "  const response = await fetch(hub, { method: 'POST', body, headers: { Authorization: 'Bearer ' + "
-    "form.get('token') } });\n"
-    "  const text = await response.text();\n"
-    "  status('publish-status', response.ok ? 'Published: ' + text : 'Refused: ' + response.status + ' ' + "
-    "text);\n"
-    "});\n";
+static const struct {
+  const char *path;
+  const char *type;
+  const char *body;
+  const size_t *len; /* NULL: strlen(body) */
+} assets[] = {
+    {"/", "text/html; charset=utf-8", page_html, NULL},
+    {"/ui.css", "text/css; charset=utf-8", page_css, NULL},
+    {"/ui.js", "text/javascript; charset=utf-8", qs_api_ui_js, &qs_api_ui_js_len},
+    {"/panel.js", "text/javascript; charset=utf-8", qs_api_panel_js, &qs_api_panel_js_len},
+};
+
+bool qs_api_is_ui_path(qs_slice_t path) {
+  for (size_t i = 0; i < sizeof assets / sizeof *assets; i++)
+    if (qs_slice_eq_cstr(path, assets[i].path)) return true;
+  return false;
+}
 
 void qs_api_ui(qs_api_worker_t *worker, qs_http_request_t *req) {
+  size_t i = 0;
+  while (i + 1 < sizeof assets / sizeof *assets && !qs_slice_eq_cstr(req->path, assets[i].path)) i++;
+  if (!qs_slice_eq_cstr(req->path, assets[i].path)) i = 0;
   qs_api_headers_t h;
   qs_api_headers_init(&h, worker->api, req);
-  const char *type = "text/html; charset=utf-8";
-  qs_slice_t body = qs_slice(page_html, sizeof page_html - 1);
-  if (qs_slice_eq_cstr(req->path, "/ui.js")) {
-    type = "text/javascript; charset=utf-8";
-    body = qs_slice(page_js, sizeof page_js - 1);
-  } else if (qs_slice_eq_cstr(req->path, "/ui.css")) {
-    type = "text/css; charset=utf-8";
-    body = qs_slice(page_css, sizeof page_css - 1);
-  }
-  qs_api_headers_add(&h, "Content-Type", qs_slice_from_cstr(type));
-  qs_http_respond(req, 200, h.items, h.count, body);
+  qs_api_headers_add(&h, "Content-Type", qs_slice_from_cstr(assets[i].type));
+  size_t len = assets[i].len ? *assets[i].len : strlen(assets[i].body);
+  qs_http_respond(req, 200, h.items, h.count, qs_slice(assets[i].body, len));
 }

@@ -446,7 +446,9 @@ static const qs_config_option_t options[] = {
      .type = QS_OPT_BOOL,
      .offset = OFF(ui),
      .default_value = "true",
-     .help = "Serve the page at `/` that shows how to subscribe and publish."},
+     .help = "Serve the operator's panel at `/` (live charts from /metrics, the active subscriptions, a box "
+             "that explains a token with this hub's keys through POST /panel/token) and forms to subscribe "
+             "and publish."},
     {.name = "log_level",
      .section = S_FEATURES,
      .type = QS_OPT_ENUM,

@@ -1,7 +1,8 @@
 'use strict';
 // The page at / of the hub (src/api/ui.c): load it, subscribe with its form,
 // publish with its form using a token, see the event appear. It must load
-// nothing from outside the hub. --no-ui turns it off.
+// nothing from outside the hub. --no-ui turns it off. Its operator's panel
+// has its own test (panel.test.js).
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { setUp, RESOURCE_IDENTIFIER } = require('./lib/setup');
@@ -65,7 +66,7 @@ test('the hub page subscribes and publishes with its forms, and loads nothing fr
   const foreign = context.requests.map((r) => r.url()).filter((u) => !u.startsWith(env.hub.origin + '/'));
   assert.deepEqual(foreign, [], 'the page loaded something from outside the hub');
   const loaded = new Set(context.requests.map((r) => new URL(r.url()).pathname));
-  assert.ok(loaded.has('/ui.js') && loaded.has('/ui.css'), [...loaded].join(' '));
+  assert.ok(loaded.has('/ui.js') && loaded.has('/ui.css') && loaded.has('/panel.js'), [...loaded].join(' '));
   // No CSP violation, no script error. Expected: the refused publish (401 or
   // 403) and the /favicon.ico Chromium asks for by itself (playwright does not
   // report that request), which the hub does not have (404).
@@ -82,7 +83,7 @@ test('the hub page subscribes and publishes with its forms, and loads nothing fr
 test('--no-ui: no page at /', async () => {
   const hub = await startHub({ args: ['--no-ui'] });
   try {
-    for (const p of ['/', '/ui.js', '/ui.css']) {
+    for (const p of ['/', '/ui.js', '/ui.css', '/panel.js', '/panel/hub']) {
       const res = await fetch(`http://127.0.0.1:${hub.port}${p}`);
       assert.equal(res.status, 404, p);
       await res.arrayBuffer();

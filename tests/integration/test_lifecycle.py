@@ -2,6 +2,7 @@
 reload on SIGHUP, --help,
 --version, bad flags, the development key banner, and an LMDB history that
 survives a restart."""
+import json
 import os
 import re
 import shutil
@@ -259,6 +260,32 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(publish(other, [topic], data="x", token=pub.group(1)).status, 401)
         for h in (hub, other):
             self.assertEqual(h.stop(), 0, h.stderr()[-6000:])
+
+    def test_development_key_banner_is_a_json_line_with_log_format_json(self):
+        hub = self.start("--log_format", "json", keys=False)
+        records = []
+        for line in hub.stderr().splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                self.fail("not a JSON line with log_format json: %r" % line)
+        banners = [r for r in records if "publisher_token" in r.get("fields", {})]
+        self.assertEqual(len(banners), 1, hub.stderr())
+        banner = banners[0]
+        self.assertEqual(banner["level"], "warn", banner)
+        self.assertIn("development key", banner["message"])
+        fields = banner["fields"]
+        self.assertEqual(fields["hub"], hub.hub_url, fields)
+        topic = "https://example.com/books/1"
+        with SSEClient(hub, "topic=" + php_urlencode(topic),
+                       [("Authorization", "Bearer " + fields["subscriber_token"])]) as s:
+            self.assertEqual(s.status, 200, s.body_bytes())
+            r = publish(hub, [topic], data="x", private=True, token=fields["publisher_token"])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual([e.data for e in s.wait_events(1)], ["x"])
+        self.assertEqual(publish(hub, [topic], data="x", token=publisher_token(secret=fields["development_key"])).status,
+                         200)
+        self.assertEqual(hub.stop(), 0, hub.stderr()[-6000:])
 
     def test_lmdb_history_survives_restart(self):
         tmp = tempfile.mkdtemp(prefix="qs-integ-")
