@@ -156,11 +156,10 @@ bool qs_api_is_ui_path(qs_slice_t path);
 /* GET /panel/hub and POST /panel/token, for the page (api/panel.c). */
 void qs_api_panel_hub(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_panel_token(qs_api_worker_t *worker, qs_http_request_t *req);
-/* The page's scripts (api/ui_script.c, api/panel_script.c), NUL-terminated. */
-extern const char qs_api_ui_js[];
-extern const size_t qs_api_ui_js_len;
-extern const char qs_api_panel_js[];
-extern const size_t qs_api_panel_js_len;
+/* The page's files (src/api/assets/), embedded at build time by
+ * cmake/embed_assets.cmake: NUL-terminated, with their lengths. */
+extern const char qs_asset_index_html[], qs_asset_ui_css[], qs_asset_ui_js[], qs_asset_panel_js[];
+extern const size_t qs_asset_index_html_len, qs_asset_ui_css_len, qs_asset_ui_js_len, qs_asset_panel_js_len;
 /* GET <hub path>/subscriptions[/...] (subscriptions_api.c); 404 when the
  * `subscriptions` feature is off. */
 void qs_api_subscriptions(qs_api_worker_t *worker, qs_http_request_t *req);
