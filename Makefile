@@ -1,7 +1,8 @@
 # The two commands of the README, and a few helpers. CMake and Ninja do the build.
-#   make run   install what is missing, build a release binary, start the hub
+#   make run   install what is missing, build the release hub binary, start it
 #   make test  install what is missing, build with ASan+UBSan, run every test
-.PHONY: run build test build-test format format-check bench clean
+#   make deb   build the Debian package into build/deb (scripts/build-deb.sh)
+.PHONY: run build test build-test format format-check bench deb clean
 
 BUILD_DIR ?= build/release
 TEST_BUILD_DIR ?= build/sanitize
@@ -10,10 +11,11 @@ RUN_ARGS ?=
 run: build
 	./$(BUILD_DIR)/quicksilver $(RUN_ARGS)
 
+# Only the hub: the test programs and the load generator are not built here.
 build:
 	@./scripts/install-deps.sh
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build $(BUILD_DIR)
+	cmake --build $(BUILD_DIR) --target quicksilver
 
 build-test:
 	@./scripts/install-deps.sh --test
@@ -32,6 +34,9 @@ format-check:
 
 bench: build
 	./scripts/bench.sh
+
+deb:
+	@./scripts/build-deb.sh
 
 clean:
 	rm -rf build

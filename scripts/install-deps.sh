@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Installs what building (and, with --test, testing) Quicksilver needs and is
-# missing. Debian/Ubuntu: apt-get, as root or through sudo. macOS: prints the
+# Installs what building (with --deb, packaging; with --test, testing)
+# Quicksilver needs and is missing. Debian/Ubuntu: apt-get, as root or through sudo. macOS: prints the
 # Homebrew line. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_test=0 want_deb=0
+[ "${1:-}" = "--test" ] && want_test=1 && want_deb=1
+[ "${1:-}" = "--deb" ] && want_deb=1
 
 build_packages=(cmake ninja-build pkg-config gcc make libuv1-dev node-llhttp libnghttp2-dev libssl-dev
   libjansson-dev libpcre2-dev liblmdb-dev libidn2-dev libhiredis-dev libcurl4-openssl-dev)
-test_packages=(libcmocka-dev curl openssl python3 clang-format)
+# The package tests (tests/package) build, check, install and purge the .deb,
+# verify its systemd unit and render the manual page.
+test_packages=(libcmocka-dev curl openssl python3 clang-format lintian man-db systemd)
+deb_packages=(debhelper dpkg-dev adduser)
 
 if [ "$(uname -s)" = "Darwin" ]; then
   echo "On macOS, install the dependencies with:"
@@ -18,6 +22,7 @@ if [ "$(uname -s)" = "Darwin" ]; then
 fi
 
 packages=("${build_packages[@]}")
+[ $want_deb = 1 ] && packages+=("${deb_packages[@]}")
 [ $want_test = 1 ] && packages+=("${test_packages[@]}")
 
 missing=()

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "hub/subscriptions.h"
 #include "net/tls.h"
+#include "service_notify.h"
 #include "token_command.h"
 
 extern char **environ;
@@ -242,6 +243,7 @@ static uv_signal_t sigint, sigterm, sighup;
 static void on_signal(uv_signal_t *handle, int signum) {
   (void)handle;
   QS_LOG_INFO("%s received: shutting down gracefully", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  (void)qs_service_notify("STOPPING=1");
   for (size_t i = 0; i < worker_count; i++) uv_async_send(&workers[i].stop);
   uv_signal_t *all[] = {&sigint, &sigterm, &sighup};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -279,9 +281,7 @@ static void reload_certificate(const qs_config_t *fresh) {
  * certificate. Other settings need a restart. A configuration that does not
  * load, or keys or a certificate that do not work, leave the current ones
  * serving. */
-static void on_reload(uv_signal_t *handle, int signum) {
-  (void)signum;
-  qs_api_t *api = handle->data;
+static void reload(qs_api_t *api) {
   qs_config_t fresh;
   char err[512] = "";
   if (qs_config_load(&fresh, saved_argc, saved_argv, environ, err, sizeof err) != 0) {
@@ -307,6 +307,14 @@ static void on_reload(uv_signal_t *handle, int signum) {
   }
   keys_dispose(&keys);
   qs_config_dispose(&fresh);
+}
+
+/* SIGHUP, reported to the service manager as a reload (RELOADING=1, then READY=1). */
+static void on_reload(uv_signal_t *handle, int signum) {
+  (void)signum;
+  (void)qs_service_notify_reloading();
+  reload(handle->data);
+  (void)qs_service_notify("READY=1");
 }
 
 /* Splits "host:port", "[v6]:port" or ":port". */
@@ -475,6 +483,8 @@ static int serve(qs_config_t *cfg) {
   uv_signal_start(&sighup, on_reload, SIGHUP);
   signal(SIGPIPE, SIG_IGN);
   for (size_t i = 0; i < worker_count; i++) pthread_create(&workers[i].thread, NULL, run_worker, &workers[i]);
+  if (qs_service_notify("READY=1") != 0)
+    QS_LOG_WARN("NOTIFY_SOCKET is set, but the readiness message cannot be sent");
   uv_run(&main_loop, UV_RUN_DEFAULT);
   for (size_t i = 0; i < worker_count; i++) {
     pthread_join(workers[i].thread, NULL);

@@ -197,6 +197,16 @@ void qs_config_print_help(FILE *out);
  * generated from the table, to `out`. */
 void qs_config_write_markdown(FILE *out);
 
+/* Writes the manual page quicksilver(1) in roff (the content of
+ * docs/quicksilver.1), generated from the table, to `out`. */
+void qs_config_write_man(FILE *out);
+
+/* Writes the example configuration file (the content of docs/quicksilver.conf,
+ * installed as /etc/quicksilver/quicksilver.conf), generated from the table, to
+ * `out`: every option commented out at its default, except history_path, which
+ * names /var/lib/quicksilver. */
+void qs_config_write_example(FILE *out);
+
 /* Appends the effective settings for the start-up log to `out`: one line per
  * section, "section: name=value name=value...\n". Keys are masked ("<set>" or
  * ""). Returns 0 or a qs_buf_append error. */

@@ -33,6 +33,10 @@ void qs_config_format_duration(uint64_t ms, char *out, size_t size);
 /* The placeholder --help shows for `opt`'s value ("" for booleans). */
 const char *qs_config_metavar(const qs_config_option_t *opt, char *scratch, size_t scratch_size);
 
+/* Writes the table's sections, in table order without repeats, to out[0..max);
+ * returns how many. The strings are static. */
+size_t qs_config_sections(const char **out, size_t max);
+
 /* The field of `opt` inside `cfg`. */
 static inline void *qs_config_field(qs_config_t *cfg, const qs_config_option_t *opt) {
   return (char *)cfg + opt->offset;

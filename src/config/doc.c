@@ -103,8 +103,7 @@ const char *qs_config_metavar(const qs_config_option_t *opt, char *scratch, size
   return "VALUE";
 }
 
-/* Sections in table order, without repeats. */
-static size_t sections(const char **out, size_t max) {
+size_t qs_config_sections(const char **out, size_t max) {
   size_t count, n = 0;
   const qs_config_option_t *opts = qs_config_options(&count);
   for (size_t i = 0; i < count; i++) {
@@ -180,7 +179,7 @@ void qs_config_print_help(FILE *out) {
   size_t count;
   const qs_config_option_t *opts = qs_config_options(&count);
   const char *secs[32];
-  size_t nsecs = sections(secs, 32);
+  size_t nsecs = qs_config_sections(secs, 32);
   for (size_t s = 0; s < nsecs; s++) {
     fprintf(out, "\n%s:\n", secs[s]);
     for (size_t i = 0; i < count; i++) {
@@ -322,7 +321,7 @@ void qs_config_write_markdown(FILE *out) {
   size_t count;
   const qs_config_option_t *opts = qs_config_options(&count);
   const char *secs[32];
-  size_t nsecs = sections(secs, 32);
+  size_t nsecs = qs_config_sections(secs, 32);
   for (size_t s = 0; s < nsecs; s++) {
     fprintf(out, "\n## %s\n\n| Option | Value | Default | Description |\n|---|---|---|---|\n", secs[s]);
     for (size_t i = 0; i < count; i++) {
@@ -361,7 +360,9 @@ void qs_config_write_markdown(FILE *out) {
       "`protocol_version_compatibility`, `transport_url`, `subscriber_list_cache_size`, `debugger`\n"
       "and `playground`. Its `issuer <id> { publisher { jwt KEY ALG } ... }` block is written on one\n"
       "line here: `issuer <id>;publisher_jwt=KEY;publisher_jwt_alg=ALG;...`. Its `transport`\n"
-      "values `bolt` and `local` correspond to `lmdb` and `memory`.\n",
+      "value `bolt` corresponds to `lmdb`. Its `local` transport keeps no history at all, while\n"
+      "`memory` here keeps one, bounded by the History limits, until the hub stops; `transport\n"
+      "memory` with `history_size 1` comes closest.\n",
       out);
 }
 
@@ -371,7 +372,7 @@ int qs_config_dump(const qs_config_t *cfg, qs_buf_t *out) {
   size_t count;
   const qs_config_option_t *opts = qs_config_options(&count);
   const char *secs[32];
-  size_t nsecs = sections(secs, 32);
+  size_t nsecs = qs_config_sections(secs, 32);
   qs_buf_t value;
   qs_buf_init(&value, 64 * 1024);
   int rc = 0;
