@@ -59,7 +59,7 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
 
 /* ---- Keys (keys.c) ---- */
 
-static void print_dev_banner(const qs_keys_t *keys, const char *hub_url, bool json) {
+static void print_dev_banner(const qs_key_set_t *keys, const char *hub_url, bool json) {
   qs_slice_t all = qs_slice_from_cstr("*");
   qs_token_spec_t spec = {.format = QS_TOKEN_FORMAT_LEGACY,
                           .alg = QS_JWT_HS256,
@@ -185,7 +185,7 @@ static void reload(qs_api_t *api) {
     return;
   }
   reload_certificate(&fresh);
-  static qs_keys_t keys; /* static: large */
+  static qs_key_set_t keys; /* static: large */
   if (!qs_keys_configured(&fresh)) {
     QS_LOG_WARN("SIGHUP: no key is configured; keeping the current keys");
   } else if (qs_keys_resolve(&fresh, &keys, err, sizeof err) != 0) {
@@ -200,7 +200,7 @@ static void reload(qs_api_t *api) {
       QS_LOG_INFO("SIGHUP: keys reloaded (%zu publisher, %zu subscriber); other settings apply at restart",
                   keys.publisher_count, keys.subscriber_count);
   }
-  qs_keys_dispose(&keys);
+  qs_key_set_dispose(&keys);
   qs_config_dispose(&fresh);
 }
 
@@ -244,7 +244,7 @@ typedef struct {
   const qs_config_t *cfg;
   char host[256], admin_host[256];
   int port, admin_port;
-  qs_keys_t keys;
+  qs_key_set_t keys;
   qs_subscriptions_t *subscriptions;
   qs_hub_t *hub;
   qs_api_t *api;
@@ -342,7 +342,7 @@ static int ready_first_worker(process_t *p, worker_t *w) {
   const char *reason = NULL;
   int rc = qs_api_ready(p->api, p->port, p->keys.publisher, p->keys.publisher_count, p->keys.subscriber,
                         p->keys.subscriber_count, &reason);
-  qs_keys_dispose(&p->keys); /* the verifier holds its own copies */
+  qs_key_set_dispose(&p->keys); /* the verifier holds its own copies */
   if (rc) {
     QS_LOG_ERROR("configuration refused: %s", reason ? reason : qs_strerror(rc));
     return rc;
@@ -427,7 +427,7 @@ static void close_process(process_t *p) {
   qs_tls_context_destroy(tls_context);
   qs_hub_destroy(p->hub);
   qs_subscriptions_destroy(p->subscriptions);
-  qs_keys_dispose(&p->keys);
+  qs_key_set_dispose(&p->keys);
 }
 
 static int serve(qs_config_t *cfg) {

@@ -191,7 +191,7 @@ static int read_stdin_token(qs_buf_t *out) {
   return 0;
 }
 
-static int build_auth(const qs_config_t *cfg, const qs_keys_t *keys, qs_buf_t *hub_url, qs_auth_t **out,
+static int build_auth(const qs_config_t *cfg, const qs_key_set_t *keys, qs_buf_t *hub_url, qs_auth_t **out,
                       const char **reason) {
   if (qs_config_hub_url(cfg, 0, hub_url) != 0) {
     *reason = "cannot derive the hub URL from listen (set hub_url)";
@@ -268,7 +268,7 @@ int qs_token_inspect_command(int argc, char **argv, char **environ_like) {
     qs_config_dispose(&cfg);
     return 2;
   }
-  static qs_keys_t keys; /* static: large */
+  static qs_key_set_t keys; /* static: large */
   if (!qs_keys_configured(&cfg)) {
     fprintf(stderr,
             "quicksilver token inspect: no key is configured (publisher_jwt, subscriber_jwt, issuer...): "
@@ -278,7 +278,7 @@ int qs_token_inspect_command(int argc, char **argv, char **environ_like) {
   }
   if (qs_keys_resolve(&cfg, &keys, err, sizeof err) != 0) {
     fprintf(stderr, "quicksilver token inspect: %s\n", err);
-    qs_keys_dispose(&keys);
+    qs_key_set_dispose(&keys);
     qs_config_dispose(&cfg);
     return 2;
   }
@@ -352,7 +352,7 @@ done:
   qs_auth_destroy(auth);
   qs_buf_dispose(&stdin_token);
   qs_buf_dispose(&hub_url);
-  qs_keys_dispose(&keys);
+  qs_key_set_dispose(&keys);
   qs_config_dispose(&cfg);
   return status;
 }
