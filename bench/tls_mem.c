@@ -56,7 +56,8 @@ typedef struct {
 static int32_t site_of(const char *file, int line) {
   if (!file) file = "?";
   for (unsigned i = 0; i < site_count; i++)
-    if (sites[i].line == line && (sites[i].file == file || strcmp(sites[i].file, file) == 0)) return (int32_t)i;
+    if (sites[i].line == line && (sites[i].file == file || strcmp(sites[i].file, file) == 0))
+      return (int32_t)i;
   if (site_count == MAX_SITES) return -1;
   sites[site_count] = (site_t){.file = file, .line = line};
   return (int32_t)site_count++;
@@ -264,7 +265,8 @@ static void report(const site_t *base, unsigned base_count, size_t n) {
   printf("  by OpenSSL source file (B per session, blocks):\n");
   for (unsigned f = 0; f < file_count; f++)
     if (files[f].bytes / (int64_t)n >= 8)
-      printf("    %7.0f  %5.1f  %s\n", (double)files[f].bytes / n, (double)files[f].blocks / n, files[f].file);
+      printf("    %7.0f  %5.1f  %s\n", (double)files[f].bytes / n, (double)files[f].blocks / n,
+             files[f].file);
   qsort(delta, site_count, sizeof *delta, sites_by_bytes_desc);
   printf("  largest call sites (B per session, blocks):\n");
   for (unsigned i = 0; i < site_count && i < 16; i++)
@@ -353,8 +355,8 @@ int main(int argc, char **argv) {
     }
   }
   struct mallinfo2 after = mallinfo2();
-  printf("tls_mem --sessions %zu%s --alpn %s%s: %zu idle server sessions (%s, %s)\n", n, tls12 ? " --tls12" : "",
-         alpn, resume ? " --resume" : "", n, tls12 ? "TLS 1.2" : "TLS 1.3",
+  printf("tls_mem --sessions %zu%s --alpn %s%s: %zu idle server sessions (%s, %s)\n", n,
+         tls12 ? " --tls12" : "", alpn, resume ? " --resume" : "", n, tls12 ? "TLS 1.2" : "TLS 1.3",
          resume ? "resumed with a ticket" : "full handshakes");
   report(base, base_count, n);
   /* The hooks' own 16-byte headers are in the heap's figures: take them out. */
@@ -362,10 +364,11 @@ int main(int argc, char **argv) {
   for (unsigned i = 0; i < site_count; i++) headers += (double)sites[i].live_blocks;
   for (unsigned i = 0; i < base_count; i++) headers -= (double)base[i].live_blocks;
   headers *= sizeof(header_t);
-  printf("heap in use per session (malloc's view, with the session object and malloc's own headers): %.0f B\n",
-         ((double)after.uordblks - (double)before.uordblks + (double)after.hblkhd - (double)before.hblkhd -
-          headers) /
-             n);
+  printf(
+      "heap in use per session (malloc's view, with the session object and malloc's own headers): %.0f B\n",
+      ((double)after.uordblks - (double)before.uordblks + (double)after.hblkhd - (double)before.hblkhd -
+       headers) /
+          n);
   printf("heap size per session (in use plus the holes freed handshake memory left): %.0f B\n",
          ((double)after.arena - (double)before.arena + (double)after.hblkhd - (double)before.hblkhd) / n);
 
