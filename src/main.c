@@ -438,9 +438,7 @@ static int serve(qs_config_t *cfg) {
   if (read_addresses(&p) != 0) return 1;
   if (qs_keys_resolve(cfg, &p.keys, err, sizeof err) != 0) {
     QS_LOG_ERROR("%s", err);
-    return 1;
-  }
-  if (open_hub(&p) == 0 && open_api(&p) == 0 && start_workers(&p) == 0) {
+  } else if (open_hub(&p) == 0 && open_api(&p) == 0 && start_workers(&p) == 0) {
     run_until_stopped(&p);
     status = 0;
   }
