@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/percent.h"
 #include "http/form.h"
 #include "hub/subscriptions.h"
 
@@ -46,31 +47,6 @@ bool qs_api_is_subscriptions_path(const qs_api_t *api, qs_slice_t path) {
 }
 
 /* ---- Parsing the route ---- */
-
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Percent-decodes `in` into `out` (at least in.len bytes); false on a bad escape. */
-static bool percent_decode(qs_slice_t in, char *out, size_t *out_len) {
-  size_t n = 0;
-  for (size_t i = 0; i < in.len; i++) {
-    if (in.ptr[i] != '%') {
-      out[n++] = in.ptr[i];
-      continue;
-    }
-    int hi = i + 2 < in.len ? hex_value(in.ptr[i + 1]) : -1;
-    int lo = hi >= 0 ? hex_value(in.ptr[i + 2]) : -1;
-    if (lo < 0) return false;
-    out[n++] = (char)(hi * 16 + lo);
-    i += 2;
-  }
-  *out_len = n;
-  return true;
-}
 
 typedef struct {
   qs_subscriptions_query_t query;
@@ -110,7 +86,7 @@ static void parse_route(const qs_api_t *api, qs_slice_t path, parsed_route_t *ou
   char *p = out->decoded;
   for (size_t i = 0; i < count; i++) {
     size_t len;
-    if (!percent_decode(seg[i], p, &len)) {
+    if (qs_percent_decode(seg[i], QS_PERCENT_STRICT, p, &len) != 0) {
       out->status = 400;
       out->reason = "malformed percent-encoding in the subscription path";
       return;

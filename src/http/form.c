@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/percent.h"
 
 void qs_form_init(qs_form_t *form) { *form = (qs_form_t){0}; }
 
@@ -14,28 +15,11 @@ void qs_form_dispose(qs_form_t *form) {
   qs_form_init(form);
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* WHATWG "percent-decode" after '+' -> space; writes at most len bytes. */
 static size_t decode(const char *in, size_t len, char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < len; i++) {
-    char c = in[i];
-    if (c == '+') {
-      out[o++] = ' ';
-    } else if (c == '%' && i + 2 < len && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-      out[o++] = (char)(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
-      i += 2;
-    } else {
-      out[o++] = c;
-    }
-  }
-  return o;
+  size_t n = 0;
+  qs_percent_decode(qs_slice(in, len), QS_PERCENT_PLUS_IS_SPACE, out, &n); /* cannot fail: not strict */
+  return n;
 }
 
 /* Counts the non-empty '&'-separated pieces. */

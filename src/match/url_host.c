@@ -47,7 +47,7 @@ static int ipv6_parse(const char *s, size_t n, uint16_t address[8]) {
     }
     unsigned value = 0, length = 0;
     while (length < 4 && C != -1 && url_is_hex(C)) {
-      value = value * 16 + (unsigned)url_hex_value(C);
+      value = value * 16 + (unsigned)qs_hex_digit_value(C);
       p++;
       length++;
     }
@@ -162,7 +162,7 @@ static int ipv4_number(const char *s, size_t n, uint64_t *out) {
     int c = (unsigned char)s[i];
     unsigned d;
     if (radix == 16 && url_is_hex(c))
-      d = (unsigned)url_hex_value(c);
+      d = (unsigned)qs_hex_digit_value(c);
     else if (url_is_digit(c) && (unsigned)(c - '0') < radix)
       d = (unsigned)(c - '0');
     else

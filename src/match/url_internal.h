@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/percent.h"
 #include "base/slice.h"
 #include "match/url.h"
 
@@ -22,14 +23,7 @@
 /* True for ASCII letters and digits. */
 static inline bool url_is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static inline bool url_is_digit(int c) { return c >= '0' && c <= '9'; }
-static inline bool url_is_hex(int c) {
-  return url_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-static inline int url_hex_value(int c) {
-  if (url_is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;
-}
+static inline bool url_is_hex(int c) { return qs_hex_digit_value(c) >= 0; }
 static inline int url_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
 /* Appends `in` to `out` with every malformed UTF-8 sequence replaced by

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/percent.h"
 #include "match/url.h"
 #include "match/url_internal.h"
 
@@ -48,20 +49,7 @@ int qs_url_percent_encode(qs_slice_t in, qs_url_encode_set_t set, qs_buf_t *out)
   return qs_buf_append(out, in.ptr + run, in.len - run);
 }
 
-int qs_url_percent_decode(qs_slice_t in, qs_buf_t *out) {
-  if (in.len == 0) return qs_buf_append(out, "", 0);
-  size_t run = 0;
-  for (size_t i = 0; i + 2 < in.len; i++) {
-    if (in.ptr[i] != '%' || !url_is_hex(in.ptr[i + 1]) || !url_is_hex(in.ptr[i + 2])) continue;
-    int rc = qs_buf_append(out, in.ptr + run, i - run);
-    if (rc) return rc;
-    char byte = (char)(url_hex_value(in.ptr[i + 1]) * 16 + url_hex_value(in.ptr[i + 2]));
-    if ((rc = qs_buf_append(out, &byte, 1))) return rc;
-    i += 2;
-    run = i + 1;
-  }
-  return qs_buf_append(out, in.ptr + run, in.len - run);
-}
+int qs_url_percent_decode(qs_slice_t in, qs_buf_t *out) { return qs_percent_decode_append(in, 0, out); }
 
 /* Length of the well-formed UTF-8 sequence at s[0..n), or 0 when malformed
  * (overlongs, surrogates and values past U+10FFFF are malformed). */
