@@ -7,11 +7,11 @@
 
 #include "base/buf.h"
 #include "base/error.h"
-#include "base/map.h"
+#include "base/keyed_count.h"
 
 struct qs_subject_limiter {
   pthread_mutex_t lock;
-  qs_map_t counts; /* key -> (void *)(uintptr_t)count, absent when 0 */
+  qs_keyed_count_t counts; /* by subject_key() */
   size_t max_per_subject;
 };
 
@@ -25,7 +25,7 @@ int qs_subject_limiter_create(size_t max_per_subject, qs_subject_limiter_t **out
   qs_subject_limiter_t *l = calloc(1, sizeof *l);
   if (!l) return QS_ENOMEM;
   pthread_mutex_init(&l->lock, NULL);
-  qs_map_init(&l->counts);
+  qs_keyed_count_init(&l->counts);
   l->max_per_subject = max_per_subject ? max_per_subject : 1;
   *out = l;
   return 0;
@@ -33,7 +33,7 @@ int qs_subject_limiter_create(size_t max_per_subject, qs_subject_limiter_t **out
 
 void qs_subject_limiter_destroy(qs_subject_limiter_t *l) {
   if (!l) return;
-  qs_map_dispose(&l->counts);
+  qs_keyed_count_dispose(&l->counts);
   pthread_mutex_destroy(&l->lock);
   free(l);
 }
@@ -75,11 +75,7 @@ int qs_subject_limiter_acquire(qs_subject_limiter_t *l, const qs_grants_t *grant
   qs_buf_dispose(&key);
   qs_slice_t k = qs_slice(out->key, out->key_len);
   pthread_mutex_lock(&l->lock);
-  uintptr_t count = (uintptr_t)qs_map_get(&l->counts, k);
-  if (count >= l->max_per_subject)
-    rc = QS_EBUSY;
-  else
-    rc = qs_map_put(&l->counts, k, (void *)(count + 1));
+  rc = qs_keyed_count_take(&l->counts, k, l->max_per_subject);
   pthread_mutex_unlock(&l->lock);
   if (rc) {
     free(out);
@@ -94,11 +90,7 @@ void qs_subject_limiter_release(qs_subject_lease_t *lease) {
   qs_subject_limiter_t *l = lease->limiter;
   qs_slice_t k = qs_slice(lease->key, lease->key_len);
   pthread_mutex_lock(&l->lock);
-  uintptr_t count = (uintptr_t)qs_map_get(&l->counts, k);
-  if (count <= 1)
-    qs_map_remove(&l->counts, k);
-  else
-    qs_map_put(&l->counts, k, (void *)(count - 1)); /* replacing never allocates */
+  qs_keyed_count_release(&l->counts, k);
   pthread_mutex_unlock(&l->lock);
   free(lease);
 }
@@ -110,7 +102,7 @@ size_t qs_subject_limiter_count(qs_subject_limiter_t *l, const qs_grants_t *gran
   size_t count = 0;
   if (subject_key(grants, &key) == 0) {
     pthread_mutex_lock(&l->lock);
-    count = (size_t)(uintptr_t)qs_map_get(&l->counts, qs_buf_slice(&key));
+    count = qs_keyed_count_get(&l->counts, qs_buf_slice(&key));
     pthread_mutex_unlock(&l->lock);
   }
   qs_buf_dispose(&key);

@@ -1,17 +1,16 @@
 #include "http/admission.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 
 #include "base/error.h"
-#include "base/map.h"
+#include "base/keyed_count.h"
 
 struct qs_http_admission {
   pthread_mutex_t lock;
   size_t max_connections, max_per_address;
   size_t total;
-  qs_map_t per_address; /* address bytes -> (void *)(uintptr_t)count */
+  qs_keyed_count_t per_address; /* by raw address bytes */
 };
 
 int qs_http_admission_create(size_t max_connections, size_t max_per_address, qs_http_admission_t **out) {
@@ -20,14 +19,14 @@ int qs_http_admission_create(size_t max_connections, size_t max_per_address, qs_
   pthread_mutex_init(&a->lock, NULL);
   a->max_connections = max_connections;
   a->max_per_address = max_per_address;
-  qs_map_init(&a->per_address);
+  qs_keyed_count_init(&a->per_address);
   *out = a;
   return 0;
 }
 
 void qs_http_admission_destroy(qs_http_admission_t *a) {
   if (!a) return;
-  qs_map_dispose(&a->per_address);
+  qs_keyed_count_dispose(&a->per_address);
   pthread_mutex_destroy(&a->lock);
   free(a);
 }
@@ -35,16 +34,13 @@ void qs_http_admission_destroy(qs_http_admission_t *a) {
 int qs_http_admission_take(qs_http_admission_t *a, qs_slice_t address) {
   int status = 0;
   pthread_mutex_lock(&a->lock);
-  uintptr_t count = address.len ? (uintptr_t)qs_map_get(&a->per_address, address) : 0;
   if (a->max_connections && a->total >= a->max_connections) {
     status = 503;
-  } else if (a->max_per_address && address.len && count >= a->max_per_address) {
-    status = 429;
-  } else if (address.len && qs_map_put(&a->per_address, address, (void *)(count + 1)) != 0) {
-    status = 503;
-  } else {
-    a->total++;
+  } else if (address.len) {
+    int rc = qs_keyed_count_take(&a->per_address, address, a->max_per_address);
+    status = rc == QS_EBUSY ? 429 : rc ? 503 : 0;
   }
+  if (status == 0) a->total++;
   pthread_mutex_unlock(&a->lock);
   return status;
 }
@@ -52,13 +48,7 @@ int qs_http_admission_take(qs_http_admission_t *a, qs_slice_t address) {
 void qs_http_admission_release(qs_http_admission_t *a, qs_slice_t address) {
   pthread_mutex_lock(&a->lock);
   a->total--;
-  if (address.len) {
-    uintptr_t count = (uintptr_t)qs_map_get(&a->per_address, address);
-    if (count <= 1)
-      qs_map_remove(&a->per_address, address);
-    else
-      qs_map_put(&a->per_address, address, (void *)(count - 1));
-  }
+  if (address.len) qs_keyed_count_release(&a->per_address, address);
   pthread_mutex_unlock(&a->lock);
 }
 
