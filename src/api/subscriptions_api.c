@@ -31,6 +31,9 @@
 
 #define QS_SUBSCRIPTIONS_API_MAX_DOCS 10000
 #define QS_SUBSCRIPTIONS_API_MAX_BYTES (64u << 20)
+/* A cursor is an update id; the Link header carries the hub URL and it. */
+#define CURSOR_MAX_BYTES 1024
+#define HEADER_MAX_BYTES (16u << 10)
 /* While the newest event is not yet durable (LMDB group commit), the answer
  * waits: retried every RETRY_MS, for at most RETRY_LIMIT_MS. */
 #define RETRY_MS 2
@@ -245,7 +248,7 @@ static bool try_answer(qs_api_worker_t *worker, qs_http_request_t *req, const pa
   qs_subscriptions_t *subs = qs_subscriptions_of(api->hub);
   qs_buf_t docs, cursor;
   qs_buf_init(&docs, QS_SUBSCRIPTIONS_API_MAX_BYTES);
-  qs_buf_init(&cursor, SIZE_MAX);
+  qs_buf_init(&cursor, CURSOR_MAX_BYTES);
   size_t count = 0;
   bool truncated = false;
   int rc = qs_subscriptions_snapshot(subs, api->hub, &route->query, QS_SUBSCRIPTIONS_API_MAX_DOCS, &docs,
@@ -262,9 +265,9 @@ static bool try_answer(qs_api_worker_t *worker, qs_http_request_t *req, const pa
     return true;
   }
   qs_buf_t link, etag, body;
-  qs_buf_init(&link, SIZE_MAX);
-  qs_buf_init(&etag, SIZE_MAX);
-  qs_buf_init(&body, SIZE_MAX);
+  qs_buf_init(&link, HEADER_MAX_BYTES);
+  qs_buf_init(&etag, HEADER_MAX_BYTES);
+  qs_buf_init(&body, QS_SUBSCRIPTIONS_API_MAX_BYTES + HEADER_MAX_BYTES); /* docs and the collection's id */
   make_link(api, qs_buf_slice(&cursor), &link);
   make_etag(qs_buf_slice(&cursor), &etag);
   qs_api_headers_t h;

@@ -15,6 +15,11 @@
 #include "hub/hub_internal.h"
 #include "hub/subscriptions.h"
 
+/* A subscription's topic: the hub path, "/subscriptions/", the match
+ * percent-encoded (at most three bytes per byte of a max_pattern_length
+ * pattern) and the subscriber id. */
+#define TOPIC_MAX_BYTES (1u << 20)
+
 /* One matcher of a connection, as listed by the API. Immutable once the
  * record is in the registry. */
 typedef struct {
@@ -224,7 +229,7 @@ static record_t *build_record(qs_subscriptions_t *s, qs_subscriber_t *sub, qs_up
   qs_slice_t subscriber = qs_slice_from_cstr(r->subscriber);
   const qs_grants_t *grants = qs_hub_subscriber_grants(sub);
   qs_buf_t topic;
-  qs_buf_init(&topic, SIZE_MAX);
+  qs_buf_init(&topic, TOPIC_MAX_BYTES);
   for (size_t i = 0; i < n; i++) {
     entry_t *e = &r->entries[i];
     events[i] = NULL;
@@ -495,7 +500,7 @@ static void on_recovery_shard_closed(void *ctx) { *(bool *)ctx = true; }
 int qs_subscriptions_recover(qs_subscriptions_t *s, qs_hub_t *hub, size_t *ended) {
   if (ended) *ended = 0;
   qs_buf_t prefix;
-  qs_buf_init(&prefix, SIZE_MAX);
+  qs_buf_init(&prefix, TOPIC_MAX_BYTES);
   int rc = qs_buf_append(&prefix, s->hub_path, s->hub_path_len);
   if (rc == 0) rc = qs_buf_append_cstr(&prefix, "/subscriptions/");
   recover_ctx_t ctx = {.prefix = qs_buf_slice(&prefix)};
