@@ -19,9 +19,9 @@ static char *format_alloc(const char *fmt, const char *a, const char *b) {
 /* Splits the hub URL into its origin ("https://host:port") and path. */
 static int split_hub_url(const char *url, qs_slice_t *origin, qs_slice_t *path) {
   const char *scheme_end = strstr(url, "://");
-  if (!scheme_end) return -1;
+  if (!scheme_end) return QS_EINVAL;
   const char *path_start = strchr(scheme_end + 3, '/');
-  if (!path_start) return -1;
+  if (!path_start) return QS_EINVAL;
   *origin = qs_slice(url, (size_t)(path_start - url));
   size_t path_len = strcspn(path_start, "?#");
   *path = qs_slice(path_start, path_len);

@@ -3,23 +3,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "base/text.h"
 #include "match/reserved.h"
 
 static int refuse(qs_api_refusal_t *refusal, int status, const char *reason) {
   refusal->status = status;
   refusal->reason = reason;
-  return -1;
+  return QS_EINVAL;
 }
 
 /* Digits only (draft, Publication: `retry`), without overflowing 64 bits. */
 static int parse_retry(qs_slice_t value, uint64_t *out) {
-  if (value.len == 0) return -1;
+  if (value.len == 0) return QS_EINVAL;
   uint64_t n = 0;
   for (size_t i = 0; i < value.len; i++) {
     char c = value.ptr[i];
-    if (c < '0' || c > '9') return -1;
-    if (n > (UINT64_MAX - (uint64_t)(c - '0')) / 10) return -1;
+    if (c < '0' || c > '9') return QS_EINVAL;
+    if (n > (UINT64_MAX - (uint64_t)(c - '0')) / 10) return QS_EINVAL;
     n = n * 10 + (uint64_t)(c - '0');
   }
   *out = n;

@@ -45,7 +45,7 @@ typedef struct {
 
 /* Collects the recognized fields (first value of data/id/type/retry; every
  * topic; private by presence; unknown fields ignored), checking presence,
- * counts, sizes, characters and `retry` syntax. Returns 0, or -1 with
+ * counts, sizes, characters and `retry` syntax. Returns 0, or QS_EINVAL with
  * `refusal` set (400, or 503 when out of memory). On success the caller disposes `out`. */
 int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
                               const qs_publish_limits_t *limits, qs_publish_fields_t *out,
@@ -53,7 +53,7 @@ int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
 
 /* The checks the draft applies regardless of the token, run after the publish
  * grant check: `*` and the reserved namespace as topics, the id rules, the
- * reserved `mercure` type, UTF-8 data. Returns 0 or -1 with a 400 refusal. */
+ * reserved `mercure` type, UTF-8 data. Returns 0 or QS_EINVAL with a 400 refusal. */
 int qs_publish_fields_validate(const qs_publish_fields_t *fields, const qs_publish_limits_t *limits,
                                qs_api_refusal_t *refusal);
 

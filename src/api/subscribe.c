@@ -120,8 +120,8 @@ static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_
 
 /* The subscription's name/value pairs: the query component, then, for a
  * QUERY request, its form-encoded body (draft, Subscription: the union of
- * both, the query's `last_event_id` first so that it wins). Returns 0 or -1
- * with `refusal` set. */
+ * both, the query's `last_event_id` first so that it wins). Returns 0 or
+ * QS_EINVAL with `refusal` set. */
 static int read_params(const qs_http_request_t *req, const qs_config_t *config, qs_form_t *form,
                        qs_api_refusal_t *refusal) {
   bool query_method = qs_http_request_method_is(req, "QUERY");
@@ -130,18 +130,18 @@ static int read_params(const qs_http_request_t *req, const qs_config_t *config, 
   if (query_method) limits.max_bytes += config->max_request_body_bytes;
   if (qs_form_parse(req->query, &limits, form) != 0) {
     *refusal = (qs_api_refusal_t){400, "malformed or too large query string"};
-    return -1;
+    return QS_EINVAL;
   }
   if (!query_method || req->body.len == 0) return 0;
   qs_slice_t type;
   if (!qs_http_request_header(req, "Content-Type", &type) || qs_form_content_type(type) != 1) {
     *refusal =
         (qs_api_refusal_t){415, "a QUERY subscription's body must be application/x-www-form-urlencoded"};
-    return -1;
+    return QS_EINVAL;
   }
   if (qs_form_parse_append(req->body, &limits, form) != 0) {
     *refusal = (qs_api_refusal_t){400, "malformed body, or more parameters than max_matchers allows"};
-    return -1;
+    return QS_EINVAL;
   }
   return 0;
 }

@@ -7,7 +7,7 @@
 static int refuse(qs_api_refusal_t *refusal, int status, const char *reason) {
   refusal->status = status;
   refusal->reason = reason;
-  return -1;
+  return QS_EINVAL;
 }
 
 /* Maps a parameter name to a matcher type: 1 and *type when it selects one,

@@ -21,8 +21,8 @@ typedef struct {
 
 /* Reads the decoded query fields. `last_event_id_header` (empty when absent)
  * wins over `last_event_id`, which wins over the legacy `lastEventID` (or
- * `lastEventId`, event-source-polyfill's) and `Last-Event-ID` query parameters. Returns 0, or -1 with a 400
- * refusal: no matcher, too many, an invalid pattern, or an unknown `match*` parameter. */
+ * `lastEventId`, event-source-polyfill's) and `Last-Event-ID` query parameters. Returns 0, or QS_EINVAL with
+ * a 400 refusal: no matcher, too many, an invalid pattern, or an unknown `match*` parameter. */
 int qs_subscribe_params_parse(const qs_form_field_t *fields, size_t field_count,
                               qs_slice_t last_event_id_header, bool has_last_event_id_header,
                               size_t max_matchers, const qs_match_options_t *match_options,
