@@ -129,6 +129,52 @@ static bool is_number(const char *s, size_t n) {
 #define TAIL_CLOSE "}}\n"
 #define TAIL_LEN (sizeof TAIL_FIELDS - 1 + sizeof TAIL_CLOSE - 1)
 
+/* One word of a message: a `key=value` field, or a word of the text. */
+typedef struct {
+  const char *start;
+  size_t len; /* the whole word */
+  bool field;
+  size_t key_len;
+  const char *value;
+  size_t value_len;
+  bool quoted;
+} word_t;
+
+/* Reads the word at or after *p (skipping spaces) and moves *p past it;
+ * false at the end of the message. */
+static bool next_word(const char **p, word_t *w) {
+  while (**p && is_space(**p)) (*p)++;
+  if (!**p) return false;
+  w->start = *p;
+  w->len = field_word(*p, &w->key_len, &w->value, &w->value_len, &w->quoted);
+  w->field = w->len != 0;
+  if (!w->field) w->len = strcspn(*p, SPACES);
+  *p += w->len;
+  return true;
+}
+
+/* A field as a JSON member; a quoted value's \" stands for a quote, so it
+ * is unescaped before being escaped for JSON. Unquoted numbers stay numbers. */
+static void put_field(out_t *o, const word_t *w) {
+  put(o, "\"", 1);
+  put_escaped(o, w->start, w->key_len);
+  put(o, "\":", 2);
+  if (!w->quoted && is_number(w->value, w->value_len)) {
+    put(o, w->value, w->value_len);
+    return;
+  }
+  put(o, "\"", 1);
+  const char *v = w->value;
+  for (size_t i = 0; i < w->value_len;) {
+    if (w->quoted && v[i] == '\\' && i + 1 < w->value_len) i++;
+    size_t run = 1;
+    while (i + run < w->value_len && !(w->quoted && v[i + run] == '\\')) run++;
+    put_escaped(o, v + i, run);
+    i += run;
+  }
+  put(o, "\"", 1);
+}
+
 size_t qs_log_format_json(char *buf, size_t cap, const char *time, const char *level, const char *message) {
   out_t o = {buf, 0, cap - TAIL_LEN, false};
   put(&o, "{\"time\":\"", 9);
@@ -137,60 +183,26 @@ size_t qs_log_format_json(char *buf, size_t cap, const char *time, const char *l
   put_escaped(&o, level, strlen(level));
   put(&o, "\",\"message\":\"", 13);
   /* The message is the words that are not fields; fields follow. */
-  bool first_word = true;
-  for (const char *p = message; *p && !o.full;) {
-    while (*p && is_space(*p)) p++;
-    if (!*p) break;
-    size_t kl, vl;
-    const char *v;
-    bool quoted;
-    size_t n = field_word(p, &kl, &v, &vl, &quoted);
-    if (n == 0) {
-      n = strcspn(p, SPACES);
-      if (!first_word) put(&o, " ", 1);
-      put_escaped(&o, p, n);
-      first_word = false;
-    }
-    p += n;
+  word_t w;
+  bool first = true;
+  for (const char *p = message; !o.full && next_word(&p, &w);) {
+    if (w.field) continue;
+    if (!first) put(&o, " ", 1);
+    put_escaped(&o, w.start, w.len);
+    first = false;
   }
   /* From here the room kept at the start is usable; a field that does not fit is left out whole. */
   o.cap = cap - (sizeof TAIL_CLOSE - 1);
   o.full = false;
   put(&o, TAIL_FIELDS, sizeof TAIL_FIELDS - 1);
-  bool first = true;
-  for (const char *p = message; *p && !o.full;) {
-    while (*p && is_space(*p)) p++;
-    if (!*p) break;
-    size_t kl, vl;
-    const char *v;
-    bool quoted;
-    size_t n = field_word(p, &kl, &v, &vl, &quoted);
-    if (n == 0) {
-      p += strcspn(p, SPACES);
-      continue;
-    }
+  first = true;
+  for (const char *p = message; !o.full && next_word(&p, &w);) {
+    if (!w.field) continue;
     size_t mark = o.len;
     if (!first) put(&o, ",", 1);
-    put(&o, "\"", 1);
-    put_escaped(&o, p, kl);
-    put(&o, "\":", 2);
-    if (!quoted && is_number(v, vl)) {
-      put(&o, v, vl);
-    } else {
-      put(&o, "\"", 1);
-      /* A quoted value's \" stands for a quote: unescape it before escaping for JSON. */
-      for (size_t i = 0; i < vl;) {
-        if (quoted && v[i] == '\\' && i + 1 < vl) i++;
-        size_t run = 1;
-        while (i + run < vl && !(quoted && v[i + run] == '\\')) run++;
-        put_escaped(&o, v + i, run);
-        i += run;
-      }
-      put(&o, "\"", 1);
-    }
+    put_field(&o, &w);
     if (o.full) o.len = mark;
     first = false;
-    p += n;
   }
   o.cap = cap;
   o.full = false;
