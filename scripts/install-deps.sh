@@ -9,7 +9,7 @@ want_test=0
 
 build_packages=(cmake ninja-build pkg-config gcc make libuv1-dev node-llhttp libnghttp2-dev libssl-dev
   libjansson-dev libpcre2-dev liblmdb-dev libidn2-dev libhiredis-dev libcurl4-openssl-dev)
-test_packages=(libcmocka-dev curl openssl python3 clang-format)
+test_packages=(libcmocka-dev curl openssl python3 clang-format redis-server)
 
 if [ "$(uname -s)" = "Darwin" ]; then
   echo "On macOS, install the dependencies with:"

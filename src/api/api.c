@@ -312,7 +312,7 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   qs_api_headers_t h;
   qs_api_headers_init(&h, api, req);
   if (qs_slice_eq_cstr(path, "/healthz")) {
-    qs_api_respond_text(req, &h, 200, "ok");
+    qs_api_health(worker, req, &h);
   } else if (qs_slice_eq_cstr(path, "/metrics") && get) {
     qs_api_metrics(worker, req);
   } else if ((qs_slice_eq_cstr(path, "/") || qs_slice_eq_cstr(path, "/ui.js") ||

@@ -1,0 +1,274 @@
+"""Several nodes, one hub: three real quicksilver processes on the redis
+transport, sharing one real redis-server (Debian's, started on a free
+loopback port by the test and stopped by its PID).
+
+Publish on one node, receive on the others; private updates only where the
+token allows; resume on another node through every cursor carrier, with
+publishes in the gap and while resuming; one order on every node; and Redis
+going away: 503 with a reason, /healthz and the metrics say so, open streams
+stay open, and everything works again once Redis is back."""
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hubtest import (Hub, Publisher, RedisServer, SSEClient, main, metric, php_urlencode, publish, request,
+                     subscriber_token)
+
+
+def auth(topics=("*",)):
+    return [("Authorization", "Bearer " + subscriber_token(list(topics)))]
+
+
+class ClusterBase(unittest.TestCase):
+    nodes_count = 3
+    appendonly = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer(appendonly=cls.appendonly)
+        cls.stream = "qs-test-%d" % time.monotonic_ns()
+        cls.nodes = []
+        try:
+            for _ in range(cls.nodes_count):
+                cls.nodes.append(Hub(transport="redis", redis=cls.redis, stream=cls.stream, workers=1))
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        problems = []
+        for node in cls.nodes:
+            rc = node.stop()
+            if rc != 0:
+                problems.append("node exit code %r\n%s" % (rc, node.stderr()[-4000:]))
+        cls.redis.close()
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def tearDown(self):
+        for i, node in enumerate(self.nodes):
+            if not node.alive():
+                self.fail("node %d died (exit %r)\n%s" % (i + 1, node.proc.returncode, node.stderr()[-4000:]))
+
+    def topic(self):
+        return "https://example.com/cluster/%s/%d" % (self.id().split(".")[-1], time.monotonic_ns())
+
+    def q(self, topic):
+        return "topic=" + php_urlencode(topic)
+
+
+class Cluster(ClusterBase):
+    def test_publish_on_one_node_reaches_every_node(self):
+        topic = self.topic()
+        subs = [SSEClient(node, self.q(topic), auth()) for node in self.nodes]
+        try:
+            for s in subs:
+                self.assertEqual(s.status, 200)
+            r = publish(self.nodes[0], [topic], data="from node 1")
+            self.assertEqual(r.status, 200, r)
+            for i, s in enumerate(subs):
+                got = s.wait_events(1)
+                self.assertEqual([(e.id, e.data) for e in got], [(r.text, "from node 1")], "node %d" % (i + 1))
+        finally:
+            for s in subs:
+                s.close()
+
+    def test_private_updates_only_to_authorized_subscribers_on_every_node(self):
+        topic = self.topic()
+        other = self.topic() + "/other"
+        allowed = [SSEClient(node, self.q(topic), auth([topic])) for node in self.nodes[1:]]
+        refused = [SSEClient(node, self.q(topic), auth([other])) for node in self.nodes[1:]]
+        try:
+            secret = publish(self.nodes[0], [topic], data="secret", private=True)
+            self.assertEqual(secret.status, 200, secret)
+            public = publish(self.nodes[0], [topic], data="public")
+            self.assertEqual(public.status, 200, public)
+            for s in allowed:
+                self.assertEqual([e.data for e in s.wait_events(2)], ["secret", "public"])
+            for s in refused:
+                # The public update arriving after the private one proves the private one was withheld.
+                self.assertEqual([e.data for e in s.wait_events(1)], ["public"])
+                s.read_for(0.2)
+                self.assertEqual([e.id for e in s.events], [public.text])
+        finally:
+            for s in allowed + refused:
+                s.close()
+
+    def resume_on_another_node(self, carrier):
+        topic = self.topic()
+        first = SSEClient(self.nodes[1], self.q(topic), auth())
+        ids = [publish(self.nodes[0], [topic], data="before%d" % i).text for i in range(2)]
+        seen = [e.id for e in first.wait_events(2)]
+        self.assertEqual(seen, ids)
+        first.close()
+        # Published while the subscriber is away, on two different nodes.
+        gap = [publish(self.nodes[i % 3], [topic], data="gap%d" % i).text for i in range(4)]
+        headers = auth()
+        query = self.q(topic)
+        if carrier == "header":
+            headers = headers + [("Last-Event-ID", seen[-1])]
+        else:
+            query += "&%s=%s" % (carrier, php_urlencode(seen[-1]))
+        with SSEClient(self.nodes[2], query, headers) as again:
+            self.assertEqual(again.status, 200)
+            self.assertEqual(again.header("Mercure-Last-Event-ID"), seen[-1])
+            self.assertEqual([e.id for e in again.wait_events(4)], gap)
+            live = publish(self.nodes[1], [topic], data="live").text
+            again.wait_events(5)
+            again.read_for(0.3)
+            self.assertEqual([e.id for e in again.events], gap + [live], "exactly what was missed, then live")
+
+    def test_resume_on_another_node_with_the_header(self):
+        self.resume_on_another_node("header")
+
+    def test_resume_on_another_node_with_last_event_id(self):
+        self.resume_on_another_node("last_event_id")
+
+    def test_resume_on_another_node_with_legacy_lastEventID(self):
+        self.resume_on_another_node("lastEventID")
+
+    def test_resume_on_another_node_while_publishing(self):
+        topic = self.topic()
+        cursor = publish(self.nodes[0], [topic], data="cursor").text
+        published = []
+        errors = []
+
+        def flood():
+            p = Publisher(self.nodes[0])
+            try:
+                for i in range(150):
+                    published.append(p.publish([topic], data="flood%d" % i))
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                p.close()
+
+        t = threading.Thread(target=flood)
+        t.start()
+        time.sleep(0.05)
+        with SSEClient(self.nodes[2], self.q(topic), auth() + [("Last-Event-ID", cursor)]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), cursor)
+            t.join(60)
+            self.assertFalse(errors, errors)
+            sub.wait_events(len(published), timeout=20)
+            sub.read_for(0.3)
+            self.assertEqual([e.id for e in sub.events], published, "no gap, no duplicate")
+
+    def test_one_order_on_every_node(self):
+        topic = self.topic()
+        subs = [SSEClient(node, self.q(topic), auth()) for node in self.nodes]
+        errors = []
+
+        def run(node, tag):
+            p = Publisher(node)
+            try:
+                for i in range(40):
+                    p.publish([topic], data="%s%d" % (tag, i))
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                p.close()
+
+        threads = [threading.Thread(target=run, args=(node, "n%d-" % i)) for i, node in enumerate(self.nodes)]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            self.assertFalse(errors, errors)
+            orders = []
+            for s in subs:
+                s.wait_events(120, timeout=20)
+                s.read_for(0.2)
+                orders.append([e.id for e in s.events])
+            self.assertEqual(len(orders[0]), 120)
+            self.assertEqual(len(set(orders[0])), 120)
+            self.assertEqual(orders[1], orders[0], "node 2 saw another order than node 1")
+            self.assertEqual(orders[2], orders[0], "node 3 saw another order than node 1")
+        finally:
+            for s in subs:
+                s.close()
+
+    def test_unknown_id_and_earliest_on_any_node(self):
+        topic = self.topic()
+        ids = [publish(self.nodes[0], [topic], data="e%d" % i).text for i in range(3)]
+        with SSEClient(self.nodes[1], self.q(topic), auth() + [("Last-Event-ID", "urn:uuid:nope")]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), "earliest")
+            sub.read_for(0.2)
+            self.assertEqual(sub.events, [])
+        with SSEClient(self.nodes[2], self.q(topic), auth() + [("Last-Event-ID", "earliest")]) as sub:
+            self.assertEqual([e.id for e in sub.wait_events(3)], ids)
+
+    def test_health_and_metrics_report_the_transport(self):
+        for node in self.nodes:
+            r = request(node, "GET", "/healthz")
+            self.assertEqual(r.status, 200, r)
+            self.assertIn("redis connected", r.text)
+            self.assertEqual(metric(node, "quicksilver_redis_connected"), 1)
+            self.assertEqual(metric(node, "quicksilver_redis_caught_up"), 1)
+
+
+class RedisOutage(ClusterBase):
+    """Redis with appendonly yes and appendfsync always, killed and restarted."""
+    nodes_count = 2
+    appendonly = True
+
+    def wait_metric(self, node, name, value, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if metric(node, name) == value:
+                return
+            time.sleep(0.1)
+        self.fail("%s never became %r (last %r)" % (name, value, metric(node, name)))
+
+    def test_unreachable_redis_is_503_then_recovers(self):
+        topic = self.topic()
+        before = [publish(self.nodes[0], [topic], data="b%d" % i).text for i in range(3)]
+        sub = SSEClient(self.nodes[1], self.q(topic), auth())
+        try:
+            self.redis.kill()
+            for node in self.nodes:
+                self.wait_metric(node, "quicksilver_redis_connected", 0)
+            r = publish(self.nodes[0], [topic], data="lost")
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("Redis", r.text)
+            health = request(self.nodes[1], "GET", "/healthz")
+            self.assertEqual(health.status, 503, health)
+            self.assertIn("redis", health.text)
+            # The open stream stays open while Redis is away.
+            sub.read_for(0.5)
+            self.assertFalse(sub.eof or sub.http.complete, "the stream was closed during the outage")
+
+            self.redis.start()
+            for node in self.nodes:
+                self.wait_metric(node, "quicksilver_redis_connected", 1)
+            self.assertGreaterEqual(metric(self.nodes[0], "quicksilver_redis_reconnects_total"), 1)
+            after = publish(self.nodes[0], [topic], data="after")
+            self.assertEqual(after.status, 200, after)
+            got = sub.wait_events(1, timeout=10)
+            self.assertEqual([e.id for e in got], [after.text], "the same stream gets updates again")
+            self.assertEqual(request(self.nodes[1], "GET", "/healthz").status, 200)
+        finally:
+            sub.close()
+        # Acknowledged before the kill: still in Redis (appendfsync always).
+        # A node started now knows only what Redis kept, and resumes from it.
+        fresh = Hub(transport="redis", redis=self.redis, stream=self.stream, workers=1)
+        try:
+            with SSEClient(fresh, self.q(topic), auth() + [("Last-Event-ID", before[0])]) as again:
+                self.assertEqual(again.header("Mercure-Last-Event-ID"), before[0])
+                self.assertEqual([e.id for e in again.wait_events(3)], before[1:] + [after.text])
+                again.read_for(0.2)
+                self.assertEqual(len(again.events), 3, "nothing stored that was refused")
+        finally:
+            self.assertEqual(fresh.stop(), 0, fresh.stderr()[-4000:])
+        self.assertEqual(metric(self.nodes[0], "quicksilver_redis_publish_failures_total") or 0, 0,
+                         "a publish refused at once is not a transport failure")
+
+
+if __name__ == "__main__":
+    main()
