@@ -126,6 +126,7 @@ int qs_api_ready(qs_api_t *api, int bound_port, const qs_auth_key_config_t *publ
   api->match_options = (qs_match_options_t){.hub_url = qs_slice_from_cstr(api->hub_url),
                                             .max_pattern_bytes = config->max_pattern_bytes};
   api->publish_limits = (qs_publish_limits_t){.max_topics = (size_t)config->max_topics_per_update,
+                                              .max_topic_bytes = config->max_pattern_bytes,
                                               .max_field_bytes = config->max_field_bytes,
                                               .hub_url = qs_slice_from_cstr(api->hub_url)};
   if (config->cors_origins.count) {
@@ -271,7 +272,7 @@ static void respond_method_not_allowed(qs_http_request_t *req, const qs_api_t *a
 
 static void handle_preflight(qs_http_request_t *req, const qs_api_t *api) {
   if (!api->cors) {
-    respond_method_not_allowed(req, api, "GET, HEAD, POST");
+    respond_method_not_allowed(req, api, "GET, HEAD, POST, QUERY");
     return;
   }
   qs_api_headers_t h;
@@ -286,14 +287,15 @@ static void on_request(qs_http_request_t *req, void *ctx) {
   bool get = qs_http_request_method_is(req, "GET") || qs_http_request_method_is(req, "HEAD");
 
   if (qs_slice_eq(path, api->hub_path)) {
-    if (get)
+    /* Draft, Subscription: QUERY carries the parameters in its body. */
+    if (get || qs_http_request_method_is(req, "QUERY"))
       qs_api_subscribe(worker, req);
     else if (qs_http_request_method_is(req, "POST"))
       qs_api_publish(worker, req);
     else if (qs_http_request_method_is(req, "OPTIONS"))
       handle_preflight(req, api);
     else
-      respond_method_not_allowed(req, api, "GET, HEAD, POST");
+      respond_method_not_allowed(req, api, "GET, HEAD, POST, QUERY");
     return;
   }
   if (qs_api_is_subscriptions_path(api, path)) {

@@ -1,6 +1,6 @@
 /* POST /.well-known/mercure (Mercure draft, Publication). Checks run in the
- * reference hub's order: authentication (401/400), the form (400/413), the
- * publish grant (403), the token-independent rules (400), then the hub. */
+ * reference hub's order: authentication (401/400), the form (400; 413 for a body over max_request_body_size),
+ * the publish grant (403), the token-independent rules (400), then the hub. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,8 +122,7 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
                                .max_bytes = api->config->max_request_body_bytes};
     rc = qs_form_parse(req->body, &limits, &form);
     if (rc != 0) {
-      refusal = (qs_api_refusal_t){rc == QS_ETOOBIG ? 413 : 400,
-                                   rc == QS_ETOOBIG ? "too many form fields" : "malformed form body"};
+      refusal = (qs_api_refusal_t){400, rc == QS_ETOOBIG ? "too many form fields" : "malformed form body"};
       goto refuse;
     }
   }

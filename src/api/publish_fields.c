@@ -35,15 +35,16 @@ int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
   for (size_t i = 0; i < field_count; i++)
     if (qs_slice_eq_cstr(fields[i].name, "topic")) topic_count++;
   if (topic_count == 0) return refuse(refusal, 400, "missing \"topic\" parameter");
-  if (topic_count > limits->max_topics) return refuse(refusal, 413, "too many \"topic\" parameters");
+  if (topic_count > limits->max_topics)
+    return refuse(refusal, 400, "too many \"topic\" parameters (at most max_topics_per_update)");
   out->topics = malloc(topic_count * sizeof *out->topics);
   if (!out->topics) return refuse(refusal, 503, "out of memory");
 
   for (size_t i = 0; i < field_count; i++) {
     qs_slice_t name = fields[i].name, value = fields[i].value;
     if (qs_slice_eq_cstr(name, "topic")) {
-      if (value.len > limits->max_field_bytes)
-        return refuse(refusal, 413, "a \"topic\" parameter is too long");
+      if (value.len > limits->max_topic_bytes)
+        return refuse(refusal, 400, "a \"topic\" parameter is too long (at most max_pattern_length bytes)");
       if (!qs_text_allowed(value, NULL))
         return refuse(refusal, 400,
                       "invalid \"topic\" parameter: not UTF-8, or a control or format character");
@@ -56,17 +57,17 @@ int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
     } else if (qs_slice_eq_cstr(name, "id") && !seen_id) {
       seen_id = true;
       if (value.len > limits->max_field_bytes)
-        return refuse(refusal, 413, "the \"id\" parameter is too long");
+        return refuse(refusal, 400, "the \"id\" parameter is too long (at most max_field_size bytes)");
       out->id = value;
     } else if (qs_slice_eq_cstr(name, "type") && !seen_type) {
       seen_type = true;
       if (value.len > limits->max_field_bytes)
-        return refuse(refusal, 413, "the \"type\" parameter is too long");
+        return refuse(refusal, 400, "the \"type\" parameter is too long (at most max_field_size bytes)");
       out->type = value;
     } else if (qs_slice_eq_cstr(name, "retry") && !seen_retry) {
       seen_retry = true;
       if (value.len > limits->max_field_bytes)
-        return refuse(refusal, 413, "the \"retry\" parameter is too long");
+        return refuse(refusal, 400, "the \"retry\" parameter is too long (at most max_field_size bytes)");
       if (parse_retry(value, &out->retry_ms) != 0)
         return refuse(refusal, 400, "invalid \"retry\" parameter: ASCII digits only");
       out->has_retry = true;

@@ -14,14 +14,16 @@
 /* One decoded form field (borrowed from the parsed form). */
 typedef qs_form_pair_t qs_form_field_t;
 
-/* Caps on a publish request (413 beyond them). */
+/* Caps on a publish request (400 beyond them: RFC 9110 keeps 413 for a body
+ * too large). */
 typedef struct {
   size_t max_topics;      /* topic fields per update */
-  size_t max_field_bytes; /* each of topic, id, type, retry */
+  size_t max_topic_bytes; /* each topic */
+  size_t max_field_bytes; /* each of id, type, retry */
   qs_slice_t hub_url;     /* for the reserved-namespace test */
 } qs_publish_limits_t;
 
-/* Why a request was refused: an HTTP status (400 or 413) and a static reason
+/* Why a request was refused: an HTTP status (400, 413, 503) and a static reason
  * that is safe to show the client. */
 typedef struct {
   int status;
@@ -44,7 +46,7 @@ typedef struct {
 /* Collects the recognized fields (first value of data/id/type/retry; every
  * topic; private by presence; unknown fields ignored), checking presence,
  * counts, sizes, characters and `retry` syntax. Returns 0, or -1 with
- * `refusal` set (400 or 413). On success the caller disposes `out`. */
+ * `refusal` set (400, or 503 when out of memory). On success the caller disposes `out`. */
 int qs_publish_fields_collect(const qs_form_field_t *fields, size_t field_count,
                               const qs_publish_limits_t *limits, qs_publish_fields_t *out,
                               qs_api_refusal_t *refusal);

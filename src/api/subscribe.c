@@ -1,4 +1,4 @@
-/* GET /.well-known/mercure (Mercure draft, Subscription; legacy `topic=`):
+/* GET (or QUERY) /.well-known/mercure (Mercure draft, Subscription; legacy `topic=`):
  * parameters, authorization, then a Server-Sent Events stream fed by the hub
  * through a sink. */
 #include <stdlib.h>
@@ -106,15 +106,41 @@ static void refuse_params(qs_http_request_t *req, const qs_api_t *api, const qs_
   qs_api_respond_text(req, &h, refusal->status, refusal->reason);
 }
 
+/* The subscription's name/value pairs: the query component, then, for a
+ * QUERY request, its form-encoded body (draft, Subscription: the union of
+ * both, the query's `last_event_id` first so that it wins). Returns 0 or -1
+ * with `refusal` set. */
+static int read_params(const qs_http_request_t *req, const qs_config_t *config, qs_form_t *form,
+                       qs_api_refusal_t *refusal) {
+  bool query_method = qs_http_request_method_is(req, "QUERY");
+  qs_form_limits_t limits = {.max_pairs = (size_t)config->max_matchers + 16,
+                             .max_bytes = config->max_header_bytes};
+  if (query_method) limits.max_bytes += config->max_request_body_bytes;
+  if (qs_form_parse(req->query, &limits, form) != 0) {
+    *refusal = (qs_api_refusal_t){400, "malformed or too large query string"};
+    return -1;
+  }
+  if (!query_method || req->body.len == 0) return 0;
+  qs_slice_t type;
+  if (!qs_http_request_header(req, "Content-Type", &type) || qs_form_content_type(type) != 1) {
+    *refusal =
+        (qs_api_refusal_t){415, "a QUERY subscription's body must be application/x-www-form-urlencoded"};
+    return -1;
+  }
+  if (qs_form_parse_append(req->body, &limits, form) != 0) {
+    *refusal = (qs_api_refusal_t){400, "malformed body, or more parameters than max_matchers allows"};
+    return -1;
+  }
+  return 0;
+}
+
 void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
   const qs_api_t *api = worker->api;
   const qs_config_t *config = api->config;
   qs_form_t form;
   qs_form_init(&form);
-  qs_api_refusal_t refusal = {400, "malformed or too large query string"};
-  qs_form_limits_t limits = {.max_pairs = (size_t)config->max_matchers + 16,
-                             .max_bytes = config->max_header_bytes};
-  int rc = qs_form_parse(req->query, &limits, &form);
+  qs_api_refusal_t refusal;
+  int rc = read_params(req, config, &form, &refusal);
   if (rc != 0) {
     qs_form_dispose(&form);
     refuse_params(req, api, &refusal);

@@ -248,14 +248,18 @@ static const qs_config_option_t options[] = {
      .offset = OFF(header_read_timeout_ms),
      .default_value = "10s",
      .min = 1,
-     .help = "Time allowed to receive a request's headers."},
+     .help = "Time allowed to receive a whole request (headers and body; over HTTP/2 each stream's "
+             "request, and the TLS handshake on a new connection), counted from the accept or the "
+             "request's first byte; a late one is answered 408 and closed."},
     {.name = "idle_timeout",
      .section = S_TIMEOUTS,
      .type = QS_OPT_DURATION,
      .offset = OFF(idle_timeout_ms),
      .default_value = "60s",
-     .help = "Close a keep-alive connection with no request in progress after this long; 0 turns it "
-             "off."},
+     .min = 1,
+     .help = "Close a keep-alive connection (or an HTTP/2 connection without streams) with no request "
+             "in progress after this long; also the longest an answer may wait for the client to read "
+             "it. Event streams have no such limit (heartbeats and dispatch_timeout look after them)."},
 
     /* Limits */
     {.name = "max_request_body_size",

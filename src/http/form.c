@@ -1,4 +1,5 @@
 #include "http/form.h"
+#include "http/http.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,22 +131,17 @@ size_t qs_form_count(const qs_form_t *form, const char *name) {
   return n;
 }
 
-static bool is_tchar(unsigned char ch) {
-  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
-  return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
 /* RFC 9110 §8.3.1: media-type = type "/" subtype parameters. Only the type
  * and subtype decide; parameters (charset=...) are allowed and ignored. */
 int qs_form_content_type(qs_slice_t ct) {
   size_t i = 0;
   while (i < ct.len && (ct.ptr[i] == ' ' || ct.ptr[i] == '\t')) i++;
   size_t type_start = i;
-  while (i < ct.len && is_tchar((unsigned char)ct.ptr[i])) i++;
+  while (i < ct.len && qs_http_is_tchar((unsigned char)ct.ptr[i])) i++;
   if (i == type_start || i >= ct.len || ct.ptr[i] != '/') return QS_EPARSE;
   i++;
   size_t sub_start = i;
-  while (i < ct.len && is_tchar((unsigned char)ct.ptr[i])) i++;
+  while (i < ct.len && qs_http_is_tchar((unsigned char)ct.ptr[i])) i++;
   if (i == sub_start) return QS_EPARSE;
   qs_slice_t media = qs_slice(ct.ptr + type_start, i - type_start);
   while (i < ct.len && (ct.ptr[i] == ' ' || ct.ptr[i] == '\t')) i++;

@@ -135,7 +135,7 @@ int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *
   if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
   c->close_after = close;
   c->req = NULL;
-  c->state = ST_RESPONDING;
+  qs_h1_conn_enter(c, ST_RESPONDING);
   qs_h1_request_destroy(r);
   return 0;
 }
@@ -183,7 +183,7 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
   c->head_only = r->is_head;
   c->chunked = chunked && !r->is_head;
   c->req = NULL;
-  c->state = ST_STREAMING;
+  qs_h1_conn_enter(c, ST_STREAMING);
   c->stream = (struct qs_http_stream){0};
   c->stream_open = true;
   c->stream_reason_closed = 0;
@@ -244,7 +244,7 @@ void qs_http_stream_on_close(qs_http_stream_t *stream,
 
 void qs_h1_stream_end(qs_h1_conn_t *c) {
   if (c->state != ST_STREAMING) return;
-  c->state = ST_STREAM_ENDING;
+  qs_h1_conn_enter(c, ST_STREAM_ENDING);
   if (c->chunked && qs_h1_enqueue_static(c, "0\r\n\r\n", 5) != 0) {
     qs_h1_conn_fail(c, QS_ENOMEM);
     return;

@@ -170,6 +170,9 @@ int qs_http_respond_text(qs_http_request_t *req, int status, const char *text);
 /* The standard reason phrase for `status` ("Not Found"), or "" when unknown. */
 const char *qs_http_status_text(int status);
 
+/* True when `ch` may appear in a token (RFC 9110 5.6.2: methods, field names, media types). */
+bool qs_http_is_tchar(unsigned char ch);
+
 /* ---- Streaming responses ----------------------------------------------- */
 
 typedef struct qs_http_stream qs_http_stream_t;

@@ -6,10 +6,12 @@
 
 #include "base/error.h"
 #include "http/http1_internal.h"
+#include "http/http1_syntax.h"
 #include "http/http2_internal.h"
 
 struct qs_h1_parser {
   llhttp_t ll;
+  qs_h1_syntax_t syntax; /* the current message head's RFC 9112 syntax */
   qs_http_limits_t limits;
   qs_h1_request_t *req;  /* being parsed */
   qs_h1_request_t *done; /* complete, waiting for qs_h1_parser_take() */
@@ -22,6 +24,7 @@ struct qs_h1_parser {
   bool expect_continue;
   bool next_is_query; /* the message about to start was sent as "QUERY" */
   bool paused_upgrade;
+  llhttp_errno_t line_error; /* llhttp refused the request line before its end: decided at the end */
 };
 
 static int fail(qs_h1_parser_t *p, int status, const char *reason) {
@@ -131,6 +134,45 @@ static qs_slice_t trim_ows(qs_slice_t s) {
   return s;
 }
 
+/* RFC 3986 3.2.2-3.2.3: uri-host [ ":" port ], as a Host value may be
+ * (empty is allowed: a target without authority). */
+static bool host_value_valid(qs_slice_t v) {
+  for (size_t i = 0; i < v.len; i++) {
+    unsigned char ch = (unsigned char)v.ptr[i];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              (ch && strchr("-._~%!$&'()*+,;=[]:", ch));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/* The fields whose misreading lets a request be smuggled past a proxy:
+ * exactly one valid Host on HTTP/1.1 (RFC 9112 3.2), at most one on 1.0, and
+ * no transfer coding but a lone "chunked" (6.1: other codings are not
+ * implemented, and "chunked" must be the final one). NULL when they are
+ * fine, else why not. Content-Length is llhttp's (digits only, one value,
+ * not with Transfer-Encoding). */
+static const char *check_framing_fields(const qs_http_request_t *req) {
+  size_t hosts = 0, codings = 0;
+  qs_slice_t host = {0}, coding = {0};
+  for (size_t i = 0; i < req->header_count; i++) {
+    const qs_http_header_t *h = &req->headers[i];
+    if (qs_slice_eq_nocase(h->name, qs_slice_from_cstr("host"))) {
+      hosts++;
+      host = h->value;
+    } else if (qs_slice_eq_nocase(h->name, qs_slice_from_cstr("transfer-encoding"))) {
+      codings++;
+      coding = h->value;
+    }
+  }
+  if (hosts > 1) return "more than one Host header field";
+  if (hosts == 0 && req->version_minor >= 1) return "an HTTP/1.1 request must have a Host header field";
+  if (hosts == 1 && !host_value_valid(host)) return "the Host header field is not a valid host and port";
+  if (codings > 1 || (codings == 1 && !qs_slice_eq_nocase(coding, qs_slice_from_cstr("chunked"))))
+    return "unsupported Transfer-Encoding (only a single \"chunked\" is accepted)";
+  return NULL;
+}
+
 static int on_headers_complete(llhttp_t *ll) {
   qs_h1_parser_t *p = ll->data;
   qs_h1_request_t *req = p->req;
@@ -164,6 +206,8 @@ static int on_headers_complete(llhttp_t *ll) {
   pub->remote_addr = req->remote_addr;
   req->is_head = ll->method == HTTP_HEAD;
   req->upgrade = ll->upgrade || ll->method == HTTP_CONNECT;
+  const char *why = check_framing_fields(pub);
+  if (why) return fail(p, 400, why);
 
   if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->limits.max_body_bytes)
     return fail(p, 413, "request body too large");
@@ -206,6 +250,7 @@ static int on_message_complete(llhttp_t *ll) {
   p->req = NULL;
   p->in_message = false;
   p->in_body = false;
+  qs_h1_syntax_reset(&p->syntax);
   /* One request at a time: the next one is parsed only after this one is answered. */
   return HPE_PAUSED;
 }
@@ -237,15 +282,27 @@ void qs_h1_parser_destroy(qs_h1_parser_t *parser) {
   free(parser);
 }
 
-static int status_for(llhttp_errno_t err) {
-  switch (err) {
-    case HPE_INVALID_METHOD:
-      return 501;
-    case HPE_INVALID_VERSION:
-      return 505;
-    default:
-      return 400;
+/* llhttp refused the request line before its end (the method, or the
+ * version, at their first unexpected byte): the rest of the line goes to the
+ * syntax checker alone (which has seen `len` more bytes), so that the answer
+ * is the same however the bytes arrive: 400 when the line is malformed, 505
+ * for a version other than 1.x, and at the line's end, 501 for a well-formed
+ * request whose method is not implemented here. */
+static qs_h1_event_t line_verdict(qs_h1_parser_t *p, size_t len, size_t *consumed) {
+  *consumed += len;
+  p->header_bytes += len;
+  if (qs_h1_syntax_line_done(&p->syntax)) {
+    if (p->line_error == HPE_INVALID_METHOD)
+      fail(p, 501, "the request method is not implemented by this server");
+    else
+      fail(p, 400, "malformed request line");
+    return QS_H1_ERROR;
   }
+  if (p->header_bytes > p->limits.max_header_bytes) {
+    fail(p, 414, "request line too long");
+    return QS_H1_ERROR;
+  }
+  return QS_H1_NEED_MORE;
 }
 
 qs_h1_event_t qs_h1_parser_feed(qs_h1_parser_t *p, char *ptr, size_t len, size_t *consumed) {
@@ -264,7 +321,25 @@ qs_h1_event_t qs_h1_parser_feed(qs_h1_parser_t *p, char *ptr, size_t len, size_t
       p->next_is_query = true;
     }
   }
+  /* Bytes are checked once each: everything fed here is consumed or the
+   * message is complete (and the checker reset for what follows). */
+  if (!qs_h1_syntax_head_done(&p->syntax)) {
+    const char *why;
+    int status = qs_h1_syntax_check(&p->syntax, ptr, len, &why);
+    if (status) {
+      fail(p, status, why);
+      *consumed = len;
+      return QS_H1_ERROR;
+    }
+  }
+  if (p->line_error) return line_verdict(p, len, consumed);
   llhttp_errno_t err = llhttp_execute(&p->ll, ptr, len);
+  if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE && !p->status &&
+      !qs_h1_syntax_line_done(&p->syntax)) {
+    p->line_error = err;
+    p->header_bytes = 0;
+    return line_verdict(p, len, consumed);
+  }
   if (err == HPE_OK) {
     *consumed = len;
     return QS_H1_NEED_MORE;
@@ -284,8 +359,12 @@ qs_h1_event_t qs_h1_parser_feed(qs_h1_parser_t *p, char *ptr, size_t len, size_t
     }
   }
   *consumed = len;
+  if (err == HPE_INVALID_METHOD && !p->status) {
+    p->status = 501;
+    p->reason = "the request method is not implemented by this server";
+  }
   if (!p->status) {
-    p->status = status_for(err);
+    p->status = 400;
     p->reason = llhttp_get_error_reason(&p->ll);
     if (!p->reason) p->reason = "malformed request";
   }

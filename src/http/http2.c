@@ -62,6 +62,7 @@ typedef struct h2_stream {
   bool blocked;   /* some bytes waited for the window or the kernel */
   bool drain_blocked_only;
   bool reason_closed; /* ends because of the server's shutdown */
+  bool receiving;     /* counted in the session's `receiving` */
   int refuse_status;  /* answered without the handler (431, 413, 400) */
   const char *refuse_reason;
   /* The request: header names and values (and the pseudo-headers) in one
@@ -91,6 +92,7 @@ struct qs_h2_session {
   qs_http_limits_t limits;
   h2_stream_t *streams; /* every stream object the session still knows */
   size_t open;          /* nghttp2 streams with an object */
+  size_t receiving;     /* streams whose request is still incomplete */
   chunk_t *free_chunks; /* reference chunks for reuse */
   size_t free_chunk_count;
   bool destroying;
@@ -99,7 +101,15 @@ struct qs_h2_session {
 
 /* ---- Stream objects ----------------------------------------------------- */
 
+/* The stream's request is complete, refused or gone. */
+static void stop_receiving(h2_stream_t *st) {
+  if (!st->receiving) return;
+  st->receiving = false;
+  if (st->session) st->session->receiving--;
+}
+
 static void unlink_stream(h2_stream_t *st) {
+  stop_receiving(st);
   qs_h2_session_t *s = st->session;
   if (!s) return;
   if (st->prev)
@@ -295,6 +305,7 @@ static void answer_refusal(h2_stream_t *st) {
   int n = snprintf(body, sizeof body, "%s\n", st->refuse_reason);
   qs_http_header_t h = {qs_slice_from_cstr("content-type"), qs_slice_from_cstr("text/plain; charset=utf-8")};
   size_t length = (size_t)n;
+  stop_receiving(st);
   st->state = S_ANSWERED;
   if (queue_bytes(st, body, (size_t)n, NULL, NULL, true) != 0 ||
       submit_head(st, st->refuse_status, &h, 1, &length, true) != 0) {
@@ -380,6 +391,7 @@ static void dispatch(h2_stream_t *st) {
   pub->version_major = 2;
   pub->version_minor = 0;
   st->is_head = qs_slice_eq_cstr(pub->method, "HEAD");
+  stop_receiving(st);
   st->state = S_HANDLING;
   st->handler_has = true;
   s->ops.handle(s->conn, pub);
@@ -403,7 +415,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   s->open++;
-  s->ops.streams(s->conn, s->open);
+  st->receiving = true;
+  s->receiving++;
+  s->ops.phase_changed(s->conn);
   return 0;
 }
 
@@ -513,8 +527,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
   h2_stream_t *st = nghttp2_session_get_stream_user_data(ng, id);
   if (!st || s->destroying) return 0;
   st->closed = true;
+  stop_receiving(st);
   s->open--;
-  s->ops.streams(s->conn, s->open);
+  s->ops.phase_changed(s->conn);
   if (st->handler_has) {
     if (st->on_abort) {
       st->handler_has = false;
@@ -538,6 +553,11 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
 }
 
 /* ---- The session --------------------------------------------------------- */
+
+qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *s) {
+  if (!s || s->open == 0) return QS_H2_IDLE;
+  return s->receiving ? QS_H2_RECEIVING : QS_H2_BUSY;
+}
 
 qs_h2_session_t *qs_h2_session_create(void *conn, const qs_h2_conn_ops_t *ops, const qs_http_limits_t *limits,
                                       const char *remote_addr) {

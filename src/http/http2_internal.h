@@ -50,11 +50,18 @@ typedef struct {
   void (*wake)(void *conn);
   /* Hands a complete request to the server's handler. */
   void (*handle)(void *conn, qs_http_request_t *req);
-  /* The number of open streams changed (0: the idle timeout applies). */
-  void (*streams)(void *conn, size_t open);
+  /* What the session waits for (qs_h2_session_phase) may have changed. */
+  void (*phase_changed)(void *conn);
   /* The Date header's value for now. */
   const char *(*date)(void *conn);
 } qs_h2_conn_ops_t;
+
+/* What a session waits for, which decides its connection's deadline. */
+typedef enum {
+  QS_H2_IDLE = 0,  /* no open stream */
+  QS_H2_RECEIVING, /* some stream's request (header block or body) is incomplete */
+  QS_H2_BUSY,      /* every open stream has its whole request: handled, answered or streaming */
+} qs_h2_phase_t;
 
 /* A server session for one connection: sends its SETTINGS (concurrent
  * streams, header list size from `limits`) at the next pump. `limits` and
@@ -82,6 +89,9 @@ bool qs_h2_session_finished(const qs_h2_session_t *s);
 /* The connection wrote everything queued: streams whose data all left get
  * their on_drain. `blocked` tells that some of it had to wait for the kernel. */
 void qs_h2_session_drained(qs_h2_session_t *s, bool blocked);
+
+/* What the session waits for now. */
+qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *session);
 
 /* Graceful end (server shutdown): no new streams (GOAWAY), event streams end
  * cleanly (on_close with QS_ECLOSED once their data left), requests being

@@ -157,7 +157,7 @@ void qs_http_split_target(qs_http_request_t *pub) {
   }
 }
 
-static bool is_tchar(unsigned char ch) {
+bool qs_http_is_tchar(unsigned char ch) {
   if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
   return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
@@ -167,7 +167,7 @@ bool qs_http_headers_valid(const qs_http_header_t *headers, size_t count) {
     const qs_http_header_t *h = &headers[i];
     if (!h->name.len) return false;
     for (size_t j = 0; j < h->name.len; j++)
-      if (!is_tchar((unsigned char)h->name.ptr[j])) return false;
+      if (!qs_http_is_tchar((unsigned char)h->name.ptr[j])) return false;
     for (size_t j = 0; j < h->value.len; j++) {
       unsigned char ch = (unsigned char)h->value.ptr[j];
       if (ch == '\r' || ch == '\n' || ch == '\0') return false;

@@ -144,7 +144,29 @@ static void conn_flush(qs_h1_conn_t *c);
 static void process_input(qs_h1_conn_t *c, const char *data, size_t len);
 static void maybe_finish_close(qs_http_server_t *s);
 
-/* ---- Timeouts: one FIFO per duration, so each is ordered by deadline ---- */
+/* ---- Deadlines ----------------------------------------------------------
+ *
+ * Every condition of a connection has a deadline but one: an open event
+ * stream, which heartbeats keep honest (and dispatch_timeout cuts when it
+ * stops reading). deadline_wanted() is the whole policy, and
+ * deadline_refresh() applies it: it runs on every state change
+ * (qs_h1_conn_enter), and again after every read and every flush, so a state
+ * or a protocol added later cannot be left without one. A deadline is armed
+ * when the connection enters its condition and is not pushed back while it
+ * stays there: trickling bytes does not keep a request alive. Each duration
+ * has its own FIFO, ordered by deadline, which the sweep timer walks. */
+
+static int deadline_list(uint8_t deadline) {
+  switch (deadline) {
+    case DL_REQUEST:
+      return TIMEOUT_HEADER;
+    case DL_KEEPALIVE:
+    case DL_SERVER:
+      return TIMEOUT_IDLE;
+    default:
+      return TIMEOUT_LINGER;
+  }
+}
 
 static uint64_t timeout_duration(const qs_http_server_t *s, int list) {
   switch (list) {
@@ -157,17 +179,59 @@ static uint64_t timeout_duration(const qs_http_server_t *s, int list) {
   }
 }
 
-static void timeout_clear(qs_h1_conn_t *c) {
-  if (c->timeout_list) link_remove(&c->timeout_link);
-  c->timeout_list = TIMEOUT_NONE;
+static bool tls_pending(const qs_h1_conn_t *c) { return c->tls && !qs_tls_session_established(c->tls); }
+
+static uint8_t deadline_wanted(const qs_h1_conn_t *c) {
+  if (c->state == ST_CLOSED) return DL_NONE;
+  if (c->server->closing) return DL_LINGER;
+  switch ((conn_state_t)c->state) {
+    case ST_READING:
+      /* From the accept (the TLS handshake included) to the first request's
+       * end, and from a later request's first byte to its end. */
+      if (!c->served || tls_pending(c) || input_len(c->in) ||
+          (c->parser && qs_h1_parser_in_message(c->parser)))
+        return DL_REQUEST;
+      return DL_KEEPALIVE;
+    case ST_HANDLING:
+    case ST_RESPONDING:
+    case ST_STREAM_ENDING:
+      return DL_SERVER;
+    case ST_STREAMING:
+      return DL_NONE;
+    case ST_H2:
+      switch (qs_h2_session_phase(c->h2)) {
+        case QS_H2_IDLE:
+          return DL_KEEPALIVE;
+        case QS_H2_RECEIVING:
+          return DL_REQUEST;
+        default:
+          return DL_NONE; /* its streams are event streams, or the handler's */
+      }
+    default:
+      return DL_LINGER; /* ERRORING, DRAINING */
+  }
 }
 
-static void timeout_set(qs_h1_conn_t *c, int list) {
+static void timeout_clear(qs_h1_conn_t *c) {
+  if (c->deadline) link_remove(&c->timeout_link);
+  c->deadline = DL_NONE;
+}
+
+static void deadline_refresh(qs_h1_conn_t *c) {
+  uint8_t want = deadline_wanted(c);
+  if (want == c->deadline) return;
   timeout_clear(c);
+  if (want == DL_NONE) return;
   qs_http_server_t *s = c->server;
+  int list = deadline_list(want);
   c->deadline_ms = uv_now(s->loop) + timeout_duration(s, list);
-  c->timeout_list = (uint8_t)list;
+  c->deadline = want;
   link_append(&s->timeouts[list], &c->timeout_link);
+}
+
+void qs_h1_conn_enter(qs_h1_conn_t *c, conn_state_t state) {
+  c->state = (uint8_t)state;
+  deadline_refresh(c);
 }
 
 /* ---- Output queue ------------------------------------------------------ */
@@ -641,11 +705,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
  * for the peer's EOF, so that input still in flight does not turn the close
  * into a reset that could destroy the answer before the client reads it. */
 static void start_drain(qs_h1_conn_t *c) {
-  c->state = ST_DRAINING;
   qs_h1_parser_destroy(c->parser);
   c->parser = NULL;
   drop_input(c);
-  timeout_set(c, TIMEOUT_LINGER);
+  qs_h1_conn_enter(c, ST_DRAINING);
   if (c->tls && qs_tls_session_established(c->tls)) {
     qs_tls_session_shutdown(c->tls);
     if (!tls_send_output(c, false)) return;
@@ -665,9 +728,8 @@ static void send_error(qs_h1_conn_t *c, int status, const char *reason) {
     qs_h1_request_destroy(c->req);
     c->req = NULL;
   }
-  c->state = ST_ERRORING;
   c->close_after = true;
-  timeout_set(c, TIMEOUT_LINGER);
+  qs_h1_conn_enter(c, ST_ERRORING);
   char head[256];
   int body_len = (int)strlen(reason) + 1;
   int n = snprintf(head, sizeof head,
@@ -686,8 +748,8 @@ static void dispatch(qs_h1_conn_t *c) {
   req->conn = c;
   qs_net_addr_format(&c->addr, req->remote_addr, sizeof req->remote_addr);
   c->req = req;
-  c->state = ST_HANDLING;
-  if (!c->server->closing) timeout_clear(c);
+  c->served = true;
+  qs_h1_conn_enter(c, ST_HANDLING);
   if (req->upgrade || !req->keep_alive) c->close_after = true;
   c->server->handler(&req->pub, c->server->ctx);
 }
@@ -714,17 +776,12 @@ static void process_input(qs_h1_conn_t *c, const char *data, size_t len) {
   size_t off = 0;
   while (c->state == ST_READING && off < input_len(c->in)) {
     size_t used = 0;
-    bool was_in_message = qs_h1_parser_in_message(c->parser);
     qs_h1_event_t ev = qs_h1_parser_feed(c->parser, c->in->data + off, c->in->len - off, &used);
     off += used;
-    if (!was_in_message && qs_h1_parser_in_message(c->parser)) timeout_set(c, TIMEOUT_HEADER);
-    if (ev == QS_H1_NEED_MORE) {
-      if (qs_h1_parser_in_body(c->parser)) timeout_set(c, TIMEOUT_IDLE); /* body inactivity */
-      break;
-    }
+    deadline_refresh(c); /* a request may have begun */
+    if (ev == QS_H1_NEED_MORE) break;
     if (ev == QS_H1_CONTINUE) {
       if (qs_h1_enqueue_static(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) qs_h1_conn_fail(c, QS_ENOMEM);
-      timeout_set(c, TIMEOUT_IDLE);
       continue;
     }
     if (ev == QS_H1_ERROR) {
@@ -823,6 +880,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     on_tls_input(c, buf->base, (size_t)nread);
   else
     on_input(c, buf->base, (size_t)nread);
+  deadline_refresh(c); /* whatever the input changed */
 }
 
 /* ---- HTTP/2 ------------------------------------------------------------ */
@@ -839,20 +897,14 @@ static void h2_handle(void *conn, qs_http_request_t *req) {
   c->server->handler(req, c->server->ctx);
 }
 
-/* Without streams the connection idles (keep-alive timeout); with some, it
- * is as long-lived as they are. */
-static void h2_streams(void *conn, size_t open) {
+static void h2_phase_changed(void *conn) {
   qs_h1_conn_t *c = conn;
-  if (c->server->closing || c->state != ST_H2) return;
-  if (open == 0)
-    timeout_set(c, TIMEOUT_IDLE);
-  else
-    timeout_clear(c);
+  if (c->state == ST_H2) deadline_refresh(c);
 }
 
 static const char *h2_date(void *conn) { return qs_h1_http_date(((qs_h1_conn_t *)conn)->server); }
 
-static const qs_h2_conn_ops_t h2_ops = {h2_send, h2_wake, h2_handle, h2_streams, h2_date};
+static const qs_h2_conn_ops_t h2_ops = {h2_send, h2_wake, h2_handle, h2_phase_changed, h2_date};
 
 /* The input starts with the HTTP/2 preface: the connection becomes an
  * HTTP/2 one, and what was read so far goes to its session. */
@@ -868,9 +920,8 @@ static void switch_to_h2(qs_h1_conn_t *c) {
   c->h2 = h2;
   qs_h1_parser_destroy(c->parser);
   c->parser = NULL;
-  c->state = ST_H2;
   c->preface_checked = true;
-  timeout_set(c, TIMEOUT_IDLE);
+  qs_h1_conn_enter(c, ST_H2);
   input_t *in = c->in;
   c->in = NULL;
   if (in && qs_h2_session_feed(c->h2, in->data, in->len) != 0) c->close_after = true;
@@ -905,8 +956,7 @@ static void on_conn_closed(uv_handle_t *handle) {
  * gets its abort callback, a stream its on_close. */
 void qs_h1_conn_fail(qs_h1_conn_t *c, int reason) {
   if (c->state == ST_CLOSED) return;
-  c->state = ST_CLOSED;
-  timeout_clear(c);
+  qs_h1_conn_enter(c, ST_CLOSED);
   if (link_linked(&c->dirty_link)) link_remove(&c->dirty_link);
   c->reading = false;
   qs_h1_request_t *req = c->req;
@@ -933,7 +983,6 @@ static void finish_exchange(qs_h1_conn_t *c) {
     start_drain(c);
     return;
   }
-  c->state = ST_READING;
   c->chunked = c->head_only = false;
   if (!c->parser) {
     c->parser = qs_h1_parser_create(&c->server->limits);
@@ -942,7 +991,7 @@ static void finish_exchange(qs_h1_conn_t *c) {
       return;
     }
   }
-  timeout_set(c, TIMEOUT_IDLE);
+  qs_h1_conn_enter(c, ST_READING);
   read_start(c);
   if (c->in) process_input(c, NULL, 0);
 }
@@ -956,7 +1005,7 @@ static void after_flush(qs_h1_conn_t *c) {
       start_drain(c);
       break;
     case ST_STREAM_ENDING:
-      c->state = ST_RESPONDING; /* the stream is no longer writable */
+      qs_h1_conn_enter(c, ST_RESPONDING); /* the stream is no longer writable */
       fire_stream_close(c, c->stream_reason_closed ? QS_ECLOSED : 0);
       if (c->state == ST_RESPONDING) finish_exchange(c);
       break;
@@ -981,6 +1030,7 @@ static void after_flush(qs_h1_conn_t *c) {
     default:
       break;
   }
+  deadline_refresh(c); /* whatever the flush changed */
 }
 
 /* ---- Server ------------------------------------------------------------ */
@@ -1009,7 +1059,15 @@ static void on_connection(qs_net_listener_t *listener, void *ctx) {
   if (!admit(s, c, &status)) {
     char text[QS_NET_ADDR_TEXT_MAX];
     qs_net_addr_format(&c->addr, text, sizeof text);
-    QS_LOG_WARN("connection refused status=%d remote=%s connections=%zu", status, text, s->conn_count);
+    /* The counts are the process's (every worker shares the admission), not this loop's. */
+    if (status == 429)
+      QS_LOG_WARN(
+          "connection refused status=429 remote=%s: max_connections_per_client (%zu) reached for "
+          "this address",
+          text, s->limits.max_connections_per_address);
+    else
+      QS_LOG_WARN("connection refused status=%d remote=%s: max_connections reached (open=%zu max=%zu)",
+                  status, text, qs_http_admission_count(s->admission), s->limits.max_connections);
     if (s->tls) {
       qs_h1_conn_fail(c, QS_ECLOSED); /* an answer would need a handshake first */
       return;
@@ -1023,8 +1081,7 @@ static void on_connection(qs_net_listener_t *listener, void *ctx) {
     qs_h1_conn_fail(c, QS_ENOMEM);
     return;
   }
-  c->state = ST_READING;
-  timeout_set(c, TIMEOUT_HEADER); /* with TLS, the handshake counts too */
+  qs_h1_conn_enter(c, ST_READING); /* the request deadline runs from now, TLS handshake included */
   read_start(c);
 }
 
@@ -1035,9 +1092,11 @@ static void on_sweep(uv_timer_t *timer) {
     while (link_linked(&s->timeouts[list])) {
       qs_h1_conn_t *c = CONTAINER_OF(s->timeouts[list].next, qs_h1_conn_t, timeout_link);
       if (c->deadline_ms > now) break;
+      uint8_t expired = c->deadline;
       timeout_clear(c);
-      if (c->state == ST_READING && (list == TIMEOUT_HEADER || qs_h1_parser_in_message(c->parser)))
-        send_error(c, 408, "request timeout");
+      /* A late HTTP/1.x request is told why; anything else just closes. */
+      if (expired == DL_REQUEST && c->state == ST_READING && !tls_pending(c))
+        send_error(c, 408, "request timeout (header_read_timeout)");
       else
         qs_h1_conn_fail(c, QS_ECLOSED);
     }
@@ -1167,19 +1226,19 @@ void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), voi
       case ST_STREAMING:
         c->stream_reason_closed = 1;
         qs_h1_stream_end(c);
-        timeout_set(c, TIMEOUT_LINGER);
+        deadline_refresh(c);
         break;
       case ST_STREAM_ENDING:
         c->stream_reason_closed = 1;
-        timeout_set(c, TIMEOUT_LINGER);
+        deadline_refresh(c);
         break;
       case ST_HANDLING:
       case ST_RESPONDING:
-        timeout_set(c, TIMEOUT_LINGER);
+        deadline_refresh(c);
         break;
       case ST_H2:
         qs_h2_session_shutdown(c->h2);
-        timeout_set(c, TIMEOUT_LINGER);
+        deadline_refresh(c);
         break;
       default:
         break;

@@ -26,7 +26,18 @@ typedef struct seg_slab seg_slab_t; /* a slab of pooled reference blocks (server
 typedef struct batch batch_t;       /* a write in flight (server.c) */
 typedef struct input input_t;       /* input kept for later (server.c) */
 
-enum { TIMEOUT_NONE = 0, TIMEOUT_HEADER, TIMEOUT_IDLE, TIMEOUT_LINGER, TIMEOUT_LISTS };
+/* The deadline a connection is under: every condition has one but an open
+ * event stream (server.c, deadline_wanted, says which is which). */
+typedef enum {
+  DL_NONE = 0,  /* an event stream (heartbeats and dispatch_timeout keep it honest), or closed */
+  DL_REQUEST,   /* a request is incomplete (or the TLS handshake, or an HTTP/2 stream's request) */
+  DL_KEEPALIVE, /* between requests; an HTTP/2 connection without streams */
+  DL_SERVER,    /* the handler has the request, or an answer waits for the client to read it */
+  DL_LINGER,    /* closing: the last bytes leave, the peer's EOF is awaited */
+} deadline_t;
+
+/* The timeout lists, one per duration, so each is ordered by deadline. */
+enum { TIMEOUT_HEADER = 0, TIMEOUT_IDLE, TIMEOUT_LINGER, TIMEOUT_LISTS };
 
 typedef enum {
   ST_READING = 0,
@@ -68,12 +79,13 @@ struct qs_h1_conn {
     qs_h2_session_t *h2;          /* HTTP/2 (is_h2) */
   };
   qs_net_addr_t addr;
-  uint8_t timeout_list;
+  uint8_t deadline;             /* deadline_t */
   uint8_t stream_reason_closed; /* the stream ends because of the server's shutdown */
   bool reading;
   bool close_after; /* close instead of keeping alive once the current answer is out */
   bool stream_open; /* on_close not yet called */
   bool addr_counted;
+  bool served;           /* a request was answered: between requests, the keep-alive deadline applies */
   qs_tls_session_t *tls; /* NULL for plaintext */
 };
 
@@ -118,6 +130,11 @@ struct qs_http_server {
 };
 
 /* ---- Between the files (server.c unless said otherwise) ---- */
+
+/* Moves the connection to `state` and puts it under the deadline that state
+ * calls for: every state change goes through here, so none can be left
+ * without one. */
+void qs_h1_conn_enter(qs_h1_conn_t *c, conn_state_t state);
 
 /* Queues the connection for the flush at the end of the loop iteration. */
 void qs_h1_mark_dirty(qs_h1_conn_t *c);

@@ -663,12 +663,19 @@ class SSEParser:
 
 # ---------------------------------------------------------------- subscribing
 
-def subscribe_request(hub, query, headers=(), method="GET"):
+def subscribe_request(hub, query, headers=(), method="GET", body=None):
+    """The bytes of a subscription request; `body` (str) is sent form-encoded (QUERY)."""
     target = HUB_PATH + ("?" + query if query else "")
     lines = ["%s %s HTTP/1.1" % (method, target), "Host: 127.0.0.1:%d" % hub.port, "Accept: text/event-stream",
              "Cache-Control: no-cache"]
     lines += ["%s: %s" % (k, v) for k, v in headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    payload = b""
+    if body is not None:
+        payload = body.encode("utf-8")
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            lines.append("Content-Type: application/x-www-form-urlencoded")
+        lines.append("Content-Length: %d" % len(payload))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + payload
 
 
 class SSEClient:
@@ -676,7 +683,7 @@ class SSEClient:
     head is in (and, for a 200, the initial ':' comment that shows the
     subscription is live)."""
 
-    def __init__(self, hub, query, headers=(), timeout=10, rcvbuf=None, wait_open=True):
+    def __init__(self, hub, query, headers=(), timeout=10, rcvbuf=None, wait_open=True, method="GET", body=None):
         self.hub = hub
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
@@ -685,7 +692,7 @@ class SSEClient:
         self.sock.connect(hub.addr)
         if hub.ssl_context:
             self.sock = hub.ssl_context.wrap_socket(self.sock, server_hostname="localhost")
-        self.sock.sendall(subscribe_request(hub, query, headers))
+        self.sock.sendall(subscribe_request(hub, query, headers, method, body))
         self.http = HTTPDecoder()
         self.sse = SSEParser()
         self.eof = False

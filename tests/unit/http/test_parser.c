@@ -101,10 +101,11 @@ static void byte_by_byte_gives_the_same_request(void **state) {
 static void pipelined_requests_come_one_at_a_time(void **state) {
   qs_http_limits_t l = limits();
   qs_h1_parser_t *p = qs_h1_parser_create(&l);
-  const char *two = "GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+  const char *two =
+      "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi";
   size_t rest = 0;
   assert_int_equal(feed(p, two, 4096, &rest), QS_H1_REQUEST);
-  assert_int_equal(rest, strlen("GET /a HTTP/1.1\r\n\r\n"));
+  assert_int_equal(rest, strlen("GET /a HTTP/1.1\r\nHost: h\r\n\r\n"));
   /* paused until taken */
   size_t used = 99;
   char *copy = strdup(two + rest);
@@ -127,7 +128,7 @@ static void query_method_is_recognized_even_when_split(void **state) {
   qs_http_limits_t l = limits();
   for (size_t step = 1; step <= 8; step++) {
     qs_h1_parser_t *p = qs_h1_parser_create(&l);
-    assert_int_equal(feed(p, "QUERY /q HTTP/1.1\r\nContent-Length: 7\r\n\r\nmatch=x", step, NULL),
+    assert_int_equal(feed(p, "QUERY /q HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\nmatch=x", step, NULL),
                      QS_H1_REQUEST);
     qs_h1_request_t *r = qs_h1_parser_take(p);
     assert_slice(r->pub.method, "QUERY");
@@ -140,8 +141,10 @@ static void query_method_is_recognized_even_when_split(void **state) {
 static void absolute_form_target_has_its_path(void **state) {
   qs_http_limits_t l = limits();
   qs_h1_parser_t *p = qs_h1_parser_create(&l);
-  assert_int_equal(feed(p, "GET http://hub.example/.well-known/mercure?a=1#f HTTP/1.1\r\n\r\n", 4096, NULL),
-                   QS_H1_REQUEST);
+  assert_int_equal(
+      feed(p, "GET http://hub.example/.well-known/mercure?a=1#f HTTP/1.1\r\nHost: hub.example\r\n\r\n", 4096,
+           NULL),
+      QS_H1_REQUEST);
   qs_h1_request_t *r = qs_h1_parser_take(p);
   assert_slice(r->pub.path, "/.well-known/mercure");
   assert_slice(r->pub.query, "a=1");
@@ -153,13 +156,13 @@ static void chunked_body_with_trailers(void **state) {
   qs_http_limits_t l = limits();
   qs_h1_parser_t *p = qs_h1_parser_create(&l);
   assert_int_equal(feed(p,
-                        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n",
                         3, NULL),
                    QS_H1_REQUEST);
   qs_h1_request_t *r = qs_h1_parser_take(p);
   assert_slice(r->pub.body, "abcde");
-  assert_int_equal(r->pub.header_count, 1); /* trailers are dropped */
+  assert_int_equal(r->pub.header_count, 2); /* trailers are dropped */
   qs_h1_request_destroy(r);
   qs_h1_parser_destroy(p);
 }
@@ -184,22 +187,22 @@ static void errors_get_their_status(void **state) {
   memset(target + 5, 'x', 600);
   strcpy(target + 605, " HTTP/1.1\r\n\r\n");
   assert_int_equal(error_status(target), 414);
-  assert_int_equal(error_status("POST / HTTP/1.1\r\nContent-Length: 65\r\n\r\n"), 413);
-  assert_int_equal(error_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n"
+  assert_int_equal(error_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 65\r\n\r\n"), 413);
+  assert_int_equal(error_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n"
                                 "01234567890123456789012345678901234567890123456789012345678901234\r\n"),
                    413);
   assert_int_equal(error_status("BREW / HTTP/1.1\r\n\r\n"), 501);
   assert_int_equal(error_status("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
   assert_int_equal(error_status("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"),
                    400);
-  assert_int_equal(error_status("GET / HTTP/1.1\r\nExpect: magic\r\n\r\n"), 417);
-  assert_int_equal(error_status("GET / HTTP/1.1\r\n\r\n"), 0);
+  assert_int_equal(error_status("GET / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\n\r\n"), 417);
+  assert_int_equal(error_status("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
 }
 
 static void expect_continue_pauses_before_body(void **state) {
   qs_http_limits_t l = limits();
   qs_h1_parser_t *p = qs_h1_parser_create(&l);
-  char text[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-Continue\r\n\r\nok";
+  char text[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nExpect: 100-Continue\r\n\r\nok";
   size_t used = 0, len = strlen(text);
   assert_int_equal(qs_h1_parser_feed(p, text, len, &used), QS_H1_CONTINUE);
   assert_int_equal(used, len - 2);
@@ -214,7 +217,7 @@ static void expect_continue_pauses_before_body(void **state) {
 
 static void connection_close_and_http10_are_not_kept_alive(void **state) {
   qs_http_limits_t l = limits();
-  const char *texts[] = {"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"};
+  const char *texts[] = {"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"};
   for (int i = 0; i < 2; i++) {
     qs_h1_parser_t *p = qs_h1_parser_create(&l);
     assert_int_equal(feed(p, texts[i], 4096, NULL), QS_H1_REQUEST);
@@ -222,6 +225,69 @@ static void connection_close_and_http10_are_not_kept_alive(void **state) {
     assert_false(r->keep_alive);
     qs_h1_request_destroy(r);
     qs_h1_parser_destroy(p);
+  }
+}
+
+/* Each RFC 9112 rule the parser enforces (in http1_syntax.c or on the
+ * fields), fed whole and byte by byte: a split never changes the verdict. */
+static void strict_syntax_is_enforced_however_the_bytes_arrive(void **state) {
+  static const struct {
+    const char *text;
+    int status; /* 0: a request */
+  } cases[] = {
+      {"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0},
+      {"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 0}, /* an empty line first is allowed (2.2) */
+      {"GET / HTTP/1.0\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX:\t a b \t\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\nHost: [::1]:3000\r\n\r\n", 0},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n", 0},
+      {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
+      {"GET / HTTP/1.2\r\n", 505},
+      {"GET / HTTP/3.0\r\n", 505},
+      {"GET /\r\n\r\n", 400},
+      {"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"GET /  HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},
+      {"GET / http/1.1\r\nHost: h\r\n\r\n", 400},
+      {"GET / HTTP/1.10\r\nHost: h\r\n\r\n", 400},
+      {"GARBAGE\r\n\r\n", 400},
+      {"\x16\x03\x01\x00", 400},
+      {"GET / HTTP/1.1\nHost: h\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\n\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX Y: z\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX : z\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\n: z\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\n Host: h\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400},
+      {"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX0\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\n0\r\n\r\n", 400},
+  };
+  qs_http_limits_t l = limits();
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t step = 1; step <= 4096; step = step == 1 ? 4096 : step + 1) {
+      qs_h1_parser_t *p = qs_h1_parser_create(&l);
+      qs_h1_event_t ev = feed(p, cases[i].text, step, NULL);
+      int status = ev == QS_H1_ERROR ? qs_h1_parser_status(p, NULL) : 0;
+      if (cases[i].status == 0 && ev != QS_H1_REQUEST)
+        fail_msg("case %zu (step %zu): no request (event %d, status %d)", i, step, ev, status);
+      if (status != cases[i].status)
+        fail_msg("case %zu (step %zu): status %d, expected %d", i, step, status, cases[i].status);
+      qs_h1_request_destroy(qs_h1_parser_take(p));
+      qs_h1_parser_destroy(p);
+    }
   }
 }
 
@@ -236,6 +302,7 @@ int main(void) {
       cmocka_unit_test(errors_get_their_status),
       cmocka_unit_test(expect_continue_pauses_before_body),
       cmocka_unit_test(connection_close_and_http10_are_not_kept_alive),
+      cmocka_unit_test(strict_syntax_is_enforced_however_the_bytes_arrive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
