@@ -420,7 +420,8 @@ static const qs_config_option_t options[] = {
      .offset = OFF(redis_stream),
      .default_value = "mercure",
      .metavar = "KEY",
-     .help = "Key of the Redis Stream every node shares; history_size and history_max_age trim it."},
+     .help = "Key of the Redis Stream every node shares (its id index is `KEY:ids`, its size `KEY:bytes`); "
+             "history_size, history_max_bytes and history_max_age trim it."},
     {.name = "redis_wait_replicas",
      .section = S_HISTORY,
      .type = QS_OPT_INT,

@@ -36,25 +36,65 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 
-/* KEYS[1]: the stream. ARGV[1]: most entries kept ("0": no bound; MAXLEN ~
- * keeps at least that many), ARGV[2]: most age in ms ("0": none; MINID ~
- * against Redis' clock), then the entry's field/value pairs. One script, so
- * the append and the trimming are one atomic step. Returns the entry id. */
+/* The publish script: the append, the id index and the trimming in one
+ * atomic step, so no crash or concurrent publish can see half of it.
+ *
+ * KEYS[1]: the stream; KEYS[2]: the id index, a hash from each update id to
+ * the stream entry of its earliest retained occurrence; KEYS[3]: the bytes
+ * the stream's entries hold (field names and values). ARGV[1..3]: most
+ * entries, most age in ms (against Redis' clock), most bytes ("0": no
+ * bound); then the entry's field/value pairs, the update id first (ARGV[5]).
+ *
+ * Trimming is exact and drops the index entries of what it drops; the
+ * newest entry is always kept. It removes at most TRIM_MAX entries per
+ * publish, so lowering a bound on a long stream never stalls Redis: the
+ * next publishes finish the job. Returns the new entry's id. */
+#define TRIM_MAX "1000"
 static const char PUBLISH_SCRIPT[] =
-    "local fields = {}\n"
-    "for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end\n"
-    "local id\n"
-    "if ARGV[1] ~= '0' then\n"
-    "  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))\n"
-    "else\n"
-    "  id = redis.call('XADD', KEYS[1], '*', unpack(fields))\n"
+    "local stream, index, sizes = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local max_count, max_age, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local fields, size = {}, 0\n"
+    "for i = 4, #ARGV do fields[#fields + 1] = ARGV[i]; size = size + #ARGV[i] end\n"
+    "local sid = redis.call('XADD', stream, '*', unpack(fields))\n"
+    "redis.call('HSETNX', index, ARGV[5], sid)\n"
+    "local len = redis.call('XLEN', stream)\n"
+    "local bytes\n"
+    "if len == 1 then redis.call('SET', sizes, size); bytes = size\n"
+    "else bytes = redis.call('INCRBY', sizes, size) end\n"
+    "local budget = " TRIM_MAX
+    "\n"
+    "local function drop(e)\n"
+    "  local f, n, uid = e[2], 0, nil\n"
+    "  for j = 1, #f, 2 do\n"
+    "    n = n + #f[j] + #f[j + 1]\n"
+    "    if uid == nil and f[j] == 'id' then uid = f[j + 1] end\n"
+    "  end\n"
+    "  if uid ~= nil and redis.call('HGET', index, uid) == e[1] then redis.call('HDEL', index, uid) end\n"
+    "  redis.call('XDEL', stream, e[1])\n"
+    "  bytes = redis.call('DECRBY', sizes, n)\n"
+    "  len = len - 1\n"
+    "  budget = budget - 1\n"
     "end\n"
-    "if ARGV[2] ~= '0' then\n"
+    "if max_count > 0 and len > max_count then\n"
+    "  for _, e in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', math.min(len - max_count, "
+    "budget))) do\n"
+    "    drop(e)\n"
+    "  end\n"
+    "end\n"
+    "if max_age > 0 and len > 1 and budget > 0 then\n"
     "  local t = redis.call('TIME')\n"
-    "  local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])\n"
-    "  if floor > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', floor)) end\n"
+    "  local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - max_age\n"
+    "  if floor > 0 then\n"
+    "    for _, e in ipairs(redis.call('XRANGE', stream, '-', string.format('%.0f', floor - 1), 'COUNT',\n"
+    "                                  math.min(len - 1, budget))) do\n"
+    "      drop(e)\n"
+    "    end\n"
+    "  end\n"
     "end\n"
-    "return id\n";
+    "while max_bytes > 0 and bytes > max_bytes and len > 1 and budget > 0 do\n"
+    "  drop(redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1])\n"
+    "end\n"
+    "return sid\n";
 
 typedef struct redis_store redis_store_t;
 
@@ -90,8 +130,11 @@ struct redis_store {
   qs_redis_url_t url;
   char *stream;
   qs_redis_settings_t settings; /* url and stream point nowhere: use the fields above */
+  char *index_key;              /* "<stream>:ids" */
+  char *sizes_key;              /* "<stream>:bytes" */
   char max_count[24];
   char max_age[24];
+  char max_bytes[24];
 
   pthread_t thread;
   uv_loop_t loop;
@@ -257,7 +300,7 @@ static void on_wait(redisAsyncContext *ac, void *r, void *privdata) {
 
 static void send_op(redis_store_t *rs, op_t *op) {
   qs_update_t *u = op->update;
-  size_t cap = 6 + QS_REDIS_ENTRY_FIXED_FIELDS + 2 * u->topic_count;
+  size_t cap = 9 + QS_REDIS_ENTRY_FIXED_FIELDS + 2 * u->topic_count;
   const char **argv = malloc(cap * sizeof *argv);
   size_t *lens = malloc(cap * sizeof *lens);
   char numbers[48];
@@ -269,11 +312,15 @@ static void send_op(redis_store_t *rs, op_t *op) {
   }
   argv[0] = "EVALSHA", lens[0] = 7;
   argv[1] = rs->sha, lens[1] = 40;
-  argv[2] = "1", lens[2] = 1;
+  argv[2] = "3", lens[2] = 1;
   argv[3] = rs->stream, lens[3] = strlen(rs->stream);
-  argv[4] = rs->max_count, lens[4] = strlen(rs->max_count);
-  argv[5] = rs->max_age, lens[5] = strlen(rs->max_age);
-  size_t n = 6 + qs_redis_entry_encode(u, argv + 6, lens + 6, cap - 6, numbers);
+  argv[4] = rs->index_key, lens[4] = strlen(rs->index_key);
+  argv[5] = rs->sizes_key, lens[5] = strlen(rs->sizes_key);
+  argv[6] = rs->max_count, lens[6] = strlen(rs->max_count);
+  argv[7] = rs->max_age, lens[7] = strlen(rs->max_age);
+  argv[8] = rs->max_bytes, lens[8] = strlen(rs->max_bytes);
+  /* The script reads the update id as ARGV[5]: the encoding starts with it. */
+  size_t n = 9 + qs_redis_entry_encode(u, argv + 9, lens + 9, cap - 9, numbers);
   /* hiredis formats the command into its buffer here: argv may go after. */
   int rc = redisAsyncCommandArgv(rs->cmd.ac, on_eval, op, (int)n, argv, lens);
   free(argv);
@@ -704,6 +751,8 @@ static void free_store(redis_store_t *rs) {
   pthread_mutex_destroy(&rs->mutex);
   free(rs->pairs);
   free(rs->stream);
+  free(rs->index_key);
+  free(rs->sizes_key);
   free(rs);
 }
 
@@ -765,12 +814,20 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
   rs->stream = strdup(settings->stream);
   snprintf(rs->max_count, sizeof rs->max_count, "%llu", (unsigned long long)settings->retention.max_count);
   snprintf(rs->max_age, sizeof rs->max_age, "%lld", (long long)settings->retention.max_age_ms);
+  snprintf(rs->max_bytes, sizeof rs->max_bytes, "%llu", (unsigned long long)settings->retention.max_bytes);
+  size_t stream_len = strlen(settings->stream);
+  rs->index_key = malloc(stream_len + sizeof ":ids");
+  rs->sizes_key = malloc(stream_len + sizeof ":bytes");
+  if (rs->index_key) snprintf(rs->index_key, stream_len + sizeof ":ids", "%s:ids", settings->stream);
+  if (rs->sizes_key) snprintf(rs->sizes_key, stream_len + sizeof ":bytes", "%s:bytes", settings->stream);
   strcpy(rs->last_id, "0-0");
   rs->cmd = (conn_t){.rs = rs, .role = "publish"};
   rs->rd = (conn_t){.rs = rs, .role = "read"};
   atomic_init(&rs->reason, "connecting to Redis");
-  if (!rs->stream || pthread_mutex_init(&rs->mutex, NULL) != 0) {
+  if (!rs->stream || !rs->index_key || !rs->sizes_key || pthread_mutex_init(&rs->mutex, NULL) != 0) {
     free(rs->stream);
+    free(rs->index_key);
+    free(rs->sizes_key);
     free(rs);
     return QS_ENOMEM;
   }

@@ -1,14 +1,17 @@
 /* The Redis transport: one Redis Stream is the hub-wide order shared by every
  * node (docs/cluster.md; README.md of this folder).
  *
- * A publish on any node is appended to the stream by one Lua script (XADD
- * with the count bound, then the age bound, atomically) and acknowledged once
- * Redis has replied (and, with wait_replicas, once that many replicas have
- * it). Every node reads the stream on a connection of its own (XREAD BLOCK),
- * from its start, and hands each entry, in stream order, to a memory ring of
- * its own with the next local seq: the ring serves replays and resumes (id
- * lookup in O(1)) and calls the hub's on_durable, so the publishing node
- * delivers its own updates exactly as the others do.
+ * A publish on any node is appended to the stream by one Lua script, which
+ * in the same atomic step indexes the update id (hash `<stream>:ids`, id ->
+ * stream entry of its earliest retained occurrence) and trims the stream and
+ * the index together to the retention bounds. It is acknowledged once Redis
+ * has replied (and, with wait_replicas, once that many replicas have it).
+ * Every node reads the stream on a connection of its own (XREAD BLOCK), from
+ * its start, and hands each entry, in stream order, to a memory ring of its
+ * own with the next local seq: the ring is the node's mirror of the stream
+ * and of its index (id lookup in O(1), never a scan), serves replays and
+ * resumes, and calls the hub's on_durable, so the publishing node delivers
+ * its own updates exactly as the others do.
  *
  * Both connections live on one thread of the store's own, on a libuv loop
  * through hiredis' async adapter: no Redis call ever blocks a worker. */
@@ -37,8 +40,9 @@ int qs_redis_url_parse(const char *url, qs_redis_url_t *out, const char **reason
 typedef struct {
   const char *url;    /* qs_redis_url_parse syntax; borrowed for the call */
   const char *stream; /* the stream's key ("mercure"); borrowed for the call */
-  /* Retention, enforced on the stream (count: XADD MAXLEN ~; age: XTRIM
-   * MINID ~) and, exactly, on each node's ring (count, bytes, age). */
+  /* Retention, enforced exactly on the stream and its index by the publish
+   * script (count; age against Redis' clock; bytes as the entries' field
+   * names and values) and on each node's ring (count, bytes, age). */
   qs_store_retention_t retention;
   /* Replicas that must have a publish before it is acknowledged (WAIT); 0 =
    * the primary's reply is enough. */

@@ -250,6 +250,41 @@ class RedisServer:
                 data += chunk
             return data
 
+    def call(self, *args, timeout=5.0):
+        """One command in RESP; returns the parsed reply (bytes, int, list or
+        None; an error reply raises RuntimeError)."""
+        payload = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else (b"%d" % a if isinstance(a, int) else a)
+            payload += b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(payload)
+            reader = sock.makefile("rb")
+
+            def parse():
+                line = reader.readline()
+                if not line.endswith(b"\r\n"):
+                    raise RuntimeError("redis closed the connection")
+                kind, rest = line[:1], line[1:-2]
+                if kind == b"+":
+                    return rest
+                if kind == b"-":
+                    raise RuntimeError(rest.decode())
+                if kind == b":":
+                    return int(rest)
+                if kind == b"$":
+                    n = int(rest)
+                    if n < 0:
+                        return None
+                    data = reader.read(n + 2)
+                    return data[:-2]
+                if kind == b"*":
+                    n = int(rest)
+                    return None if n < 0 else [parse() for _ in range(n)]
+                raise RuntimeError("unexpected RESP reply %r" % line)
+
+            return parse()
+
     def stop(self):
         """SIGTERM, by PID (Redis writes its files and exits)."""
         if self.proc and self.proc.poll() is None:

@@ -26,6 +26,7 @@ def auth(topics=("*",)):
 class ClusterBase(unittest.TestCase):
     nodes_count = 3
     appendonly = False
+    node_args = ()
 
     @classmethod
     def setUpClass(cls):
@@ -34,7 +35,8 @@ class ClusterBase(unittest.TestCase):
         cls.nodes = []
         try:
             for _ in range(cls.nodes_count):
-                cls.nodes.append(Hub(transport="redis", redis=cls.redis, stream=cls.stream, workers=1))
+                cls.nodes.append(Hub(cls.node_args, transport="redis", redis=cls.redis, stream=cls.stream,
+                                     workers=1))
         except Exception:
             cls.tearDownClass()
             raise
@@ -211,6 +213,68 @@ class Cluster(ClusterBase):
             self.assertIn("redis connected", r.text)
             self.assertEqual(metric(node, "quicksilver_redis_connected"), 1)
             self.assertEqual(metric(node, "quicksilver_redis_caught_up"), 1)
+
+
+class ClusterRetention(ClusterBase):
+    """history_size trims the shared stream and its id index together, in
+    the publish script; every node's mirror keeps the same window."""
+    nodes_count = 2
+    node_args = ("--history_size", "5")
+
+    def test_stream_and_index_are_trimmed_together(self):
+        topic = self.topic()
+        ids = ["urn:qs:retention:%d:%d" % (time.monotonic_ns(), i) for i in range(8)]
+        for i, uid in enumerate(ids):
+            r = publish(self.nodes[i % 2], [topic], data="r%d" % i, id=uid)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.text, uid)
+        self.assertEqual(self.redis.call("XLEN", self.stream), 5)
+        index = self.stream + ":ids"
+        self.assertEqual(self.redis.call("HLEN", index), 5)
+        entries = self.redis.call("XRANGE", self.stream, "-", "+")
+        kept = []
+        for entry_id, fields in entries:
+            pairs = dict(zip(fields[::2], fields[1::2]))
+            uid = pairs[b"id"]
+            kept.append(uid.decode())
+            # The index resolves the update id to its stream entry.
+            self.assertEqual(self.redis.call("HGET", index, uid), entry_id)
+        self.assertEqual(kept, ids[3:])
+        for gone in ids[:3]:
+            self.assertIsNone(self.redis.call("HGET", index, gone), "trimmed with the stream")
+        total = sum(len(f) for _, fields in entries for f in fields)
+        self.assertEqual(self.redis.call("GET", self.stream + ":bytes"), b"%d" % total)
+        # Every node resumes from the oldest kept id; a trimmed id is `earliest`.
+        for node in self.nodes:
+            with SSEClient(node, self.q(topic), auth() + [("Last-Event-ID", ids[3])]) as sub:
+                self.assertEqual(sub.header("Mercure-Last-Event-ID"), ids[3])
+                self.assertEqual([e.id for e in sub.wait_events(4)], ids[4:])
+            with SSEClient(node, self.q(topic), auth() + [("Last-Event-ID", ids[1])]) as sub:
+                self.assertEqual(sub.header("Mercure-Last-Event-ID"), "earliest")
+                sub.read_for(0.2)
+                self.assertEqual(sub.events, [])
+
+
+class ClusterBytesAndAge(ClusterBase):
+    """history_max_bytes and history_max_age trim the shared stream too."""
+    nodes_count = 1
+    node_args = ("--history_max_bytes", "3000", "--history_max_age", "1s")
+
+    def test_bytes_and_age_bounds(self):
+        topic = self.topic()
+        for i in range(20):
+            self.assertEqual(publish(self.nodes[0], [topic], data="%02d" % i + "x" * 300).status, 200)
+        length = self.redis.call("XLEN", self.stream)
+        self.assertLess(length, 20)
+        self.assertGreater(length, 1)
+        self.assertEqual(self.redis.call("HLEN", self.stream + ":ids"), length)
+        self.assertLessEqual(int(self.redis.call("GET", self.stream + ":bytes")), 3000)
+        time.sleep(1.2)
+        last = publish(self.nodes[0], [topic], data="after the others expired")
+        self.assertEqual(last.status, 200, last)
+        entries = self.redis.call("XRANGE", self.stream, "-", "+")
+        self.assertEqual([dict(zip(f[::2], f[1::2]))[b"id"].decode() for _, f in entries], [last.text])
+        self.assertEqual(self.redis.call("HLEN", self.stream + ":ids"), 1)
 
 
 class RedisOutage(ClusterBase):
