@@ -6,7 +6,9 @@ Publish on one node, receive on the others; private updates only where the
 token allows; resume on another node through every cursor carrier, with
 publishes in the gap and while resuming; one order on every node; and Redis
 going away: 503 with a reason, /healthz and the metrics say so, open streams
-stay open, and everything works again once Redis is back."""
+stay open, and everything works again once Redis is back; retention trims
+the stream and its id index together; kill -9 of a node under publish load
+loses nothing."""
 import os
 import sys
 import threading
@@ -275,6 +277,61 @@ class ClusterBytesAndAge(ClusterBase):
         entries = self.redis.call("XRANGE", self.stream, "-", "+")
         self.assertEqual([dict(zip(f[::2], f[1::2]))[b"id"].decode() for _, f in entries], [last.text])
         self.assertEqual(self.redis.call("HLEN", self.stream + ":ids"), 1)
+
+
+class NodeCrash(ClusterBase):
+    """kill -9 of a node under publish load: its subscribers reconnect to the
+    others and miss nothing, and a node started in its place catches up."""
+
+    def test_kill_9_a_node_under_publish_load(self):
+        topic = self.topic()
+        acknowledged = []
+        errors = []
+        stop = threading.Event()
+
+        def flood():
+            p = Publisher(self.nodes[0])
+            try:
+                for i in range(400):
+                    if stop.is_set():
+                        break
+                    acknowledged.append(p.publish([topic], data="load%d" % i))
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                p.close()
+
+        victim = SSEClient(self.nodes[2], self.q(topic), auth())
+        t = threading.Thread(target=flood)
+        t.start()
+        try:
+            got = victim.wait_events(40, timeout=20)
+            self.assertGreaterEqual(len(got), 40)
+            self.nodes[2].kill()
+            self.assertTrue(victim.wait_ended(10), "the killed node's stream did not end")
+            before = [e.id for e in victim.events]
+            # The subscriber reconnects to another node while publishes go on.
+            with SSEClient(self.nodes[1], self.q(topic), auth() + [("Last-Event-ID", before[-1])]) as again:
+                self.assertEqual(again.header("Mercure-Last-Event-ID"), before[-1])
+                t.join(60)
+                self.assertFalse(errors, errors)
+                self.assertGreater(len(acknowledged), len(before), "publishes went on after the kill")
+                again.wait_events(len(acknowledged) - len(before), timeout=20)
+                again.read_for(0.3)
+                self.assertEqual(before + [e.id for e in again.events], acknowledged, "no gap, no duplicate")
+        finally:
+            stop.set()
+            t.join(60)
+            victim.close()
+        # Every acknowledged update is in the stream, in order.
+        stream_ids = [dict(zip(f[::2], f[1::2]))[b"id"].decode()
+                      for _, f in self.redis.call("XRANGE", self.stream, "-", "+")]
+        in_topic = [i for i in stream_ids if i in set(acknowledged)]
+        self.assertEqual(in_topic, acknowledged)
+        # A node started in the dead one's place reads the stream and resumes too.
+        self.nodes[2] = Hub(transport="redis", redis=self.redis, stream=self.stream, workers=1)
+        with SSEClient(self.nodes[2], self.q(topic), auth() + [("Last-Event-ID", acknowledged[-5])]) as sub:
+            self.assertEqual([e.id for e in sub.wait_events(4)], acknowledged[-4:])
 
 
 class RedisOutage(ClusterBase):
