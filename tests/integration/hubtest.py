@@ -194,10 +194,11 @@ class RedisServer:
     `appendonly` turns on the append-only file with appendfsync always, so a
     restart (even after kill -9) keeps every acknowledged write."""
 
-    def __init__(self, appendonly=False):
+    def __init__(self, appendonly=False, args=()):
         self.dir = tempfile.mkdtemp(prefix="qs-redis-")
         self.port = free_port()
         self.appendonly = appendonly
+        self.args = list(args)
         self.proc = None
         self.start()
 
@@ -212,6 +213,7 @@ class RedisServer:
         cmd = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
                "--daemonize", "no", "--protected-mode", "no", "--logfile", os.path.join(self.dir, "redis.log")]
+        cmd += self.args
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.time() + timeout

@@ -334,6 +334,49 @@ class NodeCrash(ClusterBase):
             self.assertEqual([e.id for e in sub.wait_events(4)], acknowledged[-4:])
 
 
+class WaitReplicas(ClusterBase):
+    """redis_wait_replicas: a publish is answered 200 only once a replica has
+    it (WAIT), and 503 when no replica confirms within redis_wait_timeout."""
+    nodes_count = 1
+    node_args = ("--redis_wait_replicas", "1", "--redis_wait_timeout", "300ms")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.replica = None
+        try:
+            cls.redis.call("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+            cls.replica = RedisServer(args=("--replicaof", "127.0.0.1", str(cls.redis.port)))
+            deadline = time.time() + 20
+            while b"master_link_status:up" not in cls.replica.call("INFO", "replication"):
+                if time.time() > deadline:
+                    raise RuntimeError("the replica did not sync:\n" + cls.replica.log())
+                time.sleep(0.05)
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.replica:
+            cls.replica.close()
+        super().tearDownClass()
+
+    def test_publish_waits_for_a_replica(self):
+        topic = self.topic()
+        r = publish(self.nodes[0], [topic], data="replicated")
+        self.assertEqual(r.status, 200, r)
+        entries = self.replica.call("XRANGE", self.stream, "-", "+")
+        self.assertIn(r.text.encode(), [dict(zip(f[::2], f[1::2]))[b"id"] for _, f in entries],
+                      "acknowledged, so the replica has it")
+        self.replica.kill()
+        # The primary notices the lost replica only later; meanwhile WAIT times out.
+        r = publish(self.nodes[0], [topic], data="not replicated")
+        self.assertEqual(r.status, 503, r)
+        self.assertIn("not replicated in time", r.text)
+        self.assertGreaterEqual(metric(self.nodes[0], "quicksilver_redis_publish_failures_total"), 1)
+
+
 class RedisOutage(ClusterBase):
     """Redis with appendonly yes and appendfsync always, killed and restarted."""
     nodes_count = 2
