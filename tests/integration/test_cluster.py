@@ -338,7 +338,7 @@ class WaitReplicas(ClusterBase):
     """redis_wait_replicas: a publish is answered 200 only once a replica has
     it (WAIT), and 503 when no replica confirms within redis_wait_timeout."""
     nodes_count = 1
-    node_args = ("--redis_wait_replicas", "1", "--redis_wait_timeout", "300ms")
+    node_args = ("--redis_wait_replicas", "1", "--redis_wait_timeout", "3s")
 
     @classmethod
     def setUpClass(cls):
