@@ -8,7 +8,9 @@
 #
 # Scenarios: idle-memory fanout-1k fanout-10k fanout-15k fanout-15k-paced
 #            fanout-15k-coalesced throughput latency-25k latency-half durable
-#            matchers-urlpattern
+#            matchers-urlpattern redis-throughput
+#            (redis-*: not in the default list; they start Debian's
+#            redis-server on a free loopback port, files in a temporary folder)
 # Other processes on the machine skew every figure: each scenario prints the
 # load average before it and the CPU other processes took during it.
 # Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new
@@ -38,6 +40,34 @@ PUB_TOKEN=$("$QS" token --key "$KEY" --publish '*')
 HUB_PID=
 HUB_PORT=
 HISTORY_DIR=
+REDIS_PID=
+REDIS_DIR=
+
+stop_redis() {
+  [ -n "$REDIS_PID" ] || return 0
+  kill -TERM "$REDIS_PID" 2>/dev/null || true
+  wait "$REDIS_PID" 2>/dev/null || true
+  REDIS_PID=
+  rm -rf "$REDIS_DIR"
+  REDIS_DIR=
+}
+
+# start_redis: a redis-server of our own; sets REDIS_PORT. REDIS_ARGS adds
+# options (e.g. "--appendonly yes --appendfsync always").
+start_redis() {
+  REDIS_DIR=$(mktemp -d /tmp/qs-bench-redis.XXXXXX)
+  REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # shellcheck disable=SC2086
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --protected-mode no \
+    --logfile "$REDIS_DIR/redis.log" ${REDIS_ARGS:-} &
+  REDIS_PID=$!
+  for _ in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "bench: redis-server did not start" >&2
+  exit 1
+}
 
 stop_hub() {
   [ -n "$HUB_PID" ] || return 0
@@ -53,6 +83,7 @@ stop_hub() {
   wait "$HUB_PID" 2>/dev/null || true
   HUB_PID=
   if [ -n "$HISTORY_DIR" ]; then rm -rf "$HISTORY_DIR"; HISTORY_DIR=; fi
+  stop_redis
 }
 trap stop_hub EXIT
 
@@ -62,6 +93,9 @@ start_hub() {
   if [ "$transport" = lmdb ]; then
     HISTORY_DIR=$(mktemp -d /tmp/qs-bench-history.XXXXXX)
     extra=(--history_path "$HISTORY_DIR/quicksilver.lmdb")
+  elif [ "$transport" = redis ]; then
+    start_redis
+    extra=(--redis_url "redis://127.0.0.1:$REDIS_PORT")
   fi
   # The "listening on" line is logged at info level, so info it is (the hub
   # logs nothing per request at info).
@@ -153,6 +187,9 @@ for rep in $(seq "$REPEAT"); do
         --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     durable) # throughput with LMDB history (group commit)
       run "$s" lmdb --subscribers 10000 --topics 10000 --publishes 10000 --publishers 16 --pipeline 8 \
+        --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    redis-throughput) # publishes/s through Redis (sync: answered once Redis has it)
+      run "$s" redis --subscribers 10000 --topics 10000 --publishes 20000 --publishers 16 --pipeline 8 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
       run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 200 --publishers 4 \
