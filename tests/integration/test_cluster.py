@@ -279,6 +279,44 @@ class ClusterBytesAndAge(ClusterBase):
         self.assertEqual(self.redis.call("HLEN", self.stream + ":ids"), 1)
 
 
+class ClusterSubscriptionEvents(ClusterBase):
+    """With `subscriptions`, a subscription's events go through the stream:
+    a watcher on node 1 sees a subscription made on node 3 start and end.
+    The API lists the subscriptions of the node that answers
+    (docs/cluster.md, limits)."""
+    node_args = ("--subscriptions",)
+
+    def test_events_of_a_subscription_on_node_3_reach_a_watcher_on_node_1(self):
+        template = "/.well-known/mercure/subscriptions{/topic}{/subscriber}"
+        topic = self.topic()
+        with SSEClient(self.nodes[0], "topic=" + php_urlencode(template), auth([template])) as watcher:
+            self.assertEqual(watcher.status, 200)
+            sub = SSEClient(self.nodes[2], self.q(topic), auth([topic]))
+            self.assertEqual(sub.status, 200)
+            docs = []
+            deadline = time.time() + 10
+            while time.time() < deadline and not any(d.get("topic") == topic for d in docs):
+                e = watcher.next_event(timeout=max(0.1, deadline - time.time()))
+                if e:
+                    docs.append(e.json())
+            started = [d for d in docs if d.get("topic") == topic]
+            self.assertEqual(len(started), 1, docs)
+            self.assertIs(started[0]["active"], True)
+            listed = request(self.nodes[2], "GET", "/.well-known/mercure/subscriptions", auth([template]))
+            self.assertEqual(listed.status, 200, listed)
+            self.assertIn(started[0]["subscriber"], listed.text, "the node holding it lists it")
+            sub.close()
+            ended = None
+            deadline = time.time() + 10
+            while time.time() < deadline and ended is None:
+                e = watcher.next_event(timeout=max(0.1, deadline - time.time()))
+                if e and e.json().get("topic") == topic:
+                    ended = e.json()
+            self.assertIsNotNone(ended, "no end event on node 1")
+            self.assertIs(ended["active"], False)
+            self.assertEqual(ended["subscriber"], started[0]["subscriber"])
+
+
 class NodeCrash(ClusterBase):
     """kill -9 of a node under publish load: its subscribers reconnect to the
     others and miss nothing, and a node started in its place catches up."""
