@@ -338,7 +338,8 @@ static const qs_config_option_t options[] = {
      .offset = OFF(max_connections_per_subject),
      .default_value = "0",
      .help = "Most concurrent subscriptions of one token subject (its `iss` and `sub`), answered 429 "
-             "past it; a token without `sub` counts as its own subject. 0 means no limit."},
+             "past it; a token without `sub` counts as its own subject. 0 means no limit. Counted per "
+             "process: with `transport redis` each node counts its own."},
 
     /* History */
     {.name = "transport",
