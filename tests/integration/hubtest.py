@@ -200,7 +200,18 @@ class RedisServer:
         self.appendonly = appendonly
         self.args = list(args)
         self.proc = None
-        self.start()
+        # The free port may be taken between free_port() and Redis' bind by
+        # a test running beside this one: then another port.
+        for attempt in range(3):
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == 2 or "Address already in use" not in self.log():
+                    shutil.rmtree(self.dir, ignore_errors=True)
+                    raise
+                os.unlink(os.path.join(self.dir, "redis.log"))
+                self.port = free_port()
 
     @property
     def url(self):
