@@ -416,7 +416,8 @@ class WaitReplicas(ClusterBase):
 
 
 class RedisOutage(ClusterBase):
-    """Redis with appendonly yes and appendfsync always, killed and restarted."""
+    """Redis with appendonly yes and appendfsync always, killed (-9) and
+    restarted, idle and under publish load from every node."""
     nodes_count = 2
     appendonly = True
 
@@ -430,6 +431,7 @@ class RedisOutage(ClusterBase):
 
     def test_unreachable_redis_is_503_then_recovers(self):
         topic = self.topic()
+        failures = metric(self.nodes[0], "quicksilver_redis_publish_failures_total") or 0
         before = [publish(self.nodes[0], [topic], data="b%d" % i).text for i in range(3)]
         sub = SSEClient(self.nodes[1], self.q(topic), auth())
         try:
@@ -468,8 +470,62 @@ class RedisOutage(ClusterBase):
                 self.assertEqual(len(again.events), 3, "nothing stored that was refused")
         finally:
             self.assertEqual(fresh.stop(), 0, fresh.stderr()[-4000:])
-        self.assertEqual(metric(self.nodes[0], "quicksilver_redis_publish_failures_total") or 0, 0,
+        self.assertEqual(metric(self.nodes[0], "quicksilver_redis_publish_failures_total") or 0, failures,
                          "a publish refused at once is not a transport failure")
+
+    def test_kill_9_redis_under_publish_load_keeps_every_acknowledged_update(self):
+        topic = self.topic()
+        outcomes = []  # (status, id) of every publish, in order
+        errors = []
+        stop = threading.Event()
+
+        def flood(node, tag):
+            p = Publisher(node)
+            try:
+                i = 0
+                while not stop.is_set():
+                    uid = "urn:qs:flood:%s:%d:%d" % (tag, time.monotonic_ns(), i)
+                    status, _ = p.post([topic], data="x", id=uid)
+                    outcomes.append((status, uid))
+                    i += 1
+                    if status != 200:
+                        time.sleep(0.01)
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                p.close()
+
+        sub = SSEClient(self.nodes[1], self.q(topic), auth())
+        threads = [threading.Thread(target=flood, args=(node, "n%d" % i)) for i, node in enumerate(self.nodes)]
+        try:
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            self.redis.kill()
+            time.sleep(0.5)
+            self.redis.start()
+            for node in self.nodes:
+                self.wait_metric(node, "quicksilver_redis_connected", 1)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        self.assertFalse(errors, errors)
+        statuses = {st for st, _ in outcomes}
+        self.assertLessEqual(statuses, {200, 503}, "only stored (200) or refused (503)")
+        self.assertIn(503, statuses, "the outage was seen")
+        acknowledged = [uid for st, uid in outcomes if st == 200]
+        self.assertGreater(len(acknowledged), 10)
+        stream_ids = {dict(zip(f[::2], f[1::2]))[b"id"].decode()
+                      for _, f in self.redis.call("XRANGE", self.stream, "-", "+")}
+        missing = [uid for uid in acknowledged if uid not in stream_ids]
+        self.assertEqual(missing, [], "acknowledged (200) but not in Redis after kill -9 and restart")
+        # The subscriber's stream stayed open and got every acknowledged update.
+        sub.wait_events(len(acknowledged), timeout=20)
+        got = {e.id for e in sub.events}
+        self.assertEqual([uid for uid in acknowledged if uid not in got], [])
+        sub.close()
 
 
 if __name__ == "__main__":
