@@ -167,7 +167,7 @@ test('h2c: a cancelled stream ends its subscription; limits answer 431 and 413',
     assert.equal(await gone.opened, 200);
     assert.equal(await stays.opened, 200);
     gone.req.close(http2.constants.NGHTTP2_CANCEL);
-    await waitFor(() => /subscriber \d+ disconnected/.test(hub.log), 'the hub to see the cancel');
+    await waitFor(() => /subscription ended .*subscriber=\d+/.test(hub.log), 'the hub to see the cancel');
     const pub = legacyPublisher(hub.secret);
     assert.equal((await publishOn(session, pub, 'stays', 'still here')).status, 200);
     await waitFor(() => stays.events.length === 1, 'the remaining stream');
