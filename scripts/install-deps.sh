@@ -12,7 +12,7 @@ build_packages=(cmake ninja-build pkg-config gcc make libuv1-dev node-llhttp lib
   libjansson-dev libpcre2-dev liblmdb-dev libidn2-dev libhiredis-dev libcurl4-openssl-dev)
 # The package tests (tests/package) build, check, install and purge the .deb,
 # verify its systemd unit and render the manual page.
-test_packages=(libcmocka-dev curl openssl python3 clang-format lintian man-db systemd)
+test_packages=(libcmocka-dev curl openssl python3 clang-format lintian man-db systemd redis-server)
 deb_packages=(debhelper dpkg-dev adduser)
 
 if [ "$(uname -s)" = "Darwin" ]; then

@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "net/tls.h"
 #include "service_notify.h"
+#include "store/redis.h"
 #include "token_command.h"
 #include "version_info.h"
 
@@ -49,6 +50,15 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
                                     .max_bytes = cfg->history_max_bytes,
                                     .max_age_ms = (int64_t)cfg->history_max_age_ms};
   if (cfg->transport == QS_TRANSPORT_MEMORY) return qs_store_memory_create(&retention, on_durable, ctx, out);
+  if (cfg->transport == QS_TRANSPORT_REDIS) {
+    qs_redis_settings_t redis = {.url = cfg->redis_url,
+                                 .stream = cfg->redis_stream,
+                                 .retention = retention,
+                                 .wait_replicas = (uint32_t)cfg->redis_wait_replicas,
+                                 .wait_timeout_ms = (uint32_t)cfg->redis_wait_timeout_ms,
+                                 .start_timeout_ms = 5000};
+    return qs_store_redis_create(&redis, on_durable, ctx, out);
+  }
   qs_store_group_commit_t group = {.flush_interval_ms = (uint32_t)cfg->commit_interval_ms,
                                    .max_batch = (uint32_t)cfg->commit_max_updates};
   qs_store_durability_t durability =
@@ -282,8 +292,12 @@ static int serve(qs_config_t *cfg) {
   qs_hub_t *hub = NULL;
   int rc = qs_hub_create(&settings, open_store, cfg, &hub);
   if (rc) {
-    QS_LOG_ERROR("cannot open the history (%s at %s): %s",
-                 cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory", cfg->history_path, qs_strerror(rc));
+    if (cfg->transport == QS_TRANSPORT_REDIS)
+      QS_LOG_ERROR("cannot start the redis transport (stream %s): %s", cfg->redis_stream, qs_strerror(rc));
+    else
+      QS_LOG_ERROR("cannot open the history (%s at %s): %s",
+                   cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory", cfg->history_path,
+                   qs_strerror(rc));
     qs_subscriptions_destroy(subscriptions);
     return 1;
   }
@@ -291,7 +305,9 @@ static int serve(qs_config_t *cfg) {
   qs_store_stats_t history;
   qs_store_stats(qs_hub_store(hub), &history);
   qs_uuid_v7_floor(history.last_created_ms);
-  if (subscriptions) {
+  /* With a shared transport the subscriptions of the history may be other
+   * nodes' live ones: ending them is not this node's call (docs/cluster.md). */
+  if (subscriptions && cfg->transport != QS_TRANSPORT_REDIS) {
     /* Subscriptions a previous run left active end now (subscriptions.h). */
     size_t ended = 0;
     rc = qs_subscriptions_recover(subscriptions, hub, &ended);

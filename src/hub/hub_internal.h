@@ -177,6 +177,10 @@ typedef struct {
   qs_update_t *update; /* one reference, owned by the entry */
   qs_publish_rec_t *rec;
   int status;
+  /* Dispatched to this shard's subscribers. False for an answer alone: a
+   * failed update, or the acknowledgement of an ordering transport, whose
+   * update arrives (as every node's) through on_durable. */
+  bool deliver;
 } qs_inbox_entry_t;
 
 struct qs_hub_shard {
@@ -225,6 +229,7 @@ struct qs_hub_shard {
 struct qs_hub {
   qs_hub_settings_t settings;
   qs_store_t *store;
+  bool store_orders;         /* the store orders updates itself (qs_store_orders): no sequencer */
   pthread_mutex_t seq_mutex; /* the sequencer: assigns seq and appends, one at a time */
   uint64_t last_seq;         /* last seq assigned (under seq_mutex) */
   pthread_mutex_t fanout_mutex;
@@ -261,5 +266,8 @@ void qs_hub_shard_tick(qs_hub_shard_t *shard);
 
 /* The hub's on_durable (store callback). */
 void qs_hub_on_durable(void *ctx, qs_update_t *update, int status);
+
+/* The hub's on_published for an ordering store (ctx: the publish record). */
+void qs_hub_on_ordered(void *ctx, qs_update_t *update, int status);
 
 #endif
