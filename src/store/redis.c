@@ -1,13 +1,13 @@
 /* The Redis transport (redis.h): publishes through one Lua script, every
  * node reading the stream on its own connection, a memory ring per node for
  * replays. Everything Redis happens on the store's thread, on a libuv loop of
- * its own through hiredis' async adapter.
+ * its own, through hiredis' asynchronous API and the adapter of
+ * redis_libuv.h.
  *
  * Threads. Workers call redis_publish, which queues the publish under
  * `mutex` and wakes the store's thread; every other field below the mutex's
  * is used on the store's thread only, except the atomics of the transport
  * state. The ring is thread-safe (memory.c). */
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "store/redis.h"
 #include "store/redis_internal.h"
+#include "store/redis_libuv.h"
 
 /* Entries per XREAD, and how long one blocks waiting for new ones. */
 #define READ_COUNT 512
@@ -30,8 +31,8 @@
  * what the command itself may take) is considered dead and dropped. */
 #define STALL_MS 5000
 #define TICK_MS 250
-/* hiredis' libuv adapter drops the poll error of a refused connect, so a
- * connection attempt that has not completed in time is abandoned here. */
+/* A connection attempt that has not completed in time is abandoned (a host
+ * that drops the SYN answers nothing; a refused connect fails at once). */
 #define CONNECT_TIMEOUT_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -590,7 +591,7 @@ static void conn_start(conn_t *c) {
     return;
   }
   ac->data = c;
-  if (redisLibuvAttach(ac, &rs->loop) != REDIS_OK) {
+  if (qs_redis_libuv_attach(ac, &rs->loop) < 0) {
     conn_lost(c, "cannot attach to the event loop");
     redisAsyncFree(ac);
     return;

@@ -14,7 +14,8 @@
  * its own updates exactly as the others do.
  *
  * Both connections live on one thread of the store's own, on a libuv loop
- * through hiredis' async adapter: no Redis call ever blocks a worker. */
+ * through hiredis' asynchronous API (redis_libuv.h): no Redis call ever
+ * blocks a worker. */
 #ifndef QS_STORE_REDIS_H
 #define QS_STORE_REDIS_H
 
