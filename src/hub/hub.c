@@ -94,7 +94,8 @@ static void inbox_push(qs_hub_shard_t *shard, qs_update_t *update, qs_publish_re
     shard->inbox_cap = cap;
   }
   bool was_empty = shard->inbox_len == 0;
-  shard->inbox[shard->inbox_len++] = (qs_inbox_entry_t){qs_update_retain(update), rec, status, deliver};
+  shard->inbox[shard->inbox_len++] =
+      (qs_inbox_entry_t){update ? qs_update_retain(update) : NULL, rec, status, deliver};
   pthread_mutex_unlock(&shard->inbox_mutex);
   if (was_empty) uv_async_send(&shard->async);
 }
@@ -139,6 +140,34 @@ void qs_hub_on_ordered(void *ctx, qs_update_t *update, int status) {
   pthread_mutex_lock(&hub->fanout_mutex);
   inbox_push(rec->shard, update, rec, status, false);
   pthread_mutex_unlock(&hub->fanout_mutex);
+}
+
+/* The transport's answer about an awaited cursor: to its shard's loop, after
+ * every update the transport reported before it (the inbox keeps the order). */
+static void on_awaited(void *ctx, int status) {
+  qs_publish_rec_t *rec = ctx;
+  qs_hub_t *hub = rec->shard->hub;
+  pthread_mutex_lock(&hub->fanout_mutex);
+  inbox_push(rec->shard, NULL, rec, status, false);
+  pthread_mutex_unlock(&hub->fanout_mutex);
+}
+
+int qs_hub_await_cursor(qs_hub_shard_t *shard, qs_slice_t last_event_id, qs_hub_on_cursor_fn on_ready,
+                        void *ctx, bool *pending) {
+  *pending = false;
+  if (shard->closing) return QS_ECLOSED;
+  if (!shard->hub->store_orders || !on_ready) return 0;
+  qs_publish_rec_t *rec = malloc(sizeof *rec);
+  if (!rec) return QS_ENOMEM;
+  *rec = (qs_publish_rec_t){.shard = shard, .on_cursor = on_ready, .ctx = ctx};
+  /* Counted first, as a publish: the answer may reach the inbox at once. */
+  shard->pending_publishes++;
+  int rc = qs_store_await_id(shard->hub->store, last_event_id, on_awaited, rec, pending);
+  if (rc < 0 || !*pending) {
+    shard->pending_publishes--;
+    free(rec);
+  }
+  return rc;
 }
 
 /* Publishing through an ordering store: it decides the order, the hub only
@@ -233,7 +262,10 @@ static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size
      * answered first, so the size of the fan-out never delays its 200. */
     if (e->rec) {
       shard->pending_publishes--;
-      e->rec->on_published(e->rec->ctx, e->update, e->status);
+      if (e->rec->on_cursor)
+        e->rec->on_cursor(e->rec->ctx, e->status);
+      else
+        e->rec->on_published(e->rec->ctx, e->update, e->status);
       free(e->rec);
     }
     if (e->deliver) {

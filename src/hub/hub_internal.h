@@ -162,12 +162,14 @@ void qs_hub_shard_resume_replays(qs_hub_shard_t *shard);
 
 /* ---- Shards and the hub ---- */
 
-/* A publish waiting for its update to be durable. */
+/* A publish waiting for its update to be durable, or (on_cursor set) a
+ * resume waiting for the transport (qs_hub_await_cursor). */
 typedef struct qs_publish_rec {
   struct qs_publish_rec *next;
   uint64_t seq;
   qs_hub_shard_t *shard;
   qs_hub_on_published_fn on_published;
+  qs_hub_on_cursor_fn on_cursor;
   void *ctx;
 } qs_publish_rec_t;
 
@@ -205,7 +207,7 @@ struct qs_hub_shard {
   uint32_t all_cap;
   qs_subscriber_t *reap;    /* subscribers to take out of the index and/or free (via reap_next) */
   size_t sub_count;         /* allocated subscribers (not yet freed) */
-  size_t pending_publishes; /* publishes from this shard not yet answered */
+  size_t pending_publishes; /* publishes (and awaited cursors) from this shard not yet answered */
   uint64_t deliveries;      /* not yet added to the hub's counter */
   uint64_t now_ms;          /* loop time of the current callback */
   qs_subscriber_t **resume; /* catching-up subscribers to continue at the next async */

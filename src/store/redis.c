@@ -36,6 +36,9 @@
 #define CONNECT_TIMEOUT_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+/* How long a resume waits for this node to read up to the update it names
+ * (published on another node, in the shared order already). */
+#define AWAIT_MS 5000
 
 /* The publish script: the append, the id index and the trimming in one
  * atomic step, so no crash or concurrent publish can see half of it.
@@ -111,6 +114,18 @@ typedef struct op {
   int status;
 } op_t;
 
+/* A resume whose id this node's ring does not know (yet): its entry in the
+ * shared order is asked from the id index, then awaited from the reader. */
+typedef struct lookup {
+  struct lookup *next;
+  qs_store_on_awaited_fn done;
+  void *done_ctx;
+  uint64_t since_ms;
+  qs_redis_stream_id_t sid; /* its entry, once the index answered */
+  size_t id_len;
+  char id[]; /* the update id */
+} lookup_t;
+
 typedef struct {
   redis_store_t *rs;
   const char *role; /* "publish" or "read", for logs */
@@ -142,10 +157,11 @@ struct redis_store {
   uv_async_t wake;
   uv_timer_t tick;
 
-  pthread_mutex_t mutex; /* guards queue, stopping and the start handshake */
+  pthread_mutex_t mutex; /* guards queue, lookups, stopping and the start handshake */
   pthread_cond_t started_cond;
   op_t *queue;
   op_t *queue_tail;
+  lookup_t *lookups; /* asked by workers, not yet sent */
   bool stopping;
   bool started; /* first catch-up done (or given up waiting) */
 
@@ -159,6 +175,8 @@ struct redis_store {
    * (oldest first, which is stream order). */
   op_t *stored;
   op_t *stored_tail;
+  /* Resumes whose entry is beyond what this node has read (any order). */
+  lookup_t *awaiting;
   char last_id[48]; /* the last entry read ("0-0": none yet) */
   qs_redis_stream_id_t last_sid;
   uint64_t next_seq;
@@ -374,6 +392,101 @@ static int redis_publish(qs_store_t *store, qs_update_t *update, qs_store_on_pub
   return 0;
 }
 
+/* ---- Resumes from an id this node has not read yet ---- */
+
+static void lookup_done(lookup_t *l, int status) {
+  l->done(l->done_ctx, status);
+  free(l);
+}
+
+/* Answers the awaited resumes whose entry this node has read, and with
+ * `status` < 0 all of them (shutting down), or with `now` set those waiting
+ * longer than AWAIT_MS. */
+static void release_awaiting(redis_store_t *rs, int status, uint64_t now) {
+  lookup_t **p = &rs->awaiting;
+  while (*p) {
+    lookup_t *l = *p;
+    int answer = 1;
+    if (sid_le(l->sid, rs->last_sid)) {
+      answer = 0;
+    } else if (status < 0) {
+      answer = status;
+    } else if (now && now - l->since_ms > AWAIT_MS) {
+      QS_LOG_WARN(
+          "redis: a resume from update %.*s waited %d ms for this node to read its entry; served "
+          "with what this node has",
+          (int)l->id_len, l->id, AWAIT_MS);
+      answer = QS_EUNAVAILABLE;
+    }
+    if (answer > 0) {
+      p = &l->next;
+      continue;
+    }
+    *p = l->next;
+    lookup_done(l, answer);
+  }
+}
+
+/* The id index answered (HGET): the entry, nil, or nothing (connection lost). */
+static void on_lookup(redisAsyncContext *ac, void *r, void *privdata) {
+  redis_store_t *rs = ((conn_t *)ac->data)->rs;
+  lookup_t *l = privdata;
+  redisReply *reply = r;
+  if (!reply) {
+    lookup_done(l, QS_EUNAVAILABLE);
+  } else if (reply->type == REDIS_REPLY_NIL) {
+    lookup_done(l, QS_ENOTFOUND);
+  } else if (reply->type != REDIS_REPLY_STRING ||
+             !qs_redis_stream_id_parse(qs_slice(reply->str, reply->len), &l->sid)) {
+    QS_LOG_ERROR("redis: the id index %s gave no entry for a resume: %s", rs->index_key,
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+    lookup_done(l, QS_EUNAVAILABLE);
+  } else if (sid_le(l->sid, rs->last_sid)) {
+    lookup_done(l, 0); /* read already: the ring decides (it may have dropped it since) */
+  } else {
+    l->since_ms = uv_now(&rs->loop);
+    l->next = rs->awaiting;
+    rs->awaiting = l;
+  }
+}
+
+static void send_lookup(redis_store_t *rs, lookup_t *l) {
+  if (!rs->cmd.ready ||
+      redisAsyncCommand(rs->cmd.ac, on_lookup, l, "HGET %s %b", rs->index_key, l->id, l->id_len) != REDIS_OK)
+    lookup_done(l, QS_EUNAVAILABLE);
+}
+
+static bool replay_nothing(void *ctx, qs_update_t *update) {
+  (void)ctx, (void)update;
+  return false;
+}
+
+static int redis_await_id(qs_store_t *store, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx,
+                          bool *pending) {
+  redis_store_t *rs = (redis_store_t *)store;
+  *pending = false;
+  if (id.len == 0 || qs_slice_eq_cstr(id, "earliest")) return 0;
+  /* Known here: the ring serves the resume (up to seq 0: nothing is replayed). */
+  if (qs_store_replay(rs->ring, id, 0, replay_nothing, NULL) != QS_ENOTFOUND) return 0;
+  if (!atomic_load_explicit(&rs->connected, memory_order_acquire)) return 0;
+  lookup_t *l = malloc(sizeof *l + id.len);
+  if (!l) return QS_ENOMEM;
+  *l = (lookup_t){.done = done, .done_ctx = ctx, .id_len = id.len};
+  memcpy(l->id, id.ptr, id.len);
+  pthread_mutex_lock(&rs->mutex);
+  if (rs->stopping) {
+    pthread_mutex_unlock(&rs->mutex);
+    free(l);
+    return QS_ECLOSED;
+  }
+  l->next = rs->lookups;
+  rs->lookups = l;
+  pthread_mutex_unlock(&rs->mutex);
+  uv_async_send(&rs->wake);
+  *pending = true;
+  return 0;
+}
+
 /* ---- Reading the stream ---- */
 
 static void signal_started(redis_store_t *rs) {
@@ -459,6 +572,7 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
     }
   }
   release_stored(rs, false, 0);
+  release_awaiting(rs, 0, 0);
   if (taken < READ_COUNT) {
     atomic_store(&rs->caught_up, true);
     signal_started(rs);
@@ -656,6 +770,7 @@ static void on_tick(uv_timer_t *t) {
       conn_drop(c, "no answer to the handshake in time");
   }
   release_stored(rs, false, now);
+  release_awaiting(rs, 0, now);
   /* Lag: how far the head of the stream is ahead of what this node read. */
   if (rs->cmd.ready && ++rs->ticks % (1000 / TICK_MS) == 0)
     redisAsyncCommand(rs->cmd.ac, on_head, NULL, "XREVRANGE %s + - COUNT 1", rs->stream);
@@ -669,6 +784,7 @@ static void shut_down(redis_store_t *rs) {
   if (rs->cmd.ac) conn_drop(&rs->cmd, "shutting down");
   if (rs->rd.ac) conn_drop(&rs->rd, "shutting down");
   release_stored(rs, true, 0);
+  release_awaiting(rs, QS_ECLOSED, 0);
   uv_close((uv_handle_t *)&rs->wake, on_handle_closed);
   uv_close((uv_handle_t *)&rs->tick, on_handle_closed);
   uv_close((uv_handle_t *)&rs->cmd.retry, on_handle_closed);
@@ -680,8 +796,19 @@ static void on_wake(uv_async_t *a) {
   pthread_mutex_lock(&rs->mutex);
   op_t *ops = rs->queue;
   rs->queue = rs->queue_tail = NULL;
+  lookup_t *lookups = rs->lookups;
+  rs->lookups = NULL;
   bool stopping = rs->stopping;
   pthread_mutex_unlock(&rs->mutex);
+  while (lookups) {
+    lookup_t *l = lookups;
+    lookups = l->next;
+    l->next = NULL;
+    if (stopping)
+      lookup_done(l, QS_ECLOSED);
+    else
+      send_lookup(rs, l);
+  }
   while (ops) {
     op_t *op = ops;
     ops = op->next;
@@ -779,6 +906,7 @@ static const qs_store_vtable_t redis_vtable = {
     .stats = redis_stats,
     .publish = redis_publish,
     .transport = redis_transport,
+    .await_id = redis_await_id,
 };
 
 /* A stream key is any Redis key; we keep it printable for logs and tools. */

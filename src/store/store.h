@@ -41,6 +41,14 @@ typedef bool (*qs_store_each_fn)(void *ctx, qs_update_t *update);
  * itself reaches on_durable separately, as every other update does. */
 typedef void (*qs_store_on_published_fn)(void *ctx, qs_update_t *update, int status);
 
+/* Called once per qs_store_await_id that returned with *pending set, from
+ * any thread: status 0 once this node has read the shared order up to the
+ * awaited update (a replay from its id now finds it), QS_ENOTFOUND when the
+ * shared order does not know the id either (unknown or trimmed),
+ * QS_EUNAVAILABLE when the transport could not tell or this node did not read
+ * up to it in time, QS_ECLOSED when the store is being destroyed. */
+typedef void (*qs_store_on_awaited_fn)(void *ctx, int status);
+
 /* The state of a transport shared by several nodes (all 0 for local ones). */
 typedef struct {
   bool shared;         /* the back end is a shared transport (the fields below mean something) */
@@ -123,6 +131,17 @@ typedef struct {
   int (*publish)(qs_store_t *store, qs_update_t *update, qs_store_on_published_fn done, void *done_ctx);
   /* Optional: fills *out with the transport's state (thread-safe). */
   void (*transport)(qs_store_t *store, qs_store_transport_t *out);
+  /* Ordering back ends (optional): a resume from `last_event_id` (borrowed
+   * for the call) is about to be served on this node. When this node's copy
+   * of the order knows the id already, or the id is empty or "earliest",
+   * sets *pending to false (done is not called). Otherwise it asks the shared
+   * order's id index, sets *pending to true and calls done once: the id may
+   * name an update published on another node that this node has not read
+   * yet. Returns 0, or an error without calling done (QS_ENOMEM, QS_ECLOSED);
+   * with the transport unreachable it returns 0 with *pending false (the
+   * resume goes on with what this node has). Thread-safe. */
+  int (*await_id)(qs_store_t *store, qs_slice_t last_event_id, qs_store_on_awaited_fn done, void *ctx,
+                  bool *pending);
 } qs_store_vtable_t;
 
 /* Every back end's object starts with this header. */
@@ -161,6 +180,12 @@ static inline int qs_store_publish(qs_store_t *s, qs_update_t *u, qs_store_on_pu
 static inline void qs_store_transport(qs_store_t *s, qs_store_transport_t *out) {
   *out = (qs_store_transport_t){0};
   if (s->vtable->transport) s->vtable->transport(s, out);
+}
+/* See the vtable's await_id; *pending false for a back end without it. */
+static inline int qs_store_await_id(qs_store_t *s, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx,
+                                    bool *pending) {
+  *pending = false;
+  return s->vtable->await_id ? s->vtable->await_id(s, id, done, ctx, pending) : 0;
 }
 /* Fills *out with the store's counters (zeros when the back end has none). */
 static inline void qs_store_stats(qs_store_t *s, qs_store_stats_t *out) {

@@ -10,10 +10,12 @@ stay open, and everything works again once Redis is back; retention trims
 the stream and its id index together; kill -9 of a node under publish load
 loses nothing."""
 import os
+import re
 import signal
 import sys
 import threading
 import time
+import types
 import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -278,6 +280,79 @@ class ClusterBytesAndAge(ClusterBase):
         entries = self.redis.call("XRANGE", self.stream, "-", "+")
         self.assertEqual([dict(zip(f[::2], f[1::2]))[b"id"].decode() for _, f in entries], [last.text])
         self.assertEqual(self.redis.call("HLEN", self.stream + ":ids"), 1)
+
+
+class LaggingNode(ClusterBase):
+    """A subscriber that saw an update on node 1 and reconnects to node 2
+    before node 2 has read it: node 2 finds the id in the stream's index in
+    Redis and serves the resume once its reader has reached the entry (no
+    `earliest`, no gap, no duplicate). Node 2 is made to lag by a Redis ACL
+    user of its own whose XREAD is revoked for the time of the test."""
+    nodes_count = 0
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.redis.call("ACL", "SETUSER", "lagging", "on", ">lagging-node-password", "~*", "&*", "+@all")
+            cls.nodes.append(Hub(transport="redis", redis=cls.redis, stream=cls.stream, workers=1))
+            user_url = types.SimpleNamespace(url="redis://lagging:lagging-node-password@127.0.0.1:%d" % cls.redis.port)
+            cls.nodes.append(Hub(transport="redis", redis=user_url, stream=cls.stream, workers=1))
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    def hget_calls(self):
+        stats = self.redis.call("INFO", "commandstats").decode()
+        m = re.search(r"^cmdstat_hget:calls=(\d+)", stats, re.M)
+        return int(m.group(1)) if m else 0
+
+    def wait_until(self, what, cond, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                self.fail("timed out waiting for " + what)
+            time.sleep(0.02)
+
+    def test_resume_on_a_node_that_has_not_read_the_id_yet(self):
+        topic = self.topic()
+        node1, node2 = self.nodes
+        warm = publish(node1, [topic], data="warm")
+        self.assertEqual(warm.status, 200, warm)
+        with SSEClient(node2, self.q(topic), auth() + [("Last-Event-ID", "earliest")]) as seen:
+            self.assertEqual([e.id for e in seen.wait_events(1)], [warm.text], "node 2 reads the stream")
+        try:
+            # Node 2's reader stops: XREAD refused (NOPERM), its connections cut.
+            self.redis.call("ACL", "SETUSER", "lagging", "-xread")
+            self.redis.call("CLIENT", "KILL", "USER", "lagging")
+            self.wait_until("node 2's publish connection back",
+                            lambda: metric(node2, "quicksilver_redis_connected") == 1)
+            ids = []
+            for i in range(3):
+                r = publish(node1, [topic], data="b%d" % i)
+                self.assertEqual(r.status, 200, r)
+                ids.append(r.text)
+            hgets = self.hget_calls()
+            sub = SSEClient(node2, self.q(topic), auth() + [("Last-Event-ID", ids[0])], wait_open=False)
+            # Node 2 does not know ids[0]: it asks the index in Redis...
+            self.wait_until("node 2 to look the id up in Redis", lambda: self.hget_calls() > hgets)
+            self.assertIsNone(sub.http.status, "answered before node 2 read the id")
+        finally:
+            # ...and once its reader may go on, it serves the resume.
+            self.redis.call("ACL", "SETUSER", "lagging", "+xread")
+        with sub:
+            got = sub.wait_events(2, timeout=20)
+            self.assertEqual(sub.status, 200)
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), ids[0])
+            self.assertEqual([e.id for e in got], ids[1:])
+            live = publish(node1, [topic], data="live")
+            self.assertEqual(live.status, 200, live)
+            sub.wait_id(live.text)
+            sub.read_for(0.2)
+            self.assertEqual([e.id for e in sub.events], ids[1:] + [live.text], "no gap, no duplicate")
+        # An id the stream does not know is still `earliest`, at once.
+        with SSEClient(node2, self.q(topic), auth() + [("Last-Event-ID", "urn:qs:never-published")]) as sub:
+            self.assertEqual(sub.header("Mercure-Last-Event-ID"), "earliest")
 
 
 class ClusterSubscriptionEvents(ClusterBase):
