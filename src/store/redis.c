@@ -4,8 +4,8 @@
  * its own, through hiredis' asynchronous API and the adapter of
  * redis_libuv.h.
  *
- * Threads. Workers call redis_publish, which queues the publish under
- * `mutex` and wakes the store's thread; every other field below the mutex's
+ * Threads. Workers call redis_publish and redis_await_id, which queue the
+ * publish or the id lookup under `mutex` and wake the store's thread; every other field below the mutex's
  * is used on the store's thread only, except the atomics of the transport
  * state. The ring is thread-safe (memory.c). */
 #include <hiredis/async.h>

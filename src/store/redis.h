@@ -11,7 +11,10 @@
  * own with the next local seq: the ring is the node's mirror of the stream
  * and of its index (id lookup in O(1), never a scan), serves replays and
  * resumes, and calls the hub's on_durable, so the publishing node delivers
- * its own updates exactly as the others do.
+ * its own updates exactly as the others do. A resume from an id the ring
+ * does not know yet (published on a node ahead of this one) is looked up in
+ * `<stream>:ids` and waits until the reader has reached its entry (the
+ * vtable's await_id).
  *
  * Both connections live on one thread of the store's own, on a libuv loop
  * through hiredis' asynchronous API (redis_libuv.h): no Redis call ever
