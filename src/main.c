@@ -288,6 +288,8 @@ static int serve(qs_config_t *cfg) {
     }
     settings.on_subscription = qs_subscriptions_on_subscription;
     settings.on_subscription_ctx = subscriptions;
+    /* Several nodes: the API lists every node's subscriptions. */
+    if (cfg->transport == QS_TRANSPORT_REDIS) qs_subscriptions_share(subscriptions);
   }
   qs_hub_t *hub = NULL;
   int rc = qs_hub_create(&settings, open_store, cfg, &hub);
@@ -306,7 +308,12 @@ static int serve(qs_config_t *cfg) {
   qs_store_stats(qs_hub_store(hub), &history);
   qs_uuid_v7_floor(history.last_created_ms);
   /* With a shared transport the subscriptions of the history may be other
-   * nodes' live ones: ending them is not this node's call (docs/cluster.md). */
+   * nodes' live ones: those of a gone node are ended by the node that sees
+   * its heartbeat stop (docs/cluster.md). */
+  if (subscriptions && cfg->transport == QS_TRANSPORT_REDIS &&
+      (rc = qs_subscriptions_watch_nodes(subscriptions, hub)) != 0)
+    QS_LOG_ERROR("subscriptions: no node heartbeat: %s", qs_strerror(rc));
+  rc = 0;
   if (subscriptions && cfg->transport != QS_TRANSPORT_REDIS) {
     /* Subscriptions a previous run left active end now (subscriptions.h). */
     size_t ended = 0;

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "hub/hub_internal.h"
+#include "hub/subscriptions.h"
 
 /* ---- The hub ---- */
 
@@ -102,6 +103,9 @@ static void inbox_push(qs_hub_shard_t *shard, qs_update_t *update, qs_publish_re
 
 void qs_hub_on_durable(void *ctx, qs_update_t *update, int status) {
   qs_hub_t *hub = ctx;
+  /* Every node's subscriptions, from the shared order (before the fan-out:
+   * the API's cursor never runs ahead of what it lists). */
+  if (status == 0) qs_subscriptions_observe(qs_subscriptions_of(hub), update);
   pthread_mutex_lock(&hub->fanout_mutex);
   /* The store reports appends in seq order, so the oldest pending publish is
    * this one. An ordering store reports every node's updates here and

@@ -39,6 +39,24 @@
 /* How long a resume waits for this node to read up to the update it names
  * (published on another node, in the shared order already). */
 #define AWAIT_MS 5000
+/* Node heartbeats (watch_nodes): sent this often; a node silent for
+ * NODE_TTL_MS is gone. */
+#define HEARTBEAT_MS 2000
+#define NODE_TTL_MS 10000
+#define NODE_NAME_MAX 32
+
+/* The heartbeat: KEYS[1] is the sorted set of nodes by their last heartbeat
+ * (Redis' clock, ms); ARGV[1] this node, ARGV[2] NODE_TTL_MS. Records this
+ * node's heartbeat, removes the nodes silent for longer and returns them:
+ * the script is atomic, so each gone node is returned to one caller only. */
+static const char HEARTBEAT_SCRIPT[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+    "local floor = '(' .. string.format('%.0f', now - tonumber(ARGV[2]))\n"
+    "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', floor)\n"
+    "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', floor) end\n"
+    "return gone\n";
 
 /* The publish script: the append, the id index and the trimming in one
  * atomic step, so no crash or concurrent publish can see half of it.
@@ -161,7 +179,12 @@ struct redis_store {
   pthread_cond_t started_cond;
   op_t *queue;
   op_t *queue_tail;
-  lookup_t *lookups; /* asked by workers, not yet sent */
+  lookup_t *lookups;            /* asked by workers, not yet sent */
+  char node[NODE_NAME_MAX + 1]; /* watch_nodes: this node's name ("" until then) */
+  bool heartbeat_now;           /* watch_nodes was called: the first heartbeat is due */
+  qs_store_on_node_gone_fn on_node_gone;
+  void *on_node_gone_ctx;
+  char *nodes_key; /* "<stream>:nodes" */
   bool stopping;
   bool started; /* first catch-up done (or given up waiting) */
 
@@ -199,6 +222,7 @@ struct redis_store {
 
 static void conn_start(conn_t *c);
 static void send_read(redis_store_t *rs);
+static void send_heartbeat(redis_store_t *rs);
 
 /* ---- Publishes ---- */
 
@@ -690,6 +714,7 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata) {
     QS_LOG_INFO("redis: publish connection restored");
   }
   c->ever_ready = true;
+  send_heartbeat(rs);
   atomic_store(&rs->reason, "");
   atomic_store_explicit(&rs->connected, true, memory_order_release);
 }
@@ -753,6 +778,46 @@ static void on_head(redisAsyncContext *ac, void *r, void *privdata) {
   atomic_store_explicit(&rs->lag_ms, lag, memory_order_relaxed);
 }
 
+/* The heartbeat's reply: the nodes this call found gone. */
+static void on_heartbeat(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  redis_store_t *rs = ((conn_t *)ac->data)->rs;
+  redisReply *reply = r;
+  if (!reply) return;
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    QS_LOG_ERROR("redis: node heartbeat failed: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+    return;
+  }
+  pthread_mutex_lock(&rs->mutex);
+  qs_store_on_node_gone_fn on_gone = rs->on_node_gone;
+  void *ctx = rs->on_node_gone_ctx;
+  pthread_mutex_unlock(&rs->mutex);
+  for (size_t i = 0; i < reply->elements; i++) {
+    const redisReply *name = reply->element[i];
+    if (name->type != REDIS_REPLY_STRING || name->len == 0 || name->len > NODE_NAME_MAX) continue;
+    char node[NODE_NAME_MAX + 1];
+    memcpy(node, name->str, name->len);
+    node[name->len] = '\0';
+    QS_LOG_WARN("redis: node %s sent no heartbeat for %d ms: gone", node, NODE_TTL_MS);
+    if (on_gone) on_gone(ctx, node);
+  }
+}
+
+/* Sent at once when the node starts watching and on every new publish
+ * connection, before anything else it sends: no subscription event of this
+ * node reaches the stream before its heartbeat is in Redis. */
+static void send_heartbeat(redis_store_t *rs) {
+  pthread_mutex_lock(&rs->mutex);
+  char node[NODE_NAME_MAX + 1];
+  memcpy(node, rs->node, sizeof node);
+  rs->heartbeat_now = false;
+  pthread_mutex_unlock(&rs->mutex);
+  if (!node[0] || !rs->cmd.ready) return;
+  redisAsyncCommand(rs->cmd.ac, on_heartbeat, NULL, "EVAL %s 1 %s %s %d", HEARTBEAT_SCRIPT, rs->nodes_key,
+                    node, NODE_TTL_MS);
+}
+
 static void on_tick(uv_timer_t *t) {
   redis_store_t *rs = t->data;
   uint64_t now = uv_now(&rs->loop);
@@ -774,6 +839,7 @@ static void on_tick(uv_timer_t *t) {
   /* Lag: how far the head of the stream is ahead of what this node read. */
   if (rs->cmd.ready && ++rs->ticks % (1000 / TICK_MS) == 0)
     redisAsyncCommand(rs->cmd.ac, on_head, NULL, "XREVRANGE %s + - COUNT 1", rs->stream);
+  if (rs->ticks % (HEARTBEAT_MS / TICK_MS) == 1) send_heartbeat(rs);
   if (!rs->rd.ready && !rs->rd.ac) atomic_store_explicit(&rs->caught_up, false, memory_order_relaxed);
 }
 
@@ -799,7 +865,9 @@ static void on_wake(uv_async_t *a) {
   lookup_t *lookups = rs->lookups;
   rs->lookups = NULL;
   bool stopping = rs->stopping;
+  bool heartbeat = rs->heartbeat_now;
   pthread_mutex_unlock(&rs->mutex);
+  if (heartbeat && !stopping) send_heartbeat(rs);
   while (lookups) {
     lookup_t *l = lookups;
     lookups = l->next;
@@ -881,6 +949,7 @@ static void free_store(redis_store_t *rs) {
   free(rs->stream);
   free(rs->index_key);
   free(rs->sizes_key);
+  free(rs->nodes_key);
   free(rs);
 }
 
@@ -895,6 +964,26 @@ static void redis_destroy(qs_store_t *store) {
   free_store(rs);
 }
 
+static int redis_watch_nodes(qs_store_t *store, const char *node, qs_store_on_node_gone_fn on_gone,
+                             void *ctx) {
+  redis_store_t *rs = (redis_store_t *)store;
+  size_t n = strlen(node);
+  if (n == 0 || n > NODE_NAME_MAX ||
+      strspn(node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != n)
+    return QS_EINVAL;
+  pthread_mutex_lock(&rs->mutex);
+  bool twice = rs->node[0] != '\0';
+  if (!twice) {
+    memcpy(rs->node, node, n + 1);
+    rs->on_node_gone = on_gone;
+    rs->on_node_gone_ctx = ctx;
+    rs->heartbeat_now = true;
+  }
+  pthread_mutex_unlock(&rs->mutex);
+  if (!twice) uv_async_send(&rs->wake);
+  return twice ? QS_EINVAL : 0;
+}
+
 static const qs_store_vtable_t redis_vtable = {
     .name = "redis",
     .append = redis_append,
@@ -907,6 +996,7 @@ static const qs_store_vtable_t redis_vtable = {
     .publish = redis_publish,
     .transport = redis_transport,
     .await_id = redis_await_id,
+    .watch_nodes = redis_watch_nodes,
 };
 
 /* A stream key is any Redis key; we keep it printable for logs and tools. */
@@ -947,16 +1037,20 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
   size_t stream_len = strlen(settings->stream);
   rs->index_key = malloc(stream_len + sizeof ":ids");
   rs->sizes_key = malloc(stream_len + sizeof ":bytes");
+  rs->nodes_key = malloc(stream_len + sizeof ":nodes");
+  if (rs->nodes_key) snprintf(rs->nodes_key, stream_len + sizeof ":nodes", "%s:nodes", settings->stream);
   if (rs->index_key) snprintf(rs->index_key, stream_len + sizeof ":ids", "%s:ids", settings->stream);
   if (rs->sizes_key) snprintf(rs->sizes_key, stream_len + sizeof ":bytes", "%s:bytes", settings->stream);
   strcpy(rs->last_id, "0-0");
   rs->cmd = (conn_t){.rs = rs, .role = "publish"};
   rs->rd = (conn_t){.rs = rs, .role = "read"};
   atomic_init(&rs->reason, "connecting to Redis");
-  if (!rs->stream || !rs->index_key || !rs->sizes_key || pthread_mutex_init(&rs->mutex, NULL) != 0) {
+  if (!rs->stream || !rs->index_key || !rs->sizes_key || !rs->nodes_key ||
+      pthread_mutex_init(&rs->mutex, NULL) != 0) {
     free(rs->stream);
     free(rs->index_key);
     free(rs->sizes_key);
+    free(rs->nodes_key);
     free(rs);
     return QS_ENOMEM;
   }

@@ -49,6 +49,11 @@ typedef void (*qs_store_on_published_fn)(void *ctx, qs_update_t *update, int sta
  * up to it in time, QS_ECLOSED when the store is being destroyed. */
 typedef void (*qs_store_on_awaited_fn)(void *ctx, int status);
 
+/* Called, on the store's thread, for a node of the shared transport whose
+ * heartbeat stopped (`node` is its name, NUL-terminated, borrowed for the
+ * call): on exactly one of the nodes still alive, the first to notice. */
+typedef void (*qs_store_on_node_gone_fn)(void *ctx, const char *node);
+
 /* The state of a transport shared by several nodes (all 0 for local ones). */
 typedef struct {
   bool shared;         /* the back end is a shared transport (the fields below mean something) */
@@ -142,6 +147,12 @@ typedef struct {
    * resume goes on with what this node has). Thread-safe. */
   int (*await_id)(qs_store_t *store, qs_slice_t last_event_id, qs_store_on_awaited_fn done, void *ctx,
                   bool *pending);
+  /* Shared back ends (optional): from now on this node sends a heartbeat
+   * under the name `node` (1 to 32 characters from [A-Za-z0-9-], copied),
+   * and on_gone is called for the nodes whose heartbeat stopped (see
+   * qs_store_on_node_gone_fn; the timings are the back end's). Call once.
+   * Returns 0, QS_EINVAL (bad name, or called twice) or QS_EUNSUPPORTED. */
+  int (*watch_nodes)(qs_store_t *store, const char *node, qs_store_on_node_gone_fn on_gone, void *ctx);
 } qs_store_vtable_t;
 
 /* Every back end's object starts with this header. */
@@ -186,6 +197,11 @@ static inline int qs_store_await_id(qs_store_t *s, qs_slice_t id, qs_store_on_aw
                                     bool *pending) {
   *pending = false;
   return s->vtable->await_id ? s->vtable->await_id(s, id, done, ctx, pending) : 0;
+}
+/* See the vtable's watch_nodes; QS_EUNSUPPORTED for a back end without it. */
+static inline int qs_store_watch_nodes(qs_store_t *s, const char *node, qs_store_on_node_gone_fn on_gone,
+                                       void *ctx) {
+  return s->vtable->watch_nodes ? s->vtable->watch_nodes(s, node, on_gone, ctx) : QS_EUNSUPPORTED;
 }
 /* Fills *out with the store's counters (zeros when the back end has none). */
 static inline void qs_store_stats(qs_store_t *s, qs_store_stats_t *out) {

@@ -396,6 +396,60 @@ class ClusterSubscriptionEvents(ClusterBase):
             self.assertEqual(ended["subscriber"], started[0]["subscriber"])
 
 
+class ClusterSubscriptionsApi(ClusterBase):
+    """With `subscriptions`, the API of any node lists the subscriptions of
+    every node (read from the subscription events of the shared stream);
+    a node killed with its subscriptions open has them ended by another node
+    once its heartbeat stops, so no node keeps listing ghosts."""
+    node_args = ("--subscriptions",)
+    template = "/.well-known/mercure/subscriptions{/topic}{/subscriber}"
+
+    def listed(self, node, topic):
+        r = request(node, "GET", "/.well-known/mercure/subscriptions", auth([self.template]))
+        self.assertEqual(r.status, 200, r)
+        return [d for d in r.json()["subscriptions"] if d.get("topic") == topic]
+
+    def wait_listed(self, topic, count, nodes, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [self.listed(node, topic) for node in nodes]
+            if all(len(f) == count for f in found):
+                return found
+            if time.monotonic() > deadline:
+                self.fail("not %d subscription(s) of %s on every node: %r" % (count, topic, found))
+            time.sleep(0.05)
+
+    def test_every_node_lists_every_subscription_and_a_dead_nodes_expire(self):
+        topic = self.topic()
+        with SSEClient(self.nodes[0], "topic=" + php_urlencode(self.template), auth([self.template])) as watcher:
+            self.assertEqual(watcher.status, 200)
+            on_3 = SSEClient(self.nodes[2], self.q(topic), auth([topic]))
+            on_2 = SSEClient(self.nodes[1], self.q(topic), auth([topic]))
+            self.assertEqual((on_3.status, on_2.status), (200, 200))
+            found = self.wait_listed(topic, 2, self.nodes)
+            subscribers = {d["subscriber"] for d in found[0]}
+            for f in found[1:]:
+                self.assertEqual({d["subscriber"] for d in f}, subscribers, "every node lists the same ones")
+            # A subscription that ends normally leaves every list.
+            on_2.close()
+            found = self.wait_listed(topic, 1, self.nodes)
+            dead = found[0][0]["subscriber"]
+            # Node 3 dies with its subscription open: another node ends it.
+            self.nodes[2].kill()
+            on_3.close()
+            self.wait_listed(topic, 0, self.nodes[:2], timeout=40)
+            ended = None
+            deadline = time.monotonic() + 10
+            while ended is None and time.monotonic() < deadline:
+                e = watcher.next_event(timeout=max(0.1, deadline - time.monotonic()))
+                if e and e.json().get("subscriber") == dead and e.json().get("active") is False:
+                    ended = e.json()
+            self.assertIsNotNone(ended, "no end event for the dead node's subscription")
+            self.assertEqual(ended["topic"], topic)
+        self.nodes[2] = Hub(self.node_args, transport="redis", redis=self.redis, stream=self.stream, workers=1)
+        self.assertEqual(self.listed(self.nodes[2], topic), [], "a node started later lists no ghost")
+
+
 class NodeCrash(ClusterBase):
     """kill -9 of a node under publish load: its subscribers reconnect to the
     others and miss nothing, and a node started in its place catches up."""
