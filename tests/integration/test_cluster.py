@@ -360,9 +360,8 @@ class LaggingNode(ClusterBase):
 
 class ClusterSubscriptionEvents(ClusterBase):
     """With `subscriptions`, a subscription's events go through the stream:
-    a watcher on node 1 sees a subscription made on node 3 start and end.
-    The API lists the subscriptions of the node that answers
-    (docs/cluster.md, limits)."""
+    a watcher on node 1 sees a subscription made on node 3 start and end
+    (ClusterSubscriptionsApi checks what the API of every node lists)."""
     node_args = ("--subscriptions",)
 
     def test_events_of_a_subscription_on_node_3_reach_a_watcher_on_node_1(self):
