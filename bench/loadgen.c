@@ -7,7 +7,7 @@
  *           [--pub-token JWT] [--sub-token JWT] [--sources K]
  *           [--data-bytes B] [--connect-concurrency C] [--settle-ms MS]
  *           [--drain-ms MS] [--idle-ms MS] [--duration-limit S]
- *           [--hub-pid PID] [--json] [--json-out FILE]
+ *           [--hub-pid PID] [--pub-port PORT] [--json] [--json-out FILE]
  *
  * Phases, in order, all on one libuv loop:
  *  1. the hub's RSS (VmRSS of --hub-pid) is read;
@@ -276,6 +276,7 @@ typedef struct {
   uint64_t settle_ms, drain_ms, idle_ms;
   double duration_limit_s;
   int hub_pid;
+  int pub_port; /* publishers connect here (another node of a cluster); 0: the --url port */
   bool json;
   const char *json_out;
 } options_t;
@@ -318,6 +319,7 @@ static struct {
   uv_loop_t *loop;
   uv_timer_t tick, hard_stop, phase_timer;
   struct sockaddr_in hub_addr;
+  struct sockaddr_in pub_addr; /* where publishers connect: hub_addr unless --pub-port */
   subscriber_t *subs;
   publisher_t *pubs;
   char *query_prefix; /* "GET <path>?<param>=https%3A%2F%2Fexample.com%2Fusers%2F" */
@@ -817,7 +819,7 @@ static void start_publishers(uv_timer_t *t) {
     if (rc == 0) {
       p->tcp.data = p;
       req->data = p;
-      rc = uv_tcp_connect(req, &p->tcp, (const struct sockaddr *)&g.hub_addr, pub_on_connect);
+      rc = uv_tcp_connect(req, &p->tcp, (const struct sockaddr *)&g.pub_addr, pub_on_connect);
       if (rc) uv_close((uv_handle_t *)&p->tcp, on_pub_closed);
     }
     if (rc) {
@@ -1015,6 +1017,8 @@ static void usage(FILE *f) {
       "  --idle-ms MS             with --publishes 0: hold the subscribers MS (default 1000)\n"
       "  --duration-limit S       hard stop after S seconds (default 120)\n"
       "  --hub-pid PID            read the hub's VmRSS and CPU time from /proc/PID\n"
+      "  --pub-port PORT          publishers connect to PORT on the same host (another node of a\n"
+      "                           cluster; default: the --url port)\n"
       "  --json                   one JSON object on stdout instead of the text report\n"
       "  --json-out FILE          also write that JSON object to FILE\n",
       f);
@@ -1034,6 +1038,7 @@ static int parse_url(options_t *o) {
   if (o->port <= 0 || o->port > 65535 || inet_pton(AF_INET, o->host, &a) != 1) return -1;
   if ((ntohl(a.s_addr) >> 24) != 127) return -2; /* loopback only */
   uv_ip4_addr(o->host, o->port, &g.hub_addr);
+  uv_ip4_addr(o->host, o->pub_port ? o->pub_port : o->port, &g.pub_addr);
   return 0;
 }
 
@@ -1120,6 +1125,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
       o->idle_ms = n;
     else if (!strcmp(a, "--hub-pid"))
       o->hub_pid = (int)n;
+    else if (!strcmp(a, "--pub-port") && n > 0 && n <= 65535)
+      o->pub_port = (int)n;
     else {
       fprintf(stderr, "loadgen: unknown option %s\n", a);
       return -1;

@@ -8,7 +8,12 @@
 #
 # Scenarios: idle-memory fanout-1k fanout-10k fanout-15k fanout-15k-paced
 #            fanout-15k-coalesced throughput latency-25k latency-half durable
-#            matchers-urlpattern
+#            matchers-urlpattern redis-throughput redis-latency redis-cross-node
+#            memory-latency
+#            (the last four are not in the default list; redis-* start Debian's
+#            redis-server on a free loopback port, files in a temporary folder;
+#            the *-latency and cross-node ones publish RATE updates per second,
+#            default 3000, for one second)
 # Other processes on the machine skew every figure: each scenario prints the
 # load average before it and the CPU other processes took during it.
 # Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new
@@ -38,6 +43,34 @@ PUB_TOKEN=$("$QS" token --key "$KEY" --publish '*')
 HUB_PID=
 HUB_PORT=
 HISTORY_DIR=
+REDIS_PID=
+REDIS_DIR=
+
+stop_redis() {
+  [ -n "$REDIS_PID" ] || return 0
+  kill -TERM "$REDIS_PID" 2>/dev/null || true
+  wait "$REDIS_PID" 2>/dev/null || true
+  REDIS_PID=
+  rm -rf "$REDIS_DIR"
+  REDIS_DIR=
+}
+
+# start_redis: a redis-server of our own; sets REDIS_PORT. REDIS_ARGS adds
+# options (e.g. "--appendonly yes --appendfsync always").
+start_redis() {
+  REDIS_DIR=$(mktemp -d /tmp/qs-bench-redis.XXXXXX)
+  REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # shellcheck disable=SC2086
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --protected-mode no \
+    --logfile "$REDIS_DIR/redis.log" ${REDIS_ARGS:-} &
+  REDIS_PID=$!
+  for _ in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "bench: redis-server did not start" >&2
+  exit 1
+}
 
 stop_hub() {
   [ -n "$HUB_PID" ] || return 0
@@ -53,6 +86,7 @@ stop_hub() {
   wait "$HUB_PID" 2>/dev/null || true
   HUB_PID=
   if [ -n "$HISTORY_DIR" ]; then rm -rf "$HISTORY_DIR"; HISTORY_DIR=; fi
+  [ -n "${REDIS_KEEP:-}" ] || stop_redis
 }
 trap stop_hub EXIT
 
@@ -62,6 +96,9 @@ start_hub() {
   if [ "$transport" = lmdb ]; then
     HISTORY_DIR=$(mktemp -d /tmp/qs-bench-history.XXXXXX)
     extra=(--history_path "$HISTORY_DIR/quicksilver.lmdb")
+  elif [ "$transport" = redis ]; then
+    [ -n "$REDIS_PID" ] || start_redis
+    extra=(--redis_url "redis://127.0.0.1:$REDIS_PORT")
   fi
   # The "listening on" line is logged at info level, so info it is (the hub
   # logs nothing per request at info).
@@ -104,6 +141,31 @@ run() {
     tail -20 "$OUT_DIR/hub-$name.log"
     FAILED+=("$name (hub died)")
   fi
+  stop_hub
+}
+
+# run_cross_node NAME LOADGEN-ARGS...: two redis nodes on one Redis; the
+# subscribers on the second, the publishers on the first (--pub-port).
+run_cross_node() {
+  local name=$1
+  shift
+  start_hub "$name-publish-node" redis
+  local pub_pid=$HUB_PID pub_port=$HUB_PORT
+  start_hub "$name" redis
+  echo
+  echo "=== $name"
+  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
+  echo "hubs:    two of: ${HUB_CMD[*]/$KEY/<key>}" | sed "s|$ROOT/||g"
+  echo "command: bench/loadgen --url http://127.0.0.1:$HUB_PORT/.well-known/mercure --pub-port $pub_port $* --hub-pid $HUB_PID" \
+    | sed "s|$PUB_TOKEN|<publisher token>|g"
+  if ! "$LOADGEN" --url "http://127.0.0.1:$HUB_PORT/.well-known/mercure" --pub-port "$pub_port" "$@" \
+      --hub-pid "$HUB_PID" --json-out "$OUT_DIR/$name.json" 2>&1 | grep -v '^loadgen --url'; then
+    FAILED+=("$name")
+  fi
+  local sub_pid=$HUB_PID
+  HUB_PID=$pub_pid
+  REDIS_KEEP=1 stop_hub
+  HUB_PID=$sub_pid
   stop_hub
 }
 
@@ -154,6 +216,18 @@ for rep in $(seq "$REPEAT"); do
     durable) # throughput with LMDB history (group commit)
       run "$s" lmdb --subscribers 10000 --topics 10000 --publishes 10000 --publishers 16 --pipeline 8 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    redis-throughput) # publishes/s through Redis (sync: answered once Redis has it)
+      run "$s" redis --subscribers 10000 --topics 10000 --publishes 20000 --publishers 16 --pipeline 8 \
+        --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    redis-latency) # publish-to-delivery at a fixed rate, subscribers on the publishing node
+      run "$s" redis --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
+        --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    redis-cross-node) # the same, subscribers on another node than the publishers
+      run_cross_node "$s" --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
+        --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    memory-latency) # the same rate on one node with the memory ring, for comparison
+      run "$s" memory --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
+        --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
       run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 200 --publishers 4 \
         --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 90 ;;

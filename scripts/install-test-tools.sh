@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the browser and Symfony end-to-end tests (tests/browser) need
 # and is missing: Debian's chromium, php-cli and php-symfony-mercure (the
-# Symfony Mercure component, with its HttpClient and lcobucci/jwt), Node.js and
-# npm, then the npm packages of tests/browser (playwright-core, which drives
-# the system chromium and downloads no browser of its own, and
+# Symfony Mercure component, with its HttpClient and lcobucci/jwt), haproxy
+# and redis-server (the several-node test, cluster.test.js), Node.js and npm,
+# then the npm packages of tests/browser (playwright-core, which drives the
+# system chromium and downloads no browser of its own, and
 # event-source-polyfill, served to the test page), and the npm packages of
 # tests/differential (urlpattern-polyfill, the reference for the URL Pattern
 # differential test). Safe to run again: it installs only what is missing.
@@ -19,7 +20,7 @@ if [ "$(uname -s)" = "Darwin" ]; then
   exit 0
 fi
 
-packages=(chromium php-cli php-symfony-mercure nodejs npm ca-certificates fonts-liberation)
+packages=(chromium php-cli php-symfony-mercure nodejs npm ca-certificates fonts-liberation haproxy redis-server)
 
 missing=()
 for p in "${packages[@]}"; do

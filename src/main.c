@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "net/tls.h"
 #include "service_notify.h"
+#include "store/redis.h"
 #include "token_command.h"
 #include "version_info.h"
 
@@ -49,6 +50,15 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
                                     .max_bytes = cfg->history_max_bytes,
                                     .max_age_ms = (int64_t)cfg->history_max_age_ms};
   if (cfg->transport == QS_TRANSPORT_MEMORY) return qs_store_memory_create(&retention, on_durable, ctx, out);
+  if (cfg->transport == QS_TRANSPORT_REDIS) {
+    qs_redis_settings_t redis = {.url = cfg->redis_url,
+                                 .stream = cfg->redis_stream,
+                                 .retention = retention,
+                                 .wait_replicas = (uint32_t)cfg->redis_wait_replicas,
+                                 .wait_timeout_ms = (uint32_t)cfg->redis_wait_timeout_ms,
+                                 .start_timeout_ms = 5000};
+    return qs_store_redis_create(&redis, on_durable, ctx, out);
+  }
   qs_store_group_commit_t group = {.flush_interval_ms = (uint32_t)cfg->commit_interval_ms,
                                    .max_batch = (uint32_t)cfg->commit_max_updates};
   qs_store_durability_t durability =
@@ -295,6 +305,8 @@ static int open_hub(process_t *p) {
     }
     settings.on_subscription = qs_subscriptions_on_subscription;
     settings.on_subscription_ctx = p->subscriptions;
+    /* Several nodes: the API lists every node's subscriptions. */
+    if (cfg->transport == QS_TRANSPORT_REDIS) qs_subscriptions_share(p->subscriptions);
   }
   if (cfg->transport == QS_TRANSPORT_LMDB && mkdir_parents(cfg->history_path) != 0) {
     QS_LOG_ERROR("cannot create the folder of history_path %s: %s", cfg->history_path, strerror(errno));
@@ -302,15 +314,25 @@ static int open_hub(process_t *p) {
   }
   int rc = qs_hub_create(&settings, open_store, (void *)cfg, &p->hub);
   if (rc) {
-    QS_LOG_ERROR("cannot open the history (%s at %s): %s",
-                 cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory", cfg->history_path, qs_strerror(rc));
+    if (cfg->transport == QS_TRANSPORT_REDIS)
+      QS_LOG_ERROR("cannot start the redis transport (stream %s): %s", cfg->redis_stream, qs_strerror(rc));
+    else
+      QS_LOG_ERROR("cannot open the history (%s at %s): %s",
+                   cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory", cfg->history_path,
+                   qs_strerror(rc));
     return -1;
   }
   /* Ids keep their time order across restarts, even if the clock went back. */
   qs_store_stats_t history;
   qs_store_stats(qs_hub_store(p->hub), &history);
   qs_uuid_v7_floor(history.last_created_ms);
-  if (p->subscriptions) {
+  /* With a shared transport the subscriptions of the history may be other
+   * nodes' live ones: those of a gone node are ended by the node that sees
+   * its heartbeat stop (docs/cluster.md). */
+  if (p->subscriptions && cfg->transport == QS_TRANSPORT_REDIS &&
+      (rc = qs_subscriptions_watch_nodes(p->subscriptions, p->hub)) != 0)
+    QS_LOG_ERROR("subscriptions: no node heartbeat: %s", qs_strerror(rc));
+  if (p->subscriptions && cfg->transport != QS_TRANSPORT_REDIS) {
     /* Subscriptions a previous run left active end now (subscriptions.h). */
     size_t ended = 0;
     rc = qs_subscriptions_recover(p->subscriptions, p->hub, &ended);

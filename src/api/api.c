@@ -333,7 +333,7 @@ static bool operator_endpoint(qs_api_worker_t *worker, qs_http_request_t *req, q
   if (qs_slice_eq_cstr(path, "/healthz")) {
     qs_api_headers_t h;
     qs_api_headers_init(&h, worker->api, req);
-    qs_api_respond_text(req, &h, 200, "ok");
+    qs_api_health(worker, req, &h);
   } else if (qs_slice_eq_cstr(path, "/readyz")) {
     qs_api_readyz(worker, req);
   } else if (qs_slice_eq_cstr(path, "/metrics") && get) {

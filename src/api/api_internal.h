@@ -149,6 +149,10 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_metadata(qs_api_worker_t *worker, qs_http_request_t *req);
 void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req);
+/* GET /healthz (metrics.c): 200 "ok", or 503 with the reason when the shared
+ * transport is not connected (a balancer then sends clients to other nodes).
+ * `h` holds the response's common headers. */
+void qs_api_health(qs_api_worker_t *worker, qs_http_request_t *req, qs_api_headers_t *h);
 /* GET /, /ui.js, /ui.css, /panel.js: the page and its assets (api/ui.c, embedded). */
 void qs_api_ui(qs_api_worker_t *worker, qs_http_request_t *req);
 /* True for the paths qs_api_ui serves. */

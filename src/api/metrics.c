@@ -1,6 +1,8 @@
 /* GET /metrics: Prometheus text exposition format 0.0.4, written by hand
  * (no good C library does it). The three metrics of the reference hub keep
  * their names; ours are prefixed `quicksilver_`. */
+#include <stdio.h>
+
 #include "api/api_internal.h"
 #include "base/buf.h"
 #include "store/store.h"
@@ -37,9 +39,42 @@ void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req) {
          history.bytes);
   metric(&body, "quicksilver_history_evicted_total", "counter",
          "Updates dropped from the history by retention or to make room.", history.evicted);
+  qs_store_transport_t transport;
+  qs_store_transport(qs_hub_store(api->hub), &transport);
+  if (transport.shared) {
+    metric(&body, "quicksilver_redis_connected", "gauge",
+           "1 when this node can publish to Redis now, 0 while it reconnects.", transport.connected);
+    metric(&body, "quicksilver_redis_caught_up", "gauge",
+           "1 when this node has read the stream up to its head (as last seen).", transport.caught_up);
+    metric(&body, "quicksilver_redis_lag_milliseconds", "gauge",
+           "Stream time between the stream's head and the last entry this node read (sampled each second).",
+           transport.lag_ms);
+    metric(&body, "quicksilver_redis_reconnects_total", "counter",
+           "Connections to Redis re-established after a loss.", transport.reconnects);
+    metric(&body, "quicksilver_redis_publishes_total", "counter", "Publishes Redis acknowledged.",
+           transport.publishes);
+    metric(&body, "quicksilver_redis_publish_failures_total", "counter",
+           "Publishes not acknowledged (Redis unreachable, refused, or not replicated in time).",
+           transport.failures);
+  }
   qs_api_headers_t h;
   qs_api_headers_init(&h, worker->api, req);
   qs_api_headers_add(&h, "Content-Type", qs_slice_from_cstr("text/plain; version=0.0.4; charset=utf-8"));
   qs_http_respond(req, 200, h.items, h.count, qs_buf_slice(&body));
   qs_buf_dispose(&body);
+}
+
+void qs_api_health(qs_api_worker_t *worker, qs_http_request_t *req, qs_api_headers_t *h) {
+  qs_store_transport_t transport;
+  qs_store_transport(qs_hub_store(worker->api->hub), &transport);
+  if (!transport.shared) {
+    qs_api_respond_text(req, h, 200, "ok");
+  } else if (transport.connected) {
+    qs_api_respond_text(req, h, 200,
+                        transport.caught_up ? "ok: redis connected" : "ok: redis connected, catching up");
+  } else {
+    char text[256];
+    snprintf(text, sizeof text, "unavailable: %s (%s)", transport.name, transport.reason);
+    qs_api_respond_text(req, h, 503, text);
+  }
 }

@@ -42,7 +42,12 @@ static void on_published(void *ctx, qs_update_t *update, int status) {
       qs_http_respond(req, 200, h.items, h.count, update->id);
     } else {
       QS_LOG_ERROR("update %.*s not stored: %s", (int)update->id.len, update->id.ptr, qs_strerror(status));
-      qs_api_respond_text(req, &h, 503, "the update could not be stored; retry later");
+      qs_api_respond_text(
+          req, &h, 503,
+          status == QS_EUNAVAILABLE
+              ? "the update was not acknowledged by the shared transport (Redis unreachable or "
+                "not replicated in time); retry later with the same id"
+              : "the update could not be stored; retry later");
     }
   }
   free(pending);
@@ -181,7 +186,11 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
     free(pending);
     qs_api_headers_init(&h, api, req);
     qs_api_respond_text(req, &h, 503,
-                        rc == QS_ECLOSED ? "the hub is shutting down" : "the update could not be stored");
+                        rc == QS_ECLOSED ? "the hub is shutting down"
+                        : rc == QS_EUNAVAILABLE
+                            ? "the shared transport (Redis) is unreachable; the update was "
+                              "not stored, retry later"
+                            : "the update could not be stored");
   } else if (qs_log_enabled(QS_LOG_DEBUG)) {
     QS_LOG_DEBUG("update published id=%.*s topics=%zu private=%d", (int)update->id.len, update->id.ptr,
                  update->topic_count, update->is_private);

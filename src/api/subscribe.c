@@ -146,7 +146,53 @@ static int read_params(const qs_http_request_t *req, const qs_config_t *config, 
   return 0;
 }
 
-void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
+static void subscribe(qs_api_worker_t *worker, qs_http_request_t *req, bool cursor_awaited);
+
+/* A resume waiting for the transport to read up to its cursor. */
+typedef struct {
+  qs_api_worker_t *worker;
+  qs_http_request_t *req; /* NULL once the connection died */
+} awaited_resume_t;
+
+static void on_resume_aborted(qs_http_request_t *req, void *ctx) {
+  (void)req;
+  ((awaited_resume_t *)ctx)->req = NULL;
+}
+
+static void on_cursor_ready(void *ctx, int status) {
+  awaited_resume_t *a = ctx;
+  if (a->req) {
+    qs_http_request_on_abort(a->req, NULL, NULL);
+    if (status == QS_EUNAVAILABLE)
+      QS_LOG_DEBUG(
+          "subscribe remote=%s resumes with what this node has read (the transport could not tell "
+          "where its last event id is)",
+          a->req->remote_addr);
+    subscribe(a->worker, a->req, true);
+  }
+  free(a);
+}
+
+/* With a shared transport, the cursor may name an update published on
+ * another node that this one has not read yet: then the request is handled
+ * again once it has (or the transport said the id is unknown, or gave up).
+ * Returns true when the request now waits for that. */
+static bool await_cursor(qs_api_worker_t *worker, qs_http_request_t *req, qs_slice_t last_event_id) {
+  awaited_resume_t *a = malloc(sizeof *a);
+  if (!a) return false; /* the resume goes on with what this node has */
+  *a = (awaited_resume_t){.worker = worker, .req = req};
+  bool pending = false;
+  if (qs_hub_await_cursor(worker->shard, last_event_id, on_cursor_ready, a, &pending) != 0 || !pending) {
+    free(a);
+    return false;
+  }
+  qs_http_request_on_abort(req, on_resume_aborted, a);
+  return true;
+}
+
+void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) { subscribe(worker, req, false); }
+
+static void subscribe(qs_api_worker_t *worker, qs_http_request_t *req, bool cursor_awaited) {
   const qs_api_t *api = worker->api;
   const qs_config_t *config = api->config;
   qs_form_t form;
@@ -172,6 +218,15 @@ void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) {
       qs_api_authenticate(req, api, QS_AUTH_SUBSCRIBER, &params.authorization,
                           params.authorization.len ? 1 : 0, config->anonymous, "subscribe", NULL);
   if (!grants) {
+    qs_subscribe_params_dispose(&params);
+    qs_form_dispose(&form);
+    return;
+  }
+  /* Draft, Reconciliation, on any node: asked only for an authenticated
+   * subscriber, before it holds a connection slot of its subject. */
+  if (!cursor_awaited && params.has_cursor && params.last_event_id.len > 0 &&
+      await_cursor(worker, req, params.last_event_id)) {
+    qs_grants_release(grants);
     qs_subscribe_params_dispose(&params);
     qs_form_dispose(&form);
     return;

@@ -17,7 +17,8 @@
   X(QS_ELIMIT, -10, "evaluation limit reached")         \
   X(QS_EFULL, -11, "storage full")                      \
   X(QS_EBUSY, -12, "too many connections")              \
-  X(QS_EUNSUPPORTED, -13, "not supported")
+  X(QS_EUNSUPPORTED, -13, "not supported")              \
+  X(QS_EUNAVAILABLE, -14, "transport unavailable")
 
 enum {
 #define QS_ERROR_ENUM(name, value, text) name = value,

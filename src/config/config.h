@@ -26,7 +26,7 @@ typedef struct {
 } qs_config_list_t;
 
 /* Where history is kept (option `transport`). */
-typedef enum { QS_TRANSPORT_MEMORY = 0, QS_TRANSPORT_LMDB = 1 } qs_config_transport_t;
+typedef enum { QS_TRANSPORT_MEMORY = 0, QS_TRANSPORT_LMDB = 1, QS_TRANSPORT_REDIS = 2 } qs_config_transport_t;
 
 /* When a publish is answered (option `durability`): after the history commit
  * (sync) or as soon as the update is sequenced (async). */
@@ -93,6 +93,10 @@ typedef struct {
   uint64_t commit_interval_ms;
   int64_t commit_max_updates;
   qs_config_durability_t durability;
+  char *redis_url;    /* transport redis: where Redis is (may hold a password: never log it) */
+  char *redis_stream; /* the stream's key */
+  int64_t redis_wait_replicas;
+  uint64_t redis_wait_timeout_ms;
 
   /* Features and logging */
   bool subscriptions;

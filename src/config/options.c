@@ -13,7 +13,7 @@ _Static_assert(sizeof(qs_config_durability_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(qs_log_level_t) == sizeof(int), "enum size");
 _Static_assert(QS_LOG_DEBUG == 0 && QS_LOG_OFF == 4, "log_level choices follow qs_log_level_t");
 
-static const char *const transport_choices[] = {"memory", "lmdb", NULL};
+static const char *const transport_choices[] = {"memory", "lmdb", "redis", NULL};
 static const char *const durability_choices[] = {"sync", "async", NULL};
 static const char *const log_level_choices[] = {"debug", "info", "warn", "error", "off", NULL};
 _Static_assert(sizeof(qs_log_format_t) == sizeof(int), "enum size");
@@ -362,7 +362,8 @@ static const qs_config_option_t options[] = {
      .offset = OFF(max_connections_per_subject),
      .default_value = "0",
      .help = "Most concurrent subscriptions of one token subject (its `iss` and `sub`), answered 429 "
-             "past it; a token without `sub` counts as its own subject. 0 means no limit."},
+             "past it; a token without `sub` counts as its own subject. 0 means no limit. Counted per "
+             "process: with `transport redis` each node counts its own."},
 
     /* History */
     {.name = "transport",
@@ -371,7 +372,9 @@ static const qs_config_option_t options[] = {
      .offset = OFF(transport),
      .default_value = "lmdb",
      .choices = transport_choices,
-     .help = "History store: `lmdb` (durable, on disk) or `memory` (lost on restart)."},
+     .help = "History store and ordering: `lmdb` (durable, on disk), `memory` (lost on restart), or "
+             "`redis` (one Redis Stream shared by several nodes, which then act as one hub; see "
+             "docs/cluster.md)."},
     {.name = "history_path",
      .section = S_HISTORY,
      .type = QS_OPT_STRING,
@@ -426,7 +429,39 @@ static const qs_config_option_t options[] = {
      .default_value = "sync",
      .choices = durability_choices,
      .help = "`sync` answers a publish after its history commit (it survives a crash); `async` answers "
-             "before."},
+             "before. With `transport redis` a publish is always answered after Redis stored it."},
+    {.name = "redis_url",
+     .section = S_HISTORY,
+     .type = QS_OPT_STRING,
+     .offset = OFF(redis_url),
+     .default_value = "redis://127.0.0.1:6379",
+     .metavar = "URL",
+     .flags = QS_OPT_SECRET,
+     .help = "Redis for `transport redis`: `redis://[[user]:password@]host[:port][/db]` or "
+             "`unix:/path/to/socket[?db=N]` (no TLS). Percent-escape `@`, `:` and `%` in the password."},
+    {.name = "redis_stream",
+     .section = S_HISTORY,
+     .type = QS_OPT_STRING,
+     .offset = OFF(redis_stream),
+     .default_value = "mercure",
+     .metavar = "KEY",
+     .help = "Key of the Redis Stream every node shares (its id index is `KEY:ids`, its size `KEY:bytes`); "
+             "history_size, history_max_bytes and history_max_age trim it."},
+    {.name = "redis_wait_replicas",
+     .section = S_HISTORY,
+     .type = QS_OPT_INT,
+     .offset = OFF(redis_wait_replicas),
+     .default_value = "0",
+     .max = 100,
+     .help = "Replicas that must have a publish (Redis WAIT) before it is answered 200; 0 means the "
+             "primary's reply is enough."},
+    {.name = "redis_wait_timeout",
+     .section = S_HISTORY,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(redis_wait_timeout_ms),
+     .default_value = "1s",
+     .min = 1,
+     .help = "Longest wait for redis_wait_replicas; a publish not replicated in time is answered 503."},
 
     /* Features and logging */
     {.name = "subscriptions",

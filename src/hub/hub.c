@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "hub/hub_internal.h"
+#include "hub/subscriptions.h"
 
 /* ---- The hub ---- */
 
@@ -34,9 +35,14 @@ int qs_hub_create(const qs_hub_settings_t *settings, qs_hub_open_store_fn open_s
     free(hub);
     return rc < 0 ? rc : QS_EINVAL;
   }
-  /* The sequence continues the history, so ids and seqs stay ordered across restarts. */
+  hub->store_orders = qs_store_orders(hub->store);
+  /* The sequence continues the history, so ids and seqs stay ordered across
+   * restarts. An ordering store may already be reporting updates from its
+   * own thread: take the newest of both. */
+  pthread_mutex_lock(&hub->fanout_mutex);
   hub->last_seq = qs_store_last_seq(hub->store);
-  hub->fanned_seq = hub->last_seq;
+  if (hub->last_seq > hub->fanned_seq) hub->fanned_seq = hub->last_seq;
+  pthread_mutex_unlock(&hub->fanout_mutex);
   *out = hub;
   return 0;
 }
@@ -72,7 +78,8 @@ void qs_hub_stats(qs_hub_t *hub, qs_hub_stats_t *out) {
 
 /* Appends an entry to a shard's inbox and wakes its loop. Called under
  * fanout_mutex, which keeps the shard (and its async handle) alive. */
-static void inbox_push(qs_hub_shard_t *shard, qs_update_t *update, qs_publish_rec_t *rec, int status) {
+static void inbox_push(qs_hub_shard_t *shard, qs_update_t *update, qs_publish_rec_t *rec, int status,
+                       bool deliver) {
   pthread_mutex_lock(&shard->inbox_mutex);
   if (shard->inbox_len == shard->inbox_cap) {
     size_t cap = shard->inbox_cap ? shard->inbox_cap * 2 : 64;
@@ -88,17 +95,25 @@ static void inbox_push(qs_hub_shard_t *shard, qs_update_t *update, qs_publish_re
     shard->inbox_cap = cap;
   }
   bool was_empty = shard->inbox_len == 0;
-  shard->inbox[shard->inbox_len++] = (qs_inbox_entry_t){qs_update_retain(update), rec, status};
+  shard->inbox[shard->inbox_len++] =
+      (qs_inbox_entry_t){update ? qs_update_retain(update) : NULL, rec, status, deliver};
   pthread_mutex_unlock(&shard->inbox_mutex);
   if (was_empty) uv_async_send(&shard->async);
 }
 
 void qs_hub_on_durable(void *ctx, qs_update_t *update, int status) {
   qs_hub_t *hub = ctx;
+  /* Every node's subscriptions, from the shared order (before the fan-out:
+   * the API's cursor never runs ahead of what it lists). */
+  if (status == 0) qs_subscriptions_observe(qs_subscriptions_of(hub), update);
   pthread_mutex_lock(&hub->fanout_mutex);
-  /* The store reports appends in seq order, so the oldest pending publish is this one. */
+  /* The store reports appends in seq order, so the oldest pending publish is
+   * this one. An ordering store reports every node's updates here and
+   * answers its publishers through qs_hub_on_ordered instead. */
   qs_publish_rec_t *rec = NULL;
-  if (hub->pending && hub->pending->seq == update->seq) {
+  if (hub->store_orders) {
+    /* no publish record to match */
+  } else if (hub->pending && hub->pending->seq == update->seq) {
     rec = hub->pending;
     hub->pending = rec->next;
     if (!hub->pending) hub->pending_tail = NULL;
@@ -113,12 +128,67 @@ void qs_hub_on_durable(void *ctx, qs_update_t *update, int status) {
      * and free it on its own thread. */
     qs_hub_shard_t *rec_shard = rec ? rec->shard : NULL;
     for (qs_hub_shard_t *shard = hub->shards; shard; shard = shard->next)
-      inbox_push(shard, update, shard == rec_shard ? rec : NULL, 0);
+      inbox_push(shard, update, shard == rec_shard ? rec : NULL, 0, true);
   } else if (rec) {
     /* A failed update is delivered nowhere; only its publisher hears of it. */
-    inbox_push(rec->shard, update, rec, status);
+    inbox_push(rec->shard, update, rec, status, false);
   }
   pthread_mutex_unlock(&hub->fanout_mutex);
+}
+
+void qs_hub_on_ordered(void *ctx, qs_update_t *update, int status) {
+  qs_publish_rec_t *rec = ctx;
+  qs_hub_t *hub = rec->shard->hub;
+  /* The publishing shard stays open while its publish is pending, and
+   * fanout_mutex keeps its inbox from being torn down meanwhile. */
+  pthread_mutex_lock(&hub->fanout_mutex);
+  inbox_push(rec->shard, update, rec, status, false);
+  pthread_mutex_unlock(&hub->fanout_mutex);
+}
+
+/* The transport's answer about an awaited cursor: to its shard's loop, after
+ * every update the transport reported before it (the inbox keeps the order). */
+static void on_awaited(void *ctx, int status) {
+  qs_publish_rec_t *rec = ctx;
+  qs_hub_t *hub = rec->shard->hub;
+  pthread_mutex_lock(&hub->fanout_mutex);
+  inbox_push(rec->shard, NULL, rec, status, false);
+  pthread_mutex_unlock(&hub->fanout_mutex);
+}
+
+int qs_hub_await_cursor(qs_hub_shard_t *shard, qs_slice_t last_event_id, qs_hub_on_cursor_fn on_ready,
+                        void *ctx, bool *pending) {
+  *pending = false;
+  if (shard->closing) return QS_ECLOSED;
+  if (!shard->hub->store_orders || !on_ready) return 0;
+  qs_publish_rec_t *rec = malloc(sizeof *rec);
+  if (!rec) return QS_ENOMEM;
+  *rec = (qs_publish_rec_t){.shard = shard, .on_cursor = on_ready, .ctx = ctx};
+  /* Counted first, as a publish: the answer may reach the inbox at once. */
+  shard->pending_publishes++;
+  int rc = qs_store_await_id(shard->hub->store, last_event_id, on_awaited, rec, pending);
+  if (rc < 0 || !*pending) {
+    shard->pending_publishes--;
+    free(rec);
+  }
+  return rc;
+}
+
+/* Publishing through an ordering store: it decides the order, the hub only
+ * waits for its answer. */
+static int publish_ordered(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_published_fn on_published,
+                           void *ctx) {
+  qs_publish_rec_t *rec = malloc(sizeof *rec);
+  if (!rec) return QS_ENOMEM;
+  *rec = (qs_publish_rec_t){.shard = shard, .on_published = on_published, .ctx = ctx};
+  /* Counted first: the answer may reach the inbox before publish returns. */
+  shard->pending_publishes++;
+  int rc = qs_store_publish(shard->hub->store, update, qs_hub_on_ordered, rec);
+  if (rc < 0) {
+    shard->pending_publishes--;
+    free(rec);
+  }
+  return rc;
 }
 
 int qs_hub_publish(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_published_fn on_published,
@@ -126,6 +196,7 @@ int qs_hub_publish(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_publish
   if (!update || !on_published || update->seq != 0) return QS_EINVAL;
   if (shard->closing) return QS_ECLOSED;
   qs_hub_t *hub = shard->hub;
+  if (hub->store_orders) return publish_ordered(shard, update, on_published, ctx);
   qs_publish_rec_t *rec = malloc(sizeof *rec);
   if (!rec) return QS_ENOMEM;
   *rec = (qs_publish_rec_t){.shard = shard, .on_published = on_published, .ctx = ctx};
@@ -195,10 +266,13 @@ static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size
      * answered first, so the size of the fan-out never delays its 200. */
     if (e->rec) {
       shard->pending_publishes--;
-      e->rec->on_published(e->rec->ctx, e->update, e->status);
+      if (e->rec->on_cursor)
+        e->rec->on_cursor(e->rec->ctx, e->status);
+      else
+        e->rec->on_published(e->rec->ctx, e->update, e->status);
       free(e->rec);
     }
-    if (e->status == 0) {
+    if (e->deliver) {
       if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
       if (!shard->finishing) {
         shard->walking = true;

@@ -199,6 +199,23 @@ int qs_hub_publish(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_publish
 
 /* ---- Subscribing ---- */
 
+/* Called once, on the shard's loop, when a cursor awaited through
+ * qs_hub_await_cursor can be handed to qs_hub_subscribe. `status` says what
+ * the transport found (store.h, qs_store_on_awaited_fn); whatever it is, the
+ * subscription goes on: qs_hub_subscribe resolves the cursor. */
+typedef void (*qs_hub_on_cursor_fn)(void *ctx, int status);
+
+/* Ordering transports (draft §Reconciliation across nodes): a subscriber
+ * that reconnects to this node may name an update another node published and
+ * that this node has not read yet. Called before qs_hub_subscribe with the
+ * cursor (borrowed for the call): *pending false means subscribe now (the
+ * cursor is known here, is "earliest" or empty, the transport is local or
+ * unreachable); *pending true means on_ready will be called, then subscribe
+ * (the shard stays open until then). Returns 0, or QS_ECLOSED (shard
+ * closing) or QS_ENOMEM without calling on_ready. */
+int qs_hub_await_cursor(qs_hub_shard_t *shard, qs_slice_t last_event_id, qs_hub_on_cursor_fn on_ready,
+                        void *ctx, bool *pending);
+
 typedef struct {
   /* The subscription's selectors, at least one. On success the hub owns
    * every matcher (destroyed with the subscriber); the array itself is

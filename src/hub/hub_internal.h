@@ -162,12 +162,14 @@ void qs_hub_shard_resume_replays(qs_hub_shard_t *shard);
 
 /* ---- Shards and the hub ---- */
 
-/* A publish waiting for its update to be durable. */
+/* A publish waiting for its update to be durable, or (on_cursor set) a
+ * resume waiting for the transport (qs_hub_await_cursor). */
 typedef struct qs_publish_rec {
   struct qs_publish_rec *next;
   uint64_t seq;
   qs_hub_shard_t *shard;
   qs_hub_on_published_fn on_published;
+  qs_hub_on_cursor_fn on_cursor;
   void *ctx;
 } qs_publish_rec_t;
 
@@ -177,6 +179,10 @@ typedef struct {
   qs_update_t *update; /* one reference, owned by the entry */
   qs_publish_rec_t *rec;
   int status;
+  /* Dispatched to this shard's subscribers. False for an answer alone: a
+   * failed update, or the acknowledgement of an ordering transport, whose
+   * update arrives (as every node's) through on_durable. */
+  bool deliver;
 } qs_inbox_entry_t;
 
 struct qs_hub_shard {
@@ -201,7 +207,7 @@ struct qs_hub_shard {
   uint32_t all_cap;
   qs_subscriber_t *reap;    /* subscribers to take out of the index and/or free (via reap_next) */
   size_t sub_count;         /* allocated subscribers (not yet freed) */
-  size_t pending_publishes; /* publishes from this shard not yet answered */
+  size_t pending_publishes; /* publishes (and awaited cursors) from this shard not yet answered */
   uint64_t deliveries;      /* not yet added to the hub's counter */
   uint64_t now_ms;          /* loop time of the current callback */
   qs_subscriber_t **resume; /* catching-up subscribers to continue at the next async */
@@ -225,6 +231,7 @@ struct qs_hub_shard {
 struct qs_hub {
   qs_hub_settings_t settings;
   qs_store_t *store;
+  bool store_orders;         /* the store orders updates itself (qs_store_orders): no sequencer */
   pthread_mutex_t seq_mutex; /* the sequencer: assigns seq and appends, one at a time */
   uint64_t last_seq;         /* last seq assigned (under seq_mutex) */
   pthread_mutex_t fanout_mutex;
@@ -261,5 +268,8 @@ void qs_hub_shard_tick(qs_hub_shard_t *shard);
 
 /* The hub's on_durable (store callback). */
 void qs_hub_on_durable(void *ctx, qs_update_t *update, int status);
+
+/* The hub's on_published for an ordering store (ctx: the publish record). */
+void qs_hub_on_ordered(void *ctx, qs_update_t *update, int status);
 
 #endif

@@ -14,6 +14,7 @@
 #include "base/uuid.h"
 #include "hub/hub_internal.h"
 #include "hub/subscriptions.h"
+#include "store/store.h"
 
 /* A subscription's topic: the hub path, "/subscriptions/", the match
  * percent-encoded (at most three bytes per byte of a max_pattern_length
@@ -44,9 +45,30 @@ typedef struct record {
   entry_t entries[];
 } record_t;
 
+/* Shared transport: one subscription (matcher) of any node, as its events in
+ * the shared order say. */
+typedef struct observed {
+  struct observed *prev, *next; /* in the order their start events were read */
+  qs_match_type_t type;
+  char *match; /* NUL-terminated copies */
+  char *subscriber;
+  char *topic; /* the event topic: the document's id, the key of `observed` */
+  char *doc;   /* the `active: true` document, as published */
+  size_t doc_len;
+} observed_t;
+
 struct qs_subscriptions {
   char *hub_path;
   size_t hub_path_len;
+  /* Shared transport (qs_subscriptions_share): every node's subscriptions,
+   * read from the shared order (under the mutex). */
+  bool shared;
+  qs_store_t *store; /* to publish the ends of a gone node's subscriptions */
+  char node[9];      /* this node's name: the first 8 hex digits of its subscriber URNs */
+  qs_map_t observed; /* topic -> observed_t* */
+  observed_t *observed_head, *observed_tail;
+  char *observed_id; /* id of the newest update read from the shared order ("" at first) */
+  size_t observed_id_cap;
   pthread_mutex_t mutex;  /* guards everything below */
   qs_map_t by_hub_id;     /* 8-byte hub id -> record_t* */
   qs_map_t by_subscriber; /* subscriber URN -> record_t* */
@@ -73,6 +95,7 @@ int qs_subscriptions_create(const char *hub_url, qs_subscriptions_t **out) {
   }
   qs_map_init(&s->by_hub_id);
   qs_map_init(&s->by_subscriber);
+  qs_map_init(&s->observed);
   *out = s;
   return 0;
 }
@@ -95,6 +118,17 @@ void qs_subscriptions_destroy(qs_subscriptions_t *s) {
     s->head = r->next;
     record_free(r);
   }
+  while (s->observed_head) {
+    observed_t *o = s->observed_head;
+    s->observed_head = o->next;
+    free(o->match);
+    free(o->subscriber);
+    free(o->topic);
+    free(o->doc);
+    free(o);
+  }
+  qs_map_dispose(&s->observed);
+  free(s->observed_id);
   qs_map_dispose(&s->by_hub_id);
   qs_map_dispose(&s->by_subscriber);
   pthread_mutex_destroy(&s->mutex);
@@ -223,8 +257,12 @@ static record_t *build_record(qs_subscriptions_t *s, qs_subscriber_t *sub, qs_up
   record_t *r = calloc(1, sizeof *r + n * sizeof(entry_t));
   if (!r) return NULL;
   r->hub_id = qs_hub_subscriber_id(sub);
-  /* §Subscription Events: a random identifier per connection, never from the client. */
+  /* §Subscription Events: a random identifier per connection, never from the
+   * client. With a shared transport its first 8 hex digits name the node
+   * (the other 90 bits stay random), so that another node can end it when
+   * this one is gone. */
   qs_uuid_v4_urn(r->subscriber);
+  if (s->shared) memcpy(r->subscriber + 9, s->node, 8);
   r->entry_count = n;
   qs_slice_t subscriber = qs_slice_from_cstr(r->subscriber);
   const qs_grants_t *grants = qs_hub_subscriber_grants(sub);
@@ -365,6 +403,181 @@ void qs_subscriptions_on_subscription(void *ctx, qs_subscriber_t *sub, bool acti
     on_end(ctx, sub);
 }
 
+/* ---- Every node's subscriptions (shared transport) ---- */
+
+static void observed_free(observed_t *o) {
+  free(o->match);
+  free(o->subscriber);
+  free(o->topic);
+  free(o->doc);
+  free(o);
+}
+
+static void observed_unlink(qs_subscriptions_t *s, observed_t *o) {
+  if (o->prev)
+    o->prev->next = o->next;
+  else
+    s->observed_head = o->next;
+  if (o->next)
+    o->next->prev = o->prev;
+  else
+    s->observed_tail = o->prev;
+}
+
+static char *json_string_copy(json_t *doc, const char *key) {
+  json_t *v = json_object_get(doc, key);
+  return json_is_string(v) ? qs_slice_strdup(qs_slice(json_string_value(v), json_string_length(v))) : NULL;
+}
+
+/* Records a start event, or forgets the subscription an end event names
+ * (must hold the mutex). */
+static void observe_event(qs_subscriptions_t *s, const qs_update_t *u) {
+  json_t *doc = json_loadb(u->data.ptr, u->data.len, 0, NULL);
+  json_t *active = doc ? json_object_get(doc, "active") : NULL;
+  if (!json_is_boolean(active)) {
+    json_decref(doc);
+    return;
+  }
+  observed_t *old = qs_map_remove(&s->observed, u->topics[0]);
+  if (old) {
+    observed_unlink(s, old);
+    observed_free(old);
+  }
+  if (json_is_true(active)) {
+    observed_t *o = calloc(1, sizeof *o);
+    json_t *type_name = json_object_get(doc, "match_type");
+    if (o) {
+      o->type = QS_MATCH_LEGACY;
+      if (json_is_string(type_name) &&
+          qs_match_type_parse(qs_slice_from_cstr(json_string_value(type_name)), &o->type) != 0)
+        o->type = QS_MATCH_EXACT;
+      o->match = json_string_copy(doc, o->type == QS_MATCH_LEGACY ? "topic" : "match");
+      o->subscriber = json_string_copy(doc, "subscriber");
+      o->topic = qs_slice_strdup(u->topics[0]);
+      o->doc = qs_slice_strdup(u->data);
+      o->doc_len = u->data.len;
+    }
+    if (!o || !o->match || !o->subscriber || !o->topic || !o->doc ||
+        qs_map_put(&s->observed, u->topics[0], o) != 0) {
+      QS_LOG_ERROR("out of memory: a subscription of another node is not listed");
+      if (o) observed_free(o);
+    } else {
+      o->prev = s->observed_tail;
+      if (s->observed_tail)
+        s->observed_tail->next = o;
+      else
+        s->observed_head = o;
+      s->observed_tail = o;
+    }
+  }
+  json_decref(doc);
+}
+
+void qs_subscriptions_observe(qs_subscriptions_t *s, const qs_update_t *update) {
+  if (!s || !s->shared) return;
+  size_t prefix = s->hub_path_len + sizeof "/subscriptions/" - 1;
+  pthread_mutex_lock(&s->mutex);
+  if (update->id.len + 1 > s->observed_id_cap) {
+    char *id = realloc(s->observed_id, update->id.len + 1);
+    if (id) {
+      s->observed_id = id;
+      s->observed_id_cap = update->id.len + 1;
+    }
+  }
+  if (s->observed_id && update->id.len + 1 <= s->observed_id_cap) {
+    memcpy(s->observed_id, update->id.ptr, update->id.len);
+    s->observed_id[update->id.len] = '\0';
+  }
+  /* Publishers cannot publish in the reserved namespace: the prefix alone
+   * identifies the hub's own events. */
+  if (update->topic_count > 0 && update->topics[0].len > prefix &&
+      memcmp(update->topics[0].ptr, s->hub_path, s->hub_path_len) == 0 &&
+      memcmp(update->topics[0].ptr + s->hub_path_len, "/subscriptions/", prefix - s->hub_path_len) == 0)
+    observe_event(s, update);
+  pthread_mutex_unlock(&s->mutex);
+}
+
+static void on_end_published(void *ctx, qs_update_t *update, int status) {
+  (void)ctx;
+  if (status < 0)
+    QS_LOG_ERROR("end of subscription %.*s of a gone node not stored: %s", (int)update->topics[0].len,
+                 update->topics[0].ptr, qs_strerror(status));
+}
+
+/* The store says `node` is gone (on this node only): its subscriptions end. */
+static void on_node_gone(void *ctx, const char *node) {
+  qs_subscriptions_t *s = ctx;
+  size_t ended = 0;
+  pthread_mutex_lock(&s->mutex);
+  for (observed_t *o = s->observed_head; o; o = o->next) {
+    if (strlen(o->subscriber) < 17 || memcmp(o->subscriber + 9, node, 8) != 0) continue;
+    json_t *doc = json_loadb(o->doc, o->doc_len, 0, NULL);
+    if (doc) json_object_set_new(doc, "active", json_false());
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    qs_update_t *u =
+        text ? make_event(qs_slice_from_cstr(o->topic), qs_slice_from_cstr(text), o->type == QS_MATCH_LEGACY)
+             : NULL;
+    free(text);
+    /* Listed until the end event comes back through the shared order, as on
+     * every other node. */
+    if (u && qs_store_publish(s->store, u, on_end_published, NULL) == 0) ended++;
+    qs_update_release(u);
+  }
+  pthread_mutex_unlock(&s->mutex);
+  if (ended) QS_LOG_INFO("subscriptions: %zu of gone node %s marked inactive", ended, node);
+}
+
+void qs_subscriptions_share(qs_subscriptions_t *s) {
+  char urn[QS_UUID_URN_LEN + 1];
+  qs_uuid_v4_urn(urn);
+  memcpy(s->node, urn + 9, 8);
+  s->node[8] = '\0';
+  s->shared = true;
+}
+
+int qs_subscriptions_watch_nodes(qs_subscriptions_t *s, qs_hub_t *hub) {
+  if (!s->shared) return QS_EINVAL;
+  s->store = qs_hub_store(hub);
+  return qs_store_watch_nodes(s->store, s->node, on_node_gone, s);
+}
+
+static bool observed_selected(const observed_t *o, const qs_subscriptions_query_t *q) {
+  if (q->scope == QS_SUBSCRIPTIONS_ALL) return true;
+  if (o->type != q->type || !qs_slice_eq_cstr(q->match, o->match)) return false;
+  return q->scope == QS_SUBSCRIPTIONS_MATCH || qs_slice_eq_cstr(q->subscriber, o->subscriber);
+}
+
+/* The snapshot of a shared registry: every node's subscriptions as the
+ * shared order says up to the newest update read, which is the cursor
+ * (must hold the mutex). */
+static int snapshot_observed(qs_subscriptions_t *s, const qs_subscriptions_query_t *query, size_t max_docs,
+                             qs_buf_t *docs, size_t *count, bool *truncated, qs_buf_t *cursor) {
+  int rc = query->scope == QS_SUBSCRIPTIONS_ONE ? QS_ENOTFOUND : 0;
+  for (observed_t *o = s->observed_head; o; o = o->next) {
+    if (!observed_selected(o, query)) continue;
+    if (query->scope == QS_SUBSCRIPTIONS_ONE) {
+      rc = qs_buf_append(docs, o->doc, o->doc_len);
+      if (rc == 0) *count = 1;
+      break;
+    }
+    if (*count == max_docs || docs->len + 1 + o->doc_len > docs->max_bytes) {
+      *truncated = true;
+      break;
+    }
+    if (*count) rc = qs_buf_append(docs, ",", 1);
+    if (rc == 0) rc = qs_buf_append(docs, o->doc, o->doc_len);
+    if (rc < 0) break;
+    (*count)++;
+  }
+  if (rc == 0 || rc == QS_ENOTFOUND) {
+    int crc = s->observed_id && s->observed_id[0] ? qs_buf_append_cstr(cursor, s->observed_id)
+                                                  : qs_buf_append_cstr(cursor, "earliest");
+    if (crc < 0) rc = crc;
+  }
+  return rc;
+}
+
 /* ---- Snapshots ---- */
 
 static bool entry_selected(const entry_t *e, const qs_subscriptions_query_t *q) {
@@ -396,6 +609,11 @@ int qs_subscriptions_snapshot(qs_subscriptions_t *s, qs_hub_t *hub, const qs_sub
   *truncated = false;
   int rc = 0;
   pthread_mutex_lock(&s->mutex);
+  if (s->shared) {
+    rc = snapshot_observed(s, query, max_docs, docs, count, truncated, cursor);
+    pthread_mutex_unlock(&s->mutex);
+    return rc;
+  }
   /* §Subscription API, reconciliation: the cursor must cover every event the
    * registry reflects. Until the newest one is fanned out (LMDB commits in
    * groups), a subscriber resuming from the cursor could see it again. */

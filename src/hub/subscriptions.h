@@ -21,6 +21,10 @@
  * and document {"id","type":"subscription","subscriber","topic","active",
  * "payload"?}.
  *
+ * Several nodes (qs_subscriptions_share): the registry lists what the
+ * subscription events of the shared order say, for every node, and the
+ * heartbeat of qs_subscriptions_watch_nodes ends a gone node's ones.
+ *
  * Restarts: subscriptions do not survive the process. At start-up,
  * qs_subscriptions_recover reads the history (a persistent one, LMDB) and
  * publishes `active: false` for every subscription it shows as still active,
@@ -61,6 +65,27 @@ qs_subscriptions_t *qs_subscriptions_of(qs_hub_t *hub);
  * returns when every event is durable. Returns 0 or a negative QS_E* code;
  * *ended (may be NULL) is the number of events published. */
 int qs_subscriptions_recover(qs_subscriptions_t *subs, qs_hub_t *hub, size_t *ended);
+
+/* ---- Several nodes on a shared transport (docs/cluster.md) ---- */
+
+/* Makes the registry list every node's subscriptions: call before the hub
+ * is created (the hub feeds it the shared order from its creation on, see
+ * qs_subscriptions_observe). The subscriber URNs of this node then start
+ * with a random node name (8 hex digits) that its heartbeat carries. */
+void qs_subscriptions_share(qs_subscriptions_t *subs);
+
+/* Starts this node's heartbeat on the hub's store (qs_store_watch_nodes):
+ * when another node's heartbeat stops, the one node that notices publishes
+ * `active: false` for each of that node's subscriptions, and every node
+ * stops listing them when it reads those events. Returns 0, QS_EINVAL (not
+ * shared) or the store's error. */
+int qs_subscriptions_watch_nodes(qs_subscriptions_t *subs, qs_hub_t *hub);
+
+/* Called by the hub for every update of the shared order, in order, on the
+ * store's thread (NULL or an unshared registry: nothing). Subscription
+ * events (of any node) start and end what the API lists; every update moves
+ * the API's cursor. */
+void qs_subscriptions_observe(qs_subscriptions_t *subs, const qs_update_t *update);
 
 /* ---- Building blocks (exposed for the API and tests) ---- */
 
@@ -105,7 +130,9 @@ typedef struct {
  * up to the cursor. Returns 0; QS_ENOTFOUND for a ONE query that selects
  * nothing; QS_EBUSY when an event already reflected in the registry is not yet
  * durable and fanned out (LMDB group commit): try again a little later;
- * QS_ENOMEM or QS_ETOOBIG from the buffers. Thread-safe. */
+ * QS_ENOMEM or QS_ETOOBIG from the buffers. Thread-safe. A shared registry
+ * lists every node's subscriptions in the order this node read their start
+ * events, and its cursor is the newest update it read. */
 int qs_subscriptions_snapshot(qs_subscriptions_t *subs, qs_hub_t *hub, const qs_subscriptions_query_t *query,
                               size_t max_docs, qs_buf_t *docs, size_t *count, bool *truncated,
                               qs_buf_t *cursor);

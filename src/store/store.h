@@ -1,7 +1,15 @@
-/* History: the hub-wide, ordered record of updates that reconnecting
- * subscribers replay from. One interface, several back ends (memory ring,
- * LMDB; Redis later). Appends are made by one sequencer at a time, in `seq`
- * order; reads may come from any thread. */
+/* History and ordering: the hub-wide, ordered record of updates that
+ * reconnecting subscribers replay from, and the transport that decides that
+ * order and tells every node about it. One interface, several back ends:
+ *
+ *   - local (memory ring, LMDB): the hub's in-process sequencer orders the
+ *     updates (`seq`), appends them one at a time, and the store reports each
+ *     one durable through on_durable;
+ *   - ordering (Redis): the back end orders updates itself (`publish`); every
+ *     update of the hub-wide order, published on this node or on another,
+ *     reaches on_durable in that order, with a seq the back end assigned.
+ *
+ * Reads may come from any thread. */
 #ifndef QS_STORE_STORE_H
 #define QS_STORE_STORE_H
 
@@ -25,6 +33,39 @@ typedef void (*qs_store_on_durable_fn)(void *ctx, qs_update_t *update, int statu
 /* Receives one replayed update, borrowed for the call (retain it to keep it).
  * Returns false to stop the replay. */
 typedef bool (*qs_store_each_fn)(void *ctx, qs_update_t *update);
+
+/* Called once per qs_store_publish, from any thread, when the ordering back
+ * end has stored the update (status 0: it may be acknowledged) or could not
+ * (status < 0, for instance QS_EUNAVAILABLE: the transport is unreachable).
+ * `update` is the one given to publish, borrowed for the call. The update
+ * itself reaches on_durable separately, as every other update does. */
+typedef void (*qs_store_on_published_fn)(void *ctx, qs_update_t *update, int status);
+
+/* Called once per qs_store_await_id that returned with *pending set, from
+ * any thread: status 0 once this node has read the shared order up to the
+ * awaited update (a replay from its id now finds it), QS_ENOTFOUND when the
+ * shared order does not know the id either (unknown or trimmed),
+ * QS_EUNAVAILABLE when the transport could not tell or this node did not read
+ * up to it in time, QS_ECLOSED when the store is being destroyed. */
+typedef void (*qs_store_on_awaited_fn)(void *ctx, int status);
+
+/* Called, on the store's thread, for a node of the shared transport whose
+ * heartbeat stopped (`node` is its name, NUL-terminated, borrowed for the
+ * call): on exactly one of the nodes still alive, the first to notice. */
+typedef void (*qs_store_on_node_gone_fn)(void *ctx, const char *node);
+
+/* The state of a transport shared by several nodes (all 0 for local ones). */
+typedef struct {
+  bool shared;         /* the back end is a shared transport (the fields below mean something) */
+  bool connected;      /* publishes can be stored now */
+  bool caught_up;      /* this node has read the shared order up to its head (as last seen) */
+  uint64_t reconnects; /* connections re-established since start */
+  uint64_t lag_ms;     /* stream time between the head of the order and what this node has read */
+  uint64_t publishes;  /* publishes acknowledged by the transport */
+  uint64_t failures;   /* publishes that failed (unreachable, refused, not replicated) */
+  const char *name;    /* "redis"; static */
+  const char *reason;  /* why it is not connected, static; "" when connected */
+} qs_store_transport_t;
 
 /* Bounds on what the history keeps; 0 means unbounded for that dimension. */
 typedef struct {
@@ -87,6 +128,31 @@ typedef struct {
   void (*destroy)(qs_store_t *store);
   /* Optional (may be NULL): fills *out with the back end's counters. */
   void (*stats)(qs_store_t *store, struct qs_store_stats *out);
+  /* Ordering back ends only (NULL for local ones, whose `append` the hub's
+   * sequencer calls): takes a reference to `update` (seq 0) and hands it to
+   * the shared order. Returns 0 (done will be called once, from any thread),
+   * or an error without calling done: QS_EUNAVAILABLE (the transport is not
+   * connected), QS_ENOMEM, QS_ECLOSED. */
+  int (*publish)(qs_store_t *store, qs_update_t *update, qs_store_on_published_fn done, void *done_ctx);
+  /* Optional: fills *out with the transport's state (thread-safe). */
+  void (*transport)(qs_store_t *store, qs_store_transport_t *out);
+  /* Ordering back ends (optional): a resume from `last_event_id` (borrowed
+   * for the call) is about to be served on this node. When this node's copy
+   * of the order knows the id already, or the id is empty or "earliest",
+   * sets *pending to false (done is not called). Otherwise it asks the shared
+   * order's id index, sets *pending to true and calls done once: the id may
+   * name an update published on another node that this node has not read
+   * yet. Returns 0, or an error without calling done (QS_ENOMEM, QS_ECLOSED);
+   * with the transport unreachable it returns 0 with *pending false (the
+   * resume goes on with what this node has). Thread-safe. */
+  int (*await_id)(qs_store_t *store, qs_slice_t last_event_id, qs_store_on_awaited_fn done, void *ctx,
+                  bool *pending);
+  /* Shared back ends (optional): from now on this node sends a heartbeat
+   * under the name `node` (1 to 32 characters from [A-Za-z0-9-], copied),
+   * and on_gone is called for the nodes whose heartbeat stopped (see
+   * qs_store_on_node_gone_fn; the timings are the back end's). Call once.
+   * Returns 0, QS_EINVAL (bad name, or called twice) or QS_EUNSUPPORTED. */
+  int (*watch_nodes)(qs_store_t *store, const char *node, qs_store_on_node_gone_fn on_gone, void *ctx);
 } qs_store_vtable_t;
 
 /* Every back end's object starts with this header. */
@@ -114,6 +180,28 @@ static inline size_t qs_store_last_id(qs_store_t *s, char *out, size_t out_size)
 }
 static inline void qs_store_destroy(qs_store_t *s) {
   if (s) s->vtable->destroy(s);
+}
+/* Whether the back end orders updates itself (see the top of this file). */
+static inline bool qs_store_orders(const qs_store_t *s) { return s->vtable->publish != NULL; }
+/* See the vtable's publish; QS_EINVAL for a local back end. */
+static inline int qs_store_publish(qs_store_t *s, qs_update_t *u, qs_store_on_published_fn done, void *ctx) {
+  return s->vtable->publish ? s->vtable->publish(s, u, done, ctx) : QS_EINVAL;
+}
+/* Fills *out with the transport's state (all zero for a local back end). */
+static inline void qs_store_transport(qs_store_t *s, qs_store_transport_t *out) {
+  *out = (qs_store_transport_t){0};
+  if (s->vtable->transport) s->vtable->transport(s, out);
+}
+/* See the vtable's await_id; *pending false for a back end without it. */
+static inline int qs_store_await_id(qs_store_t *s, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx,
+                                    bool *pending) {
+  *pending = false;
+  return s->vtable->await_id ? s->vtable->await_id(s, id, done, ctx, pending) : 0;
+}
+/* See the vtable's watch_nodes; QS_EUNSUPPORTED for a back end without it. */
+static inline int qs_store_watch_nodes(qs_store_t *s, const char *node, qs_store_on_node_gone_fn on_gone,
+                                       void *ctx) {
+  return s->vtable->watch_nodes ? s->vtable->watch_nodes(s, node, on_gone, ctx) : QS_EUNSUPPORTED;
 }
 /* Fills *out with the store's counters (zeros when the back end has none). */
 static inline void qs_store_stats(qs_store_t *s, qs_store_stats_t *out) {

@@ -70,7 +70,7 @@ class Hub:
     line, when the hub logged one."""
 
     def __init__(self, args=(), keys=True, transport="memory", workers=2, env=None, wait=True,
-                 history=None, binary_path=None, start_timeout=START_TIMEOUT):
+                 history=None, binary_path=None, start_timeout=START_TIMEOUT, redis=None, stream=None):
         cmd = [binary_path or binary(), "--listen", "127.0.0.1:0"]
         if workers is not None:
             cmd += ["--workers", str(workers)]
@@ -79,6 +79,10 @@ class Hub:
             cmd += ["--transport", "lmdb", "--history_path", history]
         elif transport == "memory":
             cmd += ["--transport", "memory"]
+        elif transport == "redis":
+            if redis is None:
+                raise ValueError("transport redis needs a RedisServer")
+            cmd += ["--transport", "redis", "--redis_url", redis.url, "--redis_stream", stream or "mercure"]
         elif transport == "lmdb" and "--history_path" not in args:
             self.tmpdir = tempfile.mkdtemp(prefix="qs-integ-")
             cmd += ["--transport", "lmdb", "--history_path", os.path.join(self.tmpdir, "history.lmdb"),
@@ -175,6 +179,147 @@ class Hub:
     @property
     def addr(self):
         return ("127.0.0.1", self.port)
+
+
+def free_port():
+    """A loopback TCP port nobody listens on now."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+class RedisServer:
+    """Debian's redis-server on a free loopback port, with its files in a
+    temporary directory; started and stopped (by its PID) by the tests.
+    `appendonly` turns on the append-only file with appendfsync always, so a
+    restart (even after kill -9) keeps every acknowledged write."""
+
+    def __init__(self, appendonly=False, args=()):
+        self.dir = tempfile.mkdtemp(prefix="qs-redis-")
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.args = list(args)
+        self.proc = None
+        # The free port may be taken between free_port() and Redis' bind by
+        # a test running beside this one: then another port.
+        for attempt in range(3):
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == 2 or "Address already in use" not in self.log():
+                    shutil.rmtree(self.dir, ignore_errors=True)
+                    raise
+                os.unlink(os.path.join(self.dir, "redis.log"))
+                self.port = free_port()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=10.0):
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.path.exists(exe):
+            raise RuntimeError("redis-server is missing: run scripts/install-deps.sh --test")
+        cmd = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
+               "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+               "--daemonize", "no", "--protected-mode", "no", "--logfile", os.path.join(self.dir, "redis.log")]
+        cmd += self.args
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited with %r:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                if self.command("PING") == b"+PONG\r\n":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError("redis-server did not answer on port %d:\n%s" % (self.port, self.log()))
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), encoding="utf-8", errors="replace") as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def command(self, *args, timeout=5.0):
+        """One command in RESP; returns the raw reply bytes (enough for tests)."""
+        payload = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else a
+            payload += b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(payload)
+            data = b""
+            while not data.endswith(b"\r\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return data
+
+    def call(self, *args, timeout=5.0):
+        """One command in RESP; returns the parsed reply (bytes, int, list or
+        None; an error reply raises RuntimeError)."""
+        payload = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else (b"%d" % a if isinstance(a, int) else a)
+            payload += b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(payload)
+            reader = sock.makefile("rb")
+
+            def parse():
+                line = reader.readline()
+                if not line.endswith(b"\r\n"):
+                    raise RuntimeError("redis closed the connection")
+                kind, rest = line[:1], line[1:-2]
+                if kind == b"+":
+                    return rest
+                if kind == b"-":
+                    raise RuntimeError(rest.decode())
+                if kind == b":":
+                    return int(rest)
+                if kind == b"$":
+                    n = int(rest)
+                    if n < 0:
+                        return None
+                    data = reader.read(n + 2)
+                    return data[:-2]
+                if kind == b"*":
+                    n = int(rest)
+                    return None if n < 0 else [parse() for _ in range(n)]
+                raise RuntimeError("unexpected RESP reply %r" % line)
+
+            return parse()
+
+    def stop(self):
+        """SIGTERM, by PID (Redis writes its files and exits)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def kill(self):
+        """SIGKILL, by PID: nothing is flushed beyond what appendfsync did."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def run_binary(args, timeout=15, env=None):
@@ -771,15 +916,24 @@ class HubTestCase(unittest.TestCase):
     hub_workers = 2
     hub = None
 
+    redis = None
+
     @classmethod
     def setUpClass(cls):
-        cls.hub = Hub(cls.hub_args, keys=cls.hub_keys, transport=cls.hub_transport, workers=cls.hub_workers)
+        if cls.hub_transport == "redis":
+            cls.redis = RedisServer()
+        cls.hub = Hub(cls.hub_args, keys=cls.hub_keys, transport=cls.hub_transport, workers=cls.hub_workers,
+                      redis=cls.redis)
 
     @classmethod
     def tearDownClass(cls):
         if cls.hub is None:
+            if cls.redis:
+                cls.redis.close()
             return
         rc = cls.hub.stop()
+        if cls.redis:
+            cls.redis.close()
         if rc != 0:
             raise AssertionError("hub exit code after SIGTERM: %r (expected 0)\n--- stderr tail ---\n%s"
                                  % (rc, cls.hub.stderr()[-6000:]))

@@ -1,6 +1,7 @@
 """Reconnection from history: every cursor carrier, earliest, unknown ids,
 private updates re-checked on replay, and a resume racing with publishes.
-Runs against both history stores (memory and lmdb)."""
+Runs against every history store (memory, lmdb, and one node on the redis
+transport; tests/integration/test_cluster.py has the several-node cases)."""
 import os
 import sys
 import threading
@@ -241,6 +242,10 @@ class ReconnectLmdb(ReconnectBase):
     hub_transport = "lmdb"
 
 
+class ReconnectRedis(ReconnectBase):
+    hub_transport = "redis"
+
+
 del ReconnectBase
 
 class RetentionBase(HubTestCase):
@@ -273,6 +278,10 @@ class RetentionMemory(RetentionBase):
 
 class RetentionLmdb(RetentionBase):
     hub_transport = "lmdb"
+
+
+class RetentionRedis(RetentionBase):
+    hub_transport = "redis"
 
 
 del RetentionBase
@@ -327,6 +336,10 @@ class BigReplayMemory(BigReplayBase):
 
 class BigReplayLmdb(BigReplayBase):
     hub_transport = "lmdb"
+
+
+class BigReplayRedis(BigReplayBase):
+    hub_transport = "redis"
 
 
 del BigReplayBase

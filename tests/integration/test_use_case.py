@@ -495,5 +495,11 @@ class TokenExpiry(HubTestCase):
             self.assertEqual(s.events, [])
 
 
+class UseCaseRedis(UseCase):
+    """The use case, unchanged, on one node of the redis transport (a real
+    redis-server started for the class; test_cluster.py has several nodes)."""
+    hub_transport = "redis"
+
+
 if __name__ == "__main__":
     main()

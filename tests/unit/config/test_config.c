@@ -169,7 +169,8 @@ static void file_errors_name_the_line(void **state) {
       {"cookie_name \"unterminated", "test.conf line 1: unterminated quote"},
       {"cookie_name \"a\"b", "test.conf line 1: a closing quote must end the value"},
       {"anonymous maybe", "test.conf line 1: anonymous: invalid boolean 'maybe' (use true or false)"},
-      {"transport bolt", "test.conf line 1: transport: invalid value 'bolt' (use one of memory, lmdb)"},
+      {"transport bolt",
+       "test.conf line 1: transport: invalid value 'bolt' (use one of memory, lmdb, redis)"},
       {"cors_origins", "test.conf line 1: cors_origins: missing value"},
       {"cors_origins https://a.example/",
        "test.conf line 1: cors_origins: invalid item 'https://a.example/': an origin has no path: remove the "
@@ -497,7 +498,7 @@ static void table_rows_are_well_formed(void **state) {
   (void)state;
   size_t count;
   const qs_config_option_t *opts = qs_config_options(&count);
-  assert_int_equal(count, 51);
+  assert_int_equal(count, 55);
   for (size_t i = 0; i < count; i++) {
     assert_non_null(opts[i].name);
     assert_non_null(opts[i].help);

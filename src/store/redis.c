@@ -1,0 +1,1109 @@
+/* The Redis transport (redis.h): publishes through one Lua script, every
+ * node reading the stream on its own connection, a memory ring per node for
+ * replays. Everything Redis happens on the store's thread, on a libuv loop of
+ * its own, through hiredis' asynchronous API and the adapter of
+ * redis_libuv.h.
+ *
+ * Threads. Workers call redis_publish and redis_await_id, which queue the
+ * publish or the id lookup under `mutex` and wake the store's thread; every other field below the mutex's
+ * is used on the store's thread only, except the atomics of the transport
+ * state. The ring is thread-safe (memory.c). */
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "store/redis.h"
+#include "store/redis_internal.h"
+#include "store/redis_libuv.h"
+
+/* Entries per XREAD, and how long one blocks waiting for new ones. */
+#define READ_COUNT 512
+#define READ_BLOCK_MS 2000
+/* A connection whose oldest command has had no reply for this long (beyond
+ * what the command itself may take) is considered dead and dropped. */
+#define STALL_MS 5000
+#define TICK_MS 250
+/* A connection attempt that has not completed in time is abandoned (a host
+ * that drops the SYN answers nothing; a refused connect fails at once). */
+#define CONNECT_TIMEOUT_MS 1000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+/* How long a resume waits for this node to read up to the update it names
+ * (published on another node, in the shared order already). */
+#define AWAIT_MS 5000
+/* Node heartbeats (watch_nodes): sent this often; a node silent for
+ * NODE_TTL_MS is gone. */
+#define HEARTBEAT_MS 2000
+#define NODE_TTL_MS 10000
+#define NODE_NAME_MAX 32
+
+/* The heartbeat: KEYS[1] is the sorted set of nodes by their last heartbeat
+ * (Redis' clock, ms); ARGV[1] this node, ARGV[2] NODE_TTL_MS. Records this
+ * node's heartbeat, removes the nodes silent for longer and returns them:
+ * the script is atomic, so each gone node is returned to one caller only. */
+static const char HEARTBEAT_SCRIPT[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+    "local floor = '(' .. string.format('%.0f', now - tonumber(ARGV[2]))\n"
+    "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', floor)\n"
+    "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', floor) end\n"
+    "return gone\n";
+
+/* The publish script: the append, the id index and the trimming in one
+ * atomic step, so no crash or concurrent publish can see half of it.
+ *
+ * KEYS[1]: the stream; KEYS[2]: the id index, a hash from each update id to
+ * the stream entry of its earliest retained occurrence; KEYS[3]: the bytes
+ * the stream's entries hold (field names and values). ARGV[1..3]: most
+ * entries, most age in ms (against Redis' clock), most bytes ("0": no
+ * bound); then the entry's field/value pairs, the update id first (ARGV[5]).
+ *
+ * Trimming is exact and drops the index entries of what it drops; the
+ * newest entry is always kept. It removes at most TRIM_MAX entries per
+ * publish, so lowering a bound on a long stream never stalls Redis: the
+ * next publishes finish the job. Returns the new entry's id. */
+#define TRIM_MAX "1000"
+static const char PUBLISH_SCRIPT[] =
+    "local stream, index, sizes = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local max_count, max_age, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local fields, size = {}, 0\n"
+    "for i = 4, #ARGV do fields[#fields + 1] = ARGV[i]; size = size + #ARGV[i] end\n"
+    "local sid = redis.call('XADD', stream, '*', unpack(fields))\n"
+    "redis.call('HSETNX', index, ARGV[5], sid)\n"
+    "local len = redis.call('XLEN', stream)\n"
+    "local bytes\n"
+    "if len == 1 then redis.call('SET', sizes, size); bytes = size\n"
+    "else bytes = redis.call('INCRBY', sizes, size) end\n"
+    "local budget = " TRIM_MAX
+    "\n"
+    "local function drop(e)\n"
+    "  local f, n, uid = e[2], 0, nil\n"
+    "  for j = 1, #f, 2 do\n"
+    "    n = n + #f[j] + #f[j + 1]\n"
+    "    if uid == nil and f[j] == 'id' then uid = f[j + 1] end\n"
+    "  end\n"
+    "  if uid ~= nil and redis.call('HGET', index, uid) == e[1] then redis.call('HDEL', index, uid) end\n"
+    "  redis.call('XDEL', stream, e[1])\n"
+    "  bytes = redis.call('DECRBY', sizes, n)\n"
+    "  len = len - 1\n"
+    "  budget = budget - 1\n"
+    "end\n"
+    "if max_count > 0 and len > max_count then\n"
+    "  for _, e in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', math.min(len - max_count, "
+    "budget))) do\n"
+    "    drop(e)\n"
+    "  end\n"
+    "end\n"
+    "if max_age > 0 and len > 1 and budget > 0 then\n"
+    "  local t = redis.call('TIME')\n"
+    "  local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - max_age\n"
+    "  if floor > 0 then\n"
+    "    for _, e in ipairs(redis.call('XRANGE', stream, '-', string.format('%.0f', floor - 1), 'COUNT',\n"
+    "                                  math.min(len - 1, budget))) do\n"
+    "      drop(e)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "while max_bytes > 0 and bytes > max_bytes and len > 1 and budget > 0 do\n"
+    "  drop(redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1])\n"
+    "end\n"
+    "return sid\n";
+
+typedef struct redis_store redis_store_t;
+
+/* One publish, from the worker's call to its answer. */
+typedef struct op {
+  struct op *next;
+  qs_update_t *update;
+  qs_store_on_published_fn done;
+  void *done_ctx;
+  uint64_t sent_ms;
+  qs_redis_stream_id_t sid; /* its entry, once Redis replied */
+  int replies;              /* replies still expected (EVALSHA, and WAIT) */
+  int status;
+} op_t;
+
+/* A resume whose id this node's ring does not know (yet): its entry in the
+ * shared order is asked from the id index, then awaited from the reader. */
+typedef struct lookup {
+  struct lookup *next;
+  qs_store_on_awaited_fn done;
+  void *done_ctx;
+  uint64_t since_ms;
+  qs_redis_stream_id_t sid; /* its entry, once the index answered */
+  size_t id_len;
+  char id[]; /* the update id */
+} lookup_t;
+
+typedef struct {
+  redis_store_t *rs;
+  const char *role; /* "publish" or "read", for logs */
+  redisAsyncContext *ac;
+  uv_timer_t retry;
+  uint64_t backoff_ms;
+  bool retry_armed;
+  bool tcp_up; /* the connect callback said so */
+  uint64_t started_ms;
+  bool ready;      /* handshake done: usable */
+  bool ever_ready; /* a later ready counts as a reconnect */
+  bool warned;     /* the current outage was logged */
+} conn_t;
+
+struct redis_store {
+  qs_store_t base;
+  qs_store_t *ring;
+  qs_redis_url_t url;
+  char *stream;
+  qs_redis_settings_t settings; /* url and stream point nowhere: use the fields above */
+  char *index_key;              /* "<stream>:ids" */
+  char *sizes_key;              /* "<stream>:bytes" */
+  char max_count[24];
+  char max_age[24];
+  char max_bytes[24];
+
+  pthread_t thread;
+  uv_loop_t loop;
+  uv_async_t wake;
+  uv_timer_t tick;
+
+  pthread_mutex_t mutex; /* guards queue, lookups, stopping and the start handshake */
+  pthread_cond_t started_cond;
+  op_t *queue;
+  op_t *queue_tail;
+  lookup_t *lookups;            /* asked by workers, not yet sent */
+  char node[NODE_NAME_MAX + 1]; /* watch_nodes: this node's name ("" until then) */
+  bool heartbeat_now;           /* watch_nodes was called: the first heartbeat is due */
+  qs_store_on_node_gone_fn on_node_gone;
+  void *on_node_gone_ctx;
+  char *nodes_key; /* "<stream>:nodes" */
+  bool stopping;
+  bool started; /* first catch-up done (or given up waiting) */
+
+  /* The store's thread only. */
+  conn_t cmd, rd;
+  char sha[41];
+  op_t *inflight; /* sent, oldest first */
+  op_t *inflight_tail;
+  /* Stored in Redis, waiting for this node's reader to reach their entry,
+   * so that a publisher that got 200 finds its update on this node at once
+   * (oldest first, which is stream order). */
+  op_t *stored;
+  op_t *stored_tail;
+  /* Resumes whose entry is beyond what this node has read (any order). */
+  lookup_t *awaiting;
+  char last_id[48]; /* the last entry read ("0-0": none yet) */
+  qs_redis_stream_id_t last_sid;
+  uint64_t next_seq;
+  bool read_pending;
+  bool read_block; /* the next XREAD waits for new entries (caught up) */
+  uint64_t read_sent_ms;
+  bool shutting_down;
+  uint64_t ticks;
+  qs_slice_t *pairs; /* reused by entry decoding: fields, then values */
+  size_t pairs_cap;
+
+  atomic_bool connected;
+  atomic_bool caught_up;
+  atomic_uint_fast64_t reconnects;
+  atomic_uint_fast64_t lag_ms;
+  atomic_uint_fast64_t publishes;
+  atomic_uint_fast64_t failures;
+  _Atomic(const char *) reason;
+};
+
+static void conn_start(conn_t *c);
+static void send_read(redis_store_t *rs);
+static void send_heartbeat(redis_store_t *rs);
+
+/* ---- Publishes ---- */
+
+/* Answers the publisher. */
+static void op_answer(redis_store_t *rs, op_t *op) {
+  if (op->status == 0)
+    atomic_fetch_add_explicit(&rs->publishes, 1, memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(&rs->failures, 1, memory_order_relaxed);
+  op->done(op->done_ctx, op->update, op->status);
+  qs_update_release(op->update);
+  free(op);
+}
+
+/* Answers an op that never reached Redis. */
+static void op_fail_now(redis_store_t *rs, op_t *op, int status) {
+  op->status = status;
+  atomic_fetch_add_explicit(&rs->failures, 1, memory_order_relaxed);
+  op->done(op->done_ctx, op->update, op->status);
+  qs_update_release(op->update);
+  free(op);
+}
+
+static bool sid_le(qs_redis_stream_id_t a, qs_redis_stream_id_t b) {
+  return a.ms < b.ms || (a.ms == b.ms && a.seq <= b.seq);
+}
+
+/* Answers the stored publishes this node has read, and with `all` (or
+ * those older than STALL_MS when `now` is set) the others too: they are in
+ * Redis either way, the wait only gives read-your-writes on this node. */
+static void release_stored(redis_store_t *rs, bool all, uint64_t now) {
+  while (rs->stored) {
+    op_t *op = rs->stored;
+    bool read = sid_le(op->sid, rs->last_sid);
+    if (!read && !all && !(now && now - op->sent_ms > STALL_MS)) break;
+    rs->stored = op->next;
+    if (!rs->stored) rs->stored_tail = NULL;
+    op_answer(rs, op);
+  }
+}
+
+/* The last reply of an op came: answer it, or wait for the reader. */
+static void op_complete(redis_store_t *rs, op_t *op) {
+  /* Replies come in order, so the completed op is the oldest in flight. */
+  op_t **p = &rs->inflight, *prev = NULL;
+  while (*p && *p != op) {
+    prev = *p;
+    p = &(*p)->next;
+  }
+  if (*p) {
+    *p = op->next;
+    if (rs->inflight_tail == op) rs->inflight_tail = prev;
+  }
+  op->next = NULL;
+  if (op->status < 0 || rs->shutting_down || sid_le(op->sid, rs->last_sid)) {
+    op_answer(rs, op);
+    return;
+  }
+  if (rs->stored_tail)
+    rs->stored_tail->next = op;
+  else
+    rs->stored = op;
+  rs->stored_tail = op;
+}
+
+static void op_reply(redis_store_t *rs, op_t *op, int status) {
+  if (status < 0 && op->status == 0) op->status = status;
+  if (--op->replies == 0) op_complete(rs, op);
+}
+
+static void on_eval(redisAsyncContext *ac, void *r, void *privdata) {
+  redis_store_t *rs = ((conn_t *)ac->data)->rs;
+  op_t *op = privdata;
+  redisReply *reply = r;
+  if (!reply) {
+    /* The connection went down with the publish in flight: Redis may or may
+     * not have it, so it is not acknowledged (a retry with the same id is
+     * the publisher's way on). */
+    op_reply(rs, op, QS_EUNAVAILABLE);
+    return;
+  }
+  if (reply->type == REDIS_REPLY_ERROR) {
+    QS_LOG_ERROR("redis: publish of update %.*s refused: %s", (int)op->update->id.len, op->update->id.ptr,
+                 reply->str);
+    /* NOSCRIPT: the script cache was flushed; a new connection loads it again. */
+    if (strncmp(reply->str, "NOSCRIPT", 8) == 0) redisAsyncDisconnect(ac);
+    op_reply(rs, op, QS_EUNAVAILABLE);
+    return;
+  }
+  if (reply->type != REDIS_REPLY_STRING ||
+      !qs_redis_stream_id_parse(qs_slice(reply->str, reply->len), &op->sid)) {
+    QS_LOG_ERROR("redis: the publish script gave no entry id for update %.*s", (int)op->update->id.len,
+                 op->update->id.ptr);
+    op_reply(rs, op, QS_EUNAVAILABLE);
+    return;
+  }
+  op_reply(rs, op, 0);
+}
+
+static void on_wait(redisAsyncContext *ac, void *r, void *privdata) {
+  redis_store_t *rs = ((conn_t *)ac->data)->rs;
+  op_t *op = privdata;
+  redisReply *reply = r;
+  int status = 0;
+  if (!reply) {
+    status = QS_EUNAVAILABLE;
+  } else if (reply->type != REDIS_REPLY_INTEGER || reply->integer < (long long)rs->settings.wait_replicas) {
+    if (op->status == 0)
+      QS_LOG_ERROR(
+          "redis: update %.*s reached %lld of the %u replicas required within %u ms; not acknowledged",
+          (int)op->update->id.len, op->update->id.ptr,
+          reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1LL, rs->settings.wait_replicas,
+          rs->settings.wait_timeout_ms);
+    status = QS_EUNAVAILABLE;
+  }
+  op_reply(rs, op, status);
+}
+
+static void send_op(redis_store_t *rs, op_t *op) {
+  qs_update_t *u = op->update;
+  size_t cap = 9 + QS_REDIS_ENTRY_FIXED_FIELDS + 2 * u->topic_count;
+  const char **argv = malloc(cap * sizeof *argv);
+  size_t *lens = malloc(cap * sizeof *lens);
+  char numbers[48];
+  if (!argv || !lens) {
+    free(argv);
+    free(lens);
+    op_fail_now(rs, op, QS_ENOMEM);
+    return;
+  }
+  argv[0] = "EVALSHA", lens[0] = 7;
+  argv[1] = rs->sha, lens[1] = 40;
+  argv[2] = "3", lens[2] = 1;
+  argv[3] = rs->stream, lens[3] = strlen(rs->stream);
+  argv[4] = rs->index_key, lens[4] = strlen(rs->index_key);
+  argv[5] = rs->sizes_key, lens[5] = strlen(rs->sizes_key);
+  argv[6] = rs->max_count, lens[6] = strlen(rs->max_count);
+  argv[7] = rs->max_age, lens[7] = strlen(rs->max_age);
+  argv[8] = rs->max_bytes, lens[8] = strlen(rs->max_bytes);
+  /* The script reads the update id as ARGV[5]: the encoding starts with it. */
+  size_t n = 9 + qs_redis_entry_encode(u, argv + 9, lens + 9, cap - 9, numbers);
+  /* hiredis formats the command into its buffer here: argv may go after. */
+  int rc = redisAsyncCommandArgv(rs->cmd.ac, on_eval, op, (int)n, argv, lens);
+  free(argv);
+  free(lens);
+  if (rc != REDIS_OK) {
+    op_fail_now(rs, op, QS_EUNAVAILABLE);
+    return;
+  }
+  op->replies = 1;
+  if (rs->settings.wait_replicas > 0 &&
+      redisAsyncCommand(rs->cmd.ac, on_wait, op, "WAIT %u %u", rs->settings.wait_replicas,
+                        rs->settings.wait_timeout_ms) == REDIS_OK)
+    op->replies = 2;
+  else if (rs->settings.wait_replicas > 0)
+    op->status = QS_EUNAVAILABLE;
+  op->sent_ms = uv_now(&rs->loop);
+  op->next = NULL;
+  if (rs->inflight_tail)
+    rs->inflight_tail->next = op;
+  else
+    rs->inflight = op;
+  rs->inflight_tail = op;
+}
+
+static int redis_publish(qs_store_t *store, qs_update_t *update, qs_store_on_published_fn done, void *ctx) {
+  redis_store_t *rs = (redis_store_t *)store;
+  /* Refused at once when Redis is known to be away: the publisher hears why
+   * now rather than after a timeout. */
+  if (!atomic_load_explicit(&rs->connected, memory_order_acquire)) return QS_EUNAVAILABLE;
+  op_t *op = calloc(1, sizeof *op);
+  if (!op) return QS_ENOMEM;
+  op->update = qs_update_retain(update);
+  op->done = done;
+  op->done_ctx = ctx;
+  pthread_mutex_lock(&rs->mutex);
+  if (rs->stopping) {
+    pthread_mutex_unlock(&rs->mutex);
+    qs_update_release(update);
+    free(op);
+    return QS_ECLOSED;
+  }
+  bool was_empty = rs->queue == NULL;
+  if (rs->queue_tail)
+    rs->queue_tail->next = op;
+  else
+    rs->queue = op;
+  rs->queue_tail = op;
+  pthread_mutex_unlock(&rs->mutex);
+  if (was_empty) uv_async_send(&rs->wake);
+  return 0;
+}
+
+/* ---- Resumes from an id this node has not read yet ---- */
+
+static void lookup_done(lookup_t *l, int status) {
+  l->done(l->done_ctx, status);
+  free(l);
+}
+
+/* Answers the awaited resumes whose entry this node has read, and with
+ * `status` < 0 all of them (shutting down), or with `now` set those waiting
+ * longer than AWAIT_MS. */
+static void release_awaiting(redis_store_t *rs, int status, uint64_t now) {
+  lookup_t **p = &rs->awaiting;
+  while (*p) {
+    lookup_t *l = *p;
+    int answer = 1;
+    if (sid_le(l->sid, rs->last_sid)) {
+      answer = 0;
+    } else if (status < 0) {
+      answer = status;
+    } else if (now && now - l->since_ms > AWAIT_MS) {
+      QS_LOG_WARN(
+          "redis: a resume from update %.*s waited %d ms for this node to read its entry; served "
+          "with what this node has",
+          (int)l->id_len, l->id, AWAIT_MS);
+      answer = QS_EUNAVAILABLE;
+    }
+    if (answer > 0) {
+      p = &l->next;
+      continue;
+    }
+    *p = l->next;
+    lookup_done(l, answer);
+  }
+}
+
+/* The id index answered (HGET): the entry, nil, or nothing (connection lost). */
+static void on_lookup(redisAsyncContext *ac, void *r, void *privdata) {
+  redis_store_t *rs = ((conn_t *)ac->data)->rs;
+  lookup_t *l = privdata;
+  redisReply *reply = r;
+  if (!reply) {
+    lookup_done(l, QS_EUNAVAILABLE);
+  } else if (reply->type == REDIS_REPLY_NIL) {
+    lookup_done(l, QS_ENOTFOUND);
+  } else if (reply->type != REDIS_REPLY_STRING ||
+             !qs_redis_stream_id_parse(qs_slice(reply->str, reply->len), &l->sid)) {
+    QS_LOG_ERROR("redis: the id index %s gave no entry for a resume: %s", rs->index_key,
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+    lookup_done(l, QS_EUNAVAILABLE);
+  } else if (sid_le(l->sid, rs->last_sid)) {
+    lookup_done(l, 0); /* read already: the ring decides (it may have dropped it since) */
+  } else {
+    l->since_ms = uv_now(&rs->loop);
+    l->next = rs->awaiting;
+    rs->awaiting = l;
+  }
+}
+
+static void send_lookup(redis_store_t *rs, lookup_t *l) {
+  if (!rs->cmd.ready ||
+      redisAsyncCommand(rs->cmd.ac, on_lookup, l, "HGET %s %b", rs->index_key, l->id, l->id_len) != REDIS_OK)
+    lookup_done(l, QS_EUNAVAILABLE);
+}
+
+static bool replay_nothing(void *ctx, qs_update_t *update) {
+  (void)ctx, (void)update;
+  return false;
+}
+
+static int redis_await_id(qs_store_t *store, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx,
+                          bool *pending) {
+  redis_store_t *rs = (redis_store_t *)store;
+  *pending = false;
+  if (id.len == 0 || qs_slice_eq_cstr(id, "earliest")) return 0;
+  /* Known here: the ring serves the resume (up to seq 0: nothing is replayed). */
+  if (qs_store_replay(rs->ring, id, 0, replay_nothing, NULL) != QS_ENOTFOUND) return 0;
+  if (!atomic_load_explicit(&rs->connected, memory_order_acquire)) return 0;
+  lookup_t *l = malloc(sizeof *l + id.len);
+  if (!l) return QS_ENOMEM;
+  *l = (lookup_t){.done = done, .done_ctx = ctx, .id_len = id.len};
+  memcpy(l->id, id.ptr, id.len);
+  pthread_mutex_lock(&rs->mutex);
+  if (rs->stopping) {
+    pthread_mutex_unlock(&rs->mutex);
+    free(l);
+    return QS_ECLOSED;
+  }
+  l->next = rs->lookups;
+  rs->lookups = l;
+  pthread_mutex_unlock(&rs->mutex);
+  uv_async_send(&rs->wake);
+  *pending = true;
+  return 0;
+}
+
+/* ---- Reading the stream ---- */
+
+static void signal_started(redis_store_t *rs) {
+  pthread_mutex_lock(&rs->mutex);
+  if (!rs->started) {
+    rs->started = true;
+    pthread_cond_broadcast(&rs->started_cond);
+  }
+  pthread_mutex_unlock(&rs->mutex);
+}
+
+/* Hands one entry to the ring (which tells the hub). */
+static void take_entry(redis_store_t *rs, const redisReply *entry) {
+  if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+      entry->element[0]->type != REDIS_REPLY_STRING)
+    return;
+  const redisReply *id = entry->element[0], *kv = entry->element[1];
+  size_t idlen = id->len < sizeof rs->last_id ? id->len : sizeof rs->last_id - 1;
+  memcpy(rs->last_id, id->str, idlen);
+  rs->last_id[idlen] = '\0';
+  if (!qs_redis_stream_id_parse(qs_slice(id->str, id->len), &rs->last_sid))
+    QS_LOG_WARN("redis: odd stream entry id %s", rs->last_id);
+  if (kv->type != REDIS_REPLY_ARRAY) return;
+  size_t count = kv->elements / 2;
+  if (count * 2 > rs->pairs_cap) {
+    qs_slice_t *pairs = realloc(rs->pairs, count * 2 * sizeof *pairs);
+    if (!pairs) {
+      QS_LOG_ERROR("redis: out of memory reading entry %s; skipped", rs->last_id);
+      return;
+    }
+    rs->pairs = pairs;
+    rs->pairs_cap = count * 2;
+  }
+  for (size_t i = 0; i < count; i++) {
+    const redisReply *f = kv->element[2 * i], *v = kv->element[2 * i + 1];
+    rs->pairs[i] = f->type == REDIS_REPLY_STRING ? qs_slice(f->str, f->len) : qs_slice("", 0);
+    rs->pairs[count + i] = v->type == REDIS_REPLY_STRING ? qs_slice(v->str, v->len) : qs_slice("", 0);
+  }
+  qs_update_t *update = NULL;
+  const char *reason = "";
+  int rc = qs_redis_entry_decode(rs->pairs, rs->pairs + count, count, &update, &reason);
+  if (rc < 0) {
+    QS_LOG_WARN("redis: stream entry %s skipped: %s", rs->last_id,
+                rc == QS_EPARSE ? reason : qs_strerror(rc));
+    return;
+  }
+  update->seq = ++rs->next_seq;
+  rc = qs_store_append(rs->ring, update);
+  if (rc < 0) QS_LOG_ERROR("redis: entry %s not kept for replay: %s", rs->last_id, qs_strerror(rc));
+  qs_update_release(update);
+}
+
+static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  conn_t *c = ac->data;
+  redis_store_t *rs = c->rs;
+  redisReply *reply = r;
+  rs->read_pending = false;
+  if (!reply) return; /* disconnected: the reconnection reads on from last_id */
+  if (reply->type == REDIS_REPLY_ERROR) {
+    QS_LOG_ERROR("redis: reading stream %s failed: %s", rs->stream, reply->str);
+    atomic_store(&rs->reason, "reading the stream failed (see the log)");
+    redisAsyncDisconnect(ac);
+    return;
+  }
+  if (!c->ready) {
+    c->ready = true;
+    c->backoff_ms = 0;
+    if (c->ever_ready) {
+      atomic_fetch_add_explicit(&rs->reconnects, 1, memory_order_relaxed);
+      QS_LOG_INFO("redis: reading stream %s again from %s", rs->stream, rs->last_id);
+    }
+    c->ever_ready = true;
+    c->warned = false;
+  }
+  size_t taken = 0;
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1) {
+    const redisReply *s = reply->element[0];
+    if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 && s->element[1]->type == REDIS_REPLY_ARRAY) {
+      const redisReply *entries = s->element[1];
+      for (size_t i = 0; i < entries->elements; i++) take_entry(rs, entries->element[i]);
+      taken = entries->elements;
+    }
+  }
+  release_stored(rs, false, 0);
+  release_awaiting(rs, 0, 0);
+  if (taken < READ_COUNT) {
+    atomic_store(&rs->caught_up, true);
+    signal_started(rs);
+  } else {
+    atomic_store(&rs->caught_up, false);
+  }
+  /* Block only once caught up: a full batch means more is waiting. */
+  rs->read_block = taken < READ_COUNT;
+  if (!rs->shutting_down) send_read(rs);
+}
+
+static void send_read(redis_store_t *rs) {
+  if (!rs->rd.ac || rs->read_pending) return;
+  const char *argv[] = {"XREAD", "COUNT", "512", "BLOCK", "2000", "STREAMS", rs->stream, rs->last_id};
+  size_t lens[] = {5, 5, 3, 5, 4, 7, strlen(rs->stream), strlen(rs->last_id)};
+  _Static_assert(READ_COUNT == 512 && READ_BLOCK_MS == 2000, "the XREAD arguments spell these");
+  /* Without BLOCK while catching up (the first read of a connection, or
+   * after a full batch): Redis answers at once, even with nothing new. */
+  if (!rs->read_block) {
+    argv[3] = "STREAMS", lens[3] = 7;
+    argv[4] = rs->stream, lens[4] = strlen(rs->stream);
+    argv[5] = rs->last_id, lens[5] = strlen(rs->last_id);
+  }
+  if (redisAsyncCommandArgv(rs->rd.ac, on_read, NULL, rs->read_block ? 8 : 6, argv, lens) == REDIS_OK) {
+    rs->read_pending = true;
+    rs->read_sent_ms = uv_now(&rs->loop);
+  }
+}
+
+/* ---- Connections ---- */
+
+static void on_retry(uv_timer_t *t) {
+  conn_t *c = t->data;
+  c->retry_armed = false;
+  if (!c->rs->shutting_down) conn_start(c);
+}
+
+static void schedule_retry(conn_t *c) {
+  if (c->retry_armed || c->rs->shutting_down) return;
+  c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+  if (c->backoff_ms > BACKOFF_MAX_MS) c->backoff_ms = BACKOFF_MAX_MS;
+  c->retry_armed = true;
+  uv_timer_start(&c->retry, on_retry, c->backoff_ms, 0);
+}
+
+static void conn_lost(conn_t *c, const char *why) {
+  redis_store_t *rs = c->rs;
+  bool was_ready = c->ready;
+  c->ac = NULL;
+  c->ready = false;
+  c->tcp_up = false;
+  if (c == &rs->cmd) {
+    atomic_store_explicit(&rs->connected, false, memory_order_release);
+    atomic_store(&rs->reason, "Redis is unreachable; reconnecting");
+  } else {
+    rs->read_pending = false;
+    rs->read_block = false;
+  }
+  if (rs->shutting_down) return;
+  QS_LOG_DEBUG("redis: %s connection down: %s", c->role, why ? why : "");
+  if (was_ready || !c->warned) {
+    QS_LOG_WARN("redis: %s connection to %s %s (%s); reconnecting", c->role,
+                rs->url.unix_path[0] ? rs->url.unix_path : rs->url.host, was_ready ? "lost" : "failed",
+                why && *why ? why : "no reason given");
+    c->warned = true;
+  }
+  schedule_retry(c);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+  conn_t *c = ac->data;
+  if (status != REDIS_OK)
+    conn_lost(c, ac->errstr); /* hiredis frees the context */
+  else
+    c->tcp_up = true;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+  conn_t *c = ac->data;
+  (void)status;
+  if (c->ac == ac) conn_lost(c, ac->errstr);
+}
+
+/* Handshake replies (AUTH, SELECT): an error ends the connection. */
+static void on_handshake(redisAsyncContext *ac, void *r, void *privdata) {
+  conn_t *c = ac->data;
+  redisReply *reply = r;
+  if (reply && reply->type == REDIS_REPLY_ERROR) {
+    QS_LOG_ERROR("redis: %s connection refused by Redis (%s): %s", c->role, (const char *)privdata,
+                 reply->str);
+    atomic_store(&c->rs->reason, "Redis refused the connection (credentials or database; see the log)");
+    redisAsyncDisconnect(ac);
+  }
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  conn_t *c = ac->data;
+  redis_store_t *rs = c->rs;
+  redisReply *reply = r;
+  if (!reply) return;
+  if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+    QS_LOG_ERROR("redis: SCRIPT LOAD failed: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+    redisAsyncDisconnect(ac);
+    return;
+  }
+  memcpy(rs->sha, reply->str, 40);
+  rs->sha[40] = '\0';
+  c->ready = true;
+  c->backoff_ms = 0;
+  c->warned = false;
+  if (c->ever_ready) {
+    atomic_fetch_add_explicit(&rs->reconnects, 1, memory_order_relaxed);
+    QS_LOG_INFO("redis: publish connection restored");
+  }
+  c->ever_ready = true;
+  send_heartbeat(rs);
+  atomic_store(&rs->reason, "");
+  atomic_store_explicit(&rs->connected, true, memory_order_release);
+}
+
+static void conn_start(conn_t *c) {
+  redis_store_t *rs = c->rs;
+  QS_LOG_DEBUG("redis: %s connection: connecting", c->role);
+  redisAsyncContext *ac = rs->url.unix_path[0] ? redisAsyncConnectUnix(rs->url.unix_path)
+                                               : redisAsyncConnect(rs->url.host, rs->url.port);
+  if (!ac || ac->err) {
+    conn_lost(c, ac ? ac->errstr : "out of memory");
+    if (ac) redisAsyncFree(ac);
+    return;
+  }
+  ac->data = c;
+  if (qs_redis_libuv_attach(ac, &rs->loop) < 0) {
+    conn_lost(c, "cannot attach to the event loop");
+    redisAsyncFree(ac);
+    return;
+  }
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  c->ac = ac;
+  c->started_ms = uv_now(&rs->loop);
+  /* Commands queue until the connection is up. */
+  if (rs->url.user[0])
+    redisAsyncCommand(ac, on_handshake, (void *)"AUTH", "AUTH %s %s", rs->url.user, rs->url.password);
+  else if (rs->url.password[0])
+    redisAsyncCommand(ac, on_handshake, (void *)"AUTH", "AUTH %s", rs->url.password);
+  if (rs->url.db) redisAsyncCommand(ac, on_handshake, (void *)"SELECT", "SELECT %d", rs->url.db);
+  if (c == &rs->cmd)
+    redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", PUBLISH_SCRIPT);
+  else
+    send_read(rs);
+}
+
+/* Drops a connection that stopped answering (not from a hiredis callback). */
+static void conn_drop(conn_t *c, const char *why) {
+  redisAsyncContext *ac = c->ac;
+  if (!ac) return;
+  conn_lost(c, why);
+  /* Pending callbacks run now with no reply (publishes fail). */
+  redisAsyncFree(ac);
+}
+
+/* ---- The store's loop ---- */
+
+static void on_head(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  redis_store_t *rs = ((conn_t *)ac->data)->rs;
+  redisReply *reply = r;
+  if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
+  uint64_t lag = 0;
+  qs_redis_stream_id_t head, last;
+  if (reply->elements == 1 && reply->element[0]->type == REDIS_REPLY_ARRAY &&
+      reply->element[0]->elements == 2 && reply->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+      qs_redis_stream_id_parse(
+          qs_slice(reply->element[0]->element[0]->str, reply->element[0]->element[0]->len), &head) &&
+      qs_redis_stream_id_parse(qs_slice_from_cstr(rs->last_id), &last) && head.ms > last.ms)
+    lag = head.ms - last.ms;
+  atomic_store_explicit(&rs->lag_ms, lag, memory_order_relaxed);
+}
+
+/* The heartbeat's reply: the nodes this call found gone. */
+static void on_heartbeat(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  redis_store_t *rs = ((conn_t *)ac->data)->rs;
+  redisReply *reply = r;
+  if (!reply) return;
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    QS_LOG_ERROR("redis: node heartbeat failed: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+    return;
+  }
+  pthread_mutex_lock(&rs->mutex);
+  qs_store_on_node_gone_fn on_gone = rs->on_node_gone;
+  void *ctx = rs->on_node_gone_ctx;
+  pthread_mutex_unlock(&rs->mutex);
+  for (size_t i = 0; i < reply->elements; i++) {
+    const redisReply *name = reply->element[i];
+    if (name->type != REDIS_REPLY_STRING || name->len == 0 || name->len > NODE_NAME_MAX) continue;
+    char node[NODE_NAME_MAX + 1];
+    memcpy(node, name->str, name->len);
+    node[name->len] = '\0';
+    QS_LOG_WARN("redis: node %s sent no heartbeat for %d ms: gone", node, NODE_TTL_MS);
+    if (on_gone) on_gone(ctx, node);
+  }
+}
+
+/* Sent at once when the node starts watching and on every new publish
+ * connection, before anything else it sends: no subscription event of this
+ * node reaches the stream before its heartbeat is in Redis. */
+static void send_heartbeat(redis_store_t *rs) {
+  pthread_mutex_lock(&rs->mutex);
+  char node[NODE_NAME_MAX + 1];
+  memcpy(node, rs->node, sizeof node);
+  rs->heartbeat_now = false;
+  pthread_mutex_unlock(&rs->mutex);
+  if (!node[0] || !rs->cmd.ready) return;
+  redisAsyncCommand(rs->cmd.ac, on_heartbeat, NULL, "EVAL %s 1 %s %s %d", HEARTBEAT_SCRIPT, rs->nodes_key,
+                    node, NODE_TTL_MS);
+}
+
+static void on_tick(uv_timer_t *t) {
+  redis_store_t *rs = t->data;
+  uint64_t now = uv_now(&rs->loop);
+  uint64_t publish_limit = STALL_MS + rs->settings.wait_timeout_ms;
+  if (rs->cmd.ac && rs->inflight && now - rs->inflight->sent_ms > publish_limit)
+    conn_drop(&rs->cmd, "no reply to a publish in time");
+  if (rs->rd.ac && rs->read_pending && now - rs->read_sent_ms > READ_BLOCK_MS + STALL_MS)
+    conn_drop(&rs->rd, "no reply to a read in time");
+  conn_t *conns[] = {&rs->cmd, &rs->rd};
+  for (size_t i = 0; i < 2; i++) {
+    conn_t *c = conns[i];
+    if (c->ac && !c->tcp_up && now - c->started_ms > CONNECT_TIMEOUT_MS)
+      conn_drop(c, "connection refused or timed out");
+    else if (c->ac && !c->ready && now - c->started_ms > READ_BLOCK_MS + STALL_MS)
+      conn_drop(c, "no answer to the handshake in time");
+  }
+  release_stored(rs, false, now);
+  release_awaiting(rs, 0, now);
+  /* Lag: how far the head of the stream is ahead of what this node read. */
+  if (rs->cmd.ready && ++rs->ticks % (1000 / TICK_MS) == 0)
+    redisAsyncCommand(rs->cmd.ac, on_head, NULL, "XREVRANGE %s + - COUNT 1", rs->stream);
+  if (rs->ticks % (HEARTBEAT_MS / TICK_MS) == 1) send_heartbeat(rs);
+  if (!rs->rd.ready && !rs->rd.ac) atomic_store_explicit(&rs->caught_up, false, memory_order_relaxed);
+}
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void shut_down(redis_store_t *rs) {
+  rs->shutting_down = true;
+  if (rs->cmd.ac) conn_drop(&rs->cmd, "shutting down");
+  if (rs->rd.ac) conn_drop(&rs->rd, "shutting down");
+  release_stored(rs, true, 0);
+  release_awaiting(rs, QS_ECLOSED, 0);
+  uv_close((uv_handle_t *)&rs->wake, on_handle_closed);
+  uv_close((uv_handle_t *)&rs->tick, on_handle_closed);
+  uv_close((uv_handle_t *)&rs->cmd.retry, on_handle_closed);
+  uv_close((uv_handle_t *)&rs->rd.retry, on_handle_closed);
+}
+
+static void on_wake(uv_async_t *a) {
+  redis_store_t *rs = a->data;
+  pthread_mutex_lock(&rs->mutex);
+  op_t *ops = rs->queue;
+  rs->queue = rs->queue_tail = NULL;
+  lookup_t *lookups = rs->lookups;
+  rs->lookups = NULL;
+  bool stopping = rs->stopping;
+  bool heartbeat = rs->heartbeat_now;
+  pthread_mutex_unlock(&rs->mutex);
+  if (heartbeat && !stopping) send_heartbeat(rs);
+  while (lookups) {
+    lookup_t *l = lookups;
+    lookups = l->next;
+    l->next = NULL;
+    if (stopping)
+      lookup_done(l, QS_ECLOSED);
+    else
+      send_lookup(rs, l);
+  }
+  while (ops) {
+    op_t *op = ops;
+    ops = op->next;
+    op->next = NULL;
+    if (stopping)
+      op_fail_now(rs, op, QS_ECLOSED);
+    else if (!rs->cmd.ready)
+      op_fail_now(rs, op, QS_EUNAVAILABLE);
+    else
+      send_op(rs, op);
+  }
+  if (stopping && !rs->shutting_down) shut_down(rs);
+}
+
+static void *thread_main(void *arg) {
+  redis_store_t *rs = arg;
+  conn_start(&rs->cmd);
+  conn_start(&rs->rd);
+  uv_run(&rs->loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+/* ---- The vtable: replays are the ring's ---- */
+
+static int redis_append(qs_store_t *store, qs_update_t *update) {
+  (void)store, (void)update;
+  return QS_EINVAL; /* the hub publishes through redis_publish */
+}
+
+static int redis_replay(qs_store_t *store, qs_slice_t last_event_id, uint64_t up_to_seq,
+                        qs_store_each_fn each, void *ctx) {
+  return qs_store_replay(((redis_store_t *)store)->ring, last_event_id, up_to_seq, each, ctx);
+}
+
+static int redis_replay_after_seq(qs_store_t *store, uint64_t after_seq, uint64_t up_to_seq,
+                                  qs_store_each_fn each, void *ctx) {
+  return qs_store_replay_after_seq(((redis_store_t *)store)->ring, after_seq, up_to_seq, each, ctx);
+}
+
+static uint64_t redis_last_seq(qs_store_t *store) {
+  return qs_store_last_seq(((redis_store_t *)store)->ring);
+}
+
+static size_t redis_last_id(qs_store_t *store, char *out, size_t out_size) {
+  return qs_store_last_id(((redis_store_t *)store)->ring, out, out_size);
+}
+
+static void redis_stats(qs_store_t *store, qs_store_stats_t *out) {
+  qs_store_stats(((redis_store_t *)store)->ring, out);
+}
+
+static void redis_transport(qs_store_t *store, qs_store_transport_t *out) {
+  redis_store_t *rs = (redis_store_t *)store;
+  out->shared = true;
+  out->name = "redis";
+  out->connected = atomic_load_explicit(&rs->connected, memory_order_acquire);
+  out->caught_up = atomic_load_explicit(&rs->caught_up, memory_order_relaxed);
+  out->reconnects = atomic_load_explicit(&rs->reconnects, memory_order_relaxed);
+  out->lag_ms = atomic_load_explicit(&rs->lag_ms, memory_order_relaxed);
+  out->publishes = atomic_load_explicit(&rs->publishes, memory_order_relaxed);
+  out->failures = atomic_load_explicit(&rs->failures, memory_order_relaxed);
+  out->reason = out->connected ? "" : atomic_load(&rs->reason);
+}
+
+static void free_store(redis_store_t *rs) {
+  qs_store_destroy(rs->ring);
+  pthread_cond_destroy(&rs->started_cond);
+  pthread_mutex_destroy(&rs->mutex);
+  free(rs->pairs);
+  free(rs->stream);
+  free(rs->index_key);
+  free(rs->sizes_key);
+  free(rs->nodes_key);
+  free(rs);
+}
+
+static void redis_destroy(qs_store_t *store) {
+  redis_store_t *rs = (redis_store_t *)store;
+  pthread_mutex_lock(&rs->mutex);
+  rs->stopping = true;
+  pthread_mutex_unlock(&rs->mutex);
+  uv_async_send(&rs->wake);
+  pthread_join(rs->thread, NULL);
+  if (uv_loop_close(&rs->loop) != 0) QS_LOG_ERROR("redis: event loop closed with handles open");
+  free_store(rs);
+}
+
+static int redis_watch_nodes(qs_store_t *store, const char *node, qs_store_on_node_gone_fn on_gone,
+                             void *ctx) {
+  redis_store_t *rs = (redis_store_t *)store;
+  size_t n = strlen(node);
+  if (n == 0 || n > NODE_NAME_MAX ||
+      strspn(node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != n)
+    return QS_EINVAL;
+  pthread_mutex_lock(&rs->mutex);
+  bool twice = rs->node[0] != '\0';
+  if (!twice) {
+    memcpy(rs->node, node, n + 1);
+    rs->on_node_gone = on_gone;
+    rs->on_node_gone_ctx = ctx;
+    rs->heartbeat_now = true;
+  }
+  pthread_mutex_unlock(&rs->mutex);
+  if (!twice) uv_async_send(&rs->wake);
+  return twice ? QS_EINVAL : 0;
+}
+
+static const qs_store_vtable_t redis_vtable = {
+    .name = "redis",
+    .append = redis_append,
+    .replay = redis_replay,
+    .replay_after_seq = redis_replay_after_seq,
+    .last_seq = redis_last_seq,
+    .last_id = redis_last_id,
+    .destroy = redis_destroy,
+    .stats = redis_stats,
+    .publish = redis_publish,
+    .transport = redis_transport,
+    .await_id = redis_await_id,
+    .watch_nodes = redis_watch_nodes,
+};
+
+/* A stream key is any Redis key; we keep it printable for logs and tools. */
+static bool stream_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 200) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) return false;
+  return true;
+}
+
+int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durable_fn on_durable, void *ctx,
+                          qs_store_t **out) {
+  *out = NULL;
+  const char *reason = NULL;
+  qs_redis_url_t url;
+  if (qs_redis_url_parse(settings->url, &url, &reason) < 0) {
+    QS_LOG_ERROR("redis_url: %s", reason);
+    return QS_EINVAL;
+  }
+  if (!settings->stream || !stream_name_ok(settings->stream)) {
+    QS_LOG_ERROR("redis_stream must be 1 to 200 printable characters without spaces");
+    return QS_EINVAL;
+  }
+  redis_store_t *rs = calloc(1, sizeof *rs);
+  if (!rs) return QS_ENOMEM;
+  rs->base = (qs_store_t){.vtable = &redis_vtable,
+                          .on_durable = on_durable,
+                          .on_durable_ctx = ctx,
+                          .retention = settings->retention};
+  rs->url = url;
+  rs->settings = *settings;
+  rs->settings.url = rs->settings.stream = NULL;
+  rs->stream = strdup(settings->stream);
+  snprintf(rs->max_count, sizeof rs->max_count, "%llu", (unsigned long long)settings->retention.max_count);
+  snprintf(rs->max_age, sizeof rs->max_age, "%lld", (long long)settings->retention.max_age_ms);
+  snprintf(rs->max_bytes, sizeof rs->max_bytes, "%llu", (unsigned long long)settings->retention.max_bytes);
+  size_t stream_len = strlen(settings->stream);
+  rs->index_key = malloc(stream_len + sizeof ":ids");
+  rs->sizes_key = malloc(stream_len + sizeof ":bytes");
+  rs->nodes_key = malloc(stream_len + sizeof ":nodes");
+  if (rs->nodes_key) snprintf(rs->nodes_key, stream_len + sizeof ":nodes", "%s:nodes", settings->stream);
+  if (rs->index_key) snprintf(rs->index_key, stream_len + sizeof ":ids", "%s:ids", settings->stream);
+  if (rs->sizes_key) snprintf(rs->sizes_key, stream_len + sizeof ":bytes", "%s:bytes", settings->stream);
+  strcpy(rs->last_id, "0-0");
+  rs->cmd = (conn_t){.rs = rs, .role = "publish"};
+  rs->rd = (conn_t){.rs = rs, .role = "read"};
+  atomic_init(&rs->reason, "connecting to Redis");
+  if (!rs->stream || !rs->index_key || !rs->sizes_key || !rs->nodes_key ||
+      pthread_mutex_init(&rs->mutex, NULL) != 0) {
+    free(rs->stream);
+    free(rs->index_key);
+    free(rs->sizes_key);
+    free(rs->nodes_key);
+    free(rs);
+    return QS_ENOMEM;
+  }
+  pthread_cond_init(&rs->started_cond, NULL);
+  int rc = qs_store_memory_create(&settings->retention, on_durable, ctx, &rs->ring);
+  if (rc < 0) {
+    rs->ring = NULL;
+    free_store(rs);
+    return rc;
+  }
+  if (uv_loop_init(&rs->loop) != 0) {
+    free_store(rs);
+    return QS_ENOMEM;
+  }
+  uv_async_init(&rs->loop, &rs->wake, on_wake);
+  rs->wake.data = rs;
+  uv_timer_init(&rs->loop, &rs->tick);
+  rs->tick.data = rs;
+  uv_timer_start(&rs->tick, on_tick, TICK_MS, TICK_MS);
+  uv_timer_init(&rs->loop, &rs->cmd.retry);
+  rs->cmd.retry.data = &rs->cmd;
+  uv_timer_init(&rs->loop, &rs->rd.retry);
+  rs->rd.retry.data = &rs->rd;
+  if (pthread_create(&rs->thread, NULL, thread_main, rs) != 0) {
+    uv_close((uv_handle_t *)&rs->wake, NULL);
+    uv_close((uv_handle_t *)&rs->tick, NULL);
+    uv_close((uv_handle_t *)&rs->cmd.retry, NULL);
+    uv_close((uv_handle_t *)&rs->rd.retry, NULL);
+    uv_run(&rs->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&rs->loop);
+    free_store(rs);
+    return QS_ENOMEM;
+  }
+  /* Wait for the retained stream, so resumes work from the first request. */
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)settings->start_timeout_ms * 1000000u;
+  deadline.tv_sec += (time_t)(ns / 1000000000u);
+  deadline.tv_nsec = (long)(ns % 1000000000u);
+  pthread_mutex_lock(&rs->mutex);
+  while (!rs->started)
+    if (pthread_cond_timedwait(&rs->started_cond, &rs->mutex, &deadline) != 0) break;
+  bool started = rs->started;
+  rs->started = true;
+  pthread_mutex_unlock(&rs->mutex);
+  if (started)
+    QS_LOG_INFO("redis: stream %s read up to its head (%llu entries)", rs->stream,
+                (unsigned long long)qs_store_last_seq(rs->ring));
+  else
+    QS_LOG_WARN(
+        "redis: stream %s not read within %u ms; starting anyway (publishes answer 503 until Redis "
+        "answers, resumes may say `earliest` until the stream is read)",
+        rs->stream, settings->start_timeout_ms);
+  *out = &rs->base;
+  return 0;
+}
