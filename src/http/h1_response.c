@@ -224,6 +224,13 @@ size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) {
   return stream->h2 ? qs_h2_stream_queued_bytes(stream) : conn_of(stream)->queued_bytes;
 }
 
+bool qs_http_stream_write_waits(const qs_http_stream_t *stream) {
+  const qs_h1_conn_t *c = stream->h2 ? qs_h2_stream_conn(stream) : conn_of(stream);
+  if (!qs_http_stream_queued_bytes(stream)) return false;
+  /* Held for the coalescing window, not waiting for the peer. */
+  return !c || !c->held || c->inflight;
+}
+
 void qs_http_stream_on_drain(qs_http_stream_t *stream,
                              void (*on_drain)(qs_http_stream_t *stream, void *ctx)) {
   stream->on_drain = on_drain;
