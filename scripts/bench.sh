@@ -16,7 +16,9 @@
 # Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new
 # /tmp/qs-bench.XXXXXX), WORKERS (hub worker threads, default 2), REPEAT
 # (default 1: run the whole list that many times with the same build; on a
-# shared machine, compare the runs rather than trusting one).
+# shared machine, compare the runs rather than trusting one), BASELINE (the
+# peer-* scenarios also run this other quicksilver binary, as NAME-baseline,
+# between nchan and this build: before/after figures from one run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,7 +71,7 @@ start_hub() {
   fi
   # The "listening on" line is logged at info level, so info it is (the hub
   # logs nothing per request at info).
-  HUB_CMD=("$QS" --listen 127.0.0.1:0 --transport "$transport" --workers "$WORKERS"
+  HUB_CMD=("${HUB_BINARY:-$QS}" --listen 127.0.0.1:0 --transport "$transport" --workers "$WORKERS"
            --publisher_jwt "$KEY" --anonymous --log_level info --max_connections 16000 "${extra[@]}")
   "${HUB_CMD[@]}" >"$OUT_DIR/hub-$name.out" 2>"$OUT_DIR/hub-$name.log" &
   HUB_PID=$!
@@ -137,11 +139,14 @@ run_peer() {
     FAILED+=("$name-nchan (did not start)")
   fi
   rm -rf "$dir"
+  if [ -n "${BASELINE:-}" ]; then
+    HUB_BINARY=$BASELINE run "$name-baseline" memory "$@" --pub-token "$PUB_TOKEN"
+  fi
   run "$name" memory "$@" --pub-token "$PUB_TOKEN"
   echo
   echo "--- $name side by side: deliveries/s, delivery p99 (us), TCP segments per delivery, CPU per delivery (us)"
   local who
-  for who in "$name-nchan" "$name"; do
+  for who in "$name-nchan" "$name-baseline" "$name"; do
     [ -f "$OUT_DIR/$who.json" ] || continue
     printf '%-22s %10s/s  p99 %10s  segs %6s  cpu %6s\n' "$who" "$(json_field "$who" deliveries_per_s)" \
       "$(sed -n 's/.*"latency_us": {[^}]*"p99": \([0-9.]*\).*/\1/p' "$OUT_DIR/$who.json")" \

@@ -228,10 +228,11 @@ int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*
  * backpressure measure for slow subscribers. */
 size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream);
 
-/* True when bytes are queued and not merely held for a coalescing window
- * (qs_http_limits_t.coalesce_max_delay_ms): outside the loop's flush, such
- * bytes wait for the peer (a write the kernel did not take whole, or an
- * HTTP/2 flow-control window). The measure for stalled subscribers. */
+/* True when queued bytes wait for the peer: a write the kernel did not take
+ * whole, or an HTTP/2 flow-control window. False when nothing is queued or
+ * the bytes only wait for the server's own flush (a later slice of a long
+ * one, or a coalescing window, qs_http_limits_t.coalesce_max_delay_ms). The
+ * measure for stalled subscribers. */
 bool qs_http_stream_write_waits(const qs_http_stream_t *stream);
 
 /* Registers on_close(stream, reason, ctx), called exactly once when the

@@ -626,6 +626,13 @@ int qs_h2_session_pump(qs_h2_session_t *s, size_t budget) {
 
 bool qs_h2_session_answer_due(const qs_h2_session_t *s) { return s->answer_due; }
 
+bool qs_h2_stream_window_closed(const qs_http_stream_t *stream) {
+  const h2_stream_t *st = h2_of(stream);
+  if (!st->session || st->closed) return false;
+  return nghttp2_session_get_stream_remote_window_size(st->session->ng, st->id) <= 0 ||
+         nghttp2_session_get_remote_window_size(st->session->ng) <= 0;
+}
+
 void *qs_h2_stream_conn(const qs_http_stream_t *stream) {
   const h2_stream_t *st = h2_of(stream);
   return st->session ? st->session->conn : NULL;

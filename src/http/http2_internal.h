@@ -85,6 +85,10 @@ int qs_h2_session_pump(qs_h2_session_t *s, size_t budget);
  * leaves with the answers, before the fan-out of the updates behind it. */
 bool qs_h2_session_answer_due(const qs_h2_session_t *s);
 
+/* True when the peer's flow-control window (the stream's or the
+ * connection's) lets no more of the stream's data go. */
+bool qs_h2_stream_window_closed(const qs_http_stream_t *stream);
+
 /* The connection (as given to qs_h2_session_create) of the stream's session;
  * NULL once the session is gone. */
 void *qs_h2_stream_conn(const qs_http_stream_t *stream);

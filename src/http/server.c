@@ -73,6 +73,17 @@
 /* The share is judged over at least this long: the follow-up flushes of
  * one fan-out (a write the kernel finished later) add to its time. */
 #define MEASURE_MIN_NS (10 * 1000000ull)
+/* A window ends early once a connection has this much queued: the write is
+ * worth its system call by then, and a subscriber with a small queue limit
+ * is not pushed towards it. */
+#define COALESCE_MAX_BYTES (16 * 1024)
+/* A check writes streams for about this long at most (judged every
+ * WRITE_SLICE_CONNS connections); the rest stay on the dirty list for the
+ * next loop turn, after the poll has read (and answered) what arrived
+ * meanwhile: a publisher is not kept waiting for a whole fan-out's writes,
+ * and the events it publishes join the writes still to come. */
+#define WRITE_SLICE_NS (1 * 1000000ull)
+#define WRITE_SLICE_CONNS 64
 
 static void link_init(qs_link_t *l) { l->prev = l->next = l; }
 static bool link_linked(const qs_link_t *l) { return l->next != l; }
@@ -658,7 +669,7 @@ static void conn_flush(qs_h1_conn_t *c) {
 static qs_h1_conn_t *dirty_answer(qs_http_server_t *s) {
   if (!link_linked(&s->dirty)) return NULL;
   qs_h1_conn_t *c = CONTAINER_OF(s->dirty.next, qs_h1_conn_t, dirty_link);
-  return c->state == ST_STREAMING || c->state == ST_H2 ? NULL : c;
+  return carries_streams_only(c) ? NULL : c;
 }
 
 /* ---- Coalescing --------------------------------------------------------
@@ -677,9 +688,9 @@ static qs_h1_conn_t *dirty_answer(qs_http_server_t *s) {
  * connection. Below 1/CALM_SHARE (the window itself counts as idle time)
  * the server stops holding: at low load nothing waits and no timer runs.
  *
- * The window also ends early when a connection has FLUSH_ROUND_BYTES queued
- * (bounded memory, far below the subscriber queue limits) or the server
- * closes. Held bytes are not a stall (qs_http_stream_write_waits). */
+ * The window also ends early when a connection has COALESCE_MAX_BYTES
+ * queued (bounded memory, far below the subscriber queue limits) or the
+ * server closes. Held bytes are not a stall (qs_http_stream_write_waits). */
 
 static void on_window_end(uv_timer_t *timer) {
   qs_http_server_t *s = timer->data;
@@ -721,7 +732,8 @@ static void measure_load(qs_http_server_t *s, uint64_t busy, uint64_t now) {
 /* The end of the loop iteration: answers (mark_dirty puts them first), then
  * the producer's on_flush, again while that produces answers, then streams:
  * one writev per connection carries everything queued until then (or, while
- * saturated, until the coalescing window ends). */
+ * saturated, until the coalescing window ends), for WRITE_SLICE_NS at most
+ * per turn. */
 static void on_flush_check(uv_check_t *check) {
   qs_http_server_t *s = check->data;
   uint64_t start = uv_hrtime();
@@ -734,10 +746,12 @@ static void on_flush_check(uv_check_t *check) {
     s->on_flush(s->on_flush_ctx);
     if (!dirty_answer(s)) break;
   }
-  if (s->window_end_ns && (start >= s->window_end_ns || s->burst_max >= FLUSH_ROUND_BYTES || s->closing))
+  if (s->window_end_ns && (start >= s->window_end_ns || s->burst_max >= COALESCE_MAX_BYTES || s->closing))
     release_held(s);
   bool streams = false;
-  while (link_linked(&s->dirty)) {
+  uint64_t end = 0;
+  for (unsigned n = 1; link_linked(&s->dirty); n++) {
+    if (n % WRITE_SLICE_CONNS == 0 && (end = uv_hrtime()) - start >= WRITE_SLICE_NS) break;
     qs_link_t *l = s->dirty.next;
     link_remove(l);
     qs_h1_conn_t *c = CONTAINER_OF(l, qs_h1_conn_t, dirty_link);
@@ -745,11 +759,12 @@ static void on_flush_check(uv_check_t *check) {
     conn_flush(c);
   }
   if (streams) {
-    uint64_t end = uv_hrtime();
+    end = uv_hrtime();
     measure_load(s, end - start, end);
   }
   s->burst_max = 0;
-  uv_idle_stop(&s->flush_idle);
+  /* Connections left for the next turn keep its poll from blocking. */
+  if (!link_linked(&s->dirty)) uv_idle_stop(&s->flush_idle);
 }
 
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {
