@@ -66,12 +66,12 @@
  * queue limit. */
 #define FLUSH_ROUNDS 32
 #define FLUSH_ROUND_BYTES (64 * 1024)
-/* Coalescing starts when writing streams took at least 1/SATURATED_SHARE of
- * the time since the previous such flush, and stops below 1/CALM_SHARE. */
+/* Coalescing starts when writing streams takes at least 1/SATURATED_SHARE
+ * of the worker's time, and stops below 1/CALM_SHARE. */
 #define SATURATED_SHARE 2
 #define CALM_SHARE 4
-/* The share is judged over at least this long: the follow-up flushes of
- * one fan-out (a write the kernel finished later) add to its time. */
+/* A burst of stream writes that new events keep joining is judged every
+ * this long. */
 #define MEASURE_MIN_NS (10 * 1000000ull)
 /* A window ends early once a connection has this much queued: the write is
  * worth its system call by then, and a subscriber with a small queue limit
@@ -296,10 +296,13 @@ void qs_h1_mark_dirty(qs_h1_conn_t *c) {
     return;
   }
   if (!link_linked(&s->dirty)) uv_idle_start(&s->flush_idle, on_idle_noop);
-  if (streams_only)
+  if (streams_only) {
+    /* Events that come while an earlier fan-out is still being written. */
+    if (s->burst_ns && s->turn != s->burst_turn) s->fresh = true;
     link_append(&s->dirty, &c->dirty_link);
-  else
+  } else {
     link_prepend(&s->dirty, &c->dirty_link);
+  }
 }
 
 /* An empty reference block from the pool. */
@@ -677,10 +680,12 @@ static qs_h1_conn_t *dirty_answer(qs_http_server_t *s) {
  * With one publish in flight, each update's fan-out is one writev per
  * subscriber connection: the kernel's per-write cost dominates, and while a
  * worker writes one fan-out the next publish waits to be read. So the server
- * measures, at every flush that writes event streams, the share of the
- * time since the previous one that the flush took (answers, on_flush's
- * deliveries and the writes). At least 1/SATURATED_SHARE means updates
- * come faster than their fan-out is written: the server is saturated, and
+ * measures the share of its time that flushes writing event streams take
+ * (answers, on_flush's deliveries and the writes): over each cycle from
+ * the start of one burst of stream writes (until the dirty list is empty)
+ * to the start of the next, and every MEASURE_MIN_NS in a burst that new
+ * events keep joining. At least 1/SATURATED_SHARE means updates come
+ * faster than their fan-out is written: the server is saturated, and
  * stream connections that get bytes are held (the `held` list) until a
  * window of coalesce_max_delay, opened by the first of them, ends. Answers
  * still leave at once, so publishers keep publishing meanwhile, and the
@@ -694,7 +699,10 @@ static qs_h1_conn_t *dirty_answer(qs_http_server_t *s) {
 
 static void on_window_end(uv_timer_t *timer) {
   qs_http_server_t *s = timer->data;
-  /* The check after this turn's poll writes the held connections. */
+  /* The check after this turn's poll writes the held connections (the
+   * timer counts in the loop's milliseconds, which may run a little ahead
+   * of window_end_ns: the timer decides). */
+  s->window_end_ns = 1;
   uv_idle_start(&s->flush_idle, on_idle_noop);
 }
 
@@ -716,17 +724,35 @@ static void release_held(qs_http_server_t *s) {
   uv_timer_stop(&s->coalesce_timer);
 }
 
-/* After a flush that wrote streams and took `busy`: judges the share of
- * such flushes in the time since the last judgement, once that is at least
- * MEASURE_MIN_NS. */
-static void measure_load(qs_http_server_t *s, uint64_t busy, uint64_t now) {
-  s->busy_ns += busy;
-  uint64_t period = now - s->measured_ns;
-  if (period < MEASURE_MIN_NS) return;
-  s->saturated =
-      s->coalesce_ns && !s->closing && s->busy_ns * (s->saturated ? CALM_SHARE : SATURATED_SHARE) >= period;
+/* Judges the share of busy_ns in `period`, then starts a new one at `now`. */
+static void judge_load(qs_http_server_t *s, uint64_t period, uint64_t now) {
+  s->saturated = s->coalesce_ns && !s->closing && period &&
+                 s->busy_ns * (s->saturated ? CALM_SHARE : SATURATED_SHARE) >= period;
   s->busy_ns = 0;
   s->measured_ns = now;
+}
+
+/* After a flush that wrote streams from `start` to `now`; `done` when no
+ * connection is left on the dirty list (the burst is over). */
+static void measure_load(qs_http_server_t *s, uint64_t start, uint64_t now, bool done) {
+  if (!s->burst_ns) {
+    /* A burst begins: the cycle since the previous one began is complete. */
+    if (s->measured_ns)
+      judge_load(s, start - s->measured_ns, start);
+    else
+      s->measured_ns = start;
+    s->burst_ns = start;
+    s->burst_turn = s->turn;
+    s->fresh = false;
+  }
+  s->busy_ns += now - start;
+  if (done) {
+    s->burst_ns = 0;
+  } else if (s->fresh && now - s->measured_ns >= MEASURE_MIN_NS) {
+    judge_load(s, now - s->measured_ns, now); /* updates keep coming during the writes */
+    s->fresh = false;
+    s->burst_turn = s->turn;
+  }
 }
 
 /* The end of the loop iteration: answers (mark_dirty puts them first), then
@@ -760,11 +786,16 @@ static void on_flush_check(uv_check_t *check) {
   }
   if (streams) {
     end = uv_hrtime();
-    measure_load(s, end - start, end);
+    measure_load(s, start, end, !link_linked(&s->dirty));
   }
+  s->turn++;
   s->burst_max = 0;
-  /* Connections left for the next turn keep its poll from blocking. */
-  if (!link_linked(&s->dirty)) uv_idle_stop(&s->flush_idle);
+  /* Connections left for the next turn (a slice's rest, or held ones just
+   * released) keep its poll from blocking. */
+  if (link_linked(&s->dirty))
+    uv_idle_start(&s->flush_idle, on_idle_noop);
+  else
+    uv_idle_stop(&s->flush_idle);
 }
 
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {

@@ -120,6 +120,10 @@ struct qs_http_server {
   uint64_t window_end_ns;       /* the open window's end (uv_hrtime); 0: none open */
   uint64_t measured_ns;         /* when the load was last judged (uv_hrtime) */
   uint64_t busy_ns;             /* time in flushes that wrote streams since then */
+  uint64_t burst_ns;            /* when the current burst of stream writes began; 0: none */
+  uint32_t turn;                /* loop turns (flush checks) so far */
+  uint32_t burst_turn;          /* the turn the current burst began in */
+  bool fresh;                   /* streams were queued in a later turn than the burst's first */
   bool saturated;               /* stream writes take most of the loop's time: hold them */
   qs_link_t held;               /* stream connections waiting for the window's end */
   uv_timer_t coalesce_timer;    /* the window's end, armed only while one is open */
