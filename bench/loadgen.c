@@ -7,7 +7,8 @@
  *           [--pub-token JWT] [--sub-token JWT] [--sources K]
  *           [--data-bytes B] [--connect-concurrency C] [--settle-ms MS]
  *           [--drain-ms MS] [--idle-ms MS] [--duration-limit S]
- *           [--hub-pid PID] [--pub-port PORT] [--json] [--json-out FILE]
+ *           [--hub-pid PID[,PID...]] [--pub-port PORT] [--target mercure|nchan] [--json]
+ *           [--json-out FILE]
  *
  * Phases, in order, all on one libuv loop:
  *  1. the hub's RSS (VmRSS of --hub-pid) is read;
@@ -33,6 +34,17 @@
  *   urlpattern  match_urlpattern=https://example.com/users/<k>/ then "*"
  *               and updates go to https://example.com/users/<i % T>/events
  * so it must receive exactly the updates i with i % T == k, each once.
+ *
+ * With --target nchan the same load goes to an nginx + nchan peer: --url is
+ * http://127.0.0.1:PORT/ and subscriber k opens GET /sub/<k> (EventSource),
+ * update i is a plain POST of its data to /pub/<i % T>, and any 2xx answer
+ * counts as published (nchan answers 201 or 202). --hub-pid then takes the
+ * master and worker PIDs, comma-separated: their CPU and RSS are summed.
+ *
+ * TCP segments: /proc/net/snmp's Tcp OutSegs is read when publishing starts
+ * and at the end. It counts every segment sent on the machine (both ends of
+ * loopback, ACKs and other processes' traffic included), so it is comparable
+ * between runs side by side, not an exact count of the hub's writes.
  *
  * Exit status: 0 when every subscriber connected and got every update it
  * subscribed to exactly once and every publish was answered 200; 1 otherwise;
@@ -260,6 +272,8 @@ static int response_feed(response_t *r, const char *p, size_t n, const response_
 /* ---- options and global state ---- */
 
 enum { MODE_EXACT, MODE_URLPATTERN, MODE_LEGACY };
+enum { TARGET_MERCURE, TARGET_NCHAN };
+#define MAX_HUB_PIDS 8
 static const char *const mode_names[] = {"exact", "urlpattern", "legacy"};
 
 typedef struct {
@@ -275,7 +289,10 @@ typedef struct {
   size_t data_bytes;
   uint64_t settle_ms, drain_ms, idle_ms;
   double duration_limit_s;
-  int hub_pid;
+  int hub_pid; /* the first of hub_pids, 0 when none */
+  int hub_pids[MAX_HUB_PIDS];
+  unsigned n_hub_pids;
+  int target;
   int pub_port; /* publishers connect here (another node of a cluster); 0: the --url port */
   bool json;
   const char *json_out;
@@ -330,6 +347,7 @@ static struct {
   status_count_t sub_statuses[MAX_STATUS_KINDS];
   uint64_t t_start_ns, t_connected_ns;
   long rss_before_kib, rss_connected_kib, rss_end_kib;
+  long long out_segs_start, out_segs_end;
 
   /* publish phase */
   uint32_t publishers_connected, publishers_dead;
@@ -364,10 +382,9 @@ static void count_status(status_count_t *table, int status) {
   }
 }
 
-static long hub_rss_kib(void) {
-  if (!g.opt.hub_pid) return -1;
+static long pid_rss_kib(int pid) {
   char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", g.opt.hub_pid);
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
   FILE *f = fopen(path, "r");
   if (!f) return -1;
   long kib = -1;
@@ -377,11 +394,40 @@ static long hub_rss_kib(void) {
   return kib;
 }
 
+/* The VmRSS of every --hub-pid, summed; -1 when one is unknown. */
+static long hub_rss_kib(void) {
+  if (!g.opt.n_hub_pids) return -1;
+  long sum = 0;
+  for (unsigned i = 0; i < g.opt.n_hub_pids; i++) {
+    long kib = pid_rss_kib(g.opt.hub_pids[i]);
+    if (kib < 0) return -1;
+    sum += kib;
+  }
+  return sum;
+}
+
+/* Tcp OutSegs from /proc/net/snmp (machine-wide), or -1. */
+static long long tcp_out_segs(void) {
+  FILE *f = fopen("/proc/net/snmp", "r");
+  if (!f) return -1;
+  char names[1024], values[1024];
+  long long result = -1;
+  while (fgets(names, sizeof names, f) && fgets(values, sizeof values, f)) {
+    if (strncmp(names, "Tcp:", 4) != 0 || strncmp(values, "Tcp:", 4) != 0) continue;
+    char *ns = NULL, *vs = NULL;
+    char *n = strtok_r(names + 4, " \n", &ns), *v = strtok_r(values + 4, " \n", &vs);
+    for (; n && v; n = strtok_r(NULL, " \n", &ns), v = strtok_r(NULL, " \n", &vs))
+      if (!strcmp(n, "OutSegs")) result = strtoll(v, NULL, 10);
+    break;
+  }
+  fclose(f);
+  return result;
+}
+
 /* The hub's user + system CPU seconds, or -1 when unknown (no --hub-pid, or the hub is gone). */
-static double hub_cpu_s(void) {
-  if (!g.opt.hub_pid) return -1;
+static double pid_cpu_s(int pid) {
   char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", g.opt.hub_pid);
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
   FILE *f = fopen(path, "r");
   if (!f) return -1;
   size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -393,6 +439,18 @@ static double hub_cpu_s(void) {
   unsigned long utime = 0, stime = 0;
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
   return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Summed over every --hub-pid; -1 when one is unknown. */
+static double hub_cpu_s(void) {
+  if (!g.opt.n_hub_pids) return -1;
+  double sum = 0;
+  for (unsigned i = 0; i < g.opt.n_hub_pids; i++) {
+    double s = pid_cpu_s(g.opt.hub_pids[i]);
+    if (s < 0) return -1;
+    sum += s;
+  }
+  return sum;
 }
 
 /* CPU seconds spent by every process on the machine (all of /proc/stat's
@@ -583,7 +641,7 @@ static void sub_on_connect(uv_connect_t *req, int status) {
     return;
   }
   char request[4096];
-  const char *suffix = g.opt.mode == MODE_URLPATTERN ? "%2F*" : "";
+  const char *suffix = g.opt.mode == MODE_URLPATTERN && g.opt.target == TARGET_MERCURE ? "%2F*" : "";
   int n = snprintf(request, sizeof request, "%s%u%s%s", g.query_prefix, s->topic, suffix, g.request_suffix);
   if (n <= 0 || (size_t)n >= sizeof request || write_bytes((uv_stream_t *)&s->tcp, request, (size_t)n) != 0 ||
       uv_read_start((uv_stream_t *)&s->tcp, on_alloc, sub_on_read) != 0) {
@@ -691,7 +749,7 @@ static bool pub_on_complete(void *ctx, int status) {
   uint64_t sent = p->sent_ns[p->head];
   p->head = (p->head + 1) % MAX_PIPELINE;
   p->inflight--;
-  if (status == 200) {
+  if (status == 200 || (g.opt.target == TARGET_NCHAN && status / 100 == 2)) {
     g.acked++;
     hist_add(&g.pub_latency, t - sent);
     g.t_last_ack_ns = t;
@@ -723,18 +781,28 @@ static int pub_send_one(publisher_t *p) {
   uint64_t topic = seq % g.opt.topics;
   uint64_t t = now_ns();
   int data_at = 0;
-  int n = snprintf(body, sizeof body,
-                   "topic=https%%3A%%2F%%2Fexample.com%%2Fusers%%2F%" PRIu64 "%s&data=%n%" PRIu64 ".%" PRIu64,
-                   topic, g.opt.mode == MODE_URLPATTERN ? "%2Fevents" : "", &data_at, seq, t);
+  int n = g.opt.target == TARGET_NCHAN
+              ? snprintf(body, sizeof body, "%" PRIu64 ".%" PRIu64, seq, t)
+              : snprintf(body, sizeof body,
+                         "topic=https%%3A%%2F%%2Fexample.com%%2Fusers%%2F%" PRIu64 "%s&data=%n%" PRIu64
+                         ".%" PRIu64,
+                         topic, g.opt.mode == MODE_URLPATTERN ? "%2Fevents" : "", &data_at, seq, t);
   size_t len = (size_t)n;
   while (len - (size_t)data_at < g.opt.data_bytes && len < sizeof body - 1) body[len++] = 'x';
   body[len] = 0;
   int m =
-      snprintf(request, sizeof request,
-               "POST %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%sContent-Type: application/x-www-form-urlencoded\r\n"
-               "Content-Length: %zu\r\n\r\n%s",
-               g.opt.path, g.opt.host, g.opt.port, g.opt.pub_token ? "Authorization: Bearer " : "",
-               g.opt.pub_token ? g.opt.pub_token : "", g.opt.pub_token ? "\r\n" : "", len, body);
+      g.opt.target == TARGET_NCHAN
+          ? snprintf(request, sizeof request,
+                     "POST %spub/%" PRIu64
+                     " HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     g.opt.path, topic, g.opt.host, g.opt.port, len, body)
+          : snprintf(
+                request, sizeof request,
+                "POST %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%sContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: %zu\r\n\r\n%s",
+                g.opt.path, g.opt.host, g.opt.port, g.opt.pub_token ? "Authorization: Bearer " : "",
+                g.opt.pub_token ? g.opt.pub_token : "", g.opt.pub_token ? "\r\n" : "", len, body);
   if (m <= 0 || (size_t)m >= sizeof request) return -1;
   if (write_bytes((uv_stream_t *)&p->tcp, request, (size_t)m) != 0) return -1;
   p->sent_ns[(p->head + p->inflight) % MAX_PIPELINE] = t;
@@ -779,6 +847,7 @@ static void begin_publishing(void) {
   g.t_pub_start_ns = g.t_last_progress_ns = now_ns();
   g.hub_cpu_start_s = hub_cpu_s();
   g.machine_busy_start_s = machine_busy_s();
+  g.out_segs_start = tcp_out_segs();
   getrusage(RUSAGE_SELF, &g.usage_start);
   uv_timer_start(&g.tick, on_tick, 1, 1);
   send_publishes();
@@ -868,6 +937,7 @@ static void finish(void) {
   g.rss_end_kib = hub_rss_kib();
   g.hub_cpu_end_s = hub_cpu_s();
   g.machine_busy_end_s = machine_busy_s();
+  g.out_segs_end = tcp_out_segs();
   getrusage(RUSAGE_SELF, &g.usage_end);
   if (!g.t_pub_start_ns) {
     g.t_pub_start_ns = t_end;
@@ -902,6 +972,9 @@ static void finish(void) {
    * processes share the machine. */
   double hub_us_per_delivery = g.received ? hub_cpu * 1e6 / g.received : 0;
   double hub_us_per_publish = g.acked ? hub_cpu * 1e6 / g.acked : 0;
+  long long out_segs =
+      g.out_segs_start >= 0 && g.out_segs_end >= g.out_segs_start ? g.out_segs_end - g.out_segs_start : -1;
+  double segs_per_delivery = out_segs >= 0 && g.received ? (double)out_segs / (double)g.received : 0;
   bool ok = !g.aborted && g.failed == 0 && lost == 0 && g.duplicates == 0 && g.wrong == 0 &&
             g.pub_failed == 0 && g.acked == o->publishes && g.disconnected == 0;
   const double q[] = {0.50, 0.90, 0.99};
@@ -945,8 +1018,10 @@ static void finish(void) {
     fprintf(js,
             " \"phase_s\": %.3f, \"cpus\": %ld, \"hub_cpu_s\": %.2f, \"loadgen_cpu_s\": %.2f, "
             "\"others_cpu_s\": %.2f,\n"
-            "  \"hub_cpu_us_per_delivery\": %.2f, \"hub_cpu_us_per_publish\": %.2f}\n",
-            phase_s, cpus, hub_cpu, own_cpu, others_cpu, hub_us_per_delivery, hub_us_per_publish);
+            "  \"hub_cpu_us_per_delivery\": %.2f, \"hub_cpu_us_per_publish\": %.2f,\n"
+            "  \"target\": \"%s\", \"tcp_out_segs\": %lld, \"tcp_segs_per_delivery\": %.3f}\n",
+            phase_s, cpus, hub_cpu, own_cpu, others_cpu, hub_us_per_delivery, hub_us_per_publish,
+            o->target == TARGET_NCHAN ? "nchan" : "mercure", out_segs, segs_per_delivery);
     if (js != stdout) fclose(js);
   }
   if (!o->json) {
@@ -988,6 +1063,8 @@ static void finish(void) {
     if (hub_cpu_known && o->publishes)
       printf("hub cpu       %.2f us per delivery, %.2f us per publish\n", hub_us_per_delivery,
              hub_us_per_publish);
+    if (out_segs >= 0 && o->publishes)
+      printf("tcp segments  %lld sent on the machine, %.3f per delivery\n", out_segs, segs_per_delivery);
     printf("result        %s%s\n", ok ? "OK" : "FAILED", g.aborted ? " (stopped by --duration-limit)" : "");
   }
   fflush(stdout);
@@ -1016,7 +1093,8 @@ static void usage(FILE *f) {
       "  --drain-ms MS            give up on missing deliveries after MS without progress (default 3000)\n"
       "  --idle-ms MS             with --publishes 0: hold the subscribers MS (default 1000)\n"
       "  --duration-limit S       hard stop after S seconds (default 120)\n"
-      "  --hub-pid PID            read the hub's VmRSS and CPU time from /proc/PID\n"
+      "  --hub-pid PID[,PID...]   read the hub's VmRSS and CPU time from /proc/PID (summed)\n"
+      "  --target T               mercure (default), or nchan: GET <url>sub/<k>, POST <url>pub/<k>\n"
       "  --pub-port PORT          publishers connect to PORT on the same host (another node of a\n"
       "                           cluster; default: the --url port)\n"
       "  --json                   one JSON object on stdout instead of the text report\n"
@@ -1035,6 +1113,9 @@ static int parse_url(options_t *o) {
   o->port = atoi(colon + 1);
   snprintf(o->path, sizeof o->path, "%s", slash ? slash : "/.well-known/mercure");
   struct in_addr a;
+  if (o->target == TARGET_NCHAN && o->path[strlen(o->path) - 1] != '/' &&
+      strlen(o->path) < sizeof o->path - 1)
+    strcat(o->path, "/");
   if (o->port <= 0 || o->port > 65535 || inet_pton(AF_INET, o->host, &a) != 1) return -1;
   if ((ntohl(a.s_addr) >> 24) != 127) return -2; /* loopback only */
   uv_ip4_addr(o->host, o->port, &g.hub_addr);
@@ -1080,7 +1161,29 @@ static int parse_options(int argc, char **argv, options_t *o) {
       o->sub_token = v;
     else if (!strcmp(a, "--json-out"))
       o->json_out = v;
-    else if (!strcmp(a, "--match-mode")) {
+    else if (!strcmp(a, "--target")) {
+      if (!strcmp(v, "mercure"))
+        o->target = TARGET_MERCURE;
+      else if (!strcmp(v, "nchan"))
+        o->target = TARGET_NCHAN;
+      else {
+        fprintf(stderr, "loadgen: --target is mercure or nchan\n");
+        return -1;
+      }
+    } else if (!strcmp(a, "--hub-pid")) {
+      o->n_hub_pids = 0;
+      for (const char *p = v; *p;) {
+        char *e;
+        long pid = strtol(p, &e, 10);
+        if (e == p || pid <= 0 || (*e && *e != ',') || o->n_hub_pids == MAX_HUB_PIDS) {
+          fprintf(stderr, "loadgen: --hub-pid takes up to %d PIDs, comma-separated\n", MAX_HUB_PIDS);
+          return -1;
+        }
+        o->hub_pids[o->n_hub_pids++] = (int)pid;
+        p = *e ? e + 1 : e;
+      }
+      o->hub_pid = o->n_hub_pids ? o->hub_pids[0] : 0;
+    } else if (!strcmp(a, "--match-mode")) {
       o->mode = -1;
       for (int m = 0; m < 3; m++)
         if (!strcmp(v, mode_names[m])) o->mode = m;
@@ -1123,8 +1226,6 @@ static int parse_options(int argc, char **argv, options_t *o) {
       o->drain_ms = n;
     else if (!strcmp(a, "--idle-ms"))
       o->idle_ms = n;
-    else if (!strcmp(a, "--hub-pid"))
-      o->hub_pid = (int)n;
     else if (!strcmp(a, "--pub-port") && n > 0 && n <= 65535)
       o->pub_port = (int)n;
     else {
@@ -1190,7 +1291,10 @@ int main(int argc, char **argv) {
                                                    : "topic";
   size_t need = strlen(o->path) + 128;
   g.query_prefix = malloc(need);
-  snprintf(g.query_prefix, need, "GET %s?%s=https%%3A%%2F%%2Fexample.com%%2Fusers%%2F", o->path, param);
+  if (o->target == TARGET_NCHAN)
+    snprintf(g.query_prefix, need, "GET %ssub/", o->path);
+  else
+    snprintf(g.query_prefix, need, "GET %s?%s=https%%3A%%2F%%2Fexample.com%%2Fusers%%2F", o->path, param);
   need = strlen(o->host) + (o->sub_token ? strlen(o->sub_token) : 0) + 128;
   g.request_suffix = malloc(need);
   snprintf(g.request_suffix, need, " HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n%s%s%s\r\n",

@@ -10,16 +10,20 @@
 #            fanout-15k-coalesced throughput latency-25k latency-half durable
 #            matchers-urlpattern redis-throughput redis-latency redis-cross-node
 #            memory-latency
-#            (the last four are not in the default list; redis-* start Debian's
-#            redis-server on a free loopback port, files in a temporary folder;
-#            the *-latency and cross-node ones publish RATE updates per second,
-#            default 3000, for one second)
+#            (the redis-* and memory-latency ones are not in the default list;
+#            redis-* start Debian's redis-server on a free loopback port, files
+#            in a temporary folder; the *-latency and cross-node ones publish
+#            RATE updates per second, default 3000, for one second)
+#            peer-1k peer-10k peer-paced-1k (the same load against nchan, then
+#            the hub: bench/nchan.sh installs nginx + nchan from Debian)
 # Other processes on the machine skew every figure: each scenario prints the
 # load average before it and the CPU other processes took during it.
 # Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new
 # /tmp/qs-bench.XXXXXX), WORKERS (hub worker threads, default 2), REPEAT
 # (default 1: run the whole list that many times with the same build; on a
-# shared machine, compare the runs rather than trusting one).
+# shared machine, compare the runs rather than trusting one), BASELINE (the
+# peer-* scenarios also run this other quicksilver binary, as NAME-baseline,
+# between nchan and this build: before/after figures from one run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +34,7 @@ REPEAT=${REPEAT:-1}
 mkdir -p "$OUT_DIR"
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD_DIR" quicksilver loadgen >/dev/null
+ninja -j2 -C "$BUILD_DIR" quicksilver loadgen >/dev/null
 QS=$BUILD_DIR/quicksilver
 LOADGEN=$BUILD_DIR/bench/loadgen
 
@@ -88,7 +92,9 @@ stop_hub() {
   if [ -n "$HISTORY_DIR" ]; then rm -rf "$HISTORY_DIR"; HISTORY_DIR=; fi
   [ -n "${REDIS_KEEP:-}" ] || stop_redis
 }
-trap stop_hub EXIT
+# shellcheck source=../bench/nchan.sh
+. "$ROOT/bench/nchan.sh"
+trap 'stop_hub; nchan_stop' EXIT
 
 # start_hub NAME TRANSPORT: starts a hub, sets HUB_PID and HUB_PORT.
 start_hub() {
@@ -102,7 +108,7 @@ start_hub() {
   fi
   # The "listening on" line is logged at info level, so info it is (the hub
   # logs nothing per request at info).
-  HUB_CMD=("$QS" --listen 127.0.0.1:0 --transport "$transport" --workers "$WORKERS"
+  HUB_CMD=("${HUB_BINARY:-$QS}" --listen 127.0.0.1:0 --transport "$transport" --workers "$WORKERS"
            --publisher_jwt "$KEY" --anonymous --log_level info --max_connections 16000 "${extra[@]}")
   "${HUB_CMD[@]}" >"$OUT_DIR/hub-$name.out" 2>"$OUT_DIR/hub-$name.log" &
   HUB_PID=$!
@@ -169,6 +175,47 @@ run_cross_node() {
   stop_hub
 }
 
+# run_peer NAME LOADGEN-ARGS...: the same load against nchan (NAME-nchan),
+# then against a fresh hub (NAME), then one line for each from their JSON.
+run_peer() {
+  local name=$1
+  shift
+  nchan_install || { FAILED+=("$name-nchan (not installed)"); return; }
+  local dir
+  dir=$(mktemp -d /tmp/qs-bench-nchan.XXXXXX)
+  if nchan_start "$name" "$dir"; then
+    echo
+    echo "=== $name-nchan"
+    echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
+    echo "nchan:   ${NCHAN_CMD[*]} (nginx $(nginx -v 2>&1 | sed 's|.*/||'), $NCHAN_WORKERS workers; config in $OUT_DIR/$name-nchan.conf)"
+    echo "command: bench/loadgen --url http://127.0.0.1:$NCHAN_PORT/ --target nchan $* --hub-pid $NCHAN_PIDS"
+    cp "$dir/nginx.conf" "$OUT_DIR/$name-nchan.conf"
+    if ! "$LOADGEN" --url "http://127.0.0.1:$NCHAN_PORT/" --target nchan "$@" --hub-pid "$NCHAN_PIDS" \
+        --json-out "$OUT_DIR/$name-nchan.json" 2>&1 | grep -v '^loadgen --url'; then
+      FAILED+=("$name-nchan")
+    fi
+    kill -0 "$NCHAN_PID" 2>/dev/null || FAILED+=("$name-nchan (nginx died)")
+    nchan_stop
+    cp "$dir/error.log" "$OUT_DIR/$name-nchan.log" 2>/dev/null || true
+  else
+    FAILED+=("$name-nchan (did not start)")
+  fi
+  rm -rf "$dir"
+  if [ -n "${BASELINE:-}" ]; then
+    HUB_BINARY=$BASELINE run "$name-baseline" memory "$@" --pub-token "$PUB_TOKEN"
+  fi
+  run "$name" memory "$@" --pub-token "$PUB_TOKEN"
+  echo
+  echo "--- $name side by side: deliveries/s, delivery p99 (us), TCP segments per delivery, CPU per delivery (us)"
+  local who
+  for who in "$name-nchan" "$name-baseline" "$name"; do
+    [ -f "$OUT_DIR/$who.json" ] || continue
+    printf '%-22s %10s/s  p99 %10s  segs %6s  cpu %6s\n' "$who" "$(json_field "$who" deliveries_per_s)" \
+      "$(sed -n 's/.*"latency_us": {[^}]*"p99": \([0-9.]*\).*/\1/p' "$OUT_DIR/$who.json")" \
+      "$(json_field "$who" tcp_segs_per_delivery)" "$(json_field "$who" hub_cpu_us_per_delivery)"
+  done
+}
+
 json_field() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$OUT_DIR/$1.json" | head -1; }
 
 SCENARIOS=("$@")
@@ -231,6 +278,13 @@ for rep in $(seq "$REPEAT"); do
     matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
       run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 200 --publishers 4 \
         --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
+    peer-1k) # issue 15: one publisher, one publish in flight, flat out, 1,000 subscribers
+      run_peer "$s" --subscribers 1000 --topics 1 --publishes 2000 --publishers 1 --pipeline 1 --duration-limit 60 ;;
+    peer-10k) # the same to 10,000 subscribers (2,000,000 deliveries)
+      run_peer "$s" --subscribers 10000 --topics 1 --publishes 200 --publishers 1 --pipeline 1 --duration-limit 90 ;;
+    peer-paced-1k) # low load: 10 publishes/s to 1,000 subscribers for 10 s
+      run_peer "$s" --subscribers 1000 --topics 1 --publishes 100 --rate 10 --publishers 1 --pipeline 1 \
+        --duration-limit 60 ;;
     *)
       echo "bench: unknown scenario $scenario" >&2
       exit 2 ;;

@@ -428,6 +428,7 @@ static void http_limits(const qs_config_t *c, qs_http_limits_t *limits) {
   limits->max_body_bytes = c->max_request_body_bytes;
   limits->header_timeout_ms = c->header_read_timeout_ms;
   limits->idle_timeout_ms = c->idle_timeout_ms;
+  limits->coalesce_max_delay_ms = c->coalesce_max_delay_ms;
 }
 
 static void on_flush(void *ctx) { qs_hub_shard_poll(((qs_api_worker_t *)ctx)->shard); }
@@ -445,6 +446,7 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
   qs_http_limits_t limits;
   http_limits(api->config, &limits);
   limits.admission = api->admission; /* the limits hold for the process, not per worker */
+  limits.counters = &api->http_counters;
   rc = qs_http_server_create(loop, host, port, &limits, on_request, worker, &worker->server);
   if (rc) {
     qs_hub_shard_close(worker->shard, free, worker);

@@ -33,6 +33,7 @@ struct qs_api {
   qs_subject_limiter_t *subject_limiter; /* NULL when max_connections_per_subject is 0 */
   struct qs_tls_context *tls;            /* borrowed; NULL: plain HTTP */
   _Atomic uint64_t token_refusals;       /* 401 answers (metrics) */
+  qs_http_counters_t http_counters;      /* every worker's public server adds to these (metrics) */
   qs_grants_t *anonymous;                /* the grants every anonymous subscriber shares */
   atomic_bool draining;                  /* a worker began draining: /readyz answers 503 */
   /* Wall time (ms) of the last update the history could not store, 0 once

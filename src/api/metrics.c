@@ -32,6 +32,14 @@ void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req) {
   metric(&body, "quicksilver_token_refusals_total", "counter",
          "Requests answered 401: no token where one is needed, or a token that does not verify.",
          atomic_load_explicit(&api->token_refusals, memory_order_relaxed));
+  metric(&body, "quicksilver_stream_writes_total", "counter",
+         "Writes to the socket (one writev, or one batch of TLS records) that carried event-stream bytes; "
+         "deliveries per write tell how well events coalesce.",
+         atomic_load_explicit(&api->http_counters.stream_writes, memory_order_relaxed));
+  metric(&body, "quicksilver_coalesce_windows_total", "counter",
+         "Times a saturated worker held event-stream writes for up to coalesce_max_delay to write "
+         "several events at once.",
+         atomic_load_explicit(&api->http_counters.coalesce_windows, memory_order_relaxed));
   qs_store_stats_t history = {0};
   qs_store_stats(qs_hub_store(api->hub), &history);
   metric(&body, "quicksilver_history_updates", "gauge", "Updates kept for reconnection.", history.count);

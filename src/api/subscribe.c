@@ -71,6 +71,10 @@ static size_t sink_queued_bytes(void *ctx) {
   return qs_http_stream_queued_bytes(((sse_connection_t *)ctx)->stream);
 }
 
+static bool sink_write_waits(void *ctx) {
+  return qs_http_stream_write_waits(((sse_connection_t *)ctx)->stream);
+}
+
 static void sink_close(void *ctx) { qs_http_stream_close(((sse_connection_t *)ctx)->stream); }
 
 static void sink_abort(void *ctx) { qs_http_stream_abort(((sse_connection_t *)ctx)->stream); }
@@ -79,6 +83,7 @@ static const qs_sink_vtable_t sse_sink = {
     .write_update = sink_write_update,
     .write_bytes = sink_write_bytes,
     .queued_bytes = sink_queued_bytes,
+    .write_waits = sink_write_waits,
     .close = sink_close,
     .abort = sink_abort,
 };

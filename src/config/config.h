@@ -66,6 +66,7 @@ typedef struct {
   uint64_t heartbeat_ms;
   uint64_t write_timeout_ms;
   uint64_t dispatch_timeout_ms;
+  uint64_t coalesce_max_delay_ms;
   uint64_t drain_timeout_ms;
   uint64_t header_read_timeout_ms;
   uint64_t idle_timeout_ms;

@@ -257,6 +257,18 @@ static const qs_config_option_t options[] = {
      .default_value = "5s",
      .help = "Disconnect a subscriber whose pending writes make no progress for this long; 0 turns it "
              "off."},
+    {.name = "coalesce_max_delay",
+     .section = S_TIMEOUTS,
+     .type = QS_OPT_DURATION,
+     .offset = OFF(coalesce_max_delay_ms),
+     .default_value = "5ms",
+     .max = 100,
+     .help = "Longest a worker holds events back to write several at once when it is saturated: "
+             "when writing each update's fan-out takes longer than the gap to the next update, "
+             "events to one connection gather for up to this long and leave in one write (fewer "
+             "TCP segments and system calls per delivery). At low load every event leaves at once "
+             "and nothing waits. Answers to publishes are never held. Rounded up to whole "
+             "milliseconds; 0 turns it off."},
     {.name = "drain_timeout",
      .section = S_TIMEOUTS,
      .type = QS_OPT_DURATION,

@@ -224,6 +224,16 @@ size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) {
   return stream->h2 ? qs_h2_stream_queued_bytes(stream) : conn_of(stream)->queued_bytes;
 }
 
+bool qs_http_stream_write_waits(const qs_http_stream_t *stream) {
+  const qs_h1_conn_t *c = stream->h2 ? qs_h2_stream_conn(stream) : conn_of(stream);
+  if (!qs_http_stream_queued_bytes(stream)) return false;
+  if (!c || c->inflight) return true; /* the kernel did not take the last write whole */
+  if (stream->h2 && qs_h2_stream_window_closed(stream)) return true;
+  /* Queued for the flush (a later slice of it, or the coalescing window):
+   * the bytes leave without the peer's help. */
+  return c->dirty_link.next == &c->dirty_link;
+}
+
 void qs_http_stream_on_drain(qs_http_stream_t *stream,
                              void (*on_drain)(qs_http_stream_t *stream, void *ctx)) {
   stream->on_drain = on_drain;

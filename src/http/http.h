@@ -77,7 +77,22 @@ typedef struct {
    * connection limits above then hold across them and are not used. NULL:
    * this server counts its own connections against those limits. */
   struct qs_http_admission *admission;
+  /* Adaptive coalescing (0: off): when the loop spends most of its time
+   * writing event streams (each update's fan-out takes longer than the gap
+   * to the next), events to one connection are held up to this long and
+   * leave in one write. At low load nothing is held and no timer runs. */
+  uint64_t coalesce_max_delay_ms;
+  /* Write counters shared with other servers, borrowed; NULL: the server's
+   * own (qs_http_server_counters). */
+  struct qs_http_counters *counters;
 } qs_http_limits_t;
+
+/* What the servers' writes did, for metrics: updated from each server's
+ * loop, readable from any thread (relaxed atomics). */
+typedef struct qs_http_counters {
+  _Atomic uint64_t stream_writes;    /* writes (writev or TLS records) that carried event-stream bytes */
+  _Atomic uint64_t coalesce_windows; /* times stream writes were held for coalescing */
+} qs_http_counters_t;
 
 /* Fills *limits with the defaults above. */
 void qs_http_limits_default(qs_http_limits_t *limits);
@@ -115,6 +130,9 @@ int qs_http_server_port(const qs_http_server_t *server);
  * connection already has 64 KiB or more queued since its last write (the
  * producer then catches up at its own next wake-up, after the writes). */
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
+
+/* The counters the server adds to (limits.counters, or its own). */
+const qs_http_counters_t *qs_http_server_counters(const qs_http_server_t *server);
 
 /* Number of open connections (for metrics and tests). */
 size_t qs_http_server_connection_count(const qs_http_server_t *server);
@@ -209,6 +227,13 @@ int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*
 /* Bytes accepted by the stream and not yet handed to the kernel: the
  * backpressure measure for slow subscribers. */
 size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream);
+
+/* True when queued bytes wait for the peer: a write the kernel did not take
+ * whole, or an HTTP/2 flow-control window. False when nothing is queued or
+ * the bytes only wait for the server's own flush (a later slice of a long
+ * one, or a coalescing window, qs_http_limits_t.coalesce_max_delay_ms). The
+ * measure for stalled subscribers. */
+bool qs_http_stream_write_waits(const qs_http_stream_t *stream);
 
 /* Registers on_close(stream, reason, ctx), called exactly once when the
  * stream ends: reason 0 after qs_http_stream_close() flushed everything,

@@ -96,6 +96,7 @@ struct qs_h2_session {
   chunk_t *free_chunks; /* reference chunks for reuse */
   size_t free_chunk_count;
   bool destroying;
+  bool answer_due; /* a response head was submitted since the last pump */
   char remote_addr[QS_NET_ADDR_TEXT_MAX];
 };
 
@@ -271,6 +272,7 @@ static int submit_head(h2_stream_t *st, int status, const qs_http_header_t *head
   nghttp2_data_provider provider = {.source.ptr = st, .read_callback = read_data};
   int rc = nghttp2_submit_response(s->ng, st->id, nv, n, with_data ? &provider : NULL);
   qs_buf_dispose(&names);
+  if (rc == 0) s->answer_due = true;
   if (rc == NGHTTP2_ERR_NOMEM) return QS_ENOMEM;
   return rc < 0 ? QS_EIO : 0;
 }
@@ -610,6 +612,7 @@ int qs_h2_session_feed(qs_h2_session_t *s, const char *data, size_t len) {
 
 int qs_h2_session_pump(qs_h2_session_t *s, size_t budget) {
   size_t sent = 0;
+  s->answer_due = false;
   while (sent < budget) {
     const uint8_t *data = NULL;
     ssize_t n = nghttp2_session_mem_send(s->ng, &data);
@@ -619,6 +622,20 @@ int qs_h2_session_pump(qs_h2_session_t *s, size_t budget) {
     sent += (size_t)n;
   }
   return 0;
+}
+
+bool qs_h2_session_answer_due(const qs_h2_session_t *s) { return s->answer_due; }
+
+bool qs_h2_stream_window_closed(const qs_http_stream_t *stream) {
+  const h2_stream_t *st = h2_of(stream);
+  if (!st->session || st->closed) return false;
+  return nghttp2_session_get_stream_remote_window_size(st->session->ng, st->id) <= 0 ||
+         nghttp2_session_get_remote_window_size(st->session->ng) <= 0;
+}
+
+void *qs_h2_stream_conn(const qs_http_stream_t *stream) {
+  const h2_stream_t *st = h2_of(stream);
+  return st->session ? st->session->conn : NULL;
 }
 
 bool qs_h2_session_wants_write(const qs_h2_session_t *s) { return nghttp2_session_want_write(s->ng) != 0; }

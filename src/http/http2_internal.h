@@ -80,6 +80,19 @@ int qs_h2_session_feed(qs_h2_session_t *s, const char *data, size_t len);
  * QS_ENOMEM / QS_EIO (close the connection). */
 int qs_h2_session_pump(qs_h2_session_t *s, size_t budget);
 
+/* True when a response head (an answer, a refusal or an event stream's
+ * head) was submitted since the last pump: the connection's queue then
+ * leaves with the answers, before the fan-out of the updates behind it. */
+bool qs_h2_session_answer_due(const qs_h2_session_t *s);
+
+/* True when the peer's flow-control window (the stream's or the
+ * connection's) lets no more of the stream's data go. */
+bool qs_h2_stream_window_closed(const qs_http_stream_t *stream);
+
+/* The connection (as given to qs_h2_session_create) of the stream's session;
+ * NULL once the session is gone. */
+void *qs_h2_stream_conn(const qs_http_stream_t *stream);
+
 /* True when frames wait to be pumped. */
 bool qs_h2_session_wants_write(const qs_h2_session_t *s);
 

@@ -19,11 +19,16 @@
  * its input goes to an nghttp2 session (http2.c), which fills the same write
  * queue at flush time.
  *
+ * Under saturation the stream writes of a loop turn are held for a short,
+ * bounded window so that the events of several updates leave in one writev
+ * per connection ("Coalescing" below); answers are never held.
+ *
  * With TLS (qs_http_server_use_tls), the same queue is encrypted at flush
  * time (net/tls.h works on memory only): the plaintext segments are released
  * once encrypted and the ciphertext takes their place in the batch; what the
  * session produces on its own (handshake, tickets, close_notify) is written
  * as it appears. libuv keeps writes in order, so records leave in order. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +66,24 @@
  * queue limit. */
 #define FLUSH_ROUNDS 32
 #define FLUSH_ROUND_BYTES (64 * 1024)
+/* Coalescing starts when writing streams takes at least 1/SATURATED_SHARE
+ * of the worker's time, and stops below 1/CALM_SHARE. */
+#define SATURATED_SHARE 2
+#define CALM_SHARE 4
+/* A burst of stream writes that new events keep joining is judged every
+ * this long. */
+#define MEASURE_MIN_NS (10 * 1000000ull)
+/* A window ends early once a connection has this much queued: the write is
+ * worth its system call by then, and a subscriber with a small queue limit
+ * is not pushed towards it. */
+#define COALESCE_MAX_BYTES (16 * 1024)
+/* A check writes streams for about this long at most (judged every
+ * WRITE_SLICE_CONNS connections); the rest stay on the dirty list for the
+ * next loop turn, after the poll has read (and answered) what arrived
+ * meanwhile: a publisher is not kept waiting for a whole fan-out's writes,
+ * and the events it publishes join the writes still to come. */
+#define WRITE_SLICE_NS (1 * 1000000ull)
+#define WRITE_SLICE_CONNS 64
 
 static void link_init(qs_link_t *l) { l->prev = l->next = l; }
 static bool link_linked(const qs_link_t *l) { return l->next != l; }
@@ -143,6 +166,7 @@ static size_t input_len(const input_t *in) { return in ? in->len : 0; }
 static void conn_flush(qs_h1_conn_t *c);
 static void process_input(qs_h1_conn_t *c, const char *data, size_t len);
 static void maybe_finish_close(qs_http_server_t *s);
+static bool h2_feed(qs_h1_conn_t *c, const char *data, size_t len);
 
 /* ---- Deadlines ----------------------------------------------------------
  *
@@ -240,18 +264,45 @@ void qs_h1_conn_enter(qs_h1_conn_t *c, conn_state_t state) {
 
 static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
 
+static void open_window(qs_http_server_t *s);
+
+/* True for a connection whose queue holds only event-stream bytes: an
+ * HTTP/1.x stream, or an HTTP/2 connection with no answer to send. */
+static bool carries_streams_only(const qs_h1_conn_t *c) {
+  return c->state == ST_STREAMING ||
+         (c->state == ST_H2 && !c->answer_queued && !qs_h2_session_answer_due(c->h2));
+}
+
 /* Answers leave before event streams: a publisher waiting for its 200 can
  * send its next request while this iteration's fan-out is still being
- * written, so the next iteration has more events per connection to coalesce. */
+ * written, so the next iteration has more events per connection to coalesce.
+ * An HTTP/2 connection counts as an answer while it has one to send, even
+ * when it was queued (or held) for its streams before. While the server is
+ * saturated, stream connections wait on the `held` list for the window. */
 void qs_h1_mark_dirty(qs_h1_conn_t *c) {
   qs_http_server_t *s = c->server;
   if (!c->inflight && c->queued_bytes > s->burst_max) s->burst_max = c->queued_bytes;
-  if (c->state == ST_CLOSED || c->pumping || link_linked(&c->dirty_link)) return;
+  if (c->state == ST_CLOSED || c->pumping) return;
+  bool streams_only = carries_streams_only(c);
+  if (link_linked(&c->dirty_link)) {
+    if (streams_only || (!c->held && c->state != ST_H2)) return;
+    link_remove(&c->dirty_link); /* an HTTP/2 answer moves ahead of the streams */
+    c->held = false;
+  }
+  if (streams_only && s->saturated && !s->closing) {
+    c->held = true;
+    link_append(&s->held, &c->dirty_link);
+    if (!s->window_end_ns) open_window(s);
+    return;
+  }
   if (!link_linked(&s->dirty)) uv_idle_start(&s->flush_idle, on_idle_noop);
-  if (c->state == ST_STREAMING || c->state == ST_H2)
+  if (streams_only) {
+    /* Events that come while an earlier fan-out is still being written. */
+    if (s->burst_ns && s->turn != s->burst_turn) s->fresh = true;
     link_append(&s->dirty, &c->dirty_link);
-  else
+  } else {
     link_prepend(&s->dirty, &c->dirty_link);
+  }
 }
 
 /* An empty reference block from the pool. */
@@ -556,6 +607,9 @@ static void conn_flush(qs_h1_conn_t *c) {
     c->q_head = last->next;
     last->next = NULL;
     if (!c->q_head) c->q_tail = NULL;
+    if (c->state == ST_STREAMING || c->state == ST_H2)
+      atomic_fetch_add_explicit(&c->server->counters->stream_writes, 1, memory_order_relaxed);
+    c->answer_queued = false; /* this batch starts at the queue's head, where the answer is */
     if (c->tls) {
       if (!tls_flush(c, iov, n, taken)) return;
       continue;
@@ -608,21 +662,107 @@ static void conn_flush(qs_h1_conn_t *c) {
     }
     return;
   }
-  if (!c->q_head && !c->inflight && c->state != ST_CLOSED) after_flush(c);
+  if (!c->q_head && !c->inflight && c->state != ST_CLOSED) {
+    c->answer_queued = false;
+    after_flush(c);
+  }
 }
 
 /* The first dirty connection when it holds an answer rather than a stream. */
 static qs_h1_conn_t *dirty_answer(qs_http_server_t *s) {
   if (!link_linked(&s->dirty)) return NULL;
   qs_h1_conn_t *c = CONTAINER_OF(s->dirty.next, qs_h1_conn_t, dirty_link);
-  return c->state == ST_STREAMING || c->state == ST_H2 ? NULL : c;
+  return carries_streams_only(c) ? NULL : c;
+}
+
+/* ---- Coalescing --------------------------------------------------------
+ *
+ * With one publish in flight, each update's fan-out is one writev per
+ * subscriber connection: the kernel's per-write cost dominates, and while a
+ * worker writes one fan-out the next publish waits to be read. So the server
+ * measures the share of its time that flushes writing event streams take
+ * (answers, on_flush's deliveries and the writes): over each cycle from
+ * the start of one burst of stream writes (until the dirty list is empty)
+ * to the start of the next, and every MEASURE_MIN_NS in a burst that new
+ * events keep joining. At least 1/SATURATED_SHARE means updates come
+ * faster than their fan-out is written: the server is saturated, and
+ * stream connections that get bytes are held (the `held` list) until a
+ * window of coalesce_max_delay, opened by the first of them, ends. Answers
+ * still leave at once, so publishers keep publishing meanwhile, and the
+ * events of the updates they publish leave together, one writev per
+ * connection. Below 1/CALM_SHARE (the window itself counts as idle time)
+ * the server stops holding: at low load nothing waits and no timer runs.
+ *
+ * The window also ends early when a connection has COALESCE_MAX_BYTES
+ * queued (bounded memory, far below the subscriber queue limits) or the
+ * server closes. Held bytes are not a stall (qs_http_stream_write_waits). */
+
+static void on_window_end(uv_timer_t *timer) {
+  qs_http_server_t *s = timer->data;
+  /* The check after this turn's poll writes the held connections (the
+   * timer counts in the loop's milliseconds, which may run a little ahead
+   * of window_end_ns: the timer decides). */
+  s->window_end_ns = 1;
+  uv_idle_start(&s->flush_idle, on_idle_noop);
+}
+
+static void open_window(qs_http_server_t *s) {
+  s->window_end_ns = uv_hrtime() + s->coalesce_ns;
+  atomic_fetch_add_explicit(&s->counters->coalesce_windows, 1, memory_order_relaxed);
+  uv_timer_start(&s->coalesce_timer, on_window_end, s->coalesce_ns / 1000000, 0);
+}
+
+/* Moves the held connections behind the dirty ones, for this flush. */
+static void release_held(qs_http_server_t *s) {
+  while (link_linked(&s->held)) {
+    qs_h1_conn_t *c = CONTAINER_OF(s->held.next, qs_h1_conn_t, dirty_link);
+    link_remove(&c->dirty_link);
+    c->held = false;
+    link_append(&s->dirty, &c->dirty_link);
+  }
+  s->window_end_ns = 0;
+  uv_timer_stop(&s->coalesce_timer);
+}
+
+/* Judges the share of busy_ns in `period`, then starts a new one at `now`. */
+static void judge_load(qs_http_server_t *s, uint64_t period, uint64_t now) {
+  s->saturated = s->coalesce_ns && !s->closing && period &&
+                 s->busy_ns * (s->saturated ? CALM_SHARE : SATURATED_SHARE) >= period;
+  s->busy_ns = 0;
+  s->measured_ns = now;
+}
+
+/* After a flush that wrote streams from `start` to `now`; `done` when no
+ * connection is left on the dirty list (the burst is over). */
+static void measure_load(qs_http_server_t *s, uint64_t start, uint64_t now, bool done) {
+  if (!s->burst_ns) {
+    /* A burst begins: the cycle since the previous one began is complete. */
+    if (s->measured_ns)
+      judge_load(s, start - s->measured_ns, start);
+    else
+      s->measured_ns = start;
+    s->burst_ns = start;
+    s->burst_turn = s->turn;
+    s->fresh = false;
+  }
+  s->busy_ns += now - start;
+  if (done) {
+    s->burst_ns = 0;
+  } else if (s->fresh && now - s->measured_ns >= MEASURE_MIN_NS) {
+    judge_load(s, now - s->measured_ns, now); /* updates keep coming during the writes */
+    s->fresh = false;
+    s->burst_turn = s->turn;
+  }
 }
 
 /* The end of the loop iteration: answers (mark_dirty puts them first), then
  * the producer's on_flush, again while that produces answers, then streams:
- * one writev per connection carries everything queued until then. */
+ * one writev per connection carries everything queued until then (or, while
+ * saturated, until the coalescing window ends), for WRITE_SLICE_NS at most
+ * per turn. */
 static void on_flush_check(uv_check_t *check) {
   qs_http_server_t *s = check->data;
+  uint64_t start = uv_hrtime();
   for (int round = 0; s->on_flush && round < FLUSH_ROUNDS; round++) {
     for (qs_h1_conn_t *c; (c = dirty_answer(s)) != NULL;) {
       link_remove(&c->dirty_link);
@@ -632,13 +772,30 @@ static void on_flush_check(uv_check_t *check) {
     s->on_flush(s->on_flush_ctx);
     if (!dirty_answer(s)) break;
   }
-  while (link_linked(&s->dirty)) {
+  if (s->window_end_ns && (start >= s->window_end_ns || s->burst_max >= COALESCE_MAX_BYTES || s->closing))
+    release_held(s);
+  bool streams = false;
+  uint64_t end = 0;
+  for (unsigned n = 1; link_linked(&s->dirty); n++) {
+    if (n % WRITE_SLICE_CONNS == 0 && (end = uv_hrtime()) - start >= WRITE_SLICE_NS) break;
     qs_link_t *l = s->dirty.next;
     link_remove(l);
-    conn_flush(CONTAINER_OF(l, qs_h1_conn_t, dirty_link));
+    qs_h1_conn_t *c = CONTAINER_OF(l, qs_h1_conn_t, dirty_link);
+    streams = streams || c->state == ST_STREAMING || c->state == ST_H2;
+    conn_flush(c);
   }
+  if (streams) {
+    end = uv_hrtime();
+    measure_load(s, start, end, !link_linked(&s->dirty));
+  }
+  s->turn++;
   s->burst_max = 0;
-  uv_idle_stop(&s->flush_idle);
+  /* Connections left for the next turn (a slice's rest, or held ones just
+   * released) keep its poll from blocking. */
+  if (link_linked(&s->dirty))
+    uv_idle_start(&s->flush_idle, on_idle_noop);
+  else
+    uv_idle_stop(&s->flush_idle);
 }
 
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {
@@ -818,7 +975,7 @@ static void on_input(qs_h1_conn_t *c, const char *data, size_t len) {
       break;
     case ST_H2:
       /* A protocol error queues a GOAWAY: close once it is out. */
-      if (qs_h2_session_feed(c->h2, data, len) != 0) c->close_after = true;
+      if (!h2_feed(c, data, len)) c->close_after = true;
       break;
     case ST_DRAINING:
     case ST_ERRORING:
@@ -892,7 +1049,31 @@ static int h2_send(void *conn, const char *bytes, size_t len) {
   return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
 }
 
-static void h2_wake(void *conn) { qs_h1_mark_dirty(conn); }
+/* New frames: flush soon. A new answer's frames go into the queue at once
+ * (unless the session is processing input, where it cannot be pumped, or a
+ * write is in flight), so that they are written before the events that the
+ * rest of this fan-out queues on the same connection's streams. */
+static void h2_wake(void *conn) {
+  qs_h1_conn_t *c = conn;
+  if (c->state == ST_H2 && !c->pumping && !c->inflight && !c->server->h2_feeding &&
+      qs_h2_session_answer_due(c->h2)) {
+    c->answer_queued = true;
+    c->pumping = true;
+    /* A failure shows again at the flush's pump, which closes the connection
+     * (not from here: the session is on the caller's stack). */
+    (void)qs_h2_session_pump(c->h2, H2_PUMP_BYTES);
+    c->pumping = false;
+  }
+  qs_h1_mark_dirty(c);
+}
+
+/* Feeds input to the session; false when the peer broke the protocol. */
+static bool h2_feed(qs_h1_conn_t *c, const char *data, size_t len) {
+  c->server->h2_feeding = true;
+  int rc = qs_h2_session_feed(c->h2, data, len);
+  c->server->h2_feeding = false;
+  return rc == 0;
+}
 
 static void h2_handle(void *conn, qs_http_request_t *req) {
   qs_h1_conn_t *c = conn;
@@ -926,7 +1107,7 @@ static void switch_to_h2(qs_h1_conn_t *c) {
   qs_h1_conn_enter(c, ST_H2);
   input_t *in = c->in;
   c->in = NULL;
-  if (in && qs_h2_session_feed(c->h2, in->data, in->len) != 0) c->close_after = true;
+  if (in && !h2_feed(c, in->data, in->len)) c->close_after = true;
   free(in);
   qs_h1_mark_dirty(c);
 }
@@ -1128,8 +1309,9 @@ static void on_handle_closed(uv_handle_t *handle) {
 static void maybe_finish_close(qs_http_server_t *s) {
   if (!s->closing || s->listener || s->conn_count || s->handles_closing) return;
   s->handles_closing = true;
-  s->handles_open = 3;
+  s->handles_open = 4;
   uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
+  uv_close((uv_handle_t *)&s->coalesce_timer, on_handle_closed);
   uv_close((uv_handle_t *)&s->flush_check, on_handle_closed);
   uv_close((uv_handle_t *)&s->flush_idle, on_handle_closed);
 }
@@ -1166,6 +1348,9 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
   s->ctx = ctx;
   link_init(&s->all);
   link_init(&s->dirty);
+  link_init(&s->held);
+  s->coalesce_ns = lim.coalesce_max_delay_ms * 1000000;
+  s->counters = lim.counters ? lim.counters : &s->own_counters;
   for (int i = 0; i < TIMEOUT_LISTS; i++) link_init(&s->timeouts[i]);
   s->admission = s->limits.admission;
   if (!s->admission) {
@@ -1188,7 +1373,8 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
   uv_timer_init(loop, &s->sweep);
   uv_check_init(loop, &s->flush_check);
   uv_idle_init(loop, &s->flush_idle);
-  s->sweep.data = s->flush_check.data = s->flush_idle.data = s;
+  uv_timer_init(loop, &s->coalesce_timer);
+  s->sweep.data = s->flush_check.data = s->flush_idle.data = s->coalesce_timer.data = s;
   uv_check_start(&s->flush_check, on_flush_check);
   /* The sweep runs a few times per shortest timeout; deadlines are kept to that resolution. */
   uint64_t shortest =
@@ -1212,6 +1398,8 @@ int qs_http_server_use_tls(qs_http_server_t *server, qs_tls_context_t *tls) {
 int qs_http_server_port(const qs_http_server_t *server) { return server->port; }
 
 size_t qs_http_server_connection_count(const qs_http_server_t *server) { return server->conn_count; }
+
+const qs_http_counters_t *qs_http_server_counters(const qs_http_server_t *server) { return server->counters; }
 
 void qs_http_server_stop_accepting(qs_http_server_t *s) {
   /* on_listener_closed clears s->listener; qs_http_server_close then waits for it as usual. */
@@ -1255,5 +1443,10 @@ void qs_http_server_close(qs_http_server_t *s, void (*on_closed)(void *ctx), voi
     }
   }
   uv_ref((uv_handle_t *)&s->sweep);
+  s->saturated = false;
+  if (s->window_end_ns) {
+    release_held(s);
+    uv_idle_start(&s->flush_idle, on_idle_noop);
+  }
   maybe_finish_close(s);
 }

@@ -84,9 +84,11 @@ struct qs_h1_conn {
   bool reading;
   bool close_after; /* close instead of keeping alive once the current answer is out */
   bool stream_open; /* on_close not yet called */
-  bool addr_counted;
-  bool served;           /* a request was answered: between requests, the keep-alive deadline applies */
-  qs_tls_session_t *tls; /* NULL for plaintext */
+  bool addr_counted : 1;
+  bool served : 1;        /* a request was answered: between requests, the keep-alive deadline applies */
+  bool held : 1;          /* on the server's `held` list: its stream bytes wait for the coalescing window */
+  bool answer_queued : 1; /* HTTP/2: an answer's frames are in the queue, not yet written */
+  qs_tls_session_t *tls;  /* NULL for plaintext */
 };
 
 /* DESIGN: at most 1 KiB of user-space memory per idle subscriber; this
@@ -113,12 +115,27 @@ struct qs_http_server {
   void (*on_flush)(void *ctx); /* called between answers and streams */
   void *on_flush_ctx;
   size_t burst_max; /* most bytes queued on a connection with no write in flight, this iteration */
+  /* Adaptive coalescing (server.c, "Coalescing"). */
+  uint64_t coalesce_ns;         /* limits.coalesce_max_delay_ms; 0: never */
+  uint64_t window_end_ns;       /* the open window's end (uv_hrtime); 0: none open */
+  uint64_t measured_ns;         /* when the load was last judged (uv_hrtime) */
+  uint64_t busy_ns;             /* time in flushes that wrote streams since then */
+  uint64_t burst_ns;            /* when the current burst of stream writes began; 0: none */
+  uint32_t turn;                /* loop turns (flush checks) so far */
+  uint32_t burst_turn;          /* the turn the current burst began in */
+  bool fresh;                   /* streams were queued in a later turn than the burst's first */
+  bool saturated;               /* stream writes take most of the loop's time: hold them */
+  qs_link_t held;               /* stream connections waiting for the window's end */
+  uv_timer_t coalesce_timer;    /* the window's end, armed only while one is open */
+  qs_http_counters_t *counters; /* limits.counters, or own_counters */
+  qs_http_counters_t own_counters;
   char *read_buf;
   qs_tls_context_t *tls; /* borrowed; NULL for plaintext */
   char *tls_plain;       /* decrypted input, READ_BUF_BYTES, shared like read_buf */
   seg_t *free_segs;      /* the segment pool's free list */
   seg_slab_t *slabs;     /* every block of the pool */
   bool read_buf_busy;
+  bool h2_feeding; /* an HTTP/2 session is processing input: it cannot be pumped now */
   bool closing;
   bool handles_closing;
   int handles_open;

@@ -52,6 +52,10 @@ typedef struct {
   int (*write_bytes)(void *sink_ctx, const char *ptr, size_t len);
   /* Bytes queued and not yet written to the socket. */
   size_t (*queued_bytes)(void *sink_ctx);
+  /* True when queued bytes wait for the peer, not merely for the transport
+   * to write them (a coalescing window): what dispatch_timeout measures.
+   * NULL: any queued byte counts. */
+  bool (*write_waits)(void *sink_ctx);
   /* The hub asks the transport to end the connection (token expired, max
    * lifetime, too slow, hub shutting down). Called at most once. The hub writes
    * nothing more; the transport still calls qs_hub_unsubscribe (now or later). */

@@ -489,7 +489,9 @@ void qs_hub_shard_tick(qs_hub_shard_t *shard) {
     /* REF `dispatch_timeout`: queued bytes that have not left for that long
      * (no drain in between) make the subscriber a slow one. */
     if (dispatch && sub->started) {
-      if (sub->sink.vtable->queued_bytes(sub->sink.ctx) == 0) {
+      bool waits = sub->sink.vtable->write_waits ? sub->sink.vtable->write_waits(sub->sink.ctx)
+                                                 : sub->sink.vtable->queued_bytes(sub->sink.ctx) != 0;
+      if (!waits) {
         sub->stall_since_ms = 0;
       } else if (!sub->stall_since_ms) {
         sub->stall_since_ms = shard->now_ms ? shard->now_ms : 1;

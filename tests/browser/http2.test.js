@@ -104,6 +104,53 @@ test('h2c: many event streams multiplexed on one connection, publishing over HTT
   }
 });
 
+test('h2c: the answer to a publish leaves before the fan-out of its update, on the same connection', async () => {
+  // One worker, so the subscription and the publish share one loop and one
+  // connection: the answer is written with the answers, the event after.
+  const hub = await startHub({ args: ['--workers', '1'] });
+  const session = connect(`http://127.0.0.1:${hub.port}`);
+  try {
+    const sub = subscribe(session, 'topic=order', legacySubscriber(hub.secret, ['*']));
+    assert.equal(await sub.opened, 200);
+    const pub = legacyPublisher(hub.secret);
+    // Node hands over each DATA frame as it parses it, in the order they
+    // arrived: the events read when the answer's body (the update's id)
+    // arrives tell which frames came first.
+    const seenAtAnswer = [];
+    for (let i = 0; i < 20; i++) {
+      const body = new URLSearchParams({ topic: 'order', data: `update ${i}` }).toString();
+      const req = session.request({
+        ':method': 'POST',
+        ':path': HUB_PATH,
+        authorization: 'Bearer ' + pub,
+        'content-type': 'application/x-www-form-urlencoded',
+      });
+      let status = null;
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('response', (h) => (status = h[':status']));
+      req.on('data', (c) => {
+        if (!text) seenAtAnswer.push(sub.events.length);
+        text += c;
+      });
+      await new Promise((resolve, reject) => {
+        req.on('end', resolve);
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(status, 200, text);
+      assert.match(text, /^urn:uuid:/);
+    }
+    await waitFor(() => sub.events.length === 20, 'every event');
+    assert.deepEqual(sub.events, Array.from({ length: 20 }, (_, i) => `update ${i}`));
+    // Update i's event never came before update i's answer.
+    seenAtAnswer.forEach((n, i) => assert.ok(n <= i, `update ${i}: ${n} events before its answer`));
+  } finally {
+    session.destroy();
+    assert.equal(await hub.stop(), 0, hub.log);
+  }
+});
+
 test('h2c: a paused reader gets every event in order once it reads again (flow control)', async () => {
   const hub = await startHub();
   const session = connect(`http://127.0.0.1:${hub.port}`);
