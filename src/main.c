@@ -305,6 +305,8 @@ static int open_hub(process_t *p) {
     }
     settings.on_subscription = qs_subscriptions_on_subscription;
     settings.on_subscription_ctx = p->subscriptions;
+    settings.on_update = qs_subscriptions_on_update;
+    settings.on_update_ctx = p->subscriptions;
     /* Several nodes: the API lists every node's subscriptions. */
     if (cfg->transport == QS_TRANSPORT_REDIS) qs_subscriptions_share(p->subscriptions);
   }

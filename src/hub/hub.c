@@ -1,13 +1,18 @@
-/* The hub: sequencer, fan-out to the shards' inboxes, shard lifecycle.
+/* The hub: sequencer, fan-out to the shards' inboxes, shard lifecycle, and
+ * the entry points of hub.h that can call out (a sink, a hook, a callback),
+ * each bracketed with the re-entrancy guards (shard_enter, shard_leave).
  * See hub.h for the threading model. Lock order: seq_mutex, then
- * fanout_mutex, then a shard's inbox_mutex. */
+ * fanout_mutex, then a shard's inbox_mutex.
+ *
+ * Dependencies: the top of hub/ (ARCHITECTURE.md, the hub's files): uses
+ * subscriber.c, the topic index and reentry.c; nothing below calls back into
+ * this file. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
 #include "base/log.h"
 #include "hub/hub_internal.h"
-#include "hub/subscriptions.h"
 
 /* ---- The hub ---- */
 
@@ -66,6 +71,15 @@ void qs_hub_destroy(qs_hub_t *hub) {
 
 qs_store_t *qs_hub_store(qs_hub_t *hub) { return hub->store; }
 
+const qs_hub_settings_t *qs_hub_settings(const qs_hub_t *hub) { return &hub->settings; }
+
+uint64_t qs_hub_fanned_seq(qs_hub_t *hub) {
+  pthread_mutex_lock(&hub->fanout_mutex);
+  uint64_t seq = hub->fanned_seq;
+  pthread_mutex_unlock(&hub->fanout_mutex);
+  return seq;
+}
+
 void qs_hub_stats(qs_hub_t *hub, qs_hub_stats_t *out) {
   out->subscribers_connected = atomic_load_explicit(&hub->subscribers_connected, memory_order_relaxed);
   out->subscribers_total = atomic_load_explicit(&hub->subscribers_total, memory_order_relaxed);
@@ -105,7 +119,7 @@ void qs_hub_on_durable(void *ctx, qs_update_t *update, int status) {
   qs_hub_t *hub = ctx;
   /* Every node's subscriptions, from the shared order (before the fan-out:
    * the API's cursor never runs ahead of what it lists). */
-  if (status == 0) qs_subscriptions_observe(qs_subscriptions_of(hub), update);
+  if (status == 0 && hub->settings.on_update) hub->settings.on_update(hub->settings.on_update_ctx, update);
   pthread_mutex_lock(&hub->fanout_mutex);
   /* The store reports appends in seq order, so the oldest pending publish is
    * this one. An ordering store reports every node's updates here and
@@ -239,6 +253,26 @@ int qs_hub_publish(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_publish
 
 /* ---- Shards ---- */
 
+static void maybe_finish(qs_hub_shard_t *shard);
+
+/* Every entry point that may call out brackets itself with these, so that
+ * subscribers are freed, and leave the index, only when nothing of the hub
+ * is on the stack (the re-entrancy guards, hub_internal.h). */
+static void shard_enter(qs_hub_shard_t *shard) {
+  qs_hub_guard_enter(shard);
+  shard->now_ms = uv_now(shard->loop);
+}
+
+static void shard_leave(qs_hub_shard_t *shard) {
+  if (!qs_hub_guard_leave(shard)) return;
+  for (qs_subscriber_t *sub; (sub = qs_hub_guard_next_deferred(shard));) qs_subscriber_reap(sub);
+  if (shard->deliveries) {
+    atomic_fetch_add_explicit(&shard->hub->deliveries_total, shard->deliveries, memory_order_relaxed);
+    shard->deliveries = 0;
+  }
+  maybe_finish(shard);
+}
+
 static void shard_free(qs_hub_shard_t *shard) {
   qs_topic_index_dispose(&shard->index);
   free(shard->all);
@@ -275,9 +309,9 @@ static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size
     if (e->deliver) {
       if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
       if (!shard->finishing) {
-        shard->walking = true;
+        qs_hub_guard_walk_begin(shard);
         qs_topic_index_dispatch(&shard->index, e->update);
-        shard->walking = false;
+        qs_hub_guard_walk_end(shard);
       }
     }
     qs_update_release(e->update);
@@ -304,32 +338,31 @@ static void drain_inbox(qs_hub_shard_t *shard) {
   }
 }
 
-void qs_hub_shard_drain(qs_hub_shard_t *shard) {
-  qs_hub_shard_enter(shard);
-  shard->now_ms = uv_now(shard->loop);
+/* Processes the inbox now (outside any other hub callback only: batches
+ * must not nest, or the order would break). */
+static void drain(qs_hub_shard_t *shard) {
+  shard_enter(shard);
   drain_inbox(shard);
-  qs_hub_shard_leave(shard);
+  shard_leave(shard);
 }
 
 void qs_hub_shard_poll(qs_hub_shard_t *shard) {
-  if (shard->depth == 0) qs_hub_shard_drain(shard);
+  if (!qs_hub_guard_entered(shard)) drain(shard);
 }
 
 static void on_async(uv_async_t *handle) {
   qs_hub_shard_t *shard = handle->data;
-  qs_hub_shard_enter(shard);
-  shard->now_ms = uv_now(shard->loop);
+  shard_enter(shard);
   drain_inbox(shard);
-  qs_hub_shard_resume_replays(shard);
-  qs_hub_shard_leave(shard);
+  qs_subscribers_resume_replays(shard);
+  shard_leave(shard);
 }
 
 static void on_timer(uv_timer_t *handle) {
   qs_hub_shard_t *shard = handle->data;
-  qs_hub_shard_enter(shard);
-  shard->now_ms = uv_now(shard->loop);
-  qs_hub_shard_tick(shard);
-  qs_hub_shard_leave(shard);
+  shard_enter(shard);
+  qs_subscribers_tick(shard);
+  shard_leave(shard);
 }
 
 int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
@@ -338,7 +371,7 @@ int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
   if (!shard) return QS_ENOMEM;
   shard->hub = hub;
   shard->loop = loop;
-  qs_topic_index_init(&shard->index);
+  qs_topic_index_init(&shard->index, &qs_subscriber_index_ops);
   qs_topic_index_set_cache_size(&shard->index, hub->settings.topic_matcher_cache_entries);
   if (pthread_mutex_init(&shard->inbox_mutex, NULL) != 0) {
     free(shard);
@@ -385,7 +418,7 @@ int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
 
 /* Leaves the fan-out and closes the handles once nothing is left to wait for. */
 static void maybe_finish(qs_hub_shard_t *shard) {
-  if (!shard->closing || shard->finishing || shard->depth > 0) return;
+  if (!shard->closing || shard->finishing || qs_hub_guard_entered(shard)) return;
   if (shard->sub_count > 0 || shard->pending_publishes > 0) return;
   shard->finishing = true;
   qs_hub_t *hub = shard->hub;
@@ -397,10 +430,11 @@ static void maybe_finish(qs_hub_shard_t *shard) {
     }
   }
   pthread_mutex_unlock(&hub->fanout_mutex);
-  /* Nobody pushes any more; release what is left (no publish of ours is pending). */
-  shard->depth++;
+  /* Nobody pushes any more; release what is left (no publish of ours is
+   * pending and nothing is dispatched: there is nothing to reap after). */
+  qs_hub_guard_enter(shard);
   drain_inbox(shard);
-  shard->depth--;
+  (void)qs_hub_guard_leave(shard);
   uv_timer_stop(&shard->timer);
   uv_close((uv_handle_t *)&shard->async, on_handle_closed);
   uv_close((uv_handle_t *)&shard->timer, on_handle_closed);
@@ -411,50 +445,53 @@ void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close
   shard->closing = true;
   shard->on_close = on_close;
   shard->on_close_ctx = ctx;
-  qs_hub_shard_enter(shard);
-  qs_hub_shard_close_all(shard);
-  qs_hub_shard_leave(shard);
+  qs_hub_guard_enter(shard);
+  qs_subscribers_close_all(shard);
+  shard_leave(shard);
 }
 
-void qs_hub_shard_enter(qs_hub_shard_t *shard) { shard->depth++; }
+/* ---- Subscribers' entry points (the work is subscriber.c's) ---- */
 
-void qs_hub_shard_defer(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
-  if (sub->reaping) return;
-  sub->reaping = true;
-  sub->reap_next = shard->reap;
-  shard->reap = sub;
-}
-
-static void remove_connected(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
-  qs_topic_index_remove(&shard->index, sub);
-  qs_subscriber_t *last = shard->all[--shard->all_len];
-  shard->all[sub->all_pos] = last;
-  last->all_pos = sub->all_pos;
-  sub->indexed = false;
-}
-
-/* Takes closed subscribers out of the index and frees released ones. Runs
- * with nothing of the hub on the stack. */
-static void reap(qs_hub_shard_t *shard) {
-  while (shard->reap) {
-    qs_subscriber_t *sub = shard->reap;
-    shard->reap = sub->reap_next;
-    sub->reap_next = NULL;
-    sub->reaping = false;
-    if (sub->closed && sub->indexed) remove_connected(shard, sub);
-    if (sub->released) {
-      shard->sub_count--;
-      qs_hub_subscriber_free(sub);
-    }
+int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *params, const qs_sink_t *sink,
+                     qs_subscriber_t **out) {
+  *out = NULL;
+  if (!params || !sink || !sink->vtable || !params->matchers || params->matcher_count == 0 ||
+      params->matcher_count > UINT32_MAX || !params->grants)
+    return QS_EINVAL;
+  /* Registering would change the index under a walk. */
+  if (qs_hub_guard_walking(shard)) return QS_EINVAL;
+  if (shard->closing) return QS_ECLOSED;
+  /* Catch up with the fan-out first, so that the subscriber's snapshot is as
+   * fresh as possible: a cursor naming an update that is durable but not yet
+   * dispatched here would otherwise be found beyond the snapshot and that
+   * update delivered live again. */
+  if (!qs_hub_guard_entered(shard)) {
+    drain(shard);
+    if (shard->closing) return QS_ECLOSED;
   }
+  return qs_subscriber_create(shard, params, sink, out);
 }
 
-void qs_hub_shard_leave(qs_hub_shard_t *shard) {
-  if (--shard->depth > 0) return;
-  reap(shard);
-  if (shard->deliveries) {
-    atomic_fetch_add_explicit(&shard->hub->deliveries_total, shard->deliveries, memory_order_relaxed);
-    shard->deliveries = 0;
-  }
-  maybe_finish(shard);
+void qs_hub_subscriber_start(qs_subscriber_t *sub) {
+  if (sub->started || sub->closed) return;
+  qs_hub_shard_t *shard = sub->shard;
+  shard_enter(shard);
+  qs_subscriber_start(sub);
+  shard_leave(shard);
+}
+
+void qs_hub_subscriber_on_writable(qs_subscriber_t *sub) {
+  if (!qs_subscriber_drained(sub)) return;
+  qs_hub_shard_t *shard = sub->shard;
+  shard_enter(shard);
+  qs_subscriber_pump(sub);
+  shard_leave(shard);
+}
+
+void qs_hub_unsubscribe(qs_subscriber_t *sub) {
+  if (!sub || sub->released) return;
+  qs_hub_shard_t *shard = sub->shard;
+  qs_hub_guard_enter(shard);
+  qs_subscriber_release(sub);
+  shard_leave(shard);
 }

@@ -81,6 +81,12 @@ typedef struct {
  * accessors below. */
 typedef void (*qs_hub_on_subscription_fn)(void *ctx, qs_subscriber_t *sub, bool active);
 
+/* Seam for what follows the hub-wide order (the active subscriptions of
+ * several nodes, hub/subscriptions.c): called with every update once it is
+ * durable, in order, before it is fanned out, on the thread that reports it
+ * (the store's). `update` is borrowed for the call. */
+typedef void (*qs_hub_on_update_fn)(void *ctx, const qs_update_t *update);
+
 #define QS_HUB_DEFAULT_REPLAY_SLICE 256
 
 typedef struct {
@@ -119,6 +125,9 @@ typedef struct {
   /* Optional subscription events hook (see above); NULL = none. */
   qs_hub_on_subscription_fn on_subscription;
   void *on_subscription_ctx;
+  /* Optional order hook (see above); NULL = none. */
+  qs_hub_on_update_fn on_update;
+  void *on_update_ctx;
   /* Entries of each shard's (pattern, topic) match-result cache, for the
    * patterns the topic index cannot bucket (`topic_matcher_cache`); 0 = no
    * cache. */
@@ -157,6 +166,14 @@ qs_store_t *qs_hub_store(qs_hub_t *hub);
 
 /* Reads the counters; thread-safe. */
 void qs_hub_stats(qs_hub_t *hub, qs_hub_stats_t *out);
+
+/* The hub's copy of its settings, borrowed; lives as long as the hub. */
+const qs_hub_settings_t *qs_hub_settings(const qs_hub_t *hub);
+
+/* The seq of the newest durable update the hub has pushed to every shard's
+ * inbox: a subscriber that subscribes from now on after a cursor at or
+ * before it gets everything after the cursor. Thread-safe. */
+uint64_t qs_hub_fanned_seq(qs_hub_t *hub);
 
 /* ---- Shards ---- */
 
@@ -324,5 +341,8 @@ qs_grants_t *qs_hub_subscriber_grants(const qs_subscriber_t *sub);
 
 /* The sink context given at subscribe. */
 void *qs_hub_subscriber_sink_ctx(const qs_subscriber_t *sub);
+
+/* The shard the subscriber belongs to (to publish from its loop). */
+qs_hub_shard_t *qs_hub_subscriber_shard(const qs_subscriber_t *sub);
 
 #endif

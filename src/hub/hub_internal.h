@@ -1,110 +1,24 @@
-/* The hub's internal structures, shared by hub.c (sequencer, fan-out, shard
- * lifecycle), subscriber.c (subscriptions, delivery) and topic_index.c. */
+/* The hub's internal structures and the functions its files give each
+ * other. The files of hub/ call one another one way only (ARCHITECTURE.md,
+ * the hub's files):
+ *
+ *   topic_index.c  the index (topic_index.h): includes nothing of hub/
+ *   reentry.c      the re-entrancy guards of a shard: only data, calls nobody
+ *   subscriber.c   one subscriber: replay, delivery, closing; uses the index
+ *                  and the guards
+ *   hub.c          the hub, its shards and every entry point of hub.h that
+ *                  can call out; uses all of the above
+ *   subscriptions.c  active subscriptions, through hub.h only
+ *
+ * Functions declared here are called only by the files above their own. */
 #ifndef QS_HUB_HUB_INTERNAL_H
 #define QS_HUB_HUB_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "base/map.h"
 #include "hub/hub.h"
-#include "match/match_cache.h"
-#include "match/url.h"
-
-/* ---- Topic index (one per shard, used on its loop only) ---- */
-
-/* One registration: which subscriber, and which of its members (matchers). */
-typedef struct {
-  qs_subscriber_t *sub;
-  uint32_t member;
-} qs_index_entry_t;
-
-/* A compact array of registrations; order does not matter (swap-remove). */
-typedef struct {
-  qs_index_entry_t *items;
-  uint32_t len;
-  uint32_t cap;
-} qs_index_vec_t;
-
-/* Where a member is registered, so that it can be removed in constant time. */
-typedef enum {
-  QS_INDEX_NONE = 0, /* not registered (e.g. a subscriber with `*` registers only that) */
-  QS_INDEX_EXACT,    /* exact map, key = the matcher's pattern */
-  QS_INDEX_WILDCARD, /* wildcard vec */
-  QS_INDEX_PREFIXED, /* prefixed map, key = the matcher's literal prefix */
-  QS_INDEX_PATTERN,  /* patterns with no literal prefix, tested on every update */
-  QS_INDEX_URL,      /* url map, key = the URL pattern's origin and path prefix (topic_index.c) */
-} qs_index_kind_t;
-
-/* One distinct literal-prefix length in use, with how many buckets use it. */
-typedef struct {
-  uint32_t len;
-  uint32_t buckets;
-} qs_prefix_len_t;
-
-typedef struct {
-  qs_map_t exact;          /* topic -> qs_index_vec_t* */
-  qs_index_vec_t wildcard; /* `*` */
-  /* Patterns with a literal prefix (legacy URI Templates): bucketed by that
-   * prefix, looked up for each prefix length in use, so a publish tests only
-   * the patterns whose prefix the topic starts with. */
-  qs_map_t prefixed; /* literal prefix -> qs_index_vec_t* */
-  qs_prefix_len_t *prefix_lens;
-  uint32_t prefix_len_count;
-  uint32_t prefix_len_cap;
-  /* URL patterns with a fixed scheme, host and port (qs_matcher_url_key)
-   * resolved against `url_base`: bucketed by "scheme NUL host NUL port NUL"
-   * and their path prefix cut after its last '/'. A publish parses each
-   * topic once against url_base and looks up the buckets of that origin for
-   * each '/'-ending prefix of its path whose length is in use. */
-  qs_map_t url; /* key -> qs_index_vec_t* */
-  qs_prefix_len_t *url_lens;
-  uint32_t url_len_count;
-  uint32_t url_len_cap;
-  char *url_base; /* the hub URL of the first indexed URL pattern (owned) */
-  size_t url_base_len;
-  bool url_base_set;
-  bool url_base_ok; /* url_base parsed (into url_base_parsed), or empty (no base) */
-  qs_url_t url_base_parsed;
-  qs_index_vec_t patterns; /* every other pattern (no literal prefix, no fixed origin) */
-  /* (matcher, topic) results for the patterns tested on every update and the
-   * URI Templates (the `topic_matcher_cache` option); created on first use. */
-  qs_match_cache_t *cache;
-  size_t cache_entries;
-  bool cache_failed;
-} qs_topic_index_t;
-
-/* A subscriber's matcher and where it sits in the index. */
-typedef struct {
-  qs_matcher_t *matcher;
-  qs_index_vec_t *vec; /* NULL when not registered */
-  uint32_t pos;        /* its entry's index in vec */
-  uint8_t kind;        /* qs_index_kind_t */
-} qs_member_t;
-
-void qs_topic_index_init(qs_topic_index_t *ix);
-
-/* Sets the size of the (matcher, topic) result cache (the
- * `topic_matcher_cache` option; 0 disables it). Call before the first
- * dispatch; the default is QS_TOPIC_INDEX_DEFAULT_CACHE. */
-#define QS_TOPIC_INDEX_DEFAULT_CACHE 100000
-void qs_topic_index_set_cache_size(qs_topic_index_t *ix, size_t entries);
-
-/* Frees the index's memory; every subscriber must have been removed. */
-void qs_topic_index_dispose(qs_topic_index_t *ix);
-
-/* Registers every member of `sub`. Returns 0 or QS_ENOMEM (nothing registered). */
-int qs_topic_index_add(qs_topic_index_t *ix, qs_subscriber_t *sub);
-
-/* Removes every registered member of `sub`. Must not run during a walk. */
-void qs_topic_index_remove(qs_topic_index_t *ix, qs_subscriber_t *sub);
-
-/* Offers `update` (seq set) to every subscriber that may want it: those in
- * the exact buckets of its topics, the wildcard ones, and the patterns that
- * match one of its topics. A subscriber may be offered it more than once;
- * qs_hub_offer dedupes. Offers may close subscribers but must not change the
- * index (removals are deferred by the shard). */
-void qs_topic_index_dispatch(qs_topic_index_t *ix, qs_update_t *update);
+#include "hub/topic_index.h"
 
 /* ---- Subscribers ---- */
 
@@ -123,8 +37,8 @@ struct qs_subscriber {
   qs_hub_shard_t *shard;
   qs_sink_t sink;
   qs_grants_t *grants;
-  qs_held_t *held; /* NULL when nothing is held */
-  qs_subscriber_t *reap_next;
+  qs_held_t *held;             /* NULL when nothing is held */
+  qs_subscriber_t *defer_next; /* on the guard's deferred list (reentry.c) */
   uint64_t id;
   /* The last update decided for it (delivered or refused): while catching up,
    * its position in history (everything up to it is decided); live updates
@@ -142,25 +56,22 @@ struct qs_subscriber {
   bool closed;   /* no more sink calls; leaving the index */
   bool released; /* qs_hub_unsubscribe was called */
   bool indexed;  /* in the index and shard->all */
-  bool reaping;  /* on shard->reap */
+  bool deferred; /* on the guard's deferred list (reentry.c) */
   bool live;     /* caught up: receives updates from the dispatch (set once, after start) */
   bool pumping;  /* replay is on the stack (no re-entry) */
   bool resuming; /* on shard->resume */
-  qs_member_t members[];
+  qs_index_member_t members[];
 };
 
-/* Offers a live update to `sub` (called by the index walk): dedupes, checks
- * private grants, writes or queues, enforces the hard limit. */
-void qs_hub_offer(qs_subscriber_t *sub, qs_update_t *update);
-
-/* Frees a subscriber that has left the index and been released. */
-void qs_hub_subscriber_free(qs_subscriber_t *sub);
-
-/* Continues the replays that stopped at their per-call budget with nothing
- * queued to wait for (shard->resume); called from the shard's async. */
-void qs_hub_shard_resume_replays(qs_hub_shard_t *shard);
-
 /* ---- Shards and the hub ---- */
+
+/* The re-entrancy guards of a shard (reentry.c), read and changed only
+ * through the functions of the section "Re-entrancy guards" below. */
+typedef struct {
+  int depth;                 /* nesting of hub entry points on the stack */
+  bool walking;              /* the index or `all` is being iterated */
+  qs_subscriber_t *deferred; /* to take out of the index and/or free (via defer_next) */
+} qs_hub_guard_t;
 
 /* A publish waiting for its update to be durable, or (on_cursor set) a
  * resume waiting for the transport (qs_hub_await_cursor). */
@@ -205,7 +116,6 @@ struct qs_hub_shard {
   qs_subscriber_t **all; /* connected (indexed) subscribers */
   uint32_t all_len;
   uint32_t all_cap;
-  qs_subscriber_t *reap;    /* subscribers to take out of the index and/or free (via reap_next) */
   size_t sub_count;         /* allocated subscribers (not yet freed) */
   size_t pending_publishes; /* publishes (and awaited cursors) from this shard not yet answered */
   uint64_t deliveries;      /* not yet added to the hub's counter */
@@ -214,10 +124,9 @@ struct qs_hub_shard {
   uint32_t resume_len;
   uint32_t resume_cap;
   int64_t tick_ms;
-  int depth;      /* nesting of hub entry points on the stack */
-  bool walking;   /* the index or `all` is being iterated: defer removals */
-  bool closing;   /* qs_hub_shard_close was called */
-  bool finishing; /* left the fan-out, handles closing */
+  qs_hub_guard_t guard; /* reentry.c */
+  bool closing;         /* qs_hub_shard_close was called */
+  bool finishing;       /* left the fan-out, handles closing */
   int open_handles;
   qs_hub_shard_on_close_fn on_close;
   void *on_close_ctx;
@@ -247,24 +156,84 @@ struct qs_hub {
   atomic_uint_fast64_t slow_disconnects_total;
 };
 
-/* Every hub entry point that may call out (sinks, hooks, callbacks) brackets
- * itself with these, so that objects are freed only when nothing of the hub
- * is on the stack. */
-void qs_hub_shard_enter(qs_hub_shard_t *shard);
-void qs_hub_shard_leave(qs_hub_shard_t *shard);
+/* ---- Re-entrancy guards (reentry.c) ----
+ *
+ * A sink's close or abort can run the transport's close callback before it
+ * returns, and that callback calls qs_hub_unsubscribe; the hub's own walks
+ * close subscribers as they go. So that nothing is freed, and the index does
+ * not change, while the hub is on the stack:
+ *   - every entry point of hub.h that may call out (a sink, a hook, a
+ *     callback) brackets itself with qs_hub_guard_enter and
+ *     qs_hub_guard_leave (hub.c: shard_enter, shard_leave);
+ *   - a walk over the index or the shard's subscribers is bracketed with
+ *     qs_hub_guard_walk_begin and _end, and subscribing is refused meanwhile;
+ *   - a subscriber to take out of the index or to free goes on the deferred
+ *     list (qs_hub_guard_defer); the outermost leave reaps the list.
+ * This is the only code that knows of them; once the transport's close
+ * callbacks run from the loop, never inside the call that asked for them,
+ * they can go with these functions. */
 
-/* Puts `sub` on the shard's reap list (once). */
-void qs_hub_shard_defer(qs_hub_shard_t *shard, qs_subscriber_t *sub);
+/* An entry point starts. */
+void qs_hub_guard_enter(qs_hub_shard_t *shard);
+
+/* An entry point ends. Returns true when it was the outermost one: the
+ * caller then reaps the deferred list (qs_hub_guard_next_deferred). */
+bool qs_hub_guard_leave(qs_hub_shard_t *shard);
+
+/* Whether an entry point of the hub is on the stack. */
+bool qs_hub_guard_entered(const qs_hub_shard_t *shard);
+
+/* A walk of the index or of shard->all starts, ends; whether one is on. */
+void qs_hub_guard_walk_begin(qs_hub_shard_t *shard);
+void qs_hub_guard_walk_end(qs_hub_shard_t *shard);
+bool qs_hub_guard_walking(const qs_hub_shard_t *shard);
+
+/* Puts `sub` on the deferred list (once). */
+void qs_hub_guard_defer(qs_hub_shard_t *shard, qs_subscriber_t *sub);
+
+/* Takes the next subscriber off the deferred list; NULL when it is empty. */
+qs_subscriber_t *qs_hub_guard_next_deferred(qs_hub_shard_t *shard);
+
+/* ---- Subscribers (subscriber.c), called by hub.c within shard_enter/leave ---- */
+
+/* How the shard's topic index offers updates to subscribers. */
+extern const qs_topic_index_ops_t qs_subscriber_index_ops;
+
+/* qs_hub_subscribe once its arguments and the shard's state are checked:
+ * creates the subscriber, resolves its cursor, reads the first slice and
+ * registers it in the index. Same returns. */
+int qs_subscriber_create(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *params,
+                         const qs_sink_t *sink, qs_subscriber_t **out);
+
+/* qs_hub_subscriber_start's work (`sub` not started, not closed): calls the
+ * on_subscription hook and starts the replay. */
+void qs_subscriber_start(qs_subscriber_t *sub);
+
+/* The sink drained: resets the stall clock. Returns true when a replay
+ * waits for it (then call qs_subscriber_pump). */
+bool qs_subscriber_drained(qs_subscriber_t *sub);
+
+/* Hands the sink the next part of a replay (see subscriber.c). */
+void qs_subscriber_pump(qs_subscriber_t *sub);
+
+/* qs_hub_unsubscribe's work: no more sink calls; freed at the next reap. */
+void qs_subscriber_release(qs_subscriber_t *sub);
+
+/* Takes a deferred subscriber out of the index (when closed) and frees it
+ * (when released). Runs with nothing of the hub on the stack. */
+void qs_subscriber_reap(qs_subscriber_t *sub);
+
+/* Continues the replays that stopped at their per-call budget with nothing
+ * queued to wait for (shard->resume); called from the shard's async. */
+void qs_subscribers_resume_replays(qs_hub_shard_t *shard);
 
 /* Disconnects every connected subscriber (shard close). */
-void qs_hub_shard_close_all(qs_hub_shard_t *shard);
+void qs_subscribers_close_all(qs_hub_shard_t *shard);
 
-/* Processes the inbox now (outside any other hub callback only: batches
- * must not nest, or the order would break). */
-void qs_hub_shard_drain(qs_hub_shard_t *shard);
+/* Housekeeping tick: expiries, stalled writes and heartbeats. */
+void qs_subscribers_tick(qs_hub_shard_t *shard);
 
-/* Housekeeping tick: expiries and heartbeats. */
-void qs_hub_shard_tick(qs_hub_shard_t *shard);
+/* ---- The hub (hub.c) ---- */
 
 /* The hub's on_durable (store callback). */
 void qs_hub_on_durable(void *ctx, qs_update_t *update, int status);

@@ -8,7 +8,12 @@
  * grows, and everything up to it is in the store), and written straight to
  * the sink. The dispatch skips a subscriber that is not live; the slice that
  * ends at drained_seq makes it live. Both run on the shard's loop, so no
- * update falls between the two and none is given twice. */
+ * update falls between the two and none is given twice.
+ *
+ * Dependencies (ARCHITECTURE.md, the hub's files): uses the topic index
+ * (topic_index.h), the re-entrancy guards (reentry.c) and the store; called
+ * by hub.c, whose entry points bracket every call that can reach a sink with
+ * the guards. Calls nothing of hub.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +83,7 @@ static void mark_closed(qs_subscriber_t *sub) {
   sub->closed = true;
   held_drop(sub);
   atomic_fetch_sub_explicit(&shard->hub->subscribers_connected, 1, memory_order_relaxed);
-  qs_hub_shard_defer(shard, sub);
+  qs_hub_guard_defer(shard, sub);
   if (sub->started && shard->hub->settings.on_subscription)
     shard->hub->settings.on_subscription(shard->hub->settings.on_subscription_ctx, sub, false);
 }
@@ -139,13 +144,23 @@ static bool can_receive(qs_subscriber_t *sub, qs_update_t *update) {
   return ok;
 }
 
-void qs_hub_offer(qs_subscriber_t *sub, qs_update_t *update) {
+/* Offers a live update to `sub` (called by the index walk): dedupes, checks
+ * private grants, writes or queues, enforces the hard limit. */
+static void offer(void *owner, qs_update_t *update) {
+  qs_subscriber_t *sub = owner;
   /* A subscriber still catching up reads this update from the store later. */
   if (sub->closed || !sub->live || sub->last_seq >= update->seq) return;
   sub->last_seq = update->seq;
   if (!can_receive(sub, update)) return;
   write_update(sub, update);
 }
+
+static bool wants(const void *owner, uint64_t seq) {
+  const qs_subscriber_t *sub = owner;
+  return !sub->closed && sub->last_seq < seq;
+}
+
+const qs_topic_index_ops_t qs_subscriber_index_ops = {.wants = wants, .offer = offer};
 
 /* ---- Subscribing ---- */
 
@@ -242,7 +257,7 @@ static void resume_later(qs_subscriber_t *sub) {
  * to the shard's drained_seq; reaching it makes the subscriber live. At most
  * SLICES_PER_PUMP slices per call: the next drain, or the shard's next
  * wake-up when nothing is queued, goes on. */
-static void pump(qs_subscriber_t *sub) {
+void qs_subscriber_pump(qs_subscriber_t *sub) {
   if (sub->pumping) return;
   sub->pumping = true;
   qs_hub_shard_t *shard = sub->shard;
@@ -291,16 +306,16 @@ static void pump(qs_subscriber_t *sub) {
   sub->pumping = false;
 }
 
-void qs_hub_shard_resume_replays(qs_hub_shard_t *shard) {
+void qs_subscribers_resume_replays(qs_hub_shard_t *shard) {
   if (shard->resume_len == 0) return;
   qs_subscriber_t **list = shard->resume;
   uint32_t len = shard->resume_len;
   shard->resume = NULL;
   shard->resume_len = shard->resume_cap = 0;
-  /* Nothing is freed before the caller's qs_hub_shard_leave. */
+  /* Nothing is freed before the caller's entry point leaves (hub.c). */
   for (uint32_t i = 0; i < len; i++) {
     list[i]->resuming = false;
-    pump(list[i]);
+    qs_subscriber_pump(list[i]);
   }
   free(list);
 }
@@ -325,32 +340,17 @@ static int add_connected(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
     shard->all = all;
     shard->all_cap = cap;
   }
-  if (qs_topic_index_add(&shard->index, sub) < 0) return QS_ENOMEM;
+  if (qs_topic_index_add(&shard->index, sub, sub->members, sub->member_count) < 0) return QS_ENOMEM;
   sub->all_pos = shard->all_len;
   shard->all[shard->all_len++] = sub;
   sub->indexed = true;
   return 0;
 }
 
-int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *params, const qs_sink_t *sink,
-                     qs_subscriber_t **out) {
-  *out = NULL;
-  if (!params || !sink || !sink->vtable || !params->matchers || params->matcher_count == 0 ||
-      params->matcher_count > UINT32_MAX || !params->grants)
-    return QS_EINVAL;
-  /* Registering would change the index under a walk. */
-  if (shard->walking) return QS_EINVAL;
-  if (shard->closing) return QS_ECLOSED;
-  /* Catch up with the fan-out first, so that the snapshot below is as fresh
-   * as possible: a cursor naming an update that is durable but not yet
-   * dispatched here would otherwise be found beyond the snapshot and that
-   * update delivered live again. */
-  if (shard->depth == 0) {
-    qs_hub_shard_drain(shard);
-    if (shard->closing) return QS_ECLOSED;
-  }
+int qs_subscriber_create(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *params,
+                         const qs_sink_t *sink, qs_subscriber_t **out) {
   qs_hub_t *hub = shard->hub;
-  qs_subscriber_t *sub = calloc(1, sizeof *sub + params->matcher_count * sizeof(qs_member_t));
+  qs_subscriber_t *sub = calloc(1, sizeof *sub + params->matcher_count * sizeof(qs_index_member_t));
   if (!sub) return QS_ENOMEM;
   sub->shard = shard;
   sub->sink = *sink;
@@ -406,48 +406,52 @@ qs_hub_cursor_t qs_hub_subscriber_cursor(const qs_subscriber_t *sub) { return (q
 
 size_t qs_hub_subscriber_replayed(const qs_subscriber_t *sub) { return sub->replayed; }
 
-void qs_hub_subscriber_start(qs_subscriber_t *sub) {
-  if (sub->started || sub->closed) return;
+void qs_subscriber_start(qs_subscriber_t *sub) {
   qs_hub_shard_t *shard = sub->shard;
-  qs_hub_shard_enter(shard);
-  shard->now_ms = uv_now(shard->loop);
   sub->started = true;
   sub->last_write_ms = shard->now_ms;
   if (shard->hub->settings.on_subscription)
     shard->hub->settings.on_subscription(shard->hub->settings.on_subscription_ctx, sub, true);
-  pump(sub);
-  qs_hub_shard_leave(shard);
+  qs_subscriber_pump(sub);
 }
 
-void qs_hub_subscriber_on_writable(qs_subscriber_t *sub) {
-  if (sub->closed) return;
+bool qs_subscriber_drained(qs_subscriber_t *sub) {
+  if (sub->closed) return false;
   sub->stall_since_ms = 0; /* the sink drained: writes make progress */
-  if (!sub->started || sub->live) return;
-  qs_hub_shard_t *shard = sub->shard;
-  qs_hub_shard_enter(shard);
-  shard->now_ms = uv_now(shard->loop);
-  pump(sub);
-  qs_hub_shard_leave(shard);
+  return sub->started && !sub->live;
 }
 
 bool qs_hub_subscriber_needs_writable(const qs_subscriber_t *sub) { return !sub->closed && !sub->live; }
 
-void qs_hub_unsubscribe(qs_subscriber_t *sub) {
-  if (!sub || sub->released) return;
-  qs_hub_shard_t *shard = sub->shard;
-  qs_hub_shard_enter(shard);
+void qs_subscriber_release(qs_subscriber_t *sub) {
   sub->released = true;
   if (!sub->closed) mark_closed(sub);
-  qs_hub_shard_defer(shard, sub);
-  qs_hub_shard_leave(shard);
+  qs_hub_guard_defer(sub->shard, sub);
 }
 
-void qs_hub_subscriber_free(qs_subscriber_t *sub) {
+static void subscriber_free(qs_subscriber_t *sub) {
   held_drop(sub);
   resume_forget(sub);
   for (uint32_t i = 0; i < sub->member_count; i++) qs_matcher_destroy(sub->members[i].matcher);
   qs_grants_release(sub->grants);
   free(sub);
+}
+
+static void remove_connected(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
+  qs_topic_index_remove(&shard->index, sub->members, sub->member_count);
+  qs_subscriber_t *last = shard->all[--shard->all_len];
+  shard->all[sub->all_pos] = last;
+  last->all_pos = sub->all_pos;
+  sub->indexed = false;
+}
+
+void qs_subscriber_reap(qs_subscriber_t *sub) {
+  qs_hub_shard_t *shard = sub->shard;
+  if (sub->closed && sub->indexed) remove_connected(shard, sub);
+  if (sub->released) {
+    shard->sub_count--;
+    subscriber_free(sub);
+  }
 }
 
 uint64_t qs_hub_subscriber_id(const qs_subscriber_t *sub) { return sub->id; }
@@ -462,21 +466,23 @@ qs_grants_t *qs_hub_subscriber_grants(const qs_subscriber_t *sub) { return sub->
 
 void *qs_hub_subscriber_sink_ctx(const qs_subscriber_t *sub) { return sub->sink.ctx; }
 
+qs_hub_shard_t *qs_hub_subscriber_shard(const qs_subscriber_t *sub) { return sub->shard; }
+
 /* ---- Shard-wide walks ---- */
 
-void qs_hub_shard_close_all(qs_hub_shard_t *shard) {
-  shard->walking = true;
+void qs_subscribers_close_all(qs_hub_shard_t *shard) {
+  qs_hub_guard_walk_begin(shard);
   for (uint32_t i = 0; i < shard->all_len; i++)
     disconnect(shard->all[i], "hub shutting down, subscriber closed");
-  shard->walking = false;
+  qs_hub_guard_walk_end(shard);
 }
 
-void qs_hub_shard_tick(qs_hub_shard_t *shard) {
+void qs_subscribers_tick(qs_hub_shard_t *shard) {
   const qs_hub_settings_t *settings = &shard->hub->settings;
   int64_t now_wall = qs_clock_wall_ms();
   uint64_t hb = settings->heartbeat_ms > 0 ? (uint64_t)settings->heartbeat_ms : 0;
   uint64_t dispatch = settings->dispatch_timeout_ms > 0 ? (uint64_t)settings->dispatch_timeout_ms : 0;
-  shard->walking = true;
+  qs_hub_guard_walk_begin(shard);
   for (uint32_t i = 0; i < shard->all_len; i++) {
     qs_subscriber_t *sub = shard->all[i];
     if (sub->closed) continue;
@@ -506,5 +512,5 @@ void qs_hub_shard_tick(qs_hub_shard_t *shard) {
         disconnect(sub, "subscriber heartbeat failed, disconnected");
     }
   }
-  shard->walking = false;
+  qs_hub_guard_walk_end(shard);
 }

@@ -1,6 +1,10 @@
 /* Active subscriptions: the registry and the subscription events. See
  * subscriptions.h. Lock order: the registry's mutex, then the hub's
- * (seq_mutex, fanout_mutex, ...) and the store's, never the other way. */
+ * (seq_mutex, fanout_mutex, ...) and the store's, never the other way.
+ *
+ * Dependencies (ARCHITECTURE.md, the hub's files): above the hub, which it
+ * reaches through hub.h only (it is the hub's on_subscription and on_update
+ * hooks, and publishes with qs_hub_publish); the hub knows nothing of it. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -12,7 +16,6 @@
 #include "base/log.h"
 #include "base/map.h"
 #include "base/uuid.h"
-#include "hub/hub_internal.h"
 #include "hub/subscriptions.h"
 #include "store/store.h"
 
@@ -137,8 +140,8 @@ void qs_subscriptions_destroy(qs_subscriptions_t *s) {
 }
 
 qs_subscriptions_t *qs_subscriptions_of(qs_hub_t *hub) {
-  return hub->settings.on_subscription == qs_subscriptions_on_subscription ? hub->settings.on_subscription_ctx
-                                                                           : NULL;
+  const qs_hub_settings_t *settings = qs_hub_settings(hub);
+  return settings->on_subscription == qs_subscriptions_on_subscription ? settings->on_subscription_ctx : NULL;
 }
 
 /* ---- Topics and documents ---- */
@@ -332,7 +335,7 @@ static void on_start(qs_subscriptions_t *s, qs_subscriber_t *sub) {
   /* The events and the registry change together, under the mutex, so any
    * snapshot sees the registry exactly as the events sequenced so far say. */
   for (size_t i = 0; i < n; i++) {
-    r->entries[i].listed = events[i] && publish_locked(s, sub->shard, events[i]);
+    r->entries[i].listed = events[i] && publish_locked(s, qs_hub_subscriber_shard(sub), events[i]);
     if (r->entries[i].listed) listed++;
   }
   bool kept = false;
@@ -383,7 +386,7 @@ static void on_end(qs_subscriptions_t *s, qs_subscriber_t *sub) {
   }
   pthread_mutex_lock(&s->mutex);
   for (size_t i = 0; events && i < n; i++)
-    if (events[i]) publish_locked(s, sub->shard, events[i]);
+    if (events[i]) publish_locked(s, qs_hub_subscriber_shard(sub), events[i]);
   qs_map_remove(&s->by_hub_id, hub_id_key(&key));
   qs_map_remove(&s->by_subscriber, subscriber);
   list_remove(s, r);
@@ -471,6 +474,10 @@ static void observe_event(qs_subscriptions_t *s, const qs_update_t *u) {
     }
   }
   json_decref(doc);
+}
+
+void qs_subscriptions_on_update(void *ctx, const qs_update_t *update) {
+  qs_subscriptions_observe(ctx, update);
 }
 
 void qs_subscriptions_observe(qs_subscriptions_t *s, const qs_update_t *update) {
@@ -617,10 +624,7 @@ int qs_subscriptions_snapshot(qs_subscriptions_t *s, qs_hub_t *hub, const qs_sub
   /* §Subscription API, reconciliation: the cursor must cover every event the
    * registry reflects. Until the newest one is fanned out (LMDB commits in
    * groups), a subscriber resuming from the cursor could see it again. */
-  pthread_mutex_lock(&hub->fanout_mutex);
-  bool ready = hub->fanned_seq >= s->last_event_seq;
-  pthread_mutex_unlock(&hub->fanout_mutex);
-  if (!ready) {
+  if (qs_hub_fanned_seq(hub) < s->last_event_seq) {
     pthread_mutex_unlock(&s->mutex);
     return QS_EBUSY;
   }
@@ -650,7 +654,7 @@ int qs_subscriptions_snapshot(qs_subscriptions_t *s, qs_hub_t *hub, const qs_sub
       if (*truncated) break;
     }
   }
-  if (rc == 0) rc = read_cursor(hub->store, cursor);
+  if (rc == 0) rc = read_cursor(qs_hub_store(hub), cursor);
   pthread_mutex_unlock(&s->mutex);
   return rc;
 }

@@ -2,8 +2,8 @@
  * process-wide registry of the subscriptions that are active now, and the
  * subscription events that announce their start and end.
  *
- * The registry is installed as the hub's on_subscription hook
- * (qs_hub_settings_t). On each start and end, on the subscriber's shard, it
+ * The registry is installed as the hub's on_subscription and on_update
+ * hooks (qs_hub_settings_t). On each start and end, on the subscriber's shard, it
  * publishes one private update per matcher of the connection through
  * qs_hub_publish (so events are sequenced, stored in history and delivered
  * like any update), with SSE `event: mercure`, and records or forgets the
@@ -81,11 +81,15 @@ void qs_subscriptions_share(qs_subscriptions_t *subs);
  * shared) or the store's error. */
 int qs_subscriptions_watch_nodes(qs_subscriptions_t *subs, qs_hub_t *hub);
 
-/* Called by the hub for every update of the shared order, in order, on the
- * store's thread (NULL or an unshared registry: nothing). Subscription
- * events (of any node) start and end what the API lists; every update moves
- * the API's cursor. */
+/* Called for every update of the shared order, in order, on the store's
+ * thread (NULL or an unshared registry: nothing). Subscription events (of
+ * any node) start and end what the API lists; every update moves the API's
+ * cursor. */
 void qs_subscriptions_observe(qs_subscriptions_t *subs, const qs_update_t *update);
+
+/* The hook to put in qs_hub_settings_t.on_update, with the registry as
+ * on_update_ctx (beside on_subscription): qs_subscriptions_observe. */
+void qs_subscriptions_on_update(void *ctx, const qs_update_t *update);
 
 /* ---- Building blocks (exposed for the API and tests) ---- */
 

@@ -1,15 +1,20 @@
 /* A shard's topic index: exact topics by hash, `*` in a list, patterns with
  * a literal prefix bucketed by that prefix, URL patterns with a fixed origin
  * bucketed by origin and path prefix, the other patterns in a list (DESIGN.md,
- * the hot path, step 4). Used on the shard's loop only. */
+ * the hot path, step 4). Used on the shard's loop only.
+ *
+ * Dependencies: the bottom of hub/ (ARCHITECTURE.md, the hub's files): it
+ * includes no other header of hub/ and offers updates through the ops its
+ * owner gives (subscriber.c's), so it knows nothing of subscribers, shards
+ * or the hub. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
-#include "hub/hub_internal.h"
+#include "hub/topic_index.h"
 
-static int vec_push(qs_index_vec_t *vec, qs_subscriber_t *sub, uint32_t member) {
+static int vec_push(qs_index_vec_t *vec, void *owner, qs_index_member_t *member) {
   if (vec->len == vec->cap) {
     uint32_t cap = vec->cap ? vec->cap * 2 : 4;
     qs_index_entry_t *items = realloc(vec->items, cap * sizeof *items);
@@ -17,9 +22,9 @@ static int vec_push(qs_index_vec_t *vec, qs_subscriber_t *sub, uint32_t member) 
     vec->items = items;
     vec->cap = cap;
   }
-  vec->items[vec->len] = (qs_index_entry_t){sub, member};
-  sub->members[member].vec = vec;
-  sub->members[member].pos = vec->len++;
+  vec->items[vec->len] = (qs_index_entry_t){owner, member};
+  member->vec = vec;
+  member->pos = vec->len++;
   return 0;
 }
 
@@ -28,7 +33,7 @@ static void vec_remove(qs_index_vec_t *vec, uint32_t pos) {
   qs_index_entry_t last = vec->items[--vec->len];
   if (pos != vec->len) {
     vec->items[pos] = last;
-    last.sub->members[last.member].pos = pos;
+    last.member->pos = pos;
   }
 }
 
@@ -42,8 +47,8 @@ static void free_bucket(qs_slice_t key, void *value, void *ctx) {
   free(value);
 }
 
-void qs_topic_index_init(qs_topic_index_t *ix) {
-  *ix = (qs_topic_index_t){0};
+void qs_topic_index_init(qs_topic_index_t *ix, const qs_topic_index_ops_t *ops) {
+  *ix = (qs_topic_index_t){.ops = ops};
   qs_map_init(&ix->exact);
   qs_map_init(&ix->prefixed);
   qs_map_init(&ix->url);
@@ -71,7 +76,7 @@ void qs_topic_index_dispose(qs_topic_index_t *ix) {
   free(ix->url_base);
   qs_url_dispose(&ix->url_base_parsed);
   qs_match_cache_destroy(ix->cache);
-  *ix = (qs_topic_index_t){0};
+  *ix = (qs_topic_index_t){.ops = ix->ops};
 }
 
 /* A set of key lengths in use, each with how many buckets have it. */
@@ -221,7 +226,8 @@ static void drop_bucket_if_empty(qs_topic_index_t *ix, uint8_t kind, qs_slice_t 
 }
 
 /* Drops the bucket of member `m` if it became empty. */
-static void drop_member_bucket_if_empty(qs_topic_index_t *ix, const qs_member_t *m, qs_index_vec_t *vec) {
+static void drop_member_bucket_if_empty(qs_topic_index_t *ix, const qs_index_member_t *m,
+                                        qs_index_vec_t *vec) {
   if (vec->len != 0) return;
   if (m->kind == QS_INDEX_URL) {
     qs_matcher_url_key_t k;
@@ -239,7 +245,7 @@ static void drop_member_bucket_if_empty(qs_topic_index_t *ix, const qs_member_t 
   drop_bucket_if_empty(ix, m->kind, key, vec);
 }
 
-static void remove_member(qs_topic_index_t *ix, qs_member_t *m) {
+static void remove_member(qs_topic_index_t *ix, qs_index_member_t *m) {
   qs_index_vec_t *vec = m->vec;
   if (!vec) return;
   vec_remove(vec, m->pos);
@@ -248,12 +254,11 @@ static void remove_member(qs_topic_index_t *ix, qs_member_t *m) {
   m->kind = QS_INDEX_NONE;
 }
 
-void qs_topic_index_remove(qs_topic_index_t *ix, qs_subscriber_t *sub) {
-  for (uint32_t i = 0; i < sub->member_count; i++) remove_member(ix, &sub->members[i]);
+void qs_topic_index_remove(qs_topic_index_t *ix, qs_index_member_t *members, uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) remove_member(ix, &members[i]);
 }
 
-static int add_member(qs_topic_index_t *ix, qs_subscriber_t *sub, uint32_t i) {
-  qs_member_t *m = &sub->members[i];
+static int add_member(qs_topic_index_t *ix, void *owner, qs_index_member_t *m) {
   qs_index_vec_t *vec;
   qs_matcher_url_key_t url_key;
   if (url_indexable(ix, m->matcher, &url_key)) {
@@ -263,7 +268,7 @@ static int add_member(qs_topic_index_t *ix, qs_subscriber_t *sub, uint32_t i) {
     len_set_t lens = url_set(ix);
     vec = len ? bucket_for(&ix->url, (qs_slice_t){key, len}, &lens) : NULL;
     free(key);
-    if (!vec || vec_push(vec, sub, i) < 0) {
+    if (!vec || vec_push(vec, owner, m) < 0) {
       if (vec) drop_member_bucket_if_empty(ix, m, vec);
       m->vec = NULL;
       m->kind = QS_INDEX_NONE;
@@ -285,7 +290,7 @@ static int add_member(qs_topic_index_t *ix, qs_subscriber_t *sub, uint32_t i) {
     m->kind = QS_INDEX_PATTERN;
     vec = &ix->patterns;
   }
-  if (!vec || vec_push(vec, sub, i) < 0) {
+  if (!vec || vec_push(vec, owner, m) < 0) {
     if (vec) drop_member_bucket_if_empty(ix, m, vec);
     m->vec = NULL;
     m->kind = QS_INDEX_NONE;
@@ -294,26 +299,27 @@ static int add_member(qs_topic_index_t *ix, qs_subscriber_t *sub, uint32_t i) {
   return 0;
 }
 
-int qs_topic_index_add(qs_topic_index_t *ix, qs_subscriber_t *sub) {
-  for (uint32_t i = 0; i < sub->member_count; i++) {
-    sub->members[i].vec = NULL;
-    sub->members[i].kind = QS_INDEX_NONE;
+int qs_topic_index_add(qs_topic_index_t *ix, void *owner, qs_index_member_t *members, uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    members[i].vec = NULL;
+    members[i].kind = QS_INDEX_NONE;
   }
-  /* A subscriber with `*` receives everything: register only that. */
-  for (uint32_t i = 0; i < sub->member_count; i++) {
-    if (qs_matcher_is_wildcard(sub->members[i].matcher)) return add_member(ix, sub, i);
+  /* An owner with `*` receives everything: register only that. */
+  for (uint32_t i = 0; i < count; i++) {
+    if (qs_matcher_is_wildcard(members[i].matcher)) return add_member(ix, owner, &members[i]);
   }
-  for (uint32_t i = 0; i < sub->member_count; i++) {
-    if (add_member(ix, sub, i) < 0) {
-      qs_topic_index_remove(ix, sub);
+  for (uint32_t i = 0; i < count; i++) {
+    if (add_member(ix, owner, &members[i]) < 0) {
+      qs_topic_index_remove(ix, members, count);
       return QS_ENOMEM;
     }
   }
   return 0;
 }
 
-static void offer_all(const qs_index_vec_t *vec, qs_update_t *update) {
-  for (uint32_t i = 0; i < vec->len; i++) qs_hub_offer(vec->items[i].sub, update);
+static void offer_all(const qs_topic_index_t *ix, const qs_index_vec_t *vec, qs_update_t *update) {
+  void (*offer)(void *, qs_update_t *) = ix->ops->offer;
+  for (uint32_t i = 0; i < vec->len; i++) offer(vec->items[i].owner, update);
 }
 
 /* The result cache, created on first use (none when disabled or out of memory). */
@@ -325,39 +331,41 @@ static qs_match_cache_t *index_cache(qs_topic_index_t *ix) {
 
 /* Offers `update` to each subscriber of `vec` whose member matches `topic`
  * (through the result cache when `cache` is not NULL). */
-static void offer_matching(const qs_index_vec_t *vec, qs_update_t *update, qs_slice_t topic,
-                           qs_match_cache_t *cache) {
-  /* Subscribers with the same pattern share one (interned) matcher, and
-   * are often next to each other: the last result is reused. */
+static void offer_matching(const qs_topic_index_t *ix, const qs_index_vec_t *vec, qs_update_t *update,
+                           qs_slice_t topic, qs_match_cache_t *cache) {
+  const qs_topic_index_ops_t ops = *ix->ops;
+  /* Owners with the same pattern share one (interned) matcher, and are
+   * often next to each other: the last result is reused. */
   const qs_matcher_t *last = NULL;
   bool last_match = false;
   for (uint32_t i = 0; i < vec->len; i++) {
-    qs_subscriber_t *sub = vec->items[i].sub;
-    if (sub->closed || sub->last_seq >= update->seq) continue; /* already decided */
-    const qs_matcher_t *m = sub->members[vec->items[i].member].matcher;
+    void *owner = vec->items[i].owner;
+    if (!ops.wants(owner, update->seq)) continue; /* already decided */
+    const qs_matcher_t *m = vec->items[i].member->matcher;
     if (m != last) {
       last = m;
       last_match = qs_match_cache_match(cache, m, topic);
     }
-    if (last_match) qs_hub_offer(sub, update);
+    if (last_match) ops.offer(owner, update);
   }
 }
 
 /* Offers `update` to each subscriber of a url bucket whose pattern matches
  * `url` (the topic parsed against the index's base URL). */
-static void offer_matching_url(const qs_index_vec_t *vec, qs_update_t *update, qs_slice_t topic,
-                               const qs_url_t *url) {
+static void offer_matching_url(const qs_topic_index_t *ix, const qs_index_vec_t *vec, qs_update_t *update,
+                               qs_slice_t topic, const qs_url_t *url) {
+  const qs_topic_index_ops_t ops = *ix->ops;
   const qs_matcher_t *last = NULL; /* as in offer_matching */
   bool last_match = false;
   for (uint32_t i = 0; i < vec->len; i++) {
-    qs_subscriber_t *sub = vec->items[i].sub;
-    if (sub->closed || sub->last_seq >= update->seq) continue;
-    const qs_matcher_t *m = sub->members[vec->items[i].member].matcher;
+    void *owner = vec->items[i].owner;
+    if (!ops.wants(owner, update->seq)) continue;
+    const qs_matcher_t *m = vec->items[i].member->matcher;
     if (m != last) {
       last = m;
       last_match = qs_matcher_match_url(m, topic, url);
     }
-    if (last_match) qs_hub_offer(sub, update);
+    if (last_match) ops.offer(owner, update);
   }
 }
 
@@ -392,7 +400,7 @@ static void dispatch_url(qs_topic_index_t *ix, qs_update_t *update, qs_slice_t t
     if (len < olen || len > olen + path.len) continue;
     if (len > olen && key[len - 1] != '/') continue;
     const qs_index_vec_t *vec = qs_map_get(&ix->url, qs_slice(key, len));
-    if (vec) offer_matching_url(vec, update, topic, url);
+    if (vec) offer_matching_url(ix, vec, update, topic, url);
   }
   if (key != stack) free(key);
 }
@@ -424,12 +432,12 @@ void qs_topic_index_dispatch(qs_topic_index_t *ix, qs_update_t *update) {
   for (size_t t = 0; t < update->topic_count; t++) {
     qs_slice_t topic = update->topics[t];
     const qs_index_vec_t *vec = qs_map_count(&ix->exact) ? qs_map_get(&ix->exact, topic) : NULL;
-    if (vec) offer_all(vec, update);
+    if (vec) offer_all(ix, vec, update);
     for (uint32_t l = 0; l < ix->prefix_len_count; l++) {
       uint32_t len = ix->prefix_lens[l].len;
       if (len > topic.len) continue;
       vec = qs_map_get(&ix->prefixed, qs_slice(topic.ptr, len));
-      if (vec) offer_matching(vec, update, topic, cache);
+      if (vec) offer_matching(ix, vec, update, topic, cache);
     }
     if (parse) {
       /* A topic that does not parse matches no URL pattern with this base. */
@@ -437,17 +445,18 @@ void qs_topic_index_dispatch(qs_topic_index_t *ix, qs_update_t *update) {
       if (parsed[t] && qs_map_count(&ix->url)) dispatch_url(ix, update, topic, &urls[t]);
     }
   }
-  offer_all(&ix->wildcard, update);
+  offer_all(ix, &ix->wildcard, update);
   /* The other patterns: tested against every topic (for a one-topic
    * update, the last matcher's result is reused as in offer_matching). */
+  const qs_topic_index_ops_t ops = *ix->ops;
   const qs_matcher_t *last = NULL;
   bool last_match = false;
   for (uint32_t i = 0; i < ix->patterns.len; i++) {
-    qs_subscriber_t *sub = ix->patterns.items[i].sub;
-    if (sub->closed || sub->last_seq >= update->seq) continue;
-    const qs_matcher_t *matcher = sub->members[ix->patterns.items[i].member].matcher;
+    void *owner = ix->patterns.items[i].owner;
+    if (!ops.wants(owner, update->seq)) continue;
+    const qs_matcher_t *matcher = ix->patterns.items[i].member->matcher;
     if (update->topic_count == 1 && matcher == last) {
-      if (last_match) qs_hub_offer(sub, update);
+      if (last_match) ops.offer(owner, update);
       continue;
     }
     last = matcher;
@@ -462,7 +471,7 @@ void qs_topic_index_dispatch(qs_topic_index_t *ix, qs_update_t *update) {
         match = qs_match_cache_match(cache, matcher, update->topics[t]);
       if (match) {
         last_match = true;
-        qs_hub_offer(sub, update);
+        ops.offer(owner, update);
         break;
       }
     }

@@ -496,7 +496,7 @@ static void test_subscribe_rejects_bad_parameters(void **state) {
 
 static void test_index_buckets_are_freed_when_emptied_and_subscribers_stay_compact(void **state) {
   /* DESIGN.md: at most 1 KiB per idle subscriber, the connection included. */
-  assert_true(sizeof(qs_subscriber_t) + sizeof(qs_member_t) <= 160);
+  assert_true(sizeof(qs_subscriber_t) + sizeof(qs_index_member_t) <= 160);
   fixture_t *f = fixture_new(NULL, false);
   fake_conn_t *c[6];
   const char *sel[6][2] = {{"exact:https://x/a", "exact:https://x/b"},
