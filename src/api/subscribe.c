@@ -88,6 +88,20 @@ static const qs_sink_vtable_t sse_sink = {
     .abort = sink_abort,
 };
 
+/* Ends and frees a connection from its stream's close callback. That
+ * callback can run inside qs_http_stream_close or _abort, so inside the
+ * hub's own call to the sink's close or abort, during a walk of the hub:
+ * this is safe only because qs_hub_unsubscribe defers the subscriber's free
+ * until the hub has left the stack (its re-entrancy guards, hub/reentry.c)
+ * and because the hub, having marked the subscriber closed before calling
+ * the sink, never uses `conn` again. Once close callbacks run from the loop,
+ * this is a plain free. */
+static void connection_free_in_close(sse_connection_t *conn) {
+  qs_hub_unsubscribe(conn->subscriber);
+  qs_subject_limiter_release(conn->lease);
+  free(conn);
+}
+
 static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
   (void)stream;
   sse_connection_t *conn = ctx;
@@ -100,9 +114,7 @@ static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
                                                   : qs_strerror(reason),
                            quoted, sizeof quoted));
   qs_api_stream_untrack(&conn->entry);
-  qs_hub_unsubscribe(conn->subscriber);
-  qs_subject_limiter_release(conn->lease);
-  free(conn);
+  connection_free_in_close(conn);
 }
 
 static void on_stream_drained(qs_http_stream_t *stream, void *ctx) {
@@ -197,104 +209,141 @@ static bool await_cursor(qs_api_worker_t *worker, qs_http_request_t *req, qs_sli
 
 void qs_api_subscribe(qs_api_worker_t *worker, qs_http_request_t *req) { subscribe(worker, req, false); }
 
-static void subscribe(qs_api_worker_t *worker, qs_http_request_t *req, bool cursor_awaited) {
-  const qs_api_t *api = worker->api;
+/* A subscription request while it is read and checked: what steps 1 to 3
+ * of subscribe() give the next ones. */
+typedef struct {
+  qs_form_t form;               /* the decoded pairs; params' slices point into it */
+  qs_subscribe_params_t params; /* matchers owned until handed to the hub */
+  qs_grants_t *grants;          /* one reference; NULL before authorization */
+} subscription_t;
+
+static void subscription_dispose(subscription_t *s) {
+  if (s->grants) qs_grants_release(s->grants);
+  s->grants = NULL;
+  qs_subscribe_params_dispose(&s->params);
+  qs_form_dispose(&s->form);
+}
+
+/* Step 1: the query (and QUERY body) into matchers and a cursor. Returns
+ * false after answering the refusal. */
+static bool read_subscription(qs_http_request_t *req, const qs_api_t *api, subscription_t *s) {
   const qs_config_t *config = api->config;
-  qs_form_t form;
-  qs_form_init(&form);
   qs_api_refusal_t refusal;
-  int rc = read_params(req, config, &form, &refusal);
-  if (rc != 0) {
-    qs_form_dispose(&form);
+  if (read_params(req, config, &s->form, &refusal) != 0) {
     refuse_params(req, api, &refusal);
-    return;
+    return false;
   }
   qs_slice_t header_cursor = {0};
   bool has_header_cursor = qs_http_request_header(req, "Last-Event-ID", &header_cursor);
-  qs_subscribe_params_t params;
-  if (qs_subscribe_params_parse(form.pairs, form.count, header_cursor, has_header_cursor,
-                                (size_t)config->max_matchers, &api->match_options, &params, &refusal) != 0) {
-    qs_subscribe_params_dispose(&params);
-    qs_form_dispose(&form);
+  if (qs_subscribe_params_parse(s->form.pairs, s->form.count, header_cursor, has_header_cursor,
+                                (size_t)config->max_matchers, &api->match_options, &s->params,
+                                &refusal) != 0) {
     refuse_params(req, api, &refusal);
-    return;
+    return false;
   }
-  qs_grants_t *grants =
-      qs_api_authenticate(req, api, QS_AUTH_SUBSCRIBER, &params.authorization,
-                          params.authorization.len ? 1 : 0, config->anonymous, "subscribe", NULL);
-  if (!grants) {
-    qs_subscribe_params_dispose(&params);
-    qs_form_dispose(&form);
-    return;
-  }
-  /* Draft, Reconciliation, on any node: asked only for an authenticated
-   * subscriber, before it holds a connection slot of its subject. */
-  if (!cursor_awaited && params.has_cursor && params.last_event_id.len > 0 &&
-      await_cursor(worker, req, params.last_event_id)) {
-    qs_grants_release(grants);
-    qs_subscribe_params_dispose(&params);
-    qs_form_dispose(&form);
-    return;
-  }
+  return true;
+}
 
+/* Step 2: the token (or anonymity, when allowed) gives grants. Returns
+ * false after answering the refusal. */
+static bool authorize(qs_http_request_t *req, const qs_api_t *api, subscription_t *s) {
+  const qs_subscribe_params_t *p = &s->params;
+  s->grants = qs_api_authenticate(req, api, QS_AUTH_SUBSCRIBER, &p->authorization,
+                                  p->authorization.len ? 1 : 0, api->config->anonymous, "subscribe", NULL);
+  return s->grants != NULL;
+}
+
+/* Step 3, draft, Reconciliation, on any node: asked only for an
+ * authenticated subscriber, before it holds a connection slot of its
+ * subject. Returns true when the request now waits for the transport
+ * (subscribe() runs again once it has read up to the cursor). */
+static bool awaits_cursor(qs_api_worker_t *worker, qs_http_request_t *req, const subscription_t *s,
+                          bool cursor_awaited) {
+  const qs_subscribe_params_t *p = &s->params;
+  return !cursor_awaited && p->has_cursor && p->last_event_id.len > 0 &&
+         await_cursor(worker, req, p->last_event_id);
+}
+
+static void refuse_subject(qs_http_request_t *req, const qs_api_t *api, int rc) {
+  int status = rc == QS_EBUSY ? 429 : 503;
+  const char *reason =
+      rc == QS_EBUSY ? "too many connections for this token subject" : "cannot subscribe now";
+  char quoted[128];
+  QS_LOG_INFO("subscribe refused remote=%s status=%d reason=%s", req->remote_addr, status,
+              qs_log_quote(reason, quoted, sizeof quoted));
+  qs_api_headers_t h;
+  qs_api_headers_init(&h, api, req);
+  qs_api_respond_text(req, &h, status, reason);
+}
+
+/* Step 4: a connection slot of the token's subject, and the hub's
+ * subscriber (which takes the matchers and its own grants reference).
+ * Returns the connection, or NULL after answering the refusal. */
+static sse_connection_t *open_connection(qs_api_worker_t *worker, qs_http_request_t *req, subscription_t *s) {
+  const qs_api_t *api = worker->api;
   sse_connection_t *conn = calloc(1, sizeof *conn);
+  int rc;
   /* Draft, Authorization: concurrent subscriptions per token subject, 429 past the cap. */
   if (conn && api->subject_limiter &&
-      (rc = qs_subject_limiter_acquire(api->subject_limiter, grants, &conn->lease)) != 0) {
+      (rc = qs_subject_limiter_acquire(api->subject_limiter, s->grants, &conn->lease)) != 0) {
     free(conn);
-    qs_grants_release(grants);
-    qs_subscribe_params_dispose(&params);
-    qs_form_dispose(&form);
-    qs_api_headers_t h;
-    qs_api_headers_init(&h, api, req);
-    QS_LOG_INFO(
-        "subscribe refused remote=%s status=%d reason=%s", req->remote_addr, rc == QS_EBUSY ? 429 : 503,
-        rc == QS_EBUSY ? "\"too many connections for this token subject\"" : "\"cannot subscribe now\"");
-    qs_api_respond_text(
-        req, &h, rc == QS_EBUSY ? 429 : 503,
-        rc == QS_EBUSY ? "too many connections for this token subject" : "cannot subscribe now");
-    return;
+    refuse_subject(req, api, rc);
+    return NULL;
   }
   qs_hub_subscribe_params_t hub_params = {
-      .matchers = params.matchers,
-      .matcher_count = params.matcher_count,
-      .grants = grants,
-      .has_last_event_id = params.has_cursor,
-      .last_event_id = params.last_event_id,
+      .matchers = s->params.matchers,
+      .matcher_count = s->params.matcher_count,
+      .grants = s->grants,
+      .has_last_event_id = s->params.has_cursor,
+      .last_event_id = s->params.last_event_id,
   };
   qs_sink_t sink = {.vtable = &sse_sink, .ctx = conn};
   rc = conn ? qs_hub_subscribe(worker->shard, &hub_params, &sink, &conn->subscriber) : QS_ENOMEM;
-  qs_grants_release(grants); /* the hub holds its own reference */
+  qs_grants_release(s->grants); /* the hub holds its own reference */
+  s->grants = NULL;
   if (rc != 0) {
     if (conn) qs_subject_limiter_release(conn->lease);
     free(conn);
-    qs_subscribe_params_dispose(&params);
-    qs_form_dispose(&form);
     qs_api_headers_t h;
     qs_api_headers_init(&h, api, req);
     qs_api_respond_text(req, &h, 503, rc == QS_ECLOSED ? "the hub is shutting down" : "cannot subscribe now");
-    return;
+    return NULL;
   }
   conn->started_ms = qs_clock_mono_ms();
   snprintf(conn->remote, sizeof conn->remote, "%s", req->remote_addr);
-  free(params.matchers); /* the matchers now belong to the hub */
-  params.matchers = NULL;
-  params.matcher_count = 0;
+  free(s->params.matchers); /* the matchers now belong to the hub */
+  s->params.matchers = NULL;
+  s->params.matcher_count = 0;
+  return conn;
+}
 
-  /* Draft, Reconciliation: the cursor field is due whenever one was sent. */
-  qs_api_headers_t h;
-  qs_api_headers_init(&h, api, req);
-  qs_api_headers_add(&h, "Content-Type", qs_slice_from_cstr("text/event-stream"));
-  qs_api_headers_add(&h, "Cache-Control",
+/* The response headers of an event stream. Draft, Reconciliation: the
+ * cursor field is due whenever one was sent. */
+static void stream_headers(qs_http_request_t *req, const qs_api_t *api, const subscription_t *s,
+                           const sse_connection_t *conn, qs_api_headers_t *h) {
+  qs_api_headers_init(h, api, req);
+  qs_api_headers_add(h, "Content-Type", qs_slice_from_cstr("text/event-stream"));
+  qs_api_headers_add(h, "Cache-Control",
                      qs_slice_from_cstr("private, no-cache, no-store, must-revalidate, max-age=0"));
-  qs_api_headers_add(&h, "X-Accel-Buffering", qs_slice_from_cstr("no"));
+  qs_api_headers_add(h, "X-Accel-Buffering", qs_slice_from_cstr("no"));
   qs_hub_cursor_t cursor = qs_hub_subscriber_cursor(conn->subscriber);
   if (cursor != QS_HUB_CURSOR_NONE) {
-    qs_slice_t value = cursor == QS_HUB_CURSOR_FOUND ? params.last_event_id : qs_slice_from_cstr("earliest");
-    qs_api_headers_add(&h, "Mercure-Last-Event-ID", value);
+    qs_slice_t value =
+        cursor == QS_HUB_CURSOR_FOUND ? s->params.last_event_id : qs_slice_from_cstr("earliest");
+    qs_api_headers_add(h, "Mercure-Last-Event-ID", value);
     /* The legacy hub answered its own `Last-Event-ID` response header. */
-    if (params.legacy) qs_api_headers_add(&h, "Last-Event-ID", value);
+    if (s->params.legacy) qs_api_headers_add(h, "Last-Event-ID", value);
   }
+}
+
+/* Step 5: the response headers, then the stream, then the hub starts
+ * writing to it. Takes `conn` (freed here when no stream opens). */
+static void start_stream(qs_api_worker_t *worker, qs_http_request_t *req, subscription_t *s,
+                         sse_connection_t *conn) {
+  const qs_api_t *api = worker->api;
+  qs_api_headers_t h;
+  stream_headers(req, api, s, conn, &h);
+  int rc;
   if (qs_http_request_method_is(req, "HEAD")) {
     /* HEAD shows the headers a GET would get; there is no stream to keep. */
     qs_http_respond(req, 200, h.items, h.count, qs_slice(NULL, 0));
@@ -306,7 +355,9 @@ static void subscribe(qs_api_worker_t *worker, qs_http_request_t *req, bool curs
       qs_api_respond_text(req, &h, 500, "cannot open the event stream");
     }
   }
-  qs_form_dispose(&form); /* params' slices pointed into it: unused from here */
+  bool resumed = s->params.has_cursor;
+  size_t matcher_count = qs_hub_subscriber_matcher_count(conn->subscriber);
+  subscription_dispose(s); /* params' slices pointed into the form: unused from here */
   if (rc != 0) {
     qs_hub_unsubscribe(conn->subscriber);
     qs_subject_limiter_release(conn->lease);
@@ -320,7 +371,26 @@ static void subscribe(qs_api_worker_t *worker, qs_http_request_t *req, bool curs
   qs_http_stream_write(conn->stream, qs_slice(":\n", 2));
   /* The access log: who subscribes with how many selectors, never the token or the topics. */
   QS_LOG_INFO("subscription started remote=%s subscriber=%llu status=200 topics=%zu resumed=%s", conn->remote,
-              (unsigned long long)qs_hub_subscriber_id(conn->subscriber), hub_params.matcher_count,
-              params.has_cursor ? "true" : "false");
+              (unsigned long long)qs_hub_subscriber_id(conn->subscriber), matcher_count,
+              resumed ? "true" : "false");
   qs_hub_subscriber_start(conn->subscriber);
+}
+
+/* The subscription, step by step; `cursor_awaited` when it runs again after
+ * step 3 waited for the transport. */
+static void subscribe(qs_api_worker_t *worker, qs_http_request_t *req, bool cursor_awaited) {
+  const qs_api_t *api = worker->api;
+  subscription_t s = {0};
+  qs_form_init(&s.form);
+  if (!read_subscription(req, api, &s) || !authorize(req, api, &s) ||
+      awaits_cursor(worker, req, &s, cursor_awaited)) {
+    subscription_dispose(&s);
+    return;
+  }
+  sse_connection_t *conn = open_connection(worker, req, &s);
+  if (!conn) {
+    subscription_dispose(&s);
+    return;
+  }
+  start_stream(worker, req, &s, conn);
 }
