@@ -2,12 +2,15 @@
  * other. The files of hub/ call one another one way only (ARCHITECTURE.md,
  * the hub's files):
  *
- *   topic_index.c  the index (topic_index.h): includes nothing of hub/
- *   reentry.c      the re-entrancy guards of a shard: only data, calls nobody
- *   subscriber.c   one subscriber: replay, delivery, closing; uses the index
- *                  and the guards
- *   hub.c          the hub, its shards and every entry point of hub.h that
- *                  can call out; uses all of the above
+ *   topic_index.c    the index (topic_index.h): includes nothing of hub/
+ *   inbox.c          a shard's inbox: a queue between threads
+ *   reentry.c        the re-entrancy guards of a shard: data only
+ *   subscriber.c     one subscriber: replay, delivery, closing; uses the
+ *                    index and the guards
+ *   hub.c            the process-wide hub: sequencer and fan-out into the
+ *                    inboxes; uses inbox.c, knows shards only as inboxes
+ *   shard.c          a shard on its loop, and every entry point of hub.h
+ *                    that can call out; uses all of the above
  *   subscriptions.c  active subscriptions, through hub.h only
  *
  * Functions declared here are called only by the files above their own. */
@@ -73,12 +76,15 @@ typedef struct {
   qs_subscriber_t *deferred; /* to take out of the index and/or free (via defer_next) */
 } qs_hub_guard_t;
 
+typedef struct qs_hub_inbox qs_hub_inbox_t;
+
 /* A publish waiting for its update to be durable, or (on_cursor set) a
  * resume waiting for the transport (qs_hub_await_cursor). */
 typedef struct qs_publish_rec {
   struct qs_publish_rec *next;
   uint64_t seq;
-  qs_hub_shard_t *shard;
+  qs_hub_t *hub;
+  qs_hub_inbox_t *inbox; /* the publishing shard's: where the answer goes */
   qs_hub_on_published_fn on_published;
   qs_hub_on_cursor_fn on_cursor;
   void *ctx;
@@ -96,19 +102,32 @@ typedef struct {
   bool deliver;
 } qs_inbox_entry_t;
 
+/* A shard's inbox (inbox.c): filled by the hub's fan-out from any thread,
+ * emptied on the shard's loop. */
+struct qs_hub_inbox {
+  struct qs_hub_inbox *next; /* in the hub's fan-out list, under fanout_mutex */
+  uv_async_t *wake;          /* sent when the inbox stops being empty */
+  pthread_mutex_t mutex;     /* guards entries, len and cap only */
+  qs_inbox_entry_t *entries;
+  size_t len;
+  size_t cap;
+  qs_inbox_entry_t *spare; /* the drained buffer, kept for reuse (loop only) */
+  size_t spare_cap;
+};
+
+/* A batch taken out of an inbox, to process in order then give back. */
+typedef struct {
+  qs_inbox_entry_t *entries;
+  size_t count;
+  size_t cap;
+} qs_inbox_batch_t;
+
 struct qs_hub_shard {
   qs_hub_t *hub;
   uv_loop_t *loop;
   uv_async_t async;
   uv_timer_t timer;
-  struct qs_hub_shard *next; /* in the hub's fan-out list, under fanout_mutex */
-
-  pthread_mutex_t inbox_mutex; /* guards inbox only */
-  qs_inbox_entry_t *inbox;
-  size_t inbox_len;
-  size_t inbox_cap;
-  qs_inbox_entry_t *spare; /* the drained buffer, kept for reuse (loop only) */
-  size_t spare_cap;
+  qs_hub_inbox_t inbox;
 
   /* Everything below is used on the shard's loop only. */
   uint64_t drained_seq; /* the last durable update this shard dispatched (or the start point) */
@@ -144,7 +163,7 @@ struct qs_hub {
   pthread_mutex_t seq_mutex; /* the sequencer: assigns seq and appends, one at a time */
   uint64_t last_seq;         /* last seq assigned (under seq_mutex) */
   pthread_mutex_t fanout_mutex;
-  qs_hub_shard_t *shards;    /* under fanout_mutex */
+  qs_hub_inbox_t *inboxes;   /* the shards' (the fan-out list), under fanout_mutex */
   uint64_t fanned_seq;       /* last durable seq pushed to the shards (under fanout_mutex) */
   qs_publish_rec_t *pending; /* head: oldest publish not yet durable (under fanout_mutex) */
   qs_publish_rec_t *pending_tail;
@@ -164,7 +183,7 @@ struct qs_hub {
  * not change, while the hub is on the stack:
  *   - every entry point of hub.h that may call out (a sink, a hook, a
  *     callback) brackets itself with qs_hub_guard_enter and
- *     qs_hub_guard_leave (hub.c: shard_enter, shard_leave);
+ *     qs_hub_guard_leave (shard.c: shard_enter, shard_leave);
  *   - a walk over the index or the shard's subscribers is bracketed with
  *     qs_hub_guard_walk_begin and _end, and subscribing is refused meanwhile;
  *   - a subscriber to take out of the index or to free goes on the deferred
@@ -194,7 +213,7 @@ void qs_hub_guard_defer(qs_hub_shard_t *shard, qs_subscriber_t *sub);
 /* Takes the next subscriber off the deferred list; NULL when it is empty. */
 qs_subscriber_t *qs_hub_guard_next_deferred(qs_hub_shard_t *shard);
 
-/* ---- Subscribers (subscriber.c), called by hub.c within shard_enter/leave ---- */
+/* ---- Subscribers (subscriber.c), called by shard.c within shard_enter/leave ---- */
 
 /* How the shard's topic index offers updates to subscribers. */
 extern const qs_topic_index_ops_t qs_subscriber_index_ops;
@@ -233,12 +252,48 @@ void qs_subscribers_close_all(qs_hub_shard_t *shard);
 /* Housekeeping tick: expiries, stalled writes and heartbeats. */
 void qs_subscribers_tick(qs_hub_shard_t *shard);
 
-/* ---- The hub (hub.c) ---- */
+/* ---- Inboxes (inbox.c), used by hub.c and shard.c ---- */
 
-/* The hub's on_durable (store callback). */
-void qs_hub_on_durable(void *ctx, qs_update_t *update, int status);
+/* Initializes an empty inbox that wakes `wake` (borrowed, lives longer).
+ * Returns 0 or QS_ENOMEM. */
+int qs_hub_inbox_init(qs_hub_inbox_t *inbox, uv_async_t *wake);
 
-/* The hub's on_published for an ordering store (ctx: the publish record). */
-void qs_hub_on_ordered(void *ctx, qs_update_t *update, int status);
+/* Frees the inbox's buffers; nothing may push any more. Entries left are
+ * not released (take and process them first). */
+void qs_hub_inbox_dispose(qs_hub_inbox_t *inbox);
+
+/* Appends an entry (retaining `update`, which may be NULL) and wakes the
+ * loop when the inbox was empty. Any thread, while the inbox is in the
+ * fan-out list or its shard is known to be open. Out of memory aborts: a
+ * dropped entry would break the order every shard relies on. */
+void qs_hub_inbox_push(qs_hub_inbox_t *inbox, qs_update_t *update, qs_publish_rec_t *rec, int status,
+                       bool deliver);
+
+/* Takes every entry pushed so far (the shard's loop only). */
+qs_inbox_batch_t qs_hub_inbox_take(qs_hub_inbox_t *inbox);
+
+/* Gives back a processed batch's buffer, kept for the next take. */
+void qs_hub_inbox_recycle(qs_hub_inbox_t *inbox, qs_inbox_batch_t batch);
+
+/* ---- The hub (hub.c), used by shard.c ---- */
+
+/* Joins `inbox` to the fan-out: it receives every update made durable from
+ * now on. Returns the seq of the last update it will not receive (every
+ * update up to it is in the store). */
+uint64_t qs_hub_join(qs_hub_t *hub, qs_hub_inbox_t *inbox);
+
+/* Takes `inbox` out of the fan-out: nothing pushes to it once this returns. */
+void qs_hub_part(qs_hub_t *hub, qs_hub_inbox_t *inbox);
+
+/* qs_hub_publish once the shard has checked its state: sequences and
+ * appends `update` (or hands it to an ordering store); the answer goes to
+ * `inbox`. Same returns. */
+int qs_hub_sequence(qs_hub_t *hub, qs_hub_inbox_t *inbox, qs_update_t *update,
+                    qs_hub_on_published_fn on_published, void *ctx);
+
+/* qs_hub_await_cursor once the shard has checked its state; the answer goes
+ * to `inbox`. Same returns. */
+int qs_hub_await(qs_hub_t *hub, qs_hub_inbox_t *inbox, qs_slice_t last_event_id, qs_hub_on_cursor_fn on_ready,
+                 void *ctx, bool *pending);
 
 #endif

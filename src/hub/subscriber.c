@@ -12,8 +12,8 @@
  *
  * Dependencies (ARCHITECTURE.md, the hub's files): uses the topic index
  * (topic_index.h), the re-entrancy guards (reentry.c) and the store; called
- * by hub.c, whose entry points bracket every call that can reach a sink with
- * the guards. Calls nothing of hub.c. */
+ * by shard.c, whose entry points bracket every call that can reach a sink
+ * with the guards. Calls nothing of shard.c or hub.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,7 +312,7 @@ void qs_subscribers_resume_replays(qs_hub_shard_t *shard) {
   uint32_t len = shard->resume_len;
   shard->resume = NULL;
   shard->resume_len = shard->resume_cap = 0;
-  /* Nothing is freed before the caller's entry point leaves (hub.c). */
+  /* Nothing is freed before the caller's entry point leaves (shard.c). */
   for (uint32_t i = 0; i < len; i++) {
     list[i]->resuming = false;
     qs_subscriber_pump(list[i]);
