@@ -17,6 +17,8 @@ import http.client
 import json
 import os
 import re
+import resource
+import selectors
 import shutil
 import signal
 import socket
@@ -884,6 +886,80 @@ class SSEClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ---------------------------------------------------------------- many subscribers at once
+
+def raise_fd_limit(want):
+    """Raises this process's soft limit on open files towards `want` (a hub
+    started afterwards inherits it); returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class RawSubscriber:
+    """One subscription on a non-blocking socket of its own, read by
+    pump_subscribers with hundreds of others on one selector."""
+
+    def __init__(self, hub, request):
+        self.sock = socket.create_connection(hub.addr, timeout=10)
+        self.sock.sendall(request)
+        self.sock.setblocking(False)
+        self.http = HTTPDecoder()
+        self.sse = SSEParser()
+        self.eof = False       # the hub closed the connection
+        self.ended_at = None   # time.time() when pump_subscribers saw the stream end
+        self.read_ns = []      # per event: time.monotonic_ns() when it was read
+
+    @property
+    def opened(self):
+        """The stream's headers and its opening comment have arrived."""
+        return bytes(self.http.body).startswith(b":")
+
+
+def open_subscribers(hub, requests, n):
+    """Opens n RawSubscribers, the i-th sending requests[i % len(requests)];
+    returns (selector, subscribers). The caller closes both."""
+    sel = selectors.DefaultSelector()
+    subs = []
+    for i in range(n):
+        s = RawSubscriber(hub, requests[i % len(requests)])
+        subs.append(s)
+        sel.register(s.sock, selectors.EVENT_READ, s)
+    return sel, subs
+
+
+def pump_subscribers(sel, until, timeout, tick=0.2, end_on_complete=False):
+    """Reads every ready subscriber of `sel` until until() is true (returns
+    True) or `timeout` seconds pass (returns False). A subscriber whose
+    connection ends (with end_on_complete, also one whose response ended
+    cleanly) leaves the selector, its socket closed."""
+    deadline = time.time() + timeout
+    while not until():
+        left = deadline - time.time()
+        if left <= 0:
+            return False
+        for key, _ in sel.select(min(left, tick)):
+            s = key.data
+            try:
+                data = s.sock.recv(262144)
+            except BlockingIOError:
+                continue
+            except ConnectionResetError:
+                data = b""
+            if data:
+                now = time.monotonic_ns()
+                for _ in s.sse.feed(s.http.feed(data)):
+                    s.read_ns.append(now)
+            if not data or (end_on_complete and s.http.complete):
+                s.eof = s.eof or not data
+                if s.ended_at is None:
+                    s.ended_at = time.time()
+                sel.unregister(s.sock)
+                s.sock.close()
+    return True
 
 
 # ---------------------------------------------------------------- assertions

@@ -4,25 +4,14 @@ events then leave several per write, without loss, duplicate or reordering;
 at low load every event leaves at once in a write of its own and nothing is
 ever held."""
 import os
-import resource
-import selectors
-import socket
 import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (HTTPDecoder, HubTestCase, SSEParser, main, metric, php_urlencode, publisher_token,
-                     subscribe_request, subscriber_token)
-
-
-def raise_fd_limit(want):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
+from hubtest import (HubTestCase, main, metric, open_subscribers, php_urlencode, publisher_token,
+                     pump_subscribers, raise_fd_limit, subscribe_request, subscriber_token)
 
 raise_fd_limit(8192)  # before the hub starts: it inherits the limit
 
@@ -46,55 +35,6 @@ for i in range(count):
 """
 
 
-class Conn:
-    def __init__(self, sock):
-        self.sock = sock
-        self.http = HTTPDecoder()
-        self.sse = SSEParser()
-        self.eof = False
-        self.latest_ns = []  # per event: when it was read
-
-
-def open_subscribers(hub, topic, n):
-    token = subscriber_token([topic])
-    req = subscribe_request(hub, "match=" + php_urlencode(topic), [("Authorization", "Bearer " + token)])
-    sel = selectors.DefaultSelector()
-    conns = []
-    for _ in range(n):
-        s = socket.create_connection(hub.addr, timeout=10)
-        s.sendall(req)
-        s.setblocking(False)
-        c = Conn(s)
-        conns.append(c)
-        sel.register(s, selectors.EVENT_READ, c)
-    return sel, conns
-
-
-def pump(sel, until, timeout):
-    """Reads every ready socket until until() is true or the timeout passes."""
-    deadline = time.time() + timeout
-    while not until():
-        left = deadline - time.time()
-        if left <= 0:
-            return False
-        for key, _ in sel.select(min(left, 0.2)):
-            c = key.data
-            try:
-                data = c.sock.recv(262144)
-            except BlockingIOError:
-                continue
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                c.eof = True
-                sel.unregister(c.sock)
-                continue
-            now = time.monotonic_ns()
-            for _ in c.sse.feed(c.http.feed(data)):
-                c.latest_ns.append(now)
-    return True
-
-
 class Base(HubTestCase):
     hub_workers = 2
 
@@ -107,15 +47,17 @@ class Base(HubTestCase):
         flat out); returns (conns, ids published, counters before, after)."""
         self.assertGreaterEqual(raise_fd_limit(8192), n + 100, "file descriptor limit too low")
         topic = "https://example.test/coalescing/%d" % time.monotonic_ns()
-        sel, conns = open_subscribers(self.hub, topic, n)
+        token = subscriber_token([topic])
+        req = subscribe_request(self.hub, "match=" + php_urlencode(topic), [("Authorization", "Bearer " + token)])
+        sel, conns = open_subscribers(self.hub, [req], n)
         try:
-            opened = pump(sel, lambda: all(c.http.body.startswith(b":") or c.eof for c in conns), 60)
+            opened = pump_subscribers(sel, lambda: all(c.opened or c.eof for c in conns), 60)
             self.assertTrue(opened, "not every stream opened in time")
             self.assertEqual(sorted({c.http.status for c in conns}), [200])
             before = self.counters()
             proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(self.hub.port), publisher_token(), topic,
                                      str(updates), str(gap)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            done = pump(sel, lambda: all(len(c.sse.events) >= updates or c.eof for c in conns), 120)
+            done = pump_subscribers(sel, lambda: all(len(c.sse.events) >= updates or c.eof for c in conns), 120)
             out, err = proc.communicate(timeout=60)
             self.assertEqual(proc.returncode, 0, err.decode())
             ids = out.decode().split()
@@ -174,7 +116,7 @@ class LowLoad(Base):
         # And at once: every subscriber reads update k soon after the first one
         # that did (the fan-out itself, on a shared machine).
         for k in range(self.UPDATES):
-            times = [c.latest_ns[k] for c in conns]
+            times = [c.read_ns[k] for c in conns]
             spread_ms = (max(times) - min(times)) / 1e6
             self.assertLess(spread_ms, 250, "update %d reached the subscribers over %.1f ms" % (k, spread_ms))
 

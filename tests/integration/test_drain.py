@@ -5,8 +5,6 @@ that way resume without loss from the same LMDB history once the hub is
 started again."""
 import http.client
 import os
-import resource
-import selectors
 import shutil
 import signal
 import socket
@@ -18,15 +16,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hubtest  # noqa: E402
-from hubtest import HTTPDecoder, SSEParser, php_urlencode, subscribe_request, subscriber_token  # noqa: E402
-
-
-def raise_fd_limit(want):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
+from hubtest import (open_subscribers, php_urlencode, pump_subscribers, raise_fd_limit,  # noqa: E402
+                     subscribe_request, subscriber_token)
 
 raise_fd_limit(8192)  # before a hub starts: it inherits the limit
 
@@ -99,42 +90,10 @@ class ReadyDuringDrain(unittest.TestCase):
         self.assertEqual(hub.wait_exit(15), 0, hub.stderr()[-3000:])
 
 
-class Subscriber:
-    def __init__(self, hub, request):
-        self.sock = socket.create_connection(hub.addr, timeout=10)
-        self.sock.sendall(request)
-        self.sock.setblocking(False)
-        self.http = HTTPDecoder()
-        self.sse = SSEParser()
-        self.ended_at = None
-
-    @property
-    def open(self):
-        return self.http.status == 200 and bytes(self.http.body).startswith(b":")
-
-
 def pump(sel, until, timeout):
-    deadline = time.time() + timeout
-    while not until():
-        left = deadline - time.time()
-        if left <= 0:
-            return False
-        for key, _ in sel.select(min(left, 0.05)):
-            s = key.data
-            try:
-                data = s.sock.recv(262144)
-            except BlockingIOError:
-                continue
-            except ConnectionResetError:
-                data = b""
-            if data:
-                s.sse.feed(s.http.feed(data))
-            if not data or s.http.complete:
-                if s.ended_at is None:
-                    s.ended_at = time.time()
-                sel.unregister(s.sock)
-                s.sock.close()
-    return True
+    """Reads the subscribers; a stream that ends cleanly (or a connection
+    that ends) is closed and its end time noted."""
+    return pump_subscribers(sel, until, timeout, tick=0.05, end_on_complete=True)
 
 
 class ThousandSubscribersDrain(unittest.TestCase):
@@ -143,17 +102,18 @@ class ThousandSubscribersDrain(unittest.TestCase):
 
     def connect_all(self, hub, topic, last_ids=None):
         token = subscriber_token([topic])
-        sel = selectors.DefaultSelector()
-        subs = []
-        for i in range(self.N):
+        requests = []
+        for i in range(self.N if last_ids is not None else 1):
             headers = [("Authorization", "Bearer " + token)]
             if last_ids is not None:
                 headers.append(("Last-Event-ID", last_ids[i]))
-            s = Subscriber(hub, subscribe_request(hub, "topic=" + php_urlencode(topic), headers))
-            sel.register(s.sock, selectors.EVENT_READ, s)
-            subs.append(s)
-        self.assertTrue(pump(sel, lambda: all(s.open for s in subs), 60),
-                        "%d of %d subscriptions open" % (sum(s.open for s in subs), self.N))
+            requests.append(subscribe_request(hub, "topic=" + php_urlencode(topic), headers))
+        sel, subs = open_subscribers(hub, requests, self.N)
+
+        def is_open(s):
+            return s.http.status == 200 and s.opened
+        self.assertTrue(pump(sel, lambda: all(is_open(s) for s in subs), 60),
+                        "%d of %d subscriptions open" % (sum(is_open(s) for s in subs), self.N))
         return sel, subs
 
     def test_a_thousand_subscribers_drain_and_resume_without_loss(self):

@@ -2,58 +2,16 @@
 a subscriber that never reads neither blocks the others nor grows without
 bound (it is disconnected past subscriber_queue_limit); heartbeats."""
 import os
-import resource
-import selectors
-import socket
 import sys
 import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (HTTPDecoder, HubTestCase, Publisher, SSEClient, SSEParser, main, metric, php_urlencode,
-                     subscribe_request, subscriber_token)
-
-
-def raise_fd_limit(want):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
+from hubtest import (HubTestCase, Publisher, SSEClient, main, metric, open_subscribers, php_urlencode,
+                     pump_subscribers, raise_fd_limit, subscribe_request, subscriber_token)
 
 raise_fd_limit(8192)  # before the hub starts: it inherits the limit
-
-
-class Conn:
-    def __init__(self, sock):
-        self.sock = sock
-        self.http = HTTPDecoder()
-        self.sse = SSEParser()
-        self.eof = False
-
-
-def pump(sel, conns, until, timeout):
-    """Reads every ready socket until until() is true or the timeout passes."""
-    deadline = time.time() + timeout
-    while not until():
-        left = deadline - time.time()
-        if left <= 0:
-            return False
-        for key, _ in sel.select(min(left, 0.2)):
-            c = key.data
-            try:
-                data = c.sock.recv(262144)
-            except BlockingIOError:
-                continue
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                c.eof = True
-                sel.unregister(c.sock)
-                continue
-            c.sse.feed(c.http.feed(data))
-    return True
 
 
 class ThousandSubscribers(HubTestCase):
@@ -68,17 +26,9 @@ class ThousandSubscribers(HubTestCase):
         legacy = subscribe_request(self.hub, "topic=" + php_urlencode(topic), [("Cookie", "mercureAuthorization="
                                                                                 + token)])
         modern = subscribe_request(self.hub, "match=" + php_urlencode(topic), [("Authorization", "Bearer " + token)])
-        sel = selectors.DefaultSelector()
-        conns = []
+        sel, conns = open_subscribers(self.hub, [modern, legacy], self.N)
         try:
-            for i in range(self.N):
-                s = socket.create_connection(self.hub.addr, timeout=10)
-                s.sendall(legacy if i % 2 else modern)
-                s.setblocking(False)
-                c = Conn(s)
-                conns.append(c)
-                sel.register(s, selectors.EVENT_READ, c)
-            opened = pump(sel, conns, lambda: all(c.http.body.startswith(b":") or c.eof for c in conns), 60)
+            opened = pump_subscribers(sel, lambda: all(c.opened or c.eof for c in conns), 60)
             statuses = {}
             for c in conns:
                 statuses[c.http.status] = statuses.get(c.http.status, 0) + 1
@@ -101,7 +51,7 @@ class ThousandSubscribers(HubTestCase):
 
             t = threading.Thread(target=publisher)
             t.start()
-            done = pump(sel, conns, lambda: all(len(c.sse.events) >= self.UPDATES or c.eof for c in conns), 90)
+            done = pump_subscribers(sel, lambda: all(len(c.sse.events) >= self.UPDATES or c.eof for c in conns), 90)
             t.join(30)
             self.assertFalse(errors, errors)
             self.assertEqual(len(published), self.UPDATES)
