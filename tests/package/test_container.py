@@ -26,7 +26,6 @@ hybrid mode not supported, drop all controllers from cgroupv2"), and explicit
 --ulimit values no higher than this process's own limits, since podman
 otherwise asks for limits that only CAP_SYS_RESOURCE may grant.
 """
-import fcntl
 import json
 import os
 import queue
@@ -38,10 +37,8 @@ import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-import hubtest  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from pkgtest import ROOT, MachineLock, hubtest, sudo  # noqa: E402
 
 BASE = "localhost/debian:bookworm"
 BASE_LOCK = "/tmp/quicksilver-container-base.lock"
@@ -49,10 +46,6 @@ PUB_KEY = "container-publisher-secret-!ChangeThis!"
 SUB_KEY = "container-subscriber-secret-!ChangeThis!"
 TOPIC = "https://example.com/container/1"
 STOP_TIMEOUT = 30  # podman stop's grace period; the hub must take far less
-
-
-def sudo():
-    return [] if os.geteuid() == 0 else ["sudo", "-n"]
 
 
 def log(message):
@@ -99,37 +92,33 @@ def debian_sources():
 def make_base_image():
     """localhost/debian:bookworm from Debian's archive, unless it exists.
     A lock file keeps two runs on one machine from making it twice."""
-    with open(BASE_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if podman(["image", "exists", BASE], check=False).returncode == 0:
-                log("reusing " + BASE)
-                return
-            start = time.monotonic()
-            cmd = sudo() + ["mmdebstrap", "--quiet", "--variant=apt", "bookworm", "-"]
-            sources = debian_sources()
-            if sources:
-                cmd.append(sources)
-            with tempfile.TemporaryFile() as err:
-                strap = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    with MachineLock(BASE_LOCK):
+        if podman(["image", "exists", BASE], check=False).returncode == 0:
+            log("reusing " + BASE)
+            return
+        start = time.monotonic()
+        cmd = sudo() + ["mmdebstrap", "--quiet", "--variant=apt", "bookworm", "-"]
+        sources = debian_sources()
+        if sources:
+            cmd.append(sources)
+        with tempfile.TemporaryFile() as err:
+            strap = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+            try:
+                imported = podman(["import", "-", BASE], check=False, timeout=600, stdin=strap.stdout)
+            finally:
+                strap.stdout.close()
                 try:
-                    imported = podman(["import", "-", BASE], check=False, timeout=600, stdin=strap.stdout)
-                finally:
-                    strap.stdout.close()
-                    try:
-                        code = strap.wait(60)
-                    except subprocess.TimeoutExpired:
-                        strap.kill()
-                        code = strap.wait()
-                err.seek(0)
-                strap_err = err.read().decode("utf-8", "replace")
-            if code != 0 or imported.returncode != 0:
-                podman(["rmi", "-f", BASE], check=False)
-                raise AssertionError("making %s failed: mmdebstrap exited %d, podman import %d\n%s%s%s" % (
-                    BASE, code, imported.returncode, strap_err, imported.stdout, imported.stderr))
-            log("made %s in %.0f s" % (BASE, time.monotonic() - start))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+                    code = strap.wait(60)
+                except subprocess.TimeoutExpired:
+                    strap.kill()
+                    code = strap.wait()
+            err.seek(0)
+            strap_err = err.read().decode("utf-8", "replace")
+        if code != 0 or imported.returncode != 0:
+            podman(["rmi", "-f", BASE], check=False)
+            raise AssertionError("making %s failed: mmdebstrap exited %d, podman import %d\n%s%s%s" % (
+                BASE, code, imported.returncode, strap_err, imported.stdout, imported.stderr))
+        log("made %s in %.0f s" % (BASE, time.monotonic() - start))
 
 
 class CurlSubscriber:

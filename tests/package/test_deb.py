@@ -11,7 +11,6 @@ is never touched (the test fails instead), and cleanup runs whatever
 happens: the package is purged, and the quicksilver user removed when this
 test created it.
 """
-import fcntl
 import os
 import pwd
 import re
@@ -24,10 +23,8 @@ import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-import hubtest  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from pkgtest import ROOT, MachineLock, hubtest, sudo  # noqa: E402
 
 LOCK_PATH = "/tmp/quicksilver-package-test.lock"
 CONFIG = "/etc/quicksilver/quicksilver.conf"
@@ -35,10 +32,6 @@ UNIT = "/lib/systemd/system/quicksilver.service"
 STATE = "/var/lib/quicksilver"
 OURS = [CONFIG, "/etc/quicksilver", "/etc/default/quicksilver", UNIT, "/usr/bin/quicksilver",
         "/usr/share/man/man1/quicksilver.1.gz", "/usr/share/doc/quicksilver", STATE]
-
-
-def sudo():
-    return [] if os.geteuid() == 0 else ["sudo", "-n"]
 
 
 def run(cmd, check=True, timeout=300, env=None):
@@ -132,8 +125,7 @@ class InstalledHub:
 class DebianPackage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.lock = open(LOCK_PATH, "a")
-        fcntl.flock(cls.lock, fcntl.LOCK_EX)
+        cls.lock = MachineLock(LOCK_PATH).acquire()
         if installed():
             raise AssertionError("a quicksilver package is already installed on this machine: this test "
                                  "installs and purges its own, so it refuses to touch that one")
@@ -156,8 +148,7 @@ class DebianPackage(unittest.TestCase):
                 run(["delgroup", "--quiet", "--system", "quicksilver"], check=False)
             shutil.rmtree(cls.out, ignore_errors=True)
         finally:
-            fcntl.flock(cls.lock, fcntl.LOCK_UN)
-            cls.lock.close()
+            cls.lock.release()
 
     def test_package(self):
         # The package as built: dependencies computed by dpkg-shlibdeps, lintian without error.
