@@ -110,7 +110,8 @@ static double run_round(scenario_t scenario, int subs, int publishes) {
     if (qs_hub_subscribe(shard, &params, &sink, &subscribers[i]) != 0) abort();
     qs_hub_subscriber_start(subscribers[i]);
   }
-  const char *topic = scenario == URL_BUCKETS ? "https://example.com/users/7/events" : "https://example.com/books/1";
+  const char *topic =
+      scenario == URL_BUCKETS ? "https://example.com/users/7/events" : "https://example.com/books/1";
   qs_slice_t topics[1] = {qs_slice_from_cstr(topic)};
   size_t acked = 0;
   delivered = 0;
@@ -132,8 +133,8 @@ static double run_round(scenario_t scenario, int subs, int publishes) {
   }
   uint64_t expected = (uint64_t)publishes * (scenario == URL_BUCKETS ? 1 : (uint64_t)subs);
   if (acked != (size_t)publishes || delivered != expected) {
-    fprintf(stderr, "acked %zu of %d, delivered %llu of %llu\n", acked, publishes, (unsigned long long)delivered,
-            (unsigned long long)expected);
+    fprintf(stderr, "acked %zu of %d, delivered %llu of %llu\n", acked, publishes,
+            (unsigned long long)delivered, (unsigned long long)expected);
     abort();
   }
   for (int i = 0; i < subs; i++) qs_hub_unsubscribe(subscribers[i]);
