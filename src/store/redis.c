@@ -31,6 +31,7 @@ typedef qs_redis_conn_t conn_t;
 static void conn_start(conn_t *c);
 static void conn_drop(conn_t *c, const char *why);
 static void send_read(redis_store_t *rs);
+static void on_stream_end(redisAsyncContext *ac, void *r, void *privdata);
 
 /* Entries per XREAD, and how long one blocks waiting for new ones. */
 #define READ_COUNT 512
@@ -411,6 +412,45 @@ static void send_read(redis_store_t *rs) {
   }
 }
 
+/* The read connection's first reply: the stream's last entry. A stream
+ * that ends before the last entry this node read has lost entries: a
+ * failover to a replica that lacked the newest (unacknowledged) ones, or a
+ * Redis restarted without its data. New entries may then get ids below
+ * what this node read (the new primary's clock, or an empty stream's), so
+ * the reader goes on from the stream's end: everything up to it was read
+ * already (a replica holds a prefix of its primary's stream), nothing new
+ * is skipped. */
+static void on_stream_end(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  conn_t *c = ac->data;
+  redis_store_t *rs = c->rs;
+  redisReply *reply = r;
+  if (!reply || c->ac != ac) return;
+  if (reply->type == REDIS_REPLY_ARRAY) {
+    qs_redis_stream_id_t end = {0, 0};
+    char end_id[sizeof rs->last_id] = "0-0";
+    const redisReply *e = reply->elements == 1 ? reply->element[0] : NULL;
+    bool ok = reply->elements == 0;
+    if (e && e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING &&
+        e->element[0]->len < sizeof end_id &&
+        qs_redis_stream_id_parse(qs_slice(e->element[0]->str, e->element[0]->len), &end)) {
+      memcpy(end_id, e->element[0]->str, e->element[0]->len);
+      end_id[e->element[0]->len] = '\0';
+      ok = true;
+    }
+    if (ok && !sid_le(rs->last_sid, end)) {
+      QS_LOG_WARN(
+          "redis: stream %s ends at %s, before the last entry this node read (%s): entries were lost "
+          "(a failover to a replica that lacked them, or Redis restarted without its data); reading "
+          "on from its end",
+          rs->stream, end_id, rs->last_id);
+      memcpy(rs->last_id, end_id, sizeof end_id);
+      rs->last_sid = end;
+    }
+  }
+  send_read(rs);
+}
+
 /* ---- Connections ---- */
 
 static void on_retry(uv_timer_t *t) {
@@ -515,7 +555,7 @@ static void conn_begin(conn_t *c) {
   if (c == &rs->cmd)
     redisAsyncCommand(c->ac, on_script_loaded, NULL, "SCRIPT LOAD %s", PUBLISH_SCRIPT);
   else
-    send_read(rs);
+    redisAsyncCommand(c->ac, on_stream_end, NULL, "XREVRANGE %s + - COUNT 1", rs->stream);
 }
 
 /* ROLE's reply, with Sentinel: a server that is not (or no longer) the

@@ -77,7 +77,7 @@ static bool replay_nothing(void *ctx, qs_update_t *update) {
 }
 
 int qs_redis_await_id(qs_store_t *store, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx,
-                          bool *pending) {
+                      bool *pending) {
   qs_redis_store_t *rs = (qs_redis_store_t *)store;
   *pending = false;
   if (id.len == 0 || qs_slice_eq_cstr(id, "earliest")) return 0;
@@ -101,4 +101,3 @@ int qs_redis_await_id(qs_store_t *store, qs_slice_t id, qs_store_on_awaited_fn d
   *pending = true;
   return 0;
 }
-

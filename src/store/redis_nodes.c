@@ -22,7 +22,6 @@ static const char HEARTBEAT_SCRIPT[] =
     "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', floor) end\n"
     "return gone\n";
 
-
 /* The heartbeat's reply: the nodes this call found gone. */
 static void on_heartbeat(redisAsyncContext *ac, void *r, void *privdata) {
   (void)privdata;
@@ -63,8 +62,7 @@ void qs_redis_nodes_heartbeat(qs_redis_store_t *rs) {
                     node, QS_REDIS_NODE_TTL_MS);
 }
 
-int qs_redis_nodes_watch(qs_store_t *store, const char *node, qs_store_on_node_gone_fn on_gone,
-                             void *ctx) {
+int qs_redis_nodes_watch(qs_store_t *store, const char *node, qs_store_on_node_gone_fn on_gone, void *ctx) {
   qs_redis_store_t *rs = (qs_redis_store_t *)store;
   size_t n = strlen(node);
   if (n == 0 || n > QS_REDIS_NODE_NAME_MAX ||
@@ -82,4 +80,3 @@ int qs_redis_nodes_watch(qs_store_t *store, const char *node, qs_store_on_node_g
   if (!twice) uv_async_send(&rs->wake);
   return twice ? QS_EINVAL : 0;
 }
-

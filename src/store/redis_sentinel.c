@@ -148,7 +148,8 @@ bool qs_redis_sentinel_name_ok(const char *name) {
 
 /* ---- The primary ---- */
 
-static void set_primary(qs_redis_sentinel_t *s, const char *host, size_t host_len, int port, const char *how) {
+static void set_primary(qs_redis_sentinel_t *s, const char *host, size_t host_len, int port,
+                        const char *how) {
   if (host_len == 0 || host_len >= sizeof s->host) return;
   if (s->port == port && strlen(s->host) == host_len && memcmp(s->host, host, host_len) == 0) return;
   bool first = s->port == 0;
@@ -227,7 +228,8 @@ static void ask_start(qs_redis_sentinel_t *s) {
   }
   s->ask_ac = ac;
   s->ask_started_ms = uv_now(s->loop);
-  if (redisAsyncCommand(ac, on_ask, NULL, "SENTINEL get-master-addr-by-name %s", s->master_name) != REDIS_OK) {
+  if (redisAsyncCommand(ac, on_ask, NULL, "SENTINEL get-master-addr-by-name %s", s->master_name) !=
+      REDIS_OK) {
     ask_fail(s, "cannot send");
     redisAsyncFree(ac); /* its callbacks see it given up */
   }
@@ -272,7 +274,8 @@ static void on_watch(redisAsyncContext *ac, void *r, void *privdata) {
     watch_lost(s);
     return;
   }
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 || reply->element[0]->type != REDIS_REPLY_STRING)
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+      reply->element[0]->type != REDIS_REPLY_STRING)
     return;
   const redisReply *kind = reply->element[0];
   if (kind->len == 9 && memcmp(kind->str, "subscribe", 9) == 0) {

@@ -157,7 +157,8 @@ static inline bool qs_redis_sid_le(qs_redis_stream_id_t a, qs_redis_stream_id_t 
 /* ---- redis_await.c: resumes from an id this node has not read yet ---- */
 
 /* The vtable's await_id (store.h), called by workers. */
-int qs_redis_await_id(qs_store_t *store, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx, bool *pending);
+int qs_redis_await_id(qs_store_t *store, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx,
+                      bool *pending);
 
 /* Store's thread: asks the id index for `l`'s entry on the publish
  * connection, or answers it QS_EUNAVAILABLE when that is down. Takes `l`. */

@@ -13,6 +13,9 @@ again), SIGSTOP of a node for 10 s, and every node restarted in turn
 (SIGTERM drain, then started again). Afterwards every subscriber must have
 every acknowledged id exactly once, each publisher's ids in order.
 
+StreamLost: Redis back without the stream's newest entries; the node reads
+on from the end of the stream it finds.
+
 QS_FAILOVER_ROUNDS=N repeats the faults N times (bench/failover_soak.sh);
 the counts are printed at the end either way."""
 import http.client
@@ -460,5 +463,71 @@ class Failover(unittest.TestCase):
                  % (len(acked), sum(len(s.ids) for s in self.subscribers)))
 
 
+class StreamLost(unittest.TestCase):
+    """Redis comes back without the stream's newest entries (here: without
+    persistence, from an older snapshot). The node reads on from the end of
+    the stream it finds, not from its own last entry: entries added after
+    that end are delivered even when their ids are below what the node had
+    read (a new primary's clock, or a stream started again)."""
+
+    def test_node_reads_on_from_the_end_of_a_stream_that_went_back(self):
+        redis = RedisServer()
+        stream = "qs-lost-%d" % time.monotonic_ns()
+        node = fresh = None
+        try:
+            node = Hub([], transport="redis", redis=redis, stream=stream, workers=1)
+            sub = SSEClient(node, "topic=" + php_urlencode(TOPIC),
+                            [("Authorization", "Bearer " + subscriber_token([TOPIC]))])
+            conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10)
+
+            def publish(uid):
+                conn.request("POST", HUB_PATH, symfony_body([TOPIC], data=uid, id=uid),
+                             {"Authorization": "Bearer " + publisher_token(),
+                              "Content-Type": "application/x-www-form-urlencoded"})
+                r = conn.getresponse()
+                return r.status, r.read().decode()
+
+            self.assertEqual(publish("urn:before"), (200, "urn:before"))
+            self.assertEqual(sub.next_event(timeout=10).id, "urn:before")
+            # The stream as an older snapshot had it: one entry, id 1-1.
+            redis.kill()
+            snap = RedisServer(args=["--dir", redis.dir])
+            snap.call("XADD", stream, "1-1", "id", "urn:snapshot", "topic", TOPIC, "data", "old")
+            snap.call("SAVE")
+            snap.kill()
+            shutil.rmtree(snap.dir, ignore_errors=True)
+            redis.start()  # loads the snapshot (dump.rdb)
+            wait_for("the node to reconnect",
+                     lambda: get(node.port, "/readyz")[0] == 200, timeout=20)
+            wait_for("the node to say it reads on from the stream's end",
+                     lambda: "ends at 1-1, before the last entry this node read" in node.stderr(), timeout=20)
+            # An entry below what the node had read, above the stream's end.
+            redis.call("XADD", stream, "2-1", "id", "urn:after-restart", "topic", TOPIC, "data", "x")
+            ev = sub.next_event(timeout=10)
+            self.assertIsNotNone(ev, "the entry added after the restart was skipped")
+            self.assertEqual(ev.id, "urn:after-restart")
+            self.assertEqual(publish("urn:after"), (200, "urn:after"))
+            self.assertEqual(sub.next_event(timeout=10).id, "urn:after")
+            # A node started now has never seen urn:before: unknown, as documented.
+            fresh = Hub([], transport="redis", redis=redis, stream=stream, workers=1)
+            resumed = SSEClient(fresh, "topic=" + php_urlencode(TOPIC),
+                                [("Authorization", "Bearer " + subscriber_token([TOPIC])),
+                                 ("Last-Event-ID", "urn:before")])
+            self.assertEqual(resumed.header("Mercure-Last-Event-ID"), "earliest")
+            conn.close()
+        finally:
+            for n in (fresh, node):
+                if n:
+                    self.assertEqual(n.stop(), 0, n.stderr()[-3000:])
+            redis.close()
+
+
+def on_sigterm(signum, frame):
+    # timeout(1) and the soak's bound stop the test this way: fail the test
+    # where it is, so tearDownClass stops what it started.
+    raise AssertionError("stopped by SIGTERM")
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_sigterm)
     main()
