@@ -475,7 +475,10 @@ static void conn_lost(conn_t *c, const char *why) {
   c->tcp_up = false;
   if (c == &rs->cmd) {
     atomic_store_explicit(&rs->connected, false, memory_order_release);
-    atomic_store(&rs->reason, "Redis is unreachable; reconnecting");
+    atomic_store(&rs->reason, rs->switching ? "Redis failed over; connecting to the new primary"
+                              : rs->sentinel_count
+                                  ? "the Redis primary is unreachable; asking Sentinel, reconnecting"
+                                  : "Redis is unreachable; reconnecting");
   } else {
     rs->read_pending = false;
     rs->read_block = false;

@@ -194,7 +194,8 @@ class PublisherLoop(threading.Thread):
                     self.balancer_refused += 1
                 elif r.status == 503:
                     self.refused += 1
-                    if not r.getheader("Retry-After") or "not" not in body:
+                    # Never a 200 for what is not stored: a 503 that says why, and when to retry.
+                    if not r.getheader("Retry-After") or ("not stored" not in body and "not acknowledged" not in body):
                         self.bad_503.append((r.getheader("Retry-After"), body))
                 else:
                     self.bad_503.append((r.status, body))

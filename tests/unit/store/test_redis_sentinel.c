@@ -36,8 +36,8 @@ static void lists_of_host_port_entries(void **state) {
 static void bad_lists_say_why(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "",       ",",         "a:1,",        ",a:1",      "a:1,,b:2",     "a:0",        "a:65536",
-      "a:x",    ":26379",    "[::1:26379",  "[::1]x",    "a b:1",        "a:1:2",      "a:-1",
+      "",    ",",      "a:1,",       ",a:1",   "a:1,,b:2", "a:0",   "a:65536",
+      "a:x", ":26379", "[::1:26379", "[::1]x", "a b:1",    "a:1:2", "a:-1",
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     qs_redis_sentinel_addr_t a[QS_REDIS_SENTINELS_MAX];
