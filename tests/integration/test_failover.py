@@ -358,6 +358,18 @@ class Failover(unittest.TestCase):
         old, new = self.primary, self.replica
         self.log("kill -9 the Redis primary (port %d)" % old.port)
         old.kill()
+        # Until Sentinel has promoted the replica (at least its 1 s
+        # down-after-milliseconds), every node says it is not ready.
+        not_ready = set()
+
+        def all_seen_not_ready():
+            for n in self.nodes:
+                status, text = get(n.port, "/readyz")
+                if status == 503 and "redis unreachable" in text:
+                    not_ready.add(n.port)
+            return len(not_ready) == len(self.nodes)
+
+        wait_for("every node's /readyz to say not ready", all_seen_not_ready, timeout=15, step=0.05)
         wait_for("Sentinel to promote the replica",
                  lambda: all(s.primary_port() == new.port for s in self.sentinels), timeout=60, step=0.2)
         self.log("Sentinel promoted port %d" % new.port)
