@@ -50,6 +50,7 @@ struct qs_redis_sentinel {
   size_t watch_index;
   uint64_t watch_started_ms;
   uint64_t watch_at_ms; /* when to connect it again (0: connected or connecting) */
+  size_t watch_failed;  /* sentinels that failed since the last confirmation */
   bool watch_up;        /* the subscription is confirmed */
   bool watch_was_up;    /* a later confirmation may have missed an announcement */
 
@@ -235,7 +236,8 @@ static void ask_start(qs_redis_sentinel_t *s) {
   }
 }
 
-/* The subscribed connection is gone: the next sentinel, a little later. */
+/* The subscribed connection is gone: the next sentinel on the next tick, or
+ * after every one failed, a little later. */
 static void watch_lost(qs_redis_sentinel_t *s) {
   if (s->watch_up)
     QS_LOG_WARN("redis: Sentinel %s:%d: announcements connection lost; trying the next sentinel",
@@ -243,7 +245,9 @@ static void watch_lost(qs_redis_sentinel_t *s) {
   s->watch_ac = NULL;
   s->watch_up = false;
   s->watch_index = (s->watch_index + 1) % s->count;
-  s->watch_at_ms = uv_now(s->loop) + ROUND_RETRY_MS / (s->count > 1 ? 4 : 1);
+  bool round_done = ++s->watch_failed >= s->count;
+  if (round_done) s->watch_failed = 0;
+  s->watch_at_ms = uv_now(s->loop) + (round_done ? ROUND_RETRY_MS : 1);
 }
 
 /* `+switch-master` carries "<name> <old host> <old port> <new host> <new port>". */
@@ -280,6 +284,7 @@ static void on_watch(redisAsyncContext *ac, void *r, void *privdata) {
   const redisReply *kind = reply->element[0];
   if (kind->len == 9 && memcmp(kind->str, "subscribe", 9) == 0) {
     s->watch_up = true;
+    s->watch_failed = 0;
     QS_LOG_DEBUG("redis: Sentinel %s:%d: following its announcements", s->addrs[s->watch_index].host,
                  s->addrs[s->watch_index].port);
     /* An announcement may have gone by while no connection listened. */

@@ -8,7 +8,8 @@ Publishers run all along (one per node, one through HAProxy) and record
 every id acknowledged with a 200; subscribers on every node (and one
 through HAProxy) reconnect with Last-Event-ID whenever their stream ends.
 Faults, one after the other: kill -9 of the Redis primary (Sentinel fails
-over; the old primary comes back as a replica), kill -9 of a node (started
+over; the old primary comes back as a replica), the same with the sentinel
+the nodes listen to stopped (they find the new primary by asking), kill -9 of a node (started
 again), SIGSTOP of a node for 10 s, and every node restarted in turn
 (SIGTERM drain, then started again). Afterwards every subscriber must have
 every acknowledged id exactly once, each publisher's ids in order.
@@ -38,6 +39,7 @@ from hubtest import (HUB_PATH, Hub, RedisServer, SSEClient, free_port, main, php
 
 MASTER = "qsmaster"
 TOPIC = "https://example.com/failover"
+REDIS_ARGS = ["--repl-diskless-sync-delay", "0"]
 ROUNDS = max(1, int(os.environ.get("QS_FAILOVER_ROUNDS", "1")))
 
 
@@ -271,8 +273,12 @@ class Failover(unittest.TestCase):
         cls.sentinels, cls.nodes, cls.publishers, cls.subscribers = [], [], [], []
         cls.retired = []  # nodes stopped or killed by a fault, for their logs
         try:
-            cls.primary = RedisServer()
-            cls.replica = RedisServer(args=["--replicaof", "127.0.0.1", str(cls.primary.port)])
+            # Redis 7 waits 5 s for more replicas before a (diskless) full
+            # sync; here a replica is to be online at once.
+            cls.primary = RedisServer(args=REDIS_ARGS)
+            cls.replica = RedisServer(args=REDIS_ARGS + ["--replicaof", "127.0.0.1", str(cls.primary.port)])
+            wait_for("the replica to be online",
+                     lambda: "state=online" in cls.primary.call("INFO", "replication").decode(), timeout=30)
             cls.sentinels = [Sentinel(cls.primary.port) for _ in range(3)]
             # A failover needs every sentinel to know the replica and the others.
             for s in cls.sentinels:
@@ -317,6 +323,7 @@ class Failover(unittest.TestCase):
                 print("---- node on port %d: the transport's log\n%s" % (node.port, "".join(
                     line for line in node.stderr().splitlines(True) if "redis:" in line)))
         for s in cls.sentinels:
+            s.proc.send_signal(signal.SIGCONT)  # in case a failure left one stopped
             s.close()
         for r in (cls.replica, cls.primary):
             if r:
@@ -348,7 +355,11 @@ class Failover(unittest.TestCase):
 
     # ---- faults
 
-    def fault_primary_crash(self):
+    def fault_primary_crash(self, missed=False):
+        """kill -9 of the primary. With `missed`, the sentinel every node
+        follows for announcements (the first of the list) is stopped first,
+        so no node hears `+switch-master`: they find the new primary by
+        asking the other sentinels again after their connections fail."""
         # Whichever Sentinel has as the primary now (a loaded machine may have
         # seen a failover of its own).
         wait_for("the sentinels to agree on the primary",
@@ -356,6 +367,10 @@ class Failover(unittest.TestCase):
         if self.sentinels[0].primary_port() == self.replica.port:
             self.primary, self.replica = self.replica, self.primary
         old, new = self.primary, self.replica
+        deaf = self.sentinels[0] if missed else None
+        if deaf:
+            self.log("SIGSTOP the sentinel the nodes listen to (port %d)" % deaf.port)
+            deaf.proc.send_signal(signal.SIGSTOP)
         self.log("kill -9 the Redis primary (port %d)" % old.port)
         old.kill()
         # Until Sentinel has promoted the replica (at least its 1 s
@@ -370,21 +385,26 @@ class Failover(unittest.TestCase):
             return len(not_ready) == len(self.nodes)
 
         wait_for("every node's /readyz to say not ready", all_seen_not_ready, timeout=15, step=0.05)
+        awake = [s for s in self.sentinels if s is not deaf]
         wait_for("Sentinel to promote the replica",
-                 lambda: all(s.primary_port() == new.port for s in self.sentinels), timeout=60, step=0.2)
+                 lambda: all(s.primary_port() == new.port for s in awake), timeout=60, step=0.2)
         self.log("Sentinel promoted port %d" % new.port)
         # While the transport fails over, a node says not ready: seen on at
         # least one node, or the switch was faster than the poll.
         # The old primary comes back as the new one's replica (with no data:
         # it resynchronises), so WAIT 1 can be met again.
-        old.args = ["--replicaof", "127.0.0.1", str(new.port)]
+        old.args = REDIS_ARGS + ["--replicaof", "127.0.0.1", str(new.port)]
         old.start()
         wait_for("the old primary to be an online replica",
                  lambda: "state=online" in new.call("INFO", "replication").decode(), timeout=60, step=0.2)
         self.primary, self.replica = new, old
+        how = "(asked after a connection failed)" if deaf else ""
         for i, node in enumerate(self.nodes):
-            self.assertIn("is now 127.0.0.1:%d" % new.port, node.stderr(),
+            self.assertIn("is now 127.0.0.1:%d %s" % (new.port, how), node.stderr(),
                           "node %d did not follow Sentinel to the new primary" % (i + 1))
+        if deaf:
+            deaf.proc.send_signal(signal.SIGCONT)
+            self.log("SIGCONT the sentinel")
         self.wait_publishing("the primary's crash")
 
     def fault_node_crash(self, i):
@@ -434,6 +454,7 @@ class Failover(unittest.TestCase):
         for r in range(ROUNDS):
             self.log("round %d of %d" % (r + 1, ROUNDS))
             self.fault_primary_crash()
+            self.fault_primary_crash(missed=True)
             self.fault_node_crash(r % 3)
             self.fault_node_hang((r + 1) % 3)
             self.fault_rolling_restart()
