@@ -398,10 +398,12 @@ class Failover(unittest.TestCase):
         wait_for("the old primary to be an online replica",
                  lambda: "state=online" in new.call("INFO", "replication").decode(), timeout=60, step=0.2)
         self.primary, self.replica = new, old
+        # Heard at once from the announcement; without it, on the first
+        # reconnection attempt after the promotion (backoff: at most 2 s).
         how = "(asked after a connection failed)" if deaf else ""
         for i, node in enumerate(self.nodes):
-            self.assertIn("is now 127.0.0.1:%d %s" % (new.port, how), node.stderr(),
-                          "node %d did not follow Sentinel to the new primary" % (i + 1))
+            wait_for("node %d to follow Sentinel to the new primary %s" % (i + 1, how),
+                     lambda: "is now 127.0.0.1:%d %s" % (new.port, how) in node.stderr(), timeout=30)
         if deaf:
             deaf.proc.send_signal(signal.SIGCONT)
             self.log("SIGCONT the sentinel")
