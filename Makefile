@@ -2,7 +2,8 @@
 #   make run   install what is missing, build the release hub binary, start it
 #   make test  install what is missing, build with ASan+UBSan, run every test
 #   make deb   build the Debian package into build/deb (scripts/build-deb.sh)
-.PHONY: run build test build-test format format-check bench deb clean
+#   make soak  the failover test with every fault repeated (bench/failover_soak.sh)
+.PHONY: run build test build-test format format-check bench soak deb clean
 
 BUILD_DIR ?= build/release
 TEST_BUILD_DIR ?= build/sanitize
@@ -34,6 +35,9 @@ format-check:
 
 bench: build
 	./scripts/bench.sh
+
+soak: build-test
+	./bench/failover_soak.sh
 
 deb:
 	@./scripts/build-deb.sh

@@ -14,7 +14,7 @@ build_packages=(cmake ninja-build pkg-config gcc make libuv1-dev node-llhttp lib
 # verify its systemd unit and render the manual page; the container test
 # makes a base image with mmdebstrap and builds and runs the image with podman
 # on runc (crun refuses hybrid cgroup hierarchies), with CNI port mapping.
-test_packages=(libcmocka-dev curl openssl python3 clang-format lintian man-db systemd redis-server
+test_packages=(libcmocka-dev curl openssl python3 clang-format lintian man-db systemd redis-server redis-sentinel
   podman runc containernetworking-plugins iptables mmdebstrap debian-archive-keyring)
 deb_packages=(debhelper dpkg-dev adduser)
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the browser and Symfony end-to-end tests (tests/browser) need
 # and is missing: Debian's chromium, php-cli and php-symfony-mercure (the
-# Symfony Mercure component, with its HttpClient and lcobucci/jwt), haproxy
-# and redis-server (the several-node test, cluster.test.js), Node.js and npm,
+# Symfony Mercure component, with its HttpClient and lcobucci/jwt), haproxy,
+# redis-server and redis-sentinel (the several-node tests: cluster.test.js,
+# tests/integration/test_failover.py), Node.js and npm,
 # then the npm packages of tests/browser (playwright-core, which drives the
 # system chromium and downloads no browser of its own, and
 # event-source-polyfill, served to the test page), and the npm packages of
@@ -20,7 +21,7 @@ if [ "$(uname -s)" = "Darwin" ]; then
   exit 0
 fi
 
-packages=(chromium php-cli php-symfony-mercure nodejs npm ca-certificates fonts-liberation haproxy redis-server)
+packages=(chromium php-cli php-symfony-mercure nodejs npm ca-certificates fonts-liberation haproxy redis-server redis-sentinel)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -56,6 +56,8 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
                                  .retention = retention,
                                  .wait_replicas = (uint32_t)cfg->redis_wait_replicas,
                                  .wait_timeout_ms = (uint32_t)cfg->redis_wait_timeout_ms,
+                                 .sentinels = cfg->redis_sentinels,
+                                 .master_name = cfg->redis_master_name,
                                  .start_timeout_ms = 5000};
     return qs_store_redis_create(&redis, on_durable, ctx, out);
   }

@@ -113,6 +113,16 @@ void qs_api_readyz(qs_api_worker_t *worker, qs_http_request_t *req) {
     qs_api_respond_text(req, &h, 503, "draining: the hub is shutting down");
     return;
   }
+  /* A node that cannot reach the shared transport (Redis away, or failing
+   * over) would answer every publish 503: the balancer should pick another. */
+  qs_store_transport_t transport;
+  qs_store_transport(qs_hub_store(api->hub), &transport);
+  if (transport.shared && !transport.connected) {
+    char text[256];
+    snprintf(text, sizeof text, "not ready: %s unreachable (%s)", transport.name, transport.reason);
+    qs_api_respond_text(req, &h, 503, text);
+    return;
+  }
   int64_t failed_ms = atomic_load_explicit(&((qs_api_t *)api)->store_failed_ms, memory_order_relaxed);
   if (failed_ms) {
     char text[256];

@@ -42,6 +42,8 @@ static void on_published(void *ctx, qs_update_t *update, int status) {
       qs_http_respond(req, 200, h.items, h.count, update->id);
     } else {
       QS_LOG_ERROR("update %.*s not stored: %s", (int)update->id.len, update->id.ptr, qs_strerror(status));
+      /* The transport reconnects (or fails over) within seconds. */
+      if (status == QS_EUNAVAILABLE) qs_api_headers_add(&h, "Retry-After", qs_slice_from_cstr("1"));
       qs_api_respond_text(
           req, &h, 503,
           status == QS_EUNAVAILABLE
@@ -185,12 +187,20 @@ void qs_api_publish(qs_api_worker_t *worker, qs_http_request_t *req) {
     qs_http_request_on_abort(req, NULL, NULL);
     free(pending);
     qs_api_headers_init(&h, api, req);
+    char text[320];
+    if (rc == QS_EUNAVAILABLE) {
+      /* Why, as the transport knows it (reconnecting, failing over...). */
+      qs_store_transport_t transport;
+      qs_store_transport(qs_hub_store(api->hub), &transport);
+      snprintf(text, sizeof text,
+               "the shared transport (Redis) is unreachable (%s); the update was not stored, retry later",
+               transport.reason && *transport.reason ? transport.reason : "reconnecting");
+      qs_api_headers_add(&h, "Retry-After", qs_slice_from_cstr("1"));
+    }
     qs_api_respond_text(req, &h, 503,
-                        rc == QS_ECLOSED ? "the hub is shutting down"
-                        : rc == QS_EUNAVAILABLE
-                            ? "the shared transport (Redis) is unreachable; the update was "
-                              "not stored, retry later"
-                            : "the update could not be stored");
+                        rc == QS_ECLOSED        ? "the hub is shutting down"
+                        : rc == QS_EUNAVAILABLE ? text
+                                                : "the update could not be stored");
   } else if (qs_log_enabled(QS_LOG_DEBUG)) {
     QS_LOG_DEBUG("update published id=%.*s topics=%zu private=%d", (int)update->id.len, update->id.ptr,
                  update->topic_count, update->is_private);

@@ -98,6 +98,8 @@ typedef struct {
   char *redis_stream; /* the stream's key */
   int64_t redis_wait_replicas;
   uint64_t redis_wait_timeout_ms;
+  char *redis_sentinels;   /* transport redis: "host:port,..." ("" = redis_url's host is the primary) */
+  char *redis_master_name; /* the primary's name at the sentinels */
 
   /* Features and logging */
   bool subscriptions;

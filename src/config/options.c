@@ -474,6 +474,24 @@ static const qs_config_option_t options[] = {
      .default_value = "1s",
      .min = 1,
      .help = "Longest wait for redis_wait_replicas; a publish not replicated in time is answered 503."},
+    {.name = "redis_sentinels",
+     .section = S_HISTORY,
+     .type = QS_OPT_STRING,
+     .offset = OFF(redis_sentinels),
+     .default_value = "",
+     .metavar = "HOST:PORT,...",
+     .help = "Redis Sentinel for `transport redis`: the sentinels to ask where the primary of "
+             "redis_master_name is (port 26379 when omitted, IPv6 in brackets, at most 16). The node "
+             "follows a failover (`+switch-master`, and asking again whenever the primary fails) and "
+             "reads the stream on from where it was; redis_url then gives only the password and the "
+             "database. Empty: Redis is redis_url's host."},
+    {.name = "redis_master_name",
+     .section = S_HISTORY,
+     .type = QS_OPT_STRING,
+     .offset = OFF(redis_master_name),
+     .default_value = "mymaster",
+     .metavar = "NAME",
+     .help = "Name under which the sentinels of redis_sentinels monitor the Redis primary."},
 
     /* Features and logging */
     {.name = "subscriptions",

@@ -4,10 +4,9 @@
  * its own, through hiredis' asynchronous API and the adapter of
  * redis_libuv.h.
  *
- * Threads. Workers call redis_publish and redis_await_id, which queue the
- * publish or the id lookup under `mutex` and wake the store's thread; every other field below the mutex's
- * is used on the store's thread only, except the atomics of the transport
- * state. The ring is thread-safe (memory.c). */
+ * The state and the threads' rules are in redis_store.h; resumes from an id
+ * this node has not read are in redis_await.c, node heartbeats in
+ * redis_nodes.c, finding the primary through Sentinel in redis_sentinel.c. */
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -23,40 +22,27 @@
 #include "store/redis.h"
 #include "store/redis_internal.h"
 #include "store/redis_libuv.h"
+#include "store/redis_store.h"
+
+typedef qs_redis_store_t redis_store_t;
+typedef qs_redis_op_t op_t;
+typedef qs_redis_conn_t conn_t;
+
+static void conn_start(conn_t *c);
+static void conn_drop(conn_t *c, const char *why);
+static void send_read(redis_store_t *rs);
+static void on_stream_end(redisAsyncContext *ac, void *r, void *privdata);
 
 /* Entries per XREAD, and how long one blocks waiting for new ones. */
 #define READ_COUNT 512
 #define READ_BLOCK_MS 2000
-/* A connection whose oldest command has had no reply for this long (beyond
- * what the command itself may take) is considered dead and dropped. */
-#define STALL_MS 5000
-#define TICK_MS 250
+#define STALL_MS QS_REDIS_STALL_MS
+#define TICK_MS QS_REDIS_TICK_MS
 /* A connection attempt that has not completed in time is abandoned (a host
  * that drops the SYN answers nothing; a refused connect fails at once). */
 #define CONNECT_TIMEOUT_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-/* How long a resume waits for this node to read up to the update it names
- * (published on another node, in the shared order already). */
-#define AWAIT_MS 5000
-/* Node heartbeats (watch_nodes): sent this often; a node silent for
- * NODE_TTL_MS is gone. */
-#define HEARTBEAT_MS 2000
-#define NODE_TTL_MS 10000
-#define NODE_NAME_MAX 32
-
-/* The heartbeat: KEYS[1] is the sorted set of nodes by their last heartbeat
- * (Redis' clock, ms); ARGV[1] this node, ARGV[2] NODE_TTL_MS. Records this
- * node's heartbeat, removes the nodes silent for longer and returns them:
- * the script is atomic, so each gone node is returned to one caller only. */
-static const char HEARTBEAT_SCRIPT[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
-    "local floor = '(' .. string.format('%.0f', now - tonumber(ARGV[2]))\n"
-    "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', floor)\n"
-    "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', floor) end\n"
-    "return gone\n";
 
 /* The publish script: the append, the id index and the trimming in one
  * atomic step, so no crash or concurrent publish can see half of it.
@@ -118,112 +104,6 @@ static const char PUBLISH_SCRIPT[] =
     "end\n"
     "return sid\n";
 
-typedef struct redis_store redis_store_t;
-
-/* One publish, from the worker's call to its answer. */
-typedef struct op {
-  struct op *next;
-  qs_update_t *update;
-  qs_store_on_published_fn done;
-  void *done_ctx;
-  uint64_t sent_ms;
-  qs_redis_stream_id_t sid; /* its entry, once Redis replied */
-  int replies;              /* replies still expected (EVALSHA, and WAIT) */
-  int status;
-} op_t;
-
-/* A resume whose id this node's ring does not know (yet): its entry in the
- * shared order is asked from the id index, then awaited from the reader. */
-typedef struct lookup {
-  struct lookup *next;
-  qs_store_on_awaited_fn done;
-  void *done_ctx;
-  uint64_t since_ms;
-  qs_redis_stream_id_t sid; /* its entry, once the index answered */
-  size_t id_len;
-  char id[]; /* the update id */
-} lookup_t;
-
-typedef struct {
-  redis_store_t *rs;
-  const char *role; /* "publish" or "read", for logs */
-  redisAsyncContext *ac;
-  uv_timer_t retry;
-  uint64_t backoff_ms;
-  bool retry_armed;
-  bool tcp_up; /* the connect callback said so */
-  uint64_t started_ms;
-  bool ready;      /* handshake done: usable */
-  bool ever_ready; /* a later ready counts as a reconnect */
-  bool warned;     /* the current outage was logged */
-} conn_t;
-
-struct redis_store {
-  qs_store_t base;
-  qs_store_t *ring;
-  qs_redis_url_t url;
-  char *stream;
-  qs_redis_settings_t settings; /* url and stream point nowhere: use the fields above */
-  char *index_key;              /* "<stream>:ids" */
-  char *sizes_key;              /* "<stream>:bytes" */
-  char max_count[24];
-  char max_age[24];
-  char max_bytes[24];
-
-  pthread_t thread;
-  uv_loop_t loop;
-  uv_async_t wake;
-  uv_timer_t tick;
-
-  pthread_mutex_t mutex; /* guards queue, lookups, stopping and the start handshake */
-  pthread_cond_t started_cond;
-  op_t *queue;
-  op_t *queue_tail;
-  lookup_t *lookups;            /* asked by workers, not yet sent */
-  char node[NODE_NAME_MAX + 1]; /* watch_nodes: this node's name ("" until then) */
-  bool heartbeat_now;           /* watch_nodes was called: the first heartbeat is due */
-  qs_store_on_node_gone_fn on_node_gone;
-  void *on_node_gone_ctx;
-  char *nodes_key; /* "<stream>:nodes" */
-  bool stopping;
-  bool started; /* first catch-up done (or given up waiting) */
-
-  /* The store's thread only. */
-  conn_t cmd, rd;
-  char sha[41];
-  op_t *inflight; /* sent, oldest first */
-  op_t *inflight_tail;
-  /* Stored in Redis, waiting for this node's reader to reach their entry,
-   * so that a publisher that got 200 finds its update on this node at once
-   * (oldest first, which is stream order). */
-  op_t *stored;
-  op_t *stored_tail;
-  /* Resumes whose entry is beyond what this node has read (any order). */
-  lookup_t *awaiting;
-  char last_id[48]; /* the last entry read ("0-0": none yet) */
-  qs_redis_stream_id_t last_sid;
-  uint64_t next_seq;
-  bool read_pending;
-  bool read_block; /* the next XREAD waits for new entries (caught up) */
-  uint64_t read_sent_ms;
-  bool shutting_down;
-  uint64_t ticks;
-  qs_slice_t *pairs; /* reused by entry decoding: fields, then values */
-  size_t pairs_cap;
-
-  atomic_bool connected;
-  atomic_bool caught_up;
-  atomic_uint_fast64_t reconnects;
-  atomic_uint_fast64_t lag_ms;
-  atomic_uint_fast64_t publishes;
-  atomic_uint_fast64_t failures;
-  _Atomic(const char *) reason;
-};
-
-static void conn_start(conn_t *c);
-static void send_read(redis_store_t *rs);
-static void send_heartbeat(redis_store_t *rs);
-
 /* ---- Publishes ---- */
 
 /* Answers the publisher. */
@@ -246,9 +126,7 @@ static void op_fail_now(redis_store_t *rs, op_t *op, int status) {
   free(op);
 }
 
-static bool sid_le(qs_redis_stream_id_t a, qs_redis_stream_id_t b) {
-  return a.ms < b.ms || (a.ms == b.ms && a.seq <= b.seq);
-}
+static bool sid_le(qs_redis_stream_id_t a, qs_redis_stream_id_t b) { return qs_redis_sid_le(a, b); }
 
 /* Answers the stored publishes this node has read, and with `all` (or
  * those older than STALL_MS when `now` is set) the others too: they are in
@@ -307,8 +185,11 @@ static void on_eval(redisAsyncContext *ac, void *r, void *privdata) {
   if (reply->type == REDIS_REPLY_ERROR) {
     QS_LOG_ERROR("redis: publish of update %.*s refused: %s", (int)op->update->id.len, op->update->id.ptr,
                  reply->str);
-    /* NOSCRIPT: the script cache was flushed; a new connection loads it again. */
-    if (strncmp(reply->str, "NOSCRIPT", 8) == 0) redisAsyncDisconnect(ac);
+    /* NOSCRIPT: the script cache was flushed; a new connection loads it
+     * again. READONLY: the primary was demoted; a new connection finds the
+     * new one. */
+    if (strncmp(reply->str, "NOSCRIPT", 8) == 0 || strncmp(reply->str, "READONLY", 8) == 0)
+      redisAsyncDisconnect(ac);
     op_reply(rs, op, QS_EUNAVAILABLE);
     return;
   }
@@ -416,101 +297,6 @@ static int redis_publish(qs_store_t *store, qs_update_t *update, qs_store_on_pub
   return 0;
 }
 
-/* ---- Resumes from an id this node has not read yet ---- */
-
-static void lookup_done(lookup_t *l, int status) {
-  l->done(l->done_ctx, status);
-  free(l);
-}
-
-/* Answers the awaited resumes whose entry this node has read, and with
- * `status` < 0 all of them (shutting down), or with `now` set those waiting
- * longer than AWAIT_MS. */
-static void release_awaiting(redis_store_t *rs, int status, uint64_t now) {
-  lookup_t **p = &rs->awaiting;
-  while (*p) {
-    lookup_t *l = *p;
-    int answer = 1;
-    if (sid_le(l->sid, rs->last_sid)) {
-      answer = 0;
-    } else if (status < 0) {
-      answer = status;
-    } else if (now && now - l->since_ms > AWAIT_MS) {
-      QS_LOG_WARN(
-          "redis: a resume from update %.*s waited %d ms for this node to read its entry; served "
-          "with what this node has",
-          (int)l->id_len, l->id, AWAIT_MS);
-      answer = QS_EUNAVAILABLE;
-    }
-    if (answer > 0) {
-      p = &l->next;
-      continue;
-    }
-    *p = l->next;
-    lookup_done(l, answer);
-  }
-}
-
-/* The id index answered (HGET): the entry, nil, or nothing (connection lost). */
-static void on_lookup(redisAsyncContext *ac, void *r, void *privdata) {
-  redis_store_t *rs = ((conn_t *)ac->data)->rs;
-  lookup_t *l = privdata;
-  redisReply *reply = r;
-  if (!reply) {
-    lookup_done(l, QS_EUNAVAILABLE);
-  } else if (reply->type == REDIS_REPLY_NIL) {
-    lookup_done(l, QS_ENOTFOUND);
-  } else if (reply->type != REDIS_REPLY_STRING ||
-             !qs_redis_stream_id_parse(qs_slice(reply->str, reply->len), &l->sid)) {
-    QS_LOG_ERROR("redis: the id index %s gave no entry for a resume: %s", rs->index_key,
-                 reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
-    lookup_done(l, QS_EUNAVAILABLE);
-  } else if (sid_le(l->sid, rs->last_sid)) {
-    lookup_done(l, 0); /* read already: the ring decides (it may have dropped it since) */
-  } else {
-    l->since_ms = uv_now(&rs->loop);
-    l->next = rs->awaiting;
-    rs->awaiting = l;
-  }
-}
-
-static void send_lookup(redis_store_t *rs, lookup_t *l) {
-  if (!rs->cmd.ready ||
-      redisAsyncCommand(rs->cmd.ac, on_lookup, l, "HGET %s %b", rs->index_key, l->id, l->id_len) != REDIS_OK)
-    lookup_done(l, QS_EUNAVAILABLE);
-}
-
-static bool replay_nothing(void *ctx, qs_update_t *update) {
-  (void)ctx, (void)update;
-  return false;
-}
-
-static int redis_await_id(qs_store_t *store, qs_slice_t id, qs_store_on_awaited_fn done, void *ctx,
-                          bool *pending) {
-  redis_store_t *rs = (redis_store_t *)store;
-  *pending = false;
-  if (id.len == 0 || qs_slice_eq_cstr(id, "earliest")) return 0;
-  /* Known here: the ring serves the resume (up to seq 0: nothing is replayed). */
-  if (qs_store_replay(rs->ring, id, 0, replay_nothing, NULL) != QS_ENOTFOUND) return 0;
-  if (!atomic_load_explicit(&rs->connected, memory_order_acquire)) return 0;
-  lookup_t *l = malloc(sizeof *l + id.len);
-  if (!l) return QS_ENOMEM;
-  *l = (lookup_t){.done = done, .done_ctx = ctx, .id_len = id.len};
-  memcpy(l->id, id.ptr, id.len);
-  pthread_mutex_lock(&rs->mutex);
-  if (rs->stopping) {
-    pthread_mutex_unlock(&rs->mutex);
-    free(l);
-    return QS_ECLOSED;
-  }
-  l->next = rs->lookups;
-  rs->lookups = l;
-  pthread_mutex_unlock(&rs->mutex);
-  uv_async_send(&rs->wake);
-  *pending = true;
-  return 0;
-}
-
 /* ---- Reading the stream ---- */
 
 static void signal_started(redis_store_t *rs) {
@@ -596,7 +382,7 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
     }
   }
   release_stored(rs, false, 0);
-  release_awaiting(rs, 0, 0);
+  qs_redis_await_release(rs, 0, 0);
   if (taken < READ_COUNT) {
     atomic_store(&rs->caught_up, true);
     signal_started(rs);
@@ -626,6 +412,45 @@ static void send_read(redis_store_t *rs) {
   }
 }
 
+/* The read connection's first reply: the stream's last entry. A stream
+ * that ends before the last entry this node read has lost entries: a
+ * failover to a replica that lacked the newest (unacknowledged) ones, or a
+ * Redis restarted without its data. New entries may then get ids below
+ * what this node read (the new primary's clock, or an empty stream's), so
+ * the reader goes on from the stream's end: everything up to it was read
+ * already (a replica holds a prefix of its primary's stream), nothing new
+ * is skipped. */
+static void on_stream_end(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  conn_t *c = ac->data;
+  redis_store_t *rs = c->rs;
+  redisReply *reply = r;
+  if (!reply || c->ac != ac) return;
+  if (reply->type == REDIS_REPLY_ARRAY) {
+    qs_redis_stream_id_t end = {0, 0};
+    char end_id[sizeof rs->last_id] = "0-0";
+    const redisReply *e = reply->elements == 1 ? reply->element[0] : NULL;
+    bool ok = reply->elements == 0;
+    if (e && e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING &&
+        e->element[0]->len < sizeof end_id &&
+        qs_redis_stream_id_parse(qs_slice(e->element[0]->str, e->element[0]->len), &end)) {
+      memcpy(end_id, e->element[0]->str, e->element[0]->len);
+      end_id[e->element[0]->len] = '\0';
+      ok = true;
+    }
+    if (ok && !sid_le(rs->last_sid, end)) {
+      QS_LOG_WARN(
+          "redis: stream %s ends at %s, before the last entry this node read (%s): entries were lost "
+          "(a failover to a replica that lacked them, or Redis restarted without its data); reading "
+          "on from its end",
+          rs->stream, end_id, rs->last_id);
+      memcpy(rs->last_id, end_id, sizeof end_id);
+      rs->last_sid = end;
+    }
+  }
+  send_read(rs);
+}
+
 /* ---- Connections ---- */
 
 static void on_retry(uv_timer_t *t) {
@@ -650,17 +475,24 @@ static void conn_lost(conn_t *c, const char *why) {
   c->tcp_up = false;
   if (c == &rs->cmd) {
     atomic_store_explicit(&rs->connected, false, memory_order_release);
-    atomic_store(&rs->reason, "Redis is unreachable; reconnecting");
+    atomic_store(&rs->reason, rs->switching ? "Redis failed over; connecting to the new primary"
+                              : rs->sentinel_count
+                                  ? "the Redis primary is unreachable; asking Sentinel, reconnecting"
+                                  : "Redis is unreachable; reconnecting");
   } else {
     rs->read_pending = false;
     rs->read_block = false;
   }
   if (rs->shutting_down) return;
+  /* The primary may have moved: Sentinel is asked again on any failure. */
+  if (rs->sentinel && !rs->switching) qs_redis_sentinel_refresh(rs->sentinel);
   QS_LOG_DEBUG("redis: %s connection down: %s", c->role, why ? why : "");
   if (was_ready || !c->warned) {
     QS_LOG_WARN("redis: %s connection to %s %s (%s); reconnecting", c->role,
-                rs->url.unix_path[0] ? rs->url.unix_path : rs->url.host, was_ready ? "lost" : "failed",
-                why && *why ? why : "no reason given");
+                rs->sentinel_count     ? rs->primary_host
+                : rs->url.unix_path[0] ? rs->url.unix_path
+                                       : rs->url.host,
+                was_ready ? "lost" : "failed", why && *why ? why : "no reason given");
     c->warned = true;
   }
   schedule_retry(c);
@@ -714,16 +546,57 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata) {
     QS_LOG_INFO("redis: publish connection restored");
   }
   c->ever_ready = true;
-  send_heartbeat(rs);
+  qs_redis_nodes_heartbeat(rs);
   atomic_store(&rs->reason, "");
   atomic_store_explicit(&rs->connected, true, memory_order_release);
 }
 
+/* The handshake is done (and, with Sentinel, the server is the primary):
+ * what the connection is for. */
+static void conn_begin(conn_t *c) {
+  redis_store_t *rs = c->rs;
+  if (c == &rs->cmd)
+    redisAsyncCommand(c->ac, on_script_loaded, NULL, "SCRIPT LOAD %s", PUBLISH_SCRIPT);
+  else
+    redisAsyncCommand(c->ac, on_stream_end, NULL, "XREVRANGE %s + - COUNT 1", rs->stream);
+}
+
+/* ROLE's reply, with Sentinel: a server that is not (or no longer) the
+ * primary is not used, whatever the sentinel asked last said; a demoted
+ * primary still has an old copy of the stream. */
+static void on_role(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  conn_t *c = ac->data;
+  redis_store_t *rs = c->rs;
+  redisReply *reply = r;
+  if (!reply || c->ac != ac) return;
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+      reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "master") == 0) {
+    conn_begin(c);
+    return;
+  }
+  QS_LOG_WARN(
+      "redis: %s:%d is not the primary of %s (ROLE: %s); asking Sentinel again", rs->primary_host,
+      rs->primary_port, rs->master_name,
+      reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING
+          ? reply->element[0]->str
+      : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                         : "odd reply");
+  atomic_store(&rs->reason, "Redis failing over: the server Sentinel named is not the primary (yet)");
+  redisAsyncDisconnect(ac);
+}
+
 static void conn_start(conn_t *c) {
   redis_store_t *rs = c->rs;
+  if (rs->sentinel_count && !rs->primary_port) {
+    /* Connected once Sentinel names the primary (on_primary). */
+    atomic_store(&rs->reason, "asking Sentinel where the Redis primary is");
+    return;
+  }
   QS_LOG_DEBUG("redis: %s connection: connecting", c->role);
-  redisAsyncContext *ac = rs->url.unix_path[0] ? redisAsyncConnectUnix(rs->url.unix_path)
-                                               : redisAsyncConnect(rs->url.host, rs->url.port);
+  redisAsyncContext *ac = rs->sentinel_count     ? redisAsyncConnect(rs->primary_host, rs->primary_port)
+                          : rs->url.unix_path[0] ? redisAsyncConnectUnix(rs->url.unix_path)
+                                                 : redisAsyncConnect(rs->url.host, rs->url.port);
   if (!ac || ac->err) {
     conn_lost(c, ac ? ac->errstr : "out of memory");
     if (ac) redisAsyncFree(ac);
@@ -745,10 +618,30 @@ static void conn_start(conn_t *c) {
   else if (rs->url.password[0])
     redisAsyncCommand(ac, on_handshake, (void *)"AUTH", "AUTH %s", rs->url.password);
   if (rs->url.db) redisAsyncCommand(ac, on_handshake, (void *)"SELECT", "SELECT %d", rs->url.db);
-  if (c == &rs->cmd)
-    redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", PUBLISH_SCRIPT);
+  if (rs->sentinel_count)
+    redisAsyncCommand(ac, on_role, NULL, "ROLE");
   else
-    send_read(rs);
+    conn_begin(c);
+}
+
+/* Sentinel named a primary (the first, or a new one after a failover):
+ * both connections start over there. The reader goes on from the last
+ * entry it read, so subscribers get neither a gap nor a repeat. */
+static void on_primary(void *ctx, const char *host, int port) {
+  redis_store_t *rs = ctx;
+  snprintf(rs->primary_host, sizeof rs->primary_host, "%s", host);
+  rs->primary_port = port;
+  rs->switching = true;
+  conn_t *conns[] = {&rs->cmd, &rs->rd};
+  for (size_t i = 0; i < 2; i++) {
+    conn_t *c = conns[i];
+    if (c->ac) conn_drop(c, "the primary changed");
+    uv_timer_stop(&c->retry);
+    c->retry_armed = false;
+    c->backoff_ms = 0;
+    if (!rs->shutting_down) conn_start(c);
+  }
+  rs->switching = false;
 }
 
 /* Drops a connection that stopped answering (not from a hiredis callback). */
@@ -778,46 +671,6 @@ static void on_head(redisAsyncContext *ac, void *r, void *privdata) {
   atomic_store_explicit(&rs->lag_ms, lag, memory_order_relaxed);
 }
 
-/* The heartbeat's reply: the nodes this call found gone. */
-static void on_heartbeat(redisAsyncContext *ac, void *r, void *privdata) {
-  (void)privdata;
-  redis_store_t *rs = ((conn_t *)ac->data)->rs;
-  redisReply *reply = r;
-  if (!reply) return;
-  if (reply->type != REDIS_REPLY_ARRAY) {
-    QS_LOG_ERROR("redis: node heartbeat failed: %s",
-                 reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
-    return;
-  }
-  pthread_mutex_lock(&rs->mutex);
-  qs_store_on_node_gone_fn on_gone = rs->on_node_gone;
-  void *ctx = rs->on_node_gone_ctx;
-  pthread_mutex_unlock(&rs->mutex);
-  for (size_t i = 0; i < reply->elements; i++) {
-    const redisReply *name = reply->element[i];
-    if (name->type != REDIS_REPLY_STRING || name->len == 0 || name->len > NODE_NAME_MAX) continue;
-    char node[NODE_NAME_MAX + 1];
-    memcpy(node, name->str, name->len);
-    node[name->len] = '\0';
-    QS_LOG_WARN("redis: node %s sent no heartbeat for %d ms: gone", node, NODE_TTL_MS);
-    if (on_gone) on_gone(ctx, node);
-  }
-}
-
-/* Sent at once when the node starts watching and on every new publish
- * connection, before anything else it sends: no subscription event of this
- * node reaches the stream before its heartbeat is in Redis. */
-static void send_heartbeat(redis_store_t *rs) {
-  pthread_mutex_lock(&rs->mutex);
-  char node[NODE_NAME_MAX + 1];
-  memcpy(node, rs->node, sizeof node);
-  rs->heartbeat_now = false;
-  pthread_mutex_unlock(&rs->mutex);
-  if (!node[0] || !rs->cmd.ready) return;
-  redisAsyncCommand(rs->cmd.ac, on_heartbeat, NULL, "EVAL %s 1 %s %s %d", HEARTBEAT_SCRIPT, rs->nodes_key,
-                    node, NODE_TTL_MS);
-}
-
 static void on_tick(uv_timer_t *t) {
   redis_store_t *rs = t->data;
   uint64_t now = uv_now(&rs->loop);
@@ -835,11 +688,11 @@ static void on_tick(uv_timer_t *t) {
       conn_drop(c, "no answer to the handshake in time");
   }
   release_stored(rs, false, now);
-  release_awaiting(rs, 0, now);
+  qs_redis_await_release(rs, 0, now);
   /* Lag: how far the head of the stream is ahead of what this node read. */
   if (rs->cmd.ready && ++rs->ticks % (1000 / TICK_MS) == 0)
     redisAsyncCommand(rs->cmd.ac, on_head, NULL, "XREVRANGE %s + - COUNT 1", rs->stream);
-  if (rs->ticks % (HEARTBEAT_MS / TICK_MS) == 1) send_heartbeat(rs);
+  if (rs->ticks % (QS_REDIS_HEARTBEAT_MS / TICK_MS) == 1) qs_redis_nodes_heartbeat(rs);
   if (!rs->rd.ready && !rs->rd.ac) atomic_store_explicit(&rs->caught_up, false, memory_order_relaxed);
 }
 
@@ -847,10 +700,12 @@ static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
 static void shut_down(redis_store_t *rs) {
   rs->shutting_down = true;
+  qs_redis_sentinel_close(rs->sentinel);
+  rs->sentinel = NULL;
   if (rs->cmd.ac) conn_drop(&rs->cmd, "shutting down");
   if (rs->rd.ac) conn_drop(&rs->rd, "shutting down");
   release_stored(rs, true, 0);
-  release_awaiting(rs, QS_ECLOSED, 0);
+  qs_redis_await_release(rs, QS_ECLOSED, 0);
   uv_close((uv_handle_t *)&rs->wake, on_handle_closed);
   uv_close((uv_handle_t *)&rs->tick, on_handle_closed);
   uv_close((uv_handle_t *)&rs->cmd.retry, on_handle_closed);
@@ -862,20 +717,20 @@ static void on_wake(uv_async_t *a) {
   pthread_mutex_lock(&rs->mutex);
   op_t *ops = rs->queue;
   rs->queue = rs->queue_tail = NULL;
-  lookup_t *lookups = rs->lookups;
+  qs_redis_lookup_t *lookups = rs->lookups;
   rs->lookups = NULL;
   bool stopping = rs->stopping;
   bool heartbeat = rs->heartbeat_now;
   pthread_mutex_unlock(&rs->mutex);
-  if (heartbeat && !stopping) send_heartbeat(rs);
+  if (heartbeat && !stopping) qs_redis_nodes_heartbeat(rs);
   while (lookups) {
-    lookup_t *l = lookups;
+    qs_redis_lookup_t *l = lookups;
     lookups = l->next;
     l->next = NULL;
     if (stopping)
-      lookup_done(l, QS_ECLOSED);
+      qs_redis_await_done(l, QS_ECLOSED);
     else
-      send_lookup(rs, l);
+      qs_redis_await_send(rs, l);
   }
   while (ops) {
     op_t *op = ops;
@@ -893,6 +748,9 @@ static void on_wake(uv_async_t *a) {
 
 static void *thread_main(void *arg) {
   redis_store_t *rs = arg;
+  if (rs->sentinel_count && qs_redis_sentinel_create(&rs->loop, rs->sentinel_addrs, rs->sentinel_count,
+                                                     rs->master_name, on_primary, rs, &rs->sentinel) < 0)
+    QS_LOG_ERROR("redis: cannot start the Sentinel client: out of memory");
   conn_start(&rs->cmd);
   conn_start(&rs->rd);
   uv_run(&rs->loop, UV_RUN_DEFAULT);
@@ -963,27 +821,6 @@ static void redis_destroy(qs_store_t *store) {
   if (uv_loop_close(&rs->loop) != 0) QS_LOG_ERROR("redis: event loop closed with handles open");
   free_store(rs);
 }
-
-static int redis_watch_nodes(qs_store_t *store, const char *node, qs_store_on_node_gone_fn on_gone,
-                             void *ctx) {
-  redis_store_t *rs = (redis_store_t *)store;
-  size_t n = strlen(node);
-  if (n == 0 || n > NODE_NAME_MAX ||
-      strspn(node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != n)
-    return QS_EINVAL;
-  pthread_mutex_lock(&rs->mutex);
-  bool twice = rs->node[0] != '\0';
-  if (!twice) {
-    memcpy(rs->node, node, n + 1);
-    rs->on_node_gone = on_gone;
-    rs->on_node_gone_ctx = ctx;
-    rs->heartbeat_now = true;
-  }
-  pthread_mutex_unlock(&rs->mutex);
-  if (!twice) uv_async_send(&rs->wake);
-  return twice ? QS_EINVAL : 0;
-}
-
 static const qs_store_vtable_t redis_vtable = {
     .name = "redis",
     .append = redis_append,
@@ -995,8 +832,8 @@ static const qs_store_vtable_t redis_vtable = {
     .stats = redis_stats,
     .publish = redis_publish,
     .transport = redis_transport,
-    .await_id = redis_await_id,
-    .watch_nodes = redis_watch_nodes,
+    .await_id = qs_redis_await_id,
+    .watch_nodes = qs_redis_nodes_watch,
 };
 
 /* A stream key is any Redis key; we keep it printable for logs and tools. */
@@ -1021,15 +858,31 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
     QS_LOG_ERROR("redis_stream must be 1 to 200 printable characters without spaces");
     return QS_EINVAL;
   }
+  qs_redis_sentinel_addr_t sentinels[QS_REDIS_SENTINELS_MAX];
+  size_t sentinel_count = 0;
+  bool with_sentinel = settings->sentinels && settings->sentinels[0];
+  if (with_sentinel &&
+      qs_redis_sentinel_parse(settings->sentinels, sentinels, &sentinel_count, &reason) < 0) {
+    QS_LOG_ERROR("%s", reason);
+    return QS_EINVAL;
+  }
+  if (with_sentinel && (!settings->master_name || !qs_redis_sentinel_name_ok(settings->master_name))) {
+    QS_LOG_ERROR(
+        "redis_master_name must be 1 to 128 printable characters without spaces with redis_sentinels");
+    return QS_EINVAL;
+  }
   redis_store_t *rs = calloc(1, sizeof *rs);
   if (!rs) return QS_ENOMEM;
+  memcpy(rs->sentinel_addrs, sentinels, sentinel_count * sizeof *sentinels);
+  rs->sentinel_count = sentinel_count;
+  if (with_sentinel) snprintf(rs->master_name, sizeof rs->master_name, "%s", settings->master_name);
   rs->base = (qs_store_t){.vtable = &redis_vtable,
                           .on_durable = on_durable,
                           .on_durable_ctx = ctx,
                           .retention = settings->retention};
   rs->url = url;
   rs->settings = *settings;
-  rs->settings.url = rs->settings.stream = NULL;
+  rs->settings.url = rs->settings.stream = rs->settings.sentinels = rs->settings.master_name = NULL;
   rs->stream = strdup(settings->stream);
   snprintf(rs->max_count, sizeof rs->max_count, "%llu", (unsigned long long)settings->retention.max_count);
   snprintf(rs->max_age, sizeof rs->max_age, "%lld", (long long)settings->retention.max_age_ms);

@@ -53,6 +53,12 @@ typedef struct {
   uint32_t wait_replicas;
   /* How long WAIT may take before the publish is answered as failed. */
   uint32_t wait_timeout_ms;
+  /* With Sentinel: "host:port,..." (qs_redis_sentinel_parse) and the
+   * master name the sentinels monitor; the primary is then theirs, and
+   * url gives only the credentials and the database. NULL or "": url's
+   * host. Both borrowed for the call. */
+  const char *sentinels;
+  const char *master_name;
   /* How long create waits for the first connection and the first read of
    * the whole stream; past it the node starts anyway and keeps trying. */
   uint32_t start_timeout_ms;

@@ -645,9 +645,14 @@ class RedisOutage(ClusterBase):
             r = publish(self.nodes[0], [topic], data="lost")
             self.assertEqual(r.status, 503, r)
             self.assertIn("Redis", r.text)
+            self.assertIn("Redis is unreachable; reconnecting", r.text)
+            self.assertEqual(r.header("Retry-After"), "1", r)
             health = request(self.nodes[1], "GET", "/healthz")
             self.assertEqual(health.status, 503, health)
             self.assertIn("redis", health.text)
+            ready = request(self.nodes[1], "GET", "/readyz")
+            self.assertEqual(ready.status, 503, ready)
+            self.assertIn("not ready: redis unreachable", ready.text)
             # The open stream stays open while Redis is away.
             sub.read_for(0.3)
             self.assertFalse(sub.eof or sub.http.complete, "the stream was closed during the outage")
@@ -663,6 +668,7 @@ class RedisOutage(ClusterBase):
             sub.read_for(0.2)
             self.assertEqual([e.id for e in sub.events], before + [after.text])
             self.assertEqual(request(self.nodes[1], "GET", "/healthz").status, 200)
+            self.assertEqual(request(self.nodes[1], "GET", "/readyz").status, 200)
         # Acknowledged before the kill: still in Redis (appendfsync always).
         # A node started now knows only what Redis kept, and resumes from it.
         fresh = Hub(transport="redis", redis=self.redis, stream=self.stream, workers=1)
