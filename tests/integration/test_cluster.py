@@ -22,7 +22,7 @@ import unittest
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, HTTPDecoder, Hub, Publisher, RedisServer, SSEClient, main, metric, php_urlencode,
-                     publish, publisher_token, request, subscriber_token, symfony_body)
+                     publish, publisher_token, request, run_binary, subscriber_token, symfony_body)
 
 
 def auth(topics=("*",)):
@@ -815,6 +815,33 @@ class ClusterBurst(ClusterBase):
                 sock.close()
             for sub in subs:
                 sub.close()
+
+
+class ReferenceTransportUrl(ClusterBase):
+    """MERCURE_TRANSPORT_URL, the reference hub's variable: a node given only
+    that (no transport, no redis_url) joins the cluster of the nodes started
+    with our own options; a bolt:// URL stops the start with what to use."""
+    nodes_count = 1
+
+    def test_a_node_started_from_mercure_transport_url_joins_the_cluster(self):
+        joined = Hub(["--redis_stream", self.stream], transport="env", workers=1,
+                     env={"MERCURE_TRANSPORT_URL": self.redis.url})
+        try:
+            topic = self.topic()
+            with SSEClient(joined, self.q(topic), auth()) as sub:
+                uid = publish(self.nodes[0], [topic], data="from node 1").text
+                self.assertEqual([e.id for e in sub.wait_events(1)], [uid])
+            uid = publish(joined, [topic], data="from the joined node").text
+            with SSEClient(self.nodes[0], self.q(topic), auth() + [("Last-Event-ID", "earliest")]) as sub:
+                self.assertIn(uid, [e.id for e in sub.wait_events(2)])
+        finally:
+            self.assertEqual(joined.stop(), 0, joined.stderr()[-3000:])
+
+    def test_a_bolt_url_is_refused_with_what_to_use(self):
+        r = run_binary(["--listen", "127.0.0.1:0"], env={"MERCURE_TRANSPORT_URL": "bolt:///data/mercure.db"})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"MERCURE_TRANSPORT_URL", r.stderr)
+        self.assertIn(b"use transport lmdb with history_path", r.stderr)
 
 
 if __name__ == "__main__":
