@@ -60,9 +60,10 @@ static const char HEARTBEAT_SCRIPT[] =
 
 /* The publish script: the appends, the id index and the trimming in one
  * atomic step, so no crash or concurrent publish can see half of it. One
- * call appends a batch of updates, in order (the publishes queued while the
- * previous batch was being sent): Redis runs the script once per batch
- * rather than once per update, which is most of its cost per publish.
+ * call appends a batch of updates, in order (the publishes that queued
+ * while the store's thread was busy): under load Redis runs the script, and
+ * reads a command and writes a reply, once per batch rather than once per
+ * update.
  *
  * KEYS[1]: the stream; KEYS[2]: the id index, a hash from each update id to
  * the stream entry of its earliest retained occurrence; KEYS[3]: the bytes
@@ -74,10 +75,10 @@ static const char HEARTBEAT_SCRIPT[] =
  * Trimming is exact and drops the index entries of what it drops; the
  * batch's own entries are always kept (a bound may be passed by a batch
  * until the next call), so that no node's reader can miss an acknowledged
- * update. It removes at most TRIM_MAX entries per
- * call, more than a batch holds (BATCH_MAX), so lowering a bound on a long
- * stream never stalls Redis and the next publishes finish the job. Returns
- * the new entries' ids, in the batch's order. */
+ * update. It removes at most TRIM_MAX entries per call, more than a batch
+ * holds (BATCH_MAX), so lowering a bound on a long stream never stalls
+ * Redis and the next publishes finish the job. Returns the new entries'
+ * ids, in the batch's order. */
 #define TRIM_MAX "1000"
 static const char PUBLISH_SCRIPT[] =
     "local stream, index, sizes = KEYS[1], KEYS[2], KEYS[3]\n"
@@ -307,8 +308,8 @@ static void op_reply(redis_store_t *rs, op_t *op, int status) {
 
 /* Most publishes in one script call, and the bytes of updates past which a
  * batch takes no more (one larger update still goes alone). A batch is what
- * queued while the previous one was being sent, so a lone publish is never
- * held back for company. */
+ * queued while the store's thread was busy; nothing waits for company, so
+ * a lone publish goes at once. */
 #define BATCH_MAX 64
 #define BATCH_MAX_BYTES (256 * 1024)
 
