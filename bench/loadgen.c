@@ -274,6 +274,7 @@ static int response_feed(response_t *r, const char *p, size_t n, const response_
 enum { MODE_EXACT, MODE_URLPATTERN, MODE_LEGACY };
 enum { TARGET_MERCURE, TARGET_NCHAN };
 #define MAX_HUB_PIDS 8
+#define MAX_SUB_PORTS 8
 static const char *const mode_names[] = {"exact", "urlpattern", "legacy"};
 
 typedef struct {
@@ -293,7 +294,9 @@ typedef struct {
   int hub_pids[MAX_HUB_PIDS];
   unsigned n_hub_pids;
   int target;
-  int pub_port; /* publishers connect here (another node of a cluster); 0: the --url port */
+  int pub_port;                 /* publishers connect here (another node of a cluster); 0: the --url port */
+  int sub_ports[MAX_SUB_PORTS]; /* subscriber j connects to sub_ports[j % n]; none: the --url port */
+  unsigned n_sub_ports;
   bool json;
   const char *json_out;
 } options_t;
@@ -336,7 +339,8 @@ static struct {
   uv_loop_t *loop;
   uv_timer_t tick, hard_stop, phase_timer;
   struct sockaddr_in hub_addr;
-  struct sockaddr_in pub_addr; /* where publishers connect: hub_addr unless --pub-port */
+  struct sockaddr_in pub_addr;                 /* where publishers connect: hub_addr unless --pub-port */
+  struct sockaddr_in sub_addrs[MAX_SUB_PORTS]; /* --sub-ports, in order */
   subscriber_t *subs;
   publisher_t *pubs;
   char *query_prefix; /* "GET <path>?<param>=https%3A%2F%2Fexample.com%2Fusers%2F" */
@@ -694,7 +698,9 @@ static void connect_more_subscribers(void) {
     }
     s->tcp.data = s;
     req->data = s;
-    rc = uv_tcp_connect(req, &s->tcp, (const struct sockaddr *)&g.hub_addr, sub_on_connect);
+    const struct sockaddr_in *to =
+        g.opt.n_sub_ports ? &g.sub_addrs[s->index % g.opt.n_sub_ports] : &g.hub_addr;
+    rc = uv_tcp_connect(req, &s->tcp, (const struct sockaddr *)to, sub_on_connect);
     if (rc) {
       free(req);
       sub_close(s);
@@ -1097,6 +1103,8 @@ static void usage(FILE *f) {
       "  --target T               mercure (default), or nchan: GET <url>sub/<k>, POST <url>pub/<k>\n"
       "  --pub-port PORT          publishers connect to PORT on the same host (another node of a\n"
       "                           cluster; default: the --url port)\n"
+      "  --sub-ports P1,P2,...    subscriber j connects to port P(j mod n) on the same host (the\n"
+      "                           nodes of a cluster; default: the --url port)\n"
       "  --json                   one JSON object on stdout instead of the text report\n"
       "  --json-out FILE          also write that JSON object to FILE\n",
       f);
@@ -1120,6 +1128,7 @@ static int parse_url(options_t *o) {
   if ((ntohl(a.s_addr) >> 24) != 127) return -2; /* loopback only */
   uv_ip4_addr(o->host, o->port, &g.hub_addr);
   uv_ip4_addr(o->host, o->pub_port ? o->pub_port : o->port, &g.pub_addr);
+  for (unsigned i = 0; i < o->n_sub_ports; i++) uv_ip4_addr(o->host, o->sub_ports[i], &g.sub_addrs[i]);
   return 0;
 }
 
@@ -1183,6 +1192,18 @@ static int parse_options(int argc, char **argv, options_t *o) {
         p = *e ? e + 1 : e;
       }
       o->hub_pid = o->n_hub_pids ? o->hub_pids[0] : 0;
+    } else if (!strcmp(a, "--sub-ports")) {
+      o->n_sub_ports = 0;
+      for (const char *p = v; *p;) {
+        char *e;
+        long port = strtol(p, &e, 10);
+        if (e == p || port <= 0 || port > 65535 || (*e && *e != ',') || o->n_sub_ports == MAX_SUB_PORTS) {
+          fprintf(stderr, "loadgen: --sub-ports takes up to %d ports, comma-separated\n", MAX_SUB_PORTS);
+          return -1;
+        }
+        o->sub_ports[o->n_sub_ports++] = (int)port;
+        p = *e ? e + 1 : e;
+      }
     } else if (!strcmp(a, "--match-mode")) {
       o->mode = -1;
       for (int m = 0; m < 3; m++)

@@ -9,11 +9,13 @@
 # Scenarios: idle-memory fanout-1k fanout-10k fanout-15k fanout-15k-paced
 #            fanout-15k-coalesced throughput latency-25k latency-half durable
 #            matchers-urlpattern redis-throughput redis-latency redis-cross-node
-#            memory-latency
-#            (the redis-* and memory-latency ones are not in the default list;
-#            redis-* start Debian's redis-server on a free loopback port, files
-#            in a temporary folder; the *-latency and cross-node ones publish
-#            RATE updates per second, default 3000, for one second)
+#            cluster-fanout memory-latency
+#            (the redis-*, cluster-* and memory-latency ones are not in the
+#            default list; redis-* and cluster-* start Debian's redis-server
+#            on a free loopback port, files in a temporary folder; the
+#            *-latency and cross-node ones publish RATE updates per second,
+#            default 3000, for one second; cluster-fanout runs its load on
+#            three nodes, then on one)
 #            peer-1k peer-10k peer-paced-1k (the same load against nchan, then
 #            the hub: bench/nchan.sh installs nginx + nchan from Debian)
 # Other processes on the machine skew every figure: each scenario prints the
@@ -175,6 +177,42 @@ run_cross_node() {
   stop_hub
 }
 
+# run_cluster NAME NODES LOADGEN-ARGS...: NODES redis nodes on one Redis;
+# the subscribers spread over every node (loadgen --sub-ports, subscriber j
+# on node j mod NODES), the publishers on the first. CPU and RSS are summed
+# over the nodes, so bytes per subscriber is what one node holds for each of
+# its own.
+run_cluster() {
+  local name=$1 nodes=$2 i
+  shift 2
+  local pids=() ports=()
+  for i in $(seq "$nodes"); do
+    start_hub "$name-node$i" redis
+    pids+=("$HUB_PID")
+    ports+=("$HUB_PORT")
+  done
+  local pid_list port_list
+  pid_list=$(IFS=,; echo "${pids[*]}")
+  port_list=$(IFS=,; echo "${ports[*]}")
+  echo
+  echo "=== $name"
+  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
+  echo "hubs:    $nodes of: ${HUB_CMD[*]/$KEY/<key>}" | sed "s|$ROOT/||g"
+  echo "command: bench/loadgen --url http://127.0.0.1:${ports[0]}/.well-known/mercure --sub-ports $port_list $* --hub-pid $pid_list" \
+    | sed "s|$PUB_TOKEN|<publisher token>|g"
+  if ! "$LOADGEN" --url "http://127.0.0.1:${ports[0]}/.well-known/mercure" --sub-ports "$port_list" "$@" \
+      --hub-pid "$pid_list" --json-out "$OUT_DIR/$name.json" 2>&1 | grep -v '^loadgen --url'; then
+    FAILED+=("$name")
+  fi
+  for i in "${!pids[@]}"; do
+    kill -0 "${pids[$i]}" 2>/dev/null || FAILED+=("$name (node $((i + 1)) died)")
+  done
+  for i in "${!pids[@]}"; do
+    HUB_PID=${pids[$i]}
+    if [ "$i" -lt $((nodes - 1)) ]; then REDIS_KEEP=1 stop_hub; else stop_hub; fi
+  done
+}
+
 # run_peer NAME LOADGEN-ARGS...: the same load against nchan (NAME-nchan),
 # then against a fresh hub (NAME), then one line for each from their JSON.
 run_peer() {
@@ -272,6 +310,11 @@ for rep in $(seq "$REPEAT"); do
     redis-cross-node) # the same, subscribers on another node than the publishers
       run_cross_node "$s" --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
         --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    cluster-fanout) # every update to 15,000 subscribers: 5,000 on each of three redis nodes, then all on one
+      for nodes in 3 1; do
+        run_cluster "$s-$nodes-node" "$nodes" --subscribers 15000 --topics 1 --publishes 200 --publishers 4 \
+          --pub-token "$PUB_TOKEN" --duration-limit 90
+      done ;;
     memory-latency) # the same rate on one node with the memory ring, for comparison
       run "$s" memory --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
         --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;

@@ -134,6 +134,20 @@ const char *qs_config_check_jwks_url(const char *value) {
   return qs_config_check_http_url(value);
 }
 
+const char *qs_config_check_transport_url(const char *value) {
+  if (value[0] == '\0' || strncmp(value, "redis://", 8) == 0) return NULL;
+  if (strncmp(value, "rediss://", 9) == 0)
+    return "TLS to Redis (rediss://) is not supported; reach Redis over a private network or set "
+           "transport redis with a unix: redis_url";
+  if (strncmp(value, "bolt://", 7) == 0)
+    return "the reference hub's BoltDB file cannot be read here; use transport lmdb with history_path "
+           "(its history starts empty)";
+  if (strncmp(value, "local://", 8) == 0)
+    return "the reference hub's local transport is transport memory here (history_size 1 comes closest)";
+  return "only redis:// URLs are supported (transport redis); for a unix socket set transport redis and "
+         "redis_url unix:/path";
+}
+
 static bool slice_is_alg(qs_slice_t s) {
   for (size_t i = 0; jwt_algs[i]; i++)
     if (qs_slice_eq_cstr(s, jwt_algs[i])) return true;

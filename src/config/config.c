@@ -41,6 +41,17 @@ static size_t option_index(const qs_config_option_t *opt) {
   return (size_t)(opt - qs_config_options(&count));
 }
 
+/* Records that a source (or the defaults, cleared afterwards) set `opt`. */
+static void mark_set(qs_config_t *cfg, const qs_config_option_t *opt) {
+  size_t idx = option_index(opt);
+  cfg->set_rows[idx / 64] |= UINT64_C(1) << (idx % 64);
+}
+
+static bool row_was_set(const qs_config_t *cfg, const char *name) {
+  size_t idx = option_index(qs_config_find_option(name));
+  return (cfg->set_rows[idx / 64] >> (idx % 64)) & 1;
+}
+
 static int source_open(source_t *src, qs_config_t *cfg, char *err, size_t errlen) {
   size_t count;
   qs_config_options(&count);
@@ -250,6 +261,7 @@ static int add_list_items(source_t *src, const char *prefix, const qs_config_opt
                           bool literal, bool split_space) {
   qs_config_list_t *list = qs_config_field(src->cfg, opt);
   size_t idx = option_index(opt);
+  mark_set(src->cfg, opt);
   if (!src->lists_touched[idx]) {
     list_clear(list);
     src->lists_touched[idx] = 1;
@@ -276,6 +288,7 @@ static int add_list_items(source_t *src, const char *prefix, const qs_config_opt
 /* Sets a non-list option from its text. `prefix` starts any error message. */
 static int set_value(source_t *src, const char *prefix, const qs_config_option_t *opt, const char *value) {
   void *field = qs_config_field(src->cfg, opt);
+  mark_set(src->cfg, opt);
   char list[256];
   switch (opt->type) {
     case QS_OPT_BOOL:
@@ -362,6 +375,8 @@ int qs_config_init_defaults(qs_config_t *cfg) {
     rc = set_value(&src, "", &opts[i], opts[i].default_value);
   }
   source_close(&src);
+  /* Defaults are no source's choice. */
+  memset(cfg->set_rows, 0, sizeof cfg->set_rows);
   return rc;
 }
 
@@ -577,6 +592,24 @@ static int apply_flags(source_t *src, int argc, char **argv, bool config_only) {
   return 0;
 }
 
+/* transport_url, the reference hub's spelling (its MERCURE_TRANSPORT_URL):
+ * the option's check lets through redis:// URLs only, which stand for
+ * `transport redis` with that redis_url. Our own options take precedence:
+ * a redis_url set by any source is kept, and a transport set to something
+ * else than redis is a contradiction, refused rather than guessed. */
+static int resolve_transport_url(qs_config_t *cfg, char *err, size_t errlen) {
+  if (cfg->transport_url[0] == '\0') return 0;
+  if (row_was_set(cfg, "transport") && cfg->transport != QS_TRANSPORT_REDIS) {
+    return fail(err, errlen,
+                "transport_url (MERCURE_TRANSPORT_URL) names a Redis transport, but transport is set to %s; "
+                "unset one of them",
+                cfg->transport == QS_TRANSPORT_LMDB ? "lmdb" : "memory");
+  }
+  cfg->transport = QS_TRANSPORT_REDIS;
+  if (row_was_set(cfg, "redis_url")) return 0;
+  return set_string(&cfg->redis_url, cfg->transport_url);
+}
+
 /* Rules between options, checked once every source is applied. */
 static int check_whole(const qs_config_t *cfg, char *err, size_t errlen) {
   if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
@@ -610,6 +643,7 @@ int qs_config_load(qs_config_t *cfg, int argc, char **argv, char **environ_like,
     rc = apply_flags(&src, argc, argv, false);
     source_close(&src);
   }
+  if (rc == 0) rc = resolve_transport_url(cfg, err, errlen);
   if (rc == 0) rc = check_whole(cfg, err, errlen);
   return rc;
 }

@@ -25,6 +25,9 @@ typedef struct {
   size_t count;
 } qs_config_list_t;
 
+/* Most rows the options table may have (qs_config_t.set_rows holds a bit each). */
+#define QS_CONFIG_MAX_OPTIONS 128
+
 /* Where history is kept (option `transport`). */
 typedef enum { QS_TRANSPORT_MEMORY = 0, QS_TRANSPORT_LMDB = 1, QS_TRANSPORT_REDIS = 2 } qs_config_transport_t;
 
@@ -100,6 +103,7 @@ typedef struct {
   uint64_t redis_wait_timeout_ms;
   char *redis_sentinels;   /* transport redis: "host:port,..." ("" = redis_url's host is the primary) */
   char *redis_master_name; /* the primary's name at the sentinels */
+  char *transport_url; /* the reference hub's spelling of transport + redis_url (see qs_config_load) */
 
   /* Features and logging */
   bool subscriptions;
@@ -112,6 +116,10 @@ typedef struct {
   char *config_path;      /* --config FILE, NULL when not given */
   bool help_requested;    /* --help or -h was given */
   bool version_requested; /* --version was given */
+
+  /* Which table rows a source (file, environment, flag) set, one bit per row
+   * in table order: the rules between options tell a default from a choice. */
+  uint64_t set_rows[QS_CONFIG_MAX_OPTIONS / 64];
 } qs_config_t;
 
 /* The kinds of values an option takes. */
@@ -167,7 +175,10 @@ void qs_config_dispose(qs_config_t *cfg);
  * NULL-terminated array of "NAME=value" strings, borrowed for the call; NULL
  * means none) and the flags `argv[1..argc-1]`. Environment variables are
  * QUICKSILVER_<NAME> plus each option's alias; an empty variable counts as
- * unset. When --help or --version is present, sets help_requested or
+ * unset. Then `transport_url` (the reference hub's MERCURE_TRANSPORT_URL) is
+ * resolved: a redis:// URL means `transport redis` and is the redis_url unless
+ * a source set redis_url itself (redis_url wins); a source that set transport
+ * to another value contradicts it (an error). When --help or --version is present, sets help_requested or
  * version_requested and returns 0 without reading the file, the environment or
  * the other flags. Returns 0, QS_EINVAL with a one-line reason in `err` (NUL
  * terminated, truncated to `errlen`), or QS_ENOMEM. `cfg` always needs

@@ -15,6 +15,7 @@ const char *qs_config_check_cookie_name(const char *value);
 const char *qs_config_check_origin(const char *value);
 const char *qs_config_check_issuer(const char *value);
 const char *qs_config_check_jwks_url(const char *value);
+const char *qs_config_check_transport_url(const char *value);
 
 /* Splits a listen address into host (without brackets) and port. `host` gets
  * at most `host_size - 1` bytes. Returns 0 or QS_EINVAL. */

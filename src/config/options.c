@@ -492,6 +492,20 @@ static const qs_config_option_t options[] = {
      .default_value = "mymaster",
      .metavar = "NAME",
      .help = "Name under which the sentinels of redis_sentinels monitor the Redis primary."},
+    {.name = "transport_url",
+     .section = S_HISTORY,
+     .type = QS_OPT_STRING,
+     .offset = OFF(transport_url),
+     .default_value = "",
+     .metavar = "URL",
+     .env_alias = "MERCURE_TRANSPORT_URL",
+     .validate = qs_config_check_transport_url,
+     .flags = QS_OPT_SECRET,
+     .help = "The reference hub's way to name its transport, read for compatibility: a "
+             "`redis://[[user]:password@]host[:port][/db]` URL means `transport redis` with that URL as "
+             "redis_url. A redis_url set anywhere wins over it, and a transport other than redis set "
+             "anywhere is an error. Other schemes are refused with the option to use instead (`bolt://` "
+             "is lmdb, `local://` is memory). Empty: not used."},
 
     /* Features and logging */
     {.name = "subscriptions",
@@ -532,6 +546,9 @@ static const qs_config_option_t options[] = {
              "subscriber). At info, publishes and subscription starts and ends are logged (an access "
              "log); tokens, cookies and update data never are."},
 };
+
+_Static_assert(sizeof options / sizeof options[0] <= QS_CONFIG_MAX_OPTIONS,
+               "qs_config_t.set_rows needs a bit per row: raise QS_CONFIG_MAX_OPTIONS");
 
 const qs_config_option_t *qs_config_options(size_t *count) {
   *count = sizeof options / sizeof options[0];

@@ -44,30 +44,43 @@ static void on_stream_end(redisAsyncContext *ac, void *r, void *privdata);
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 
-/* The publish script: the append, the id index and the trimming in one
- * atomic step, so no crash or concurrent publish can see half of it.
+/* The publish script: the appends, the id index and the trimming in one
+ * atomic step, so no crash or concurrent publish can see half of it. One
+ * call appends a batch of updates, in order (the publishes that queued
+ * while the store's thread was busy): under load Redis runs the script, and
+ * reads a command and writes a reply, once per batch rather than once per
+ * update.
  *
  * KEYS[1]: the stream; KEYS[2]: the id index, a hash from each update id to
  * the stream entry of its earliest retained occurrence; KEYS[3]: the bytes
  * the stream's entries hold (field names and values). ARGV[1..3]: most
  * entries, most age in ms (against Redis' clock), most bytes ("0": no
- * bound); then the entry's field/value pairs, the update id first (ARGV[5]).
+ * bound); then, for each update of the batch, the number of its entry's
+ * field/value slots followed by the pairs, the update id first.
  *
  * Trimming is exact and drops the index entries of what it drops; the
- * newest entry is always kept. It removes at most TRIM_MAX entries per
- * publish, so lowering a bound on a long stream never stalls Redis: the
- * next publishes finish the job. Returns the new entry's id. */
+ * batch's own entries are always kept (a bound may be passed by a batch
+ * until the next call), so that no node's reader can miss an acknowledged
+ * update. It removes at most TRIM_MAX entries per call, more than a batch
+ * holds (BATCH_MAX), so lowering a bound on a long stream never stalls
+ * Redis and the next publishes finish the job. Returns the new entries'
+ * ids, in the batch's order. */
 #define TRIM_MAX "1000"
 static const char PUBLISH_SCRIPT[] =
     "local stream, index, sizes = KEYS[1], KEYS[2], KEYS[3]\n"
     "local max_count, max_age, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local fields, size = {}, 0\n"
-    "for i = 4, #ARGV do fields[#fields + 1] = ARGV[i]; size = size + #ARGV[i] end\n"
-    "local sid = redis.call('XADD', stream, '*', unpack(fields))\n"
-    "redis.call('HSETNX', index, ARGV[5], sid)\n"
+    "local sids, size, i, last = {}, 0, 4, #ARGV\n"
+    "while i <= last do\n"
+    "  local n = tonumber(ARGV[i])\n"
+    "  for j = i + 1, i + n do size = size + #ARGV[j] end\n"
+    "  local sid = redis.call('XADD', stream, '*', unpack(ARGV, i + 1, i + n))\n"
+    "  redis.call('HSETNX', index, ARGV[i + 2], sid)\n"
+    "  sids[#sids + 1] = sid\n"
+    "  i = i + n + 1\n"
+    "end\n"
     "local len = redis.call('XLEN', stream)\n"
     "local bytes\n"
-    "if len == 1 then redis.call('SET', sizes, size); bytes = size\n"
+    "if len == #sids then redis.call('SET', sizes, size); bytes = size\n"
     "else bytes = redis.call('INCRBY', sizes, size) end\n"
     "local budget = " TRIM_MAX
     "\n"
@@ -83,26 +96,26 @@ static const char PUBLISH_SCRIPT[] =
     "  len = len - 1\n"
     "  budget = budget - 1\n"
     "end\n"
-    "if max_count > 0 and len > max_count then\n"
-    "  for _, e in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', math.min(len - max_count, "
-    "budget))) do\n"
+    "local keep = math.max(max_count, #sids)\n"
+    "if max_count > 0 and len > keep then\n"
+    "  for _, e in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', math.min(len - keep, budget))) do\n"
     "    drop(e)\n"
     "  end\n"
     "end\n"
-    "if max_age > 0 and len > 1 and budget > 0 then\n"
+    "if max_age > 0 and len > #sids and budget > 0 then\n"
     "  local t = redis.call('TIME')\n"
     "  local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - max_age\n"
     "  if floor > 0 then\n"
     "    for _, e in ipairs(redis.call('XRANGE', stream, '-', string.format('%.0f', floor - 1), 'COUNT',\n"
-    "                                  math.min(len - 1, budget))) do\n"
+    "                                  math.min(len - #sids, budget))) do\n"
     "      drop(e)\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "while max_bytes > 0 and bytes > max_bytes and len > 1 and budget > 0 do\n"
+    "while max_bytes > 0 and bytes > max_bytes and len > #sids and budget > 0 do\n"
     "  drop(redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1])\n"
     "end\n"
-    "return sid\n";
+    "return sids\n";
 
 /* ---- Publishes ---- */
 
@@ -171,68 +184,109 @@ static void op_reply(redis_store_t *rs, op_t *op, int status) {
   if (--op->replies == 0) op_complete(rs, op);
 }
 
+/* Most publishes in one script call, and the bytes of updates past which a
+ * batch takes no more (one larger update still goes alone). A batch is what
+ * queued while the store's thread was busy; nothing waits for company, so
+ * a lone publish goes at once. */
+#define BATCH_MAX 64
+#define BATCH_MAX_BYTES (256 * 1024)
+
+/* The publishes of one script call, in the order the script appends them. */
+typedef struct {
+  int pending; /* callbacks still to come: the script's reply, and WAIT's */
+  size_t count;
+  op_t *ops[];
+} batch_t;
+
+static void batch_release(batch_t *b) {
+  if (--b->pending == 0) free(b);
+}
+
 static void on_eval(redisAsyncContext *ac, void *r, void *privdata) {
   redis_store_t *rs = ((conn_t *)ac->data)->rs;
-  op_t *op = privdata;
+  batch_t *b = privdata;
   redisReply *reply = r;
-  if (!reply) {
-    /* The connection went down with the publish in flight: Redis may or may
-     * not have it, so it is not acknowledged (a retry with the same id is
-     * the publisher's way on). */
-    op_reply(rs, op, QS_EUNAVAILABLE);
-    return;
-  }
-  if (reply->type == REDIS_REPLY_ERROR) {
-    QS_LOG_ERROR("redis: publish of update %.*s refused: %s", (int)op->update->id.len, op->update->id.ptr,
-                 reply->str);
+  const qs_update_t *first = b->ops[0]->update;
+  /* No reply: the connection went down with the batch in flight. Redis may
+   * or may not have it, so none of it is acknowledged (a retry with the same
+   * id is the publisher's way on). */
+  int status = reply ? 0 : QS_EUNAVAILABLE;
+  if (reply && reply->type == REDIS_REPLY_ERROR) {
+    QS_LOG_ERROR("redis: publish of %zu update(s) from %.*s on refused: %s", b->count, (int)first->id.len,
+                 first->id.ptr, reply->str);
     /* NOSCRIPT: the script cache was flushed; a new connection loads it
      * again. READONLY: the primary was demoted; a new connection finds the
      * new one. */
     if (strncmp(reply->str, "NOSCRIPT", 8) == 0 || strncmp(reply->str, "READONLY", 8) == 0)
       redisAsyncDisconnect(ac);
-    op_reply(rs, op, QS_EUNAVAILABLE);
-    return;
+    status = QS_EUNAVAILABLE;
+  } else if (reply && (reply->type != REDIS_REPLY_ARRAY || reply->elements != b->count)) {
+    QS_LOG_ERROR("redis: the publish script gave no entry ids for the %zu update(s) from %.*s on", b->count,
+                 (int)first->id.len, first->id.ptr);
+    status = QS_EUNAVAILABLE;
   }
-  if (reply->type != REDIS_REPLY_STRING ||
-      !qs_redis_stream_id_parse(qs_slice(reply->str, reply->len), &op->sid)) {
-    QS_LOG_ERROR("redis: the publish script gave no entry id for update %.*s", (int)op->update->id.len,
-                 op->update->id.ptr);
-    op_reply(rs, op, QS_EUNAVAILABLE);
-    return;
+  for (size_t i = 0; i < b->count; i++) {
+    op_t *op = b->ops[i];
+    int op_status = status;
+    if (status == 0) {
+      const redisReply *e = reply->element[i];
+      if (e->type != REDIS_REPLY_STRING || !qs_redis_stream_id_parse(qs_slice(e->str, e->len), &op->sid)) {
+        QS_LOG_ERROR("redis: the publish script gave no entry id for update %.*s", (int)op->update->id.len,
+                     op->update->id.ptr);
+        op_status = QS_EUNAVAILABLE;
+      }
+    }
+    op_reply(rs, op, op_status);
   }
-  op_reply(rs, op, 0);
+  batch_release(b);
 }
 
 static void on_wait(redisAsyncContext *ac, void *r, void *privdata) {
   redis_store_t *rs = ((conn_t *)ac->data)->rs;
-  op_t *op = privdata;
+  batch_t *b = privdata;
   redisReply *reply = r;
   int status = 0;
   if (!reply) {
     status = QS_EUNAVAILABLE;
   } else if (reply->type != REDIS_REPLY_INTEGER || reply->integer < (long long)rs->settings.wait_replicas) {
-    if (op->status == 0)
-      QS_LOG_ERROR(
-          "redis: update %.*s reached %lld of the %u replicas required within %u ms; not acknowledged",
-          (int)op->update->id.len, op->update->id.ptr,
-          reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1LL, rs->settings.wait_replicas,
-          rs->settings.wait_timeout_ms);
+    const qs_update_t *first = b->ops[0]->update;
+    QS_LOG_ERROR(
+        "redis: %zu update(s) from %.*s on reached %lld of the %u replicas required within %u ms; not "
+        "acknowledged",
+        b->count, (int)first->id.len, first->id.ptr,
+        reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1LL, rs->settings.wait_replicas,
+        rs->settings.wait_timeout_ms);
     status = QS_EUNAVAILABLE;
   }
-  op_reply(rs, op, status);
+  for (size_t i = 0; i < b->count; i++) op_reply(rs, b->ops[i], status);
+  batch_release(b);
 }
 
-static void send_op(redis_store_t *rs, op_t *op) {
-  qs_update_t *u = op->update;
-  size_t cap = 9 + QS_REDIS_ENTRY_FIXED_FIELDS + 2 * u->topic_count;
-  const char **argv = malloc(cap * sizeof *argv);
-  size_t *lens = malloc(cap * sizeof *lens);
-  char numbers[48];
-  if (!argv || !lens) {
-    free(argv);
-    free(lens);
-    op_fail_now(rs, op, QS_ENOMEM);
-    return;
+/* Sends the first publishes of the chain `ops` (oldest first) as one script
+ * call, then WAIT when replicas are required; returns the rest of the chain. */
+static op_t *send_batch(redis_store_t *rs, op_t *ops) {
+  size_t count = 0, slots = 9, bytes = 0;
+  op_t *rest = ops;
+  while (rest && count < BATCH_MAX && (count == 0 || bytes < BATCH_MAX_BYTES)) {
+    const qs_update_t *u = rest->update;
+    slots += 1 + QS_REDIS_ENTRY_FIXED_FIELDS + 2 * u->topic_count;
+    bytes += u->data.len + u->id.len + u->type.len;
+    for (size_t t = 0; t < u->topic_count; t++) bytes += u->topics[t].len;
+    count++;
+    rest = rest->next;
+  }
+  const char **argv = malloc(slots * sizeof *argv);
+  size_t *lens = malloc(slots * sizeof *lens);
+  char *numbers = malloc(count * 64); /* per update: 48 for its fields, 16 for its slot count */
+  batch_t *b = malloc(sizeof *b + count * sizeof b->ops[0]);
+  if (!argv || !lens || !numbers || !b) {
+    free(argv), free(lens), free(numbers), free(b);
+    while (ops != rest) {
+      op_t *op = ops;
+      ops = op->next;
+      op_fail_now(rs, op, QS_ENOMEM);
+    }
+    return rest;
   }
   argv[0] = "EVALSHA", lens[0] = 7;
   argv[1] = rs->sha, lens[1] = 40;
@@ -243,30 +297,50 @@ static void send_op(redis_store_t *rs, op_t *op) {
   argv[6] = rs->max_count, lens[6] = strlen(rs->max_count);
   argv[7] = rs->max_age, lens[7] = strlen(rs->max_age);
   argv[8] = rs->max_bytes, lens[8] = strlen(rs->max_bytes);
-  /* The script reads the update id as ARGV[5]: the encoding starts with it. */
-  size_t n = 9 + qs_redis_entry_encode(u, argv + 9, lens + 9, cap - 9, numbers);
+  size_t n = 9, i = 0;
+  for (op_t *op = ops; op != rest; op = op->next, i++) {
+    /* The script takes the update id from the second slot: the encoding starts with it. */
+    char *slot_count = numbers + i * 64 + 48;
+    size_t k = qs_redis_entry_encode(op->update, argv + n + 1, lens + n + 1, slots - n - 1, numbers + i * 64);
+    argv[n] = slot_count, lens[n] = (size_t)snprintf(slot_count, 16, "%zu", k);
+    n += 1 + k;
+    b->ops[i] = op;
+  }
+  b->count = count;
+  b->pending = 1;
   /* hiredis formats the command into its buffer here: argv may go after. */
-  int rc = redisAsyncCommandArgv(rs->cmd.ac, on_eval, op, (int)n, argv, lens);
+  int rc = redisAsyncCommandArgv(rs->cmd.ac, on_eval, b, (int)n, argv, lens);
   free(argv);
   free(lens);
+  free(numbers);
   if (rc != REDIS_OK) {
-    op_fail_now(rs, op, QS_EUNAVAILABLE);
-    return;
+    free(b);
+    while (ops != rest) {
+      op_t *op = ops;
+      ops = op->next;
+      op_fail_now(rs, op, QS_EUNAVAILABLE);
+    }
+    return rest;
   }
-  op->replies = 1;
-  if (rs->settings.wait_replicas > 0 &&
-      redisAsyncCommand(rs->cmd.ac, on_wait, op, "WAIT %u %u", rs->settings.wait_replicas,
-                        rs->settings.wait_timeout_ms) == REDIS_OK)
-    op->replies = 2;
-  else if (rs->settings.wait_replicas > 0)
-    op->status = QS_EUNAVAILABLE;
-  op->sent_ms = uv_now(&rs->loop);
-  op->next = NULL;
-  if (rs->inflight_tail)
-    rs->inflight_tail->next = op;
-  else
-    rs->inflight = op;
-  rs->inflight_tail = op;
+  bool waits = rs->settings.wait_replicas > 0 &&
+               redisAsyncCommand(rs->cmd.ac, on_wait, b, "WAIT %u %u", rs->settings.wait_replicas,
+                                 rs->settings.wait_timeout_ms) == REDIS_OK;
+  if (waits) b->pending = 2;
+  uint64_t now = uv_now(&rs->loop);
+  while (ops != rest) {
+    op_t *op = ops;
+    ops = op->next;
+    op->replies = waits ? 2 : 1;
+    if (rs->settings.wait_replicas > 0 && !waits) op->status = QS_EUNAVAILABLE;
+    op->sent_ms = now;
+    op->next = NULL;
+    if (rs->inflight_tail)
+      rs->inflight_tail->next = op;
+    else
+      rs->inflight = op;
+    rs->inflight_tail = op;
+  }
+  return rest;
 }
 
 static int redis_publish(qs_store_t *store, qs_update_t *update, qs_store_on_published_fn done, void *ctx) {
@@ -732,17 +806,12 @@ static void on_wake(uv_async_t *a) {
     else
       qs_redis_await_send(rs, l);
   }
-  while (ops) {
+  while (ops && (stopping || !rs->cmd.ready)) {
     op_t *op = ops;
     ops = op->next;
-    op->next = NULL;
-    if (stopping)
-      op_fail_now(rs, op, QS_ECLOSED);
-    else if (!rs->cmd.ready)
-      op_fail_now(rs, op, QS_EUNAVAILABLE);
-    else
-      send_op(rs, op);
+    op_fail_now(rs, op, stopping ? QS_ECLOSED : QS_EUNAVAILABLE);
   }
+  while (ops) ops = send_batch(rs, ops);
   if (stopping && !rs->shutting_down) shut_down(rs);
 }
 

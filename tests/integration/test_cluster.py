@@ -12,6 +12,7 @@ loses nothing."""
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -20,8 +21,8 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (Hub, Publisher, RedisServer, SSEClient, main, metric, php_urlencode, publish, request,
-                     subscriber_token)
+from hubtest import (HUB_PATH, HTTPDecoder, Hub, Publisher, RedisServer, SSEClient, main, metric, php_urlencode,
+                     publish, publisher_token, request, run_binary, subscriber_token, symfony_body)
 
 
 def auth(topics=("*",)):
@@ -380,8 +381,15 @@ class ClusterSubscriptionEvents(ClusterBase):
             started = [d for d in docs if d.get("topic") == topic]
             self.assertEqual(len(started), 1, docs)
             self.assertIs(started[0]["active"], True)
-            listed = request(self.nodes[2], "GET", "/.well-known/mercure/subscriptions", auth([template]))
-            self.assertEqual(listed.status, 200, listed)
+            # Node 3 lists what its own reader has read of the stream, which
+            # may come a little after node 1's: it lists it within moments.
+            deadline = time.time() + 5
+            while True:
+                listed = request(self.nodes[2], "GET", "/.well-known/mercure/subscriptions", auth([template]))
+                self.assertEqual(listed.status, 200, listed)
+                if started[0]["subscriber"] in listed.text or time.time() > deadline:
+                    break
+                time.sleep(0.02)
             self.assertIn(started[0]["subscriber"], listed.text, "the node holding it lists it")
             sub.close()
             ended = None
@@ -750,6 +758,96 @@ class RedisOutage(ClusterBase):
             got = {e.id for e in sub.events}
             sub.close()
         self.assertEqual([uid for uid in acknowledged if uid not in got], [])
+
+
+class ClusterBurst(ClusterBase):
+    """Publishes that arrive together share script calls (one EVALSHA for
+    several updates): each is still answered with its own id, indexed to its
+    own entry, and every node delivers them in the stream's order."""
+    nodes_count = 2
+    N = 48
+
+    def evalsha_calls(self):
+        stats = self.redis.call("INFO", "commandstats").decode()
+        m = re.search(r"cmdstat_evalsha:calls=(\d+)", stats)
+        return int(m.group(1)) if m else 0
+
+    def test_a_burst_of_publishes_keeps_ids_index_and_order(self):
+        topic = self.topic()
+        subs = [SSEClient(node, self.q(topic), auth()) for node in self.nodes]
+        ids = ["urn:qs:burst:%d:%d" % (time.monotonic_ns(), i) for i in range(self.N)]
+        token = publisher_token()
+        socks = []
+        try:
+            calls_before = self.evalsha_calls()
+            for uid in ids:
+                body = symfony_body([topic], data="burst", id=uid)
+                head = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+                        "Connection: close\r\n\r\n" % (HUB_PATH, token, len(body))).encode()
+                sock = socket.create_connection(self.nodes[0].addr, timeout=10)
+                socks.append((sock, head + body))
+            # Every request at once: the node queues them faster than Redis answers.
+            for sock, data in socks:
+                sock.sendall(data)
+            for (sock, _), uid in zip(socks, ids):
+                dec = HTTPDecoder()
+                while not dec.complete:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        dec.eof()
+                        break
+                    dec.feed(chunk)
+                self.assertEqual((dec.status, bytes(dec.body).decode()), (200, uid))
+            calls = self.evalsha_calls() - calls_before
+            self.assertGreaterEqual(calls, 1)
+            self.assertLessEqual(calls, self.N)
+            # One entry per update, and the index points each id at its own entry.
+            index = self.stream + ":ids"
+            order = []
+            for entry_id, fields in self.redis.call("XRANGE", self.stream, "-", "+"):
+                uid = dict(zip(fields[::2], fields[1::2]))[b"id"].decode()
+                if uid in ids:
+                    order.append(uid)
+                    self.assertEqual(self.redis.call("HGET", index, uid), entry_id, uid)
+            self.assertEqual(sorted(order), sorted(ids), "each update once in the stream")
+            for i, sub in enumerate(subs):
+                sub.wait_events(self.N, timeout=20)
+                sub.read_for(0.2)
+                self.assertEqual([e.id for e in sub.events], order, "node %d: not the stream's order" % (i + 1))
+            print("burst of %d publishes: %d script calls" % (self.N, calls), file=sys.stderr)
+        finally:
+            for sock, _ in socks:
+                sock.close()
+            for sub in subs:
+                sub.close()
+
+
+class ReferenceTransportUrl(ClusterBase):
+    """MERCURE_TRANSPORT_URL, the reference hub's variable: a node given only
+    that (no transport, no redis_url) joins the cluster of the nodes started
+    with our own options; a bolt:// URL stops the start with what to use."""
+    nodes_count = 1
+
+    def test_a_node_started_from_mercure_transport_url_joins_the_cluster(self):
+        joined = Hub(["--redis_stream", self.stream], transport="env", workers=1,
+                     env={"MERCURE_TRANSPORT_URL": self.redis.url})
+        try:
+            topic = self.topic()
+            with SSEClient(joined, self.q(topic), auth()) as sub:
+                uid = publish(self.nodes[0], [topic], data="from node 1").text
+                self.assertEqual([e.id for e in sub.wait_events(1)], [uid])
+            uid = publish(joined, [topic], data="from the joined node").text
+            with SSEClient(self.nodes[0], self.q(topic), auth() + [("Last-Event-ID", "earliest")]) as sub:
+                self.assertIn(uid, [e.id for e in sub.wait_events(2)])
+        finally:
+            self.assertEqual(joined.stop(), 0, joined.stderr()[-3000:])
+
+    def test_a_bolt_url_is_refused_with_what_to_use(self):
+        r = run_binary(["--listen", "127.0.0.1:0"], env={"MERCURE_TRANSPORT_URL": "bolt:///data/mercure.db"})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"MERCURE_TRANSPORT_URL", r.stderr)
+        self.assertIn(b"use transport lmdb with history_path", r.stderr)
 
 
 if __name__ == "__main__":

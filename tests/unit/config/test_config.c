@@ -259,6 +259,89 @@ static void environment_errors_name_the_variable(void **state) {
   qs_config_dispose(&cfg);
 }
 
+static void transport_url_means_redis_and_yields_to_our_options(void **state) {
+  (void)state;
+  qs_config_t cfg;
+  /* The reference hub's variable alone: transport redis with that URL. */
+  char *env[] = {"MERCURE_TRANSPORT_URL=redis://:s3cret@10.0.0.5:6380/2", NULL};
+  assert_int_equal(load(&cfg, env, 0, NULL), 0);
+  assert_int_equal(cfg.transport, QS_TRANSPORT_REDIS);
+  assert_string_equal(cfg.redis_url, "redis://:s3cret@10.0.0.5:6380/2");
+  qs_config_dispose(&cfg);
+
+  /* Our own spelling of the variable works the same. */
+  char *own_env[] = {"QUICKSILVER_TRANSPORT_URL=redis://127.0.0.1:7000", NULL};
+  assert_int_equal(load(&cfg, own_env, 0, NULL), 0);
+  assert_int_equal(cfg.transport, QS_TRANSPORT_REDIS);
+  assert_string_equal(cfg.redis_url, "redis://127.0.0.1:7000");
+  qs_config_dispose(&cfg);
+
+  /* redis_url set by any source wins; transport redis set as well agrees. */
+  const char *url_flag[] = {"--redis_url", "redis://b.example:2", "--transport", "redis"};
+  assert_int_equal(load(&cfg, env, ARGC(url_flag), url_flag), 0);
+  assert_int_equal(cfg.transport, QS_TRANSPORT_REDIS);
+  assert_string_equal(cfg.redis_url, "redis://b.example:2");
+  qs_config_dispose(&cfg);
+
+  /* Set to its default value, redis_url is still a choice that wins. */
+  const char *default_url[] = {"--redis_url", "redis://127.0.0.1:6379"};
+  assert_int_equal(load(&cfg, env, ARGC(default_url), default_url), 0);
+  assert_string_equal(cfg.redis_url, "redis://127.0.0.1:6379");
+  qs_config_dispose(&cfg);
+
+  /* Another transport chosen anywhere, even the default lmdb, contradicts it. */
+  char path[64];
+  write_temp(path, sizeof path, "transport lmdb\n");
+  const char *file_flag[] = {"--config", path};
+  assert_int_equal(load(&cfg, env, ARGC(file_flag), file_flag), QS_EINVAL);
+  assert_err(
+      "transport_url (MERCURE_TRANSPORT_URL) names a Redis transport, but transport is set to lmdb; "
+      "unset one of them");
+  qs_config_dispose(&cfg);
+  unlink(path);
+  const char *memory_flag[] = {"--transport", "memory"};
+  assert_int_equal(load(&cfg, env, ARGC(memory_flag), memory_flag), QS_EINVAL);
+  assert_true(strstr(err, "transport is set to memory") != NULL);
+  assert_null(strstr(err, "s3cret"));
+  qs_config_dispose(&cfg);
+
+  /* Unset, nothing changes: the default transport and redis_url stay. */
+  assert_int_equal(load(&cfg, NULL, 0, NULL), 0);
+  assert_int_equal(cfg.transport, QS_TRANSPORT_LMDB);
+  assert_string_equal(cfg.redis_url, "redis://127.0.0.1:6379");
+  assert_string_equal(cfg.transport_url, "");
+  qs_config_dispose(&cfg);
+}
+
+static void transport_url_refuses_other_schemes_and_says_why(void **state) {
+  (void)state;
+  static const struct {
+    const char *value, *reason;
+  } cases[] = {
+      {"MERCURE_TRANSPORT_URL=rediss://:pw@redis.example:6380", "TLS to Redis (rediss://) is not supported"},
+      {"MERCURE_TRANSPORT_URL=bolt:///data/mercure.db?size=1000", "use transport lmdb with history_path"},
+      {"MERCURE_TRANSPORT_URL=local://local", "transport memory here"},
+      {"MERCURE_TRANSPORT_URL=postgres://u:pw@db/mercure", "only redis:// URLs are supported"},
+      {"MERCURE_TRANSPORT_URL=unix:/run/redis.sock", "redis_url unix:/path"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *env[] = {(char *)cases[i].value, NULL};
+    qs_config_t cfg;
+    assert_int_equal(load(&cfg, env, 0, NULL), QS_EINVAL);
+    if (!strstr(err, cases[i].reason)) print_error("%s\n  got: %s\n", cases[i].value, err);
+    assert_non_null(strstr(err, cases[i].reason));
+    assert_true(strncmp(err, "MERCURE_TRANSPORT_URL: ", 23) == 0);
+    /* The value may hold a password: never echoed. */
+    assert_null(strstr(err, "pw@"));
+    qs_config_dispose(&cfg);
+  }
+  qs_config_t cfg;
+  qs_config_init_defaults(&cfg);
+  assert_int_equal(parse(&cfg, "transport_url bolt:///var/lib/mercure.db\n"), QS_EINVAL);
+  assert_true(strncmp(err, "test.conf line 1: transport_url: ", 33) == 0);
+  qs_config_dispose(&cfg);
+}
+
 static void sources_apply_in_order_file_env_flags(void **state) {
   (void)state;
   char path[64];
@@ -498,7 +581,7 @@ static void table_rows_are_well_formed(void **state) {
   (void)state;
   size_t count;
   const qs_config_option_t *opts = qs_config_options(&count);
-  assert_int_equal(count, 58);
+  assert_int_equal(count, 59);
   for (size_t i = 0; i < count; i++) {
     assert_non_null(opts[i].name);
     assert_non_null(opts[i].help);
@@ -527,6 +610,8 @@ int main(void) {
       cmocka_unit_test(missing_config_file_is_an_error),
       cmocka_unit_test(environment_overrides_defaults_and_aliases_apply),
       cmocka_unit_test(environment_errors_name_the_variable),
+      cmocka_unit_test(transport_url_means_redis_and_yields_to_our_options),
+      cmocka_unit_test(transport_url_refuses_other_schemes_and_says_why),
       cmocka_unit_test(sources_apply_in_order_file_env_flags),
       cmocka_unit_test(flags_forms_for_booleans_and_values),
       cmocka_unit_test(flag_errors_are_precise),
