@@ -10,7 +10,10 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/error.h"
-#include "http/server_internal.h"
+#include "http/conn.h"
+#include "http/deadline.h"
+#include "http/write_queue.h"
+#include "http/write_schedule.h"
 
 /* Framing headers belong to this layer. */
 static bool is_framing_header(qs_slice_t name) {
@@ -19,7 +22,7 @@ static bool is_framing_header(qs_slice_t name) {
          qs_slice_eq_nocase(name, qs_slice_from_cstr("connection"));
 }
 
-const char *qs_h1_http_date(qs_http_server_t *s) {
+const char *qs_http_date(qs_http_server_t *s) {
   int64_t sec = qs_clock_wall_ms() / 1000;
   if (sec != s->date_sec) {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -36,7 +39,7 @@ const char *qs_h1_http_date(qs_http_server_t *s) {
 }
 
 /* Writes the status line and headers (without the final CRLF). */
-static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_header_t *headers,
+static int build_head(qs_buf_t *out, qs_http_conn_t *c, int status, const qs_http_header_t *headers,
                       size_t count) {
   /* One allocation for the usual head (no realloc as it grows), and no printf:
    * the status is a checked 3-digit number (check_answer). */
@@ -67,7 +70,7 @@ static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_
     if (!rc) rc = qs_buf_append(out, "\r\n", 2);
   }
   if (!rc) rc = qs_buf_append(out, "Date: ", 6);
-  if (!rc) rc = qs_buf_append_cstr(out, qs_h1_http_date(c->server));
+  if (!rc) rc = qs_buf_append_cstr(out, qs_http_date(c->server));
   if (!rc) rc = qs_buf_append(out, "\r\n", 2);
   return rc;
 }
@@ -85,7 +88,9 @@ static int append_content_length(qs_buf_t *out, size_t len) {
   return rc;
 }
 
-static qs_h1_request_t *request_of(qs_http_request_t *req) { return CONTAINER_OF(req, qs_h1_request_t, pub); }
+static qs_h1_request_t *request_of(qs_http_request_t *req) {
+  return QS_CONTAINER_OF(req, qs_h1_request_t, pub);
+}
 
 void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
                               void *ctx) {
@@ -117,7 +122,7 @@ int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *
   qs_h1_request_t *r = request_of(req);
   int rc = check_answer(r, status, headers, header_count);
   if (rc) return rc;
-  qs_h1_conn_t *c = r->conn;
+  qs_http_conn_t *c = r->conn;
   bool close = c->close_after || c->server->closing;
   bool no_body = status == 204 || status == 304;
   qs_buf_t head;
@@ -130,12 +135,12 @@ int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *
     rc = qs_buf_append_cstr(&head, "Connection: keep-alive\r\n");
   if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
   if (!rc && !r->is_head && !no_body) rc = qs_buf_append(&head, body.ptr, body.len);
-  if (!rc) rc = qs_h1_enqueue_copy(c, head.ptr, head.len, false);
+  if (!rc) rc = qs_http_conn_queue_copy(c, head.ptr, head.len, false);
   qs_buf_dispose(&head);
   if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
   c->close_after = close;
   c->req = NULL;
-  qs_h1_conn_enter(c, ST_RESPONDING);
+  qs_http_conn_enter(c, ST_RESPONDING);
   qs_h1_request_destroy(r);
   return 0;
 }
@@ -155,8 +160,8 @@ int qs_http_respond_text(qs_http_request_t *req, int status, const char *text) {
 
 /* ---- Streams ----------------------------------------------------------- */
 
-static qs_h1_conn_t *conn_of(const qs_http_stream_t *stream) {
-  return CONTAINER_OF(stream, qs_h1_conn_t, stream);
+static qs_http_conn_t *conn_of(const qs_http_stream_t *stream) {
+  return QS_CONTAINER_OF(stream, qs_http_conn_t, stream);
 }
 
 int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_header_t *headers,
@@ -166,7 +171,7 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
   qs_h1_request_t *r = request_of(req);
   int rc = check_answer(r, status, headers, header_count);
   if (rc) return rc;
-  qs_h1_conn_t *c = r->conn;
+  qs_http_conn_t *c = r->conn;
   /* HTTP/1.1 frames the open-ended body with chunks and may keep the
    * connection afterwards; HTTP/1.0 has only the close to end it. */
   bool chunked = req->version_major == 1 && req->version_minor >= 1;
@@ -177,13 +182,13 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
   if (!rc && chunked) rc = qs_buf_append_cstr(&head, "Transfer-Encoding: chunked\r\n");
   if (!rc && (c->close_after || c->server->closing)) rc = qs_buf_append_cstr(&head, "Connection: close\r\n");
   if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
-  if (!rc) rc = qs_h1_enqueue_copy(c, head.ptr, head.len, false);
+  if (!rc) rc = qs_http_conn_queue_copy(c, head.ptr, head.len, false);
   qs_buf_dispose(&head);
   if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
   c->head_only = r->is_head;
   c->chunked = chunked && !r->is_head;
   c->req = NULL;
-  qs_h1_conn_enter(c, ST_STREAMING);
+  qs_http_conn_enter(c, ST_STREAMING);
   c->stream = (struct qs_http_stream){0};
   c->stream_open = true;
   c->stream_reason_closed = 0;
@@ -202,22 +207,22 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
 
 int qs_http_stream_write(qs_http_stream_t *stream, qs_slice_t bytes) {
   if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, NULL, NULL, true);
-  qs_h1_conn_t *c = conn_of(stream);
+  qs_http_conn_t *c = conn_of(stream);
   if (c->state != ST_STREAMING) return QS_ECLOSED;
   if (!bytes.len || c->head_only) return 0;
-  return qs_h1_enqueue_copy(c, bytes.ptr, bytes.len, c->chunked);
+  return qs_http_conn_queue_copy(c, bytes.ptr, bytes.len, c->chunked);
 }
 
 int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*release)(void *owner),
                              void *owner) {
   if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, release, owner, false);
-  qs_h1_conn_t *c = conn_of(stream);
+  qs_http_conn_t *c = conn_of(stream);
   if (c->state != ST_STREAMING) return QS_ECLOSED;
   if (!bytes.len || c->head_only) {
     if (release) release(owner);
     return 0;
   }
-  return qs_h1_enqueue_ref(c, bytes, c->chunked, release, owner);
+  return qs_http_conn_queue_ref(c, bytes, c->chunked, release, owner);
 }
 
 size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) {
@@ -225,7 +230,7 @@ size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) {
 }
 
 bool qs_http_stream_write_waits(const qs_http_stream_t *stream) {
-  const qs_h1_conn_t *c = stream->h2 ? qs_h2_stream_conn(stream) : conn_of(stream);
+  const qs_http_conn_t *c = stream->h2 ? qs_h2_stream_conn(stream) : conn_of(stream);
   if (!qs_http_stream_queued_bytes(stream)) return false;
   if (!c || c->inflight) return true; /* the kernel did not take the last write whole */
   if (stream->h2 && qs_h2_stream_window_closed(stream)) return true;
@@ -252,14 +257,14 @@ void qs_http_stream_on_close(qs_http_stream_t *stream,
   stream->ctx = ctx;
 }
 
-void qs_h1_stream_end(qs_h1_conn_t *c) {
+void qs_h1_stream_end(qs_http_conn_t *c) {
   if (c->state != ST_STREAMING) return;
-  qs_h1_conn_enter(c, ST_STREAM_ENDING);
-  if (c->chunked && qs_h1_enqueue_static(c, "0\r\n\r\n", 5) != 0) {
-    qs_h1_conn_fail(c, QS_ENOMEM);
+  qs_http_conn_enter(c, ST_STREAM_ENDING);
+  if (c->chunked && qs_http_conn_queue_static(c, "0\r\n\r\n", 5) != 0) {
+    qs_http_conn_fail(c, QS_ENOMEM);
     return;
   }
-  qs_h1_mark_dirty(c); /* even with nothing queued, the end is noticed at the flush */
+  qs_http_conn_mark_dirty(c); /* even with nothing queued, the end is noticed at the flush */
 }
 
 void qs_http_stream_abort(qs_http_stream_t *stream) {
@@ -268,8 +273,8 @@ void qs_http_stream_abort(qs_http_stream_t *stream) {
     qs_h2_stream_abort(stream);
     return;
   }
-  qs_h1_conn_t *c = conn_of(stream);
-  if (c->stream_open) qs_h1_conn_fail(c, QS_ECLOSED);
+  qs_http_conn_t *c = conn_of(stream);
+  if (c->stream_open) qs_http_conn_fail(c, QS_ECLOSED);
 }
 
 void qs_http_stream_close(qs_http_stream_t *stream) {

@@ -17,7 +17,7 @@
 #include "http/http2_internal.h"
 #include "net/listener.h"
 
-#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define QS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* SETTINGS_MAX_CONCURRENT_STREAMS: event streams per connection (a browser
  * multiplexes every EventSource of an origin over one connection). */
@@ -174,10 +174,10 @@ static h2_stream_t *stream_of_id(qs_h2_session_t *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
-static h2_stream_t *request_of(qs_http_request_t *req) { return CONTAINER_OF(req, h2_stream_t, pub); }
+static h2_stream_t *request_of(qs_http_request_t *req) { return QS_CONTAINER_OF(req, h2_stream_t, pub); }
 
 static h2_stream_t *h2_of(const qs_http_stream_t *stream) {
-  return CONTAINER_OF(stream, h2_stream_t, stream);
+  return QS_CONTAINER_OF(stream, h2_stream_t, stream);
 }
 
 static void fire_on_close(h2_stream_t *st, int reason) {
