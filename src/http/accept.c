@@ -7,6 +7,7 @@
 #include "http/conn.h"
 #include "http/conn_read.h"
 #include "http/deadline.h"
+#include "http/transport.h"
 
 static void on_reject_closed(uv_handle_t *handle) { free(handle); }
 
@@ -23,6 +24,7 @@ void qs_http_accept(qs_net_listener_t *listener, void *ctx) {
   if (qs_net_listener_accept(listener, &c->tcp, on_reject_closed) != 0) return;
   c->tcp.data = c;
   c->server = s;
+  c->transport = s->transport;
   qs_link_init(&c->timeout_link);
   qs_link_init(&c->dirty_link);
   qs_link_append(&s->all, &c->all_link);
@@ -41,7 +43,7 @@ void qs_http_accept(qs_net_listener_t *listener, void *ctx) {
     else
       QS_LOG_WARN("connection refused status=%d remote=%s: max_connections reached (open=%zu max=%zu)",
                   status, text, qs_http_admission_count(s->admission), s->limits.max_connections);
-    if (s->tls) {
+    if (!qs_http_conn_transport(c)->handshake_done(c)) {
       qs_http_conn_fail(c, QS_ECLOSED); /* an answer would need a handshake first */
       return;
     }
@@ -51,7 +53,7 @@ void qs_http_accept(qs_net_listener_t *listener, void *ctx) {
     return;
   }
   c->parser = qs_h1_parser_create(&s->limits);
-  if (!c->parser || (s->tls && !(c->tls = qs_tls_session_create(s->tls)))) {
+  if (!c->parser || qs_http_conn_transport(c)->open(c) != 0) {
     qs_http_conn_fail(c, QS_ENOMEM);
     return;
   }

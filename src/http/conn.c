@@ -9,7 +9,7 @@
 #include "http/conn.h"
 #include "http/conn_read.h"
 #include "http/deadline.h"
-#include "http/tls_io.h"
+#include "http/transport.h"
 #include "http/write_queue.h"
 #include "http/write_schedule.h"
 
@@ -26,10 +26,7 @@ void qs_http_conn_start_drain(qs_http_conn_t *c) {
   c->parser = NULL;
   qs_http_conn_drop_input(c);
   qs_http_conn_enter(c, ST_DRAINING);
-  if (c->tls && qs_tls_session_established(c->tls)) {
-    qs_tls_session_shutdown(c->tls);
-    if (!qs_http_tls_send_output(c, false)) return;
-  }
+  if (!qs_http_conn_transport(c)->shutdown(c)) return;
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
     free(req);
@@ -73,7 +70,7 @@ static void on_conn_closed(uv_handle_t *handle) {
   qs_http_server_t *s = c->server;
   qs_http_queue_release(s, NULL, c->q_head);
   qs_h1_parser_destroy(c->parser);
-  qs_tls_session_destroy(c->tls);
+  qs_http_conn_transport(c)->close(c);
   free(c->in);
   if (c->addr_counted)
     qs_http_admission_release(s->admission, qs_slice((const char *)c->addr.bytes, c->addr.len));

@@ -15,7 +15,7 @@
 #include "http/conn_read.h"
 #include "http/deadline.h"
 #include "http/h2_conn.h"
-#include "http/tls_io.h"
+#include "http/transport.h"
 #include "http/write_queue.h"
 
 /* ---- Reading ----------------------------------------------------------- */
@@ -173,9 +173,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     qs_http_conn_fail(c, QS_ECLOSED);
     return;
   }
-  if (c->tls)
-    qs_http_tls_input(c, buf->base, (size_t)nread);
-  else
-    qs_http_conn_input(c, buf->base, (size_t)nread);
+  qs_http_conn_transport(c)->read(c, buf->base, (size_t)nread);
   qs_http_deadline_refresh(c); /* whatever the input changed */
 }

@@ -16,6 +16,7 @@
 #include "http/conn.h"
 #include "http/conn_read.h"
 #include "http/deadline.h"
+#include "http/transport.h"
 
 /* ---- Deadlines ----------------------------------------------------------
  *
@@ -52,7 +53,10 @@ static uint64_t timeout_duration(const qs_http_server_t *s, int list) {
   }
 }
 
-static bool tls_pending(const qs_http_conn_t *c) { return c->tls && !qs_tls_session_established(c->tls); }
+/* The transport cannot carry an answer yet (a TLS handshake is under way). */
+static bool handshake_pending(const qs_http_conn_t *c) {
+  return !qs_http_conn_transport(c)->handshake_done(c);
+}
 
 static uint8_t deadline_wanted(const qs_http_conn_t *c) {
   if (c->state == ST_CLOSED) return DL_NONE;
@@ -61,7 +65,7 @@ static uint8_t deadline_wanted(const qs_http_conn_t *c) {
     case ST_READING:
       /* From the accept (the TLS handshake included) to the first request's
        * end, and from a later request's first byte to its end. */
-      if (!c->served || tls_pending(c) || qs_http_input_len(c->in) ||
+      if (!c->served || handshake_pending(c) || qs_http_input_len(c->in) ||
           (c->parser && qs_h1_parser_in_message(c->parser)))
         return DL_REQUEST;
       return DL_KEEPALIVE;
@@ -117,7 +121,7 @@ void qs_http_server_expire(qs_http_server_t *s, uint64_t now) {
       uint8_t expired = c->deadline;
       timeout_clear(c);
       /* A late HTTP/1.x request is told why; anything else just closes. */
-      if (expired == DL_REQUEST && c->state == ST_READING && !tls_pending(c))
+      if (expired == DL_REQUEST && c->state == ST_READING && !handshake_pending(c))
         qs_http_conn_send_error(c, 408, "request timeout (header_read_timeout)");
       else
         qs_http_conn_fail(c, QS_ECLOSED);

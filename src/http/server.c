@@ -7,6 +7,7 @@
 #include "http/accept.h"
 #include "http/conn.h"
 #include "http/deadline.h"
+#include "http/transport.h"
 #include "http/write_queue.h"
 #include "http/write_schedule.h"
 
@@ -65,6 +66,7 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
     return QS_ENOMEM;
   }
   s->loop = loop;
+  s->transport = QS_HTTP_TRANSPORT_TCP;
   s->limits = lim;
   s->handler = handler;
   s->ctx = ctx;
@@ -111,6 +113,7 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
 int qs_http_server_use_tls(qs_http_server_t *server, qs_tls_context_t *tls) {
   if (!server->tls_plain && !(server->tls_plain = malloc(QS_HTTP_READ_BUF_BYTES))) return QS_ENOMEM;
   server->tls = tls;
+  server->transport = QS_HTTP_TRANSPORT_TLS;
   return 0;
 }
 

@@ -8,7 +8,7 @@
  *   write_queue.h     the per-connection queue of output segments
  *   write_schedule.h  when connections are flushed: answers first, coalescing
  *   conn_write.h      flushing one connection's queue to its socket
- *   tls_io.h          TLS on the connection (net/tls.h on memory BIOs)
+ *   transport.h       what carries the bytes: plain TCP, TLS (net/tls.h on memory BIOs)
  *   h2_conn.h         an HTTP/2 session (http2.c) on a connection
  *   h1_response.c     HTTP/1.x answers and event streams behind http.h */
 #ifndef QS_HTTP_SERVER_INTERNAL_H
@@ -37,10 +37,11 @@
 /* Chunk headers per batch (stream bytes are framed as one chunk per run). */
 #define QS_HTTP_MAX_RUNS 4
 
-typedef struct seg seg_t;           /* a queued piece of output (write_queue.c) */
-typedef struct seg_slab seg_slab_t; /* a slab of pooled reference blocks (write_queue.c) */
-typedef struct batch batch_t;       /* a write in flight (conn_write.h) */
-typedef struct input input_t;       /* input kept for later (conn_read.h) */
+typedef struct seg seg_t;                             /* a queued piece of output (write_queue.c) */
+typedef struct seg_slab seg_slab_t;                   /* a slab of pooled reference blocks (write_queue.c) */
+typedef struct batch batch_t;                         /* a write in flight (conn_write.h) */
+typedef struct input input_t;                         /* input kept for later (conn_read.h) */
+typedef struct qs_http_transport qs_http_transport_t; /* plain TCP or TLS (transport.h) */
 
 /* The deadline a connection is under: every condition has one but an open
  * event stream (deadline.c, deadline_wanted, says which is which). */
@@ -104,7 +105,8 @@ struct qs_http_conn {
   bool served : 1;        /* a request was answered: between requests, the keep-alive deadline applies */
   bool held : 1;          /* on the server's `held` list: its stream bytes wait for the coalescing window */
   bool answer_queued : 1; /* HTTP/2: an answer's frames are in the queue, not yet written */
-  qs_tls_session_t *tls;  /* NULL for plaintext */
+  uint8_t transport;      /* which of qs_http_transports (transport.h) carries its bytes */
+  void *tx;               /* the transport's state (TLS: its qs_tls_session_t), or NULL */
 };
 
 /* DESIGN: at most 1 KiB of user-space memory per idle subscriber; this
@@ -146,6 +148,7 @@ struct qs_http_server {
   qs_http_counters_t *counters; /* limits.counters, or own_counters */
   qs_http_counters_t own_counters;
   char *read_buf;
+  uint8_t transport;     /* the transport of the connections it accepts (transport.h) */
   qs_tls_context_t *tls; /* borrowed; NULL for plaintext */
   char *tls_plain;       /* decrypted input, READ_BUF_BYTES, shared like read_buf */
   seg_t *free_segs;      /* the segment pool's free list */

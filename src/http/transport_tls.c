@@ -1,4 +1,8 @@
-/* TLS on a connection (tls_io.h). net/tls.h works on memory only: the
+/* TLS on a connection (transport.h): ciphertext read is decrypted into the
+ * connection's input; queued plaintext is encrypted at flush time and the
+ * ciphertext takes its place; what the session says on its own (handshake,
+ * tickets, close_notify) is written as it appears. net/tls.h works on
+ * memory only: the
  * plaintext segments of a batch are released once encrypted and the
  * ciphertext takes their place; libuv keeps writes in order, so records
  * leave in order. */
@@ -11,20 +15,20 @@
 #include "http/conn.h"
 #include "http/conn_read.h"
 #include "http/conn_write.h"
-#include "http/tls_io.h"
+#include "http/transport.h"
 #include "http/write_queue.h"
 
-/* ---- TLS output ------------------------------------------------------- */
+static qs_tls_session_t *session(const qs_http_conn_t *c) { return c->tx; }
 
 /* Takes the session's ciphertext into a malloc'd block; NULL when there is
  * none (or no memory: *failed then). */
 static char *tls_take(qs_http_conn_t *c, size_t *len, bool *failed) {
   *failed = false;
   *len = 0;
-  if (qs_tls_session_output_len(c->tls) == 0) return NULL;
+  if (qs_tls_session_output_len(session(c)) == 0) return NULL;
   qs_buf_t out;
   qs_buf_init(&out, SIZE_MAX);
-  if (qs_tls_session_take_output(c->tls, &out) != 0) {
+  if (qs_tls_session_take_output(session(c), &out) != 0) {
     qs_buf_dispose(&out);
     *failed = true;
     return NULL;
@@ -87,7 +91,7 @@ static bool tls_write(qs_http_conn_t *c, char *cipher, size_t len, bool as_infli
 /* Writes the ciphertext the session holds, as the in-flight batch or on its
  * own (what it produced by itself: handshake, tickets, close_notify). False
  * after conn_fail. */
-bool qs_http_tls_send_output(qs_http_conn_t *c, bool as_inflight) {
+static bool send_output(qs_http_conn_t *c, bool as_inflight) {
   size_t len;
   bool failed;
   char *cipher = tls_take(c, &len, &failed);
@@ -101,30 +105,33 @@ bool qs_http_tls_send_output(qs_http_conn_t *c, bool as_inflight) {
 /* Encrypts one batch of queued plaintext (its segments are released at once)
  * and writes it. True when the flush may go on at once; false when it must
  * wait (a write in flight, or the connection failed). */
-bool qs_http_tls_flush(qs_http_conn_t *c, const uv_buf_t *iov, unsigned n, seg_t *taken) {
+static bool tls_write_batch(qs_http_conn_t *c, const uv_buf_t *iov, unsigned n, size_t total, seg_t *taken,
+                            char hdr[QS_HTTP_MAX_RUNS][20]) {
+  (void)total;
+  (void)hdr;
   int rc = 0;
-  for (unsigned i = 0; !rc && i < n; i++) rc = qs_tls_session_write(c->tls, iov[i].base, iov[i].len);
+  for (unsigned i = 0; !rc && i < n; i++) rc = qs_tls_session_write(session(c), iov[i].base, iov[i].len);
   qs_http_conn_release_segs(c, taken);
   if (rc) {
     qs_http_conn_fail(c, rc == QS_ENOMEM ? QS_ENOMEM : QS_EIO);
     return false;
   }
-  return qs_http_tls_send_output(c, true) && !c->inflight;
+  return send_output(c, true) && !c->inflight;
 }
 
 /* Ciphertext read: everything the session can decrypt goes to on_input now
  * (what waits is kept, bounded, in the connection's input buffer, so nothing
  * is left inside the session when reading stops), then what the session has
  * to say (handshake) is sent. */
-void qs_http_tls_input(qs_http_conn_t *c, const char *cipher, size_t len) {
+static void tls_read(qs_http_conn_t *c, const char *cipher, size_t len) {
   qs_http_server_t *s = c->server;
-  if (qs_tls_session_feed(c->tls, cipher, len) != 0) {
+  if (qs_tls_session_feed(session(c), cipher, len) != 0) {
     qs_http_conn_fail(c, QS_ENOMEM);
     return;
   }
   while (c->state != ST_CLOSED) {
     size_t n = 0;
-    qs_tls_status_t st = qs_tls_session_read(c->tls, s->tls_plain, QS_HTTP_READ_BUF_BYTES, &n);
+    qs_tls_status_t st = qs_tls_session_read(session(c), s->tls_plain, QS_HTTP_READ_BUF_BYTES, &n);
     if (st == QS_TLS_OK) {
       qs_http_conn_input(c, s->tls_plain, n);
       continue;
@@ -138,5 +145,35 @@ void qs_http_tls_input(qs_http_conn_t *c, const char *cipher, size_t len) {
     qs_http_conn_fail(c, QS_ECLOSED); /* close_notify or failure: no more input */
     return;
   }
-  if (c->state != ST_CLOSED) qs_http_tls_send_output(c, false);
+  if (c->state != ST_CLOSED) send_output(c, false);
 }
+
+static int tls_open(qs_http_conn_t *c) {
+  c->tx = qs_tls_session_create(c->server->tls);
+  return c->tx ? 0 : QS_ENOMEM;
+}
+
+static bool tls_shutdown(qs_http_conn_t *c) {
+  if (!session(c) || !qs_tls_session_established(session(c))) return true;
+  qs_tls_session_shutdown(session(c));
+  return send_output(c, false);
+}
+
+static void tls_close(qs_http_conn_t *c) {
+  qs_tls_session_destroy(session(c));
+  c->tx = NULL;
+}
+
+static bool tls_handshake_done(const qs_http_conn_t *c) {
+  return session(c) && qs_tls_session_established(session(c));
+}
+
+const qs_http_transport_t qs_http_transport_tls = {
+    .name = "tls",
+    .open = tls_open,
+    .read = tls_read,
+    .write = tls_write_batch,
+    .shutdown = tls_shutdown,
+    .close = tls_close,
+    .handshake_done = tls_handshake_done,
+};
