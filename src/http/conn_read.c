@@ -15,6 +15,7 @@
 #include "http/conn_read.h"
 #include "http/deadline.h"
 #include "http/h2_conn.h"
+#include "http/protocol.h"
 #include "http/transport.h"
 #include "http/write_queue.h"
 
@@ -73,6 +74,7 @@ static void read_stop(qs_http_conn_t *c) {
 static void dispatch(qs_http_conn_t *c) {
   qs_h1_request_t *req = qs_h1_parser_take(c->parser);
   req->conn = c;
+  req->pub.protocol = &qs_http_protocol_h1;
   qs_net_addr_format(&c->addr, req->remote_addr, sizeof req->remote_addr);
   c->req = req;
   c->served = true;

@@ -6,6 +6,7 @@
 #include "http/conn_read.h"
 #include "http/deadline.h"
 #include "http/h2_conn.h"
+#include "http/protocol.h"
 #include "http/write_queue.h"
 #include "http/write_schedule.h"
 
@@ -87,3 +88,26 @@ void qs_http_h2_switch(qs_http_conn_t *c) {
   free(in);
   qs_http_conn_mark_dirty(c);
 }
+
+/* ---- The HTTP/2 protocol table (protocol.h) ---------------------------- */
+
+/* Queued bytes wait for the peer: its flow-control window, or a write in
+ * flight on the connection (or the connection is gone). */
+static bool h2_stream_write_waits(const qs_http_stream_t *stream) {
+  if (!qs_h2_stream_queued_bytes(stream)) return false;
+  const qs_http_conn_t *c = qs_h2_stream_conn(stream);
+  return !c || qs_http_conn_write_waits(c) || qs_h2_stream_window_closed(stream);
+}
+
+const qs_http_protocol_t qs_http_protocol_h2 = {
+    .name = "HTTP/2",
+    .request_on_abort = qs_h2_request_on_abort,
+    .respond = qs_h2_respond,
+    .stream_start = qs_h2_stream_start,
+    .stream_write = qs_h2_stream_write_ref,
+    .stream_queued_bytes = qs_h2_stream_queued_bytes,
+    .stream_write_waits = h2_stream_write_waits,
+    .stream_drain_blocked_only = qs_h2_stream_drain_blocked_only,
+    .stream_close = qs_h2_stream_close,
+    .stream_abort = qs_h2_stream_abort,
+};

@@ -3,8 +3,9 @@
  *
  * Nothing here names an HTTP/1.1 or HTTP/2 detail (chunked encoding,
  * Connection headers, streams, flow control): those belong to the protocol
- * code behind it (server.c with http1_parser.c and h1_response.c for HTTP/1.x,
- * http2.c for HTTP/2), which chooses the framing itself. A connection speaks HTTP/2 when
+ * code behind it (http1_parser.c and h1_response.c for HTTP/1.x, http2.c
+ * and h2_conn.c for HTTP/2, each plugged in through protocol.h), which
+ * chooses the framing itself. A connection speaks HTTP/2 when
  * it starts with the HTTP/2 preface: h2c with prior knowledge (what reverse
  * proxies use) or TLS after ALPN "h2". Requests of one HTTP/2 connection are
  * handled concurrently, each on its own stream.
@@ -40,6 +41,8 @@ typedef struct {
 /* A parsed request. Every field is read-only and borrowed from the server;
  * all of it stays valid as long as the request does. No slice is
  * NUL-terminated (remote_addr is). */
+typedef struct qs_http_protocol qs_http_protocol_t;
+
 typedef struct qs_http_request {
   qs_slice_t method; /* as sent: "GET", "HEAD", "POST", "OPTIONS", "QUERY", ... */
   qs_slice_t target; /* the raw request target, e.g. "/.well-known/mercure?topic=a%2Fb" */
@@ -54,6 +57,7 @@ typedef struct qs_http_request {
   const char *remote_addr; /* peer address as text: "203.0.113.5", "2001:db8::1" */
   uint8_t version_major;   /* 1 for HTTP/1.x, 2 for HTTP/2 */
   uint8_t version_minor;
+  const qs_http_protocol_t *protocol; /* the protocol that answers it (internal to http/) */
 } qs_http_request_t;
 
 /* Called once per request, from the loop. The handler must eventually either

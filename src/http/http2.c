@@ -13,11 +13,10 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "http/http2_internal.h"
 #include "net/listener.h"
-
-#define QS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* SETTINGS_MAX_CONCURRENT_STREAMS: event streams per connection (a browser
  * multiplexes every EventSource of an origin over one connection). */
@@ -168,6 +167,7 @@ static void drop_request(h2_stream_t *st) {
   st->span_count = st->span_cap = 0;
   memset(&st->pub, 0, sizeof st->pub);
   st->pub.version_major = 2;
+  st->pub.protocol = &qs_http_protocol_h2;
 }
 
 static h2_stream_t *stream_of_id(qs_h2_session_t *s, int32_t id) {
@@ -392,6 +392,7 @@ static void dispatch(h2_stream_t *st) {
   pub->remote_addr = st->remote_addr;
   pub->version_major = 2;
   pub->version_minor = 0;
+  pub->protocol = &qs_http_protocol_h2;
   st->is_head = qs_slice_eq_cstr(pub->method, "HEAD");
   stop_receiving(st);
   st->state = S_HANDLING;
@@ -695,7 +696,7 @@ void qs_h2_session_destroy(qs_h2_session_t *s, int reason) {
   free(s);
 }
 
-/* ---- The public API for HTTP/2 (http.h, dispatched from server.c) ------- */
+/* ---- The entries of qs_http_protocol_h2 (protocol.h, h2_conn.c) -------- */
 
 void qs_h2_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
                             void *ctx) {
@@ -752,7 +753,7 @@ int qs_h2_stream_start(qs_http_request_t *req, int status, const qs_http_header_
   }
   st->handler_has = false;
   drop_request(st);
-  st->stream = (struct qs_http_stream){.h2 = true};
+  st->stream = (struct qs_http_stream){.protocol = &qs_http_protocol_h2};
   st->stream_open = true;
   qs_h2_session_t *s = st->session;
   s->ops.wake(s->conn);

@@ -232,3 +232,7 @@ void qs_http_schedule_shutdown(qs_http_server_t *s) {
     uv_idle_start(&s->flush_idle, on_idle_noop);
   }
 }
+
+bool qs_http_conn_write_waits(const qs_http_conn_t *c) {
+  return c->inflight || !qs_link_linked(&c->dirty_link);
+}

@@ -6,11 +6,18 @@
 #ifndef QS_HTTP_WRITE_SCHEDULE_H
 #define QS_HTTP_WRITE_SCHEDULE_H
 
+#include <stdbool.h>
+
 #include "http/server_internal.h"
 
 /* Queues the connection for the flush at the end of the loop iteration
  * (answers first; stream bytes may be held for a coalescing window). */
 void qs_http_conn_mark_dirty(qs_http_conn_t *c);
+
+/* True when the connection's queued bytes wait for the peer (a write in
+ * flight) rather than for the server's own flush (the connection is on the
+ * dirty or the held list). */
+bool qs_http_conn_write_waits(const qs_http_conn_t *c);
 
 /* Initialises and starts the server's flush check, and initialises the idle
  * handle and coalescing timer it uses (4 handles in all, closed by
