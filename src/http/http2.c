@@ -49,7 +49,7 @@ typedef struct h2_stream {
   qs_http_request_t pub;
   struct qs_http_stream stream;
   qs_h2_session_t *session; /* NULL once the session is gone */
-  struct h2_stream *prev, *next;
+  qs_link_t link;           /* in the session's `streams` while it has a session */
   int32_t id;
   uint8_t state;
   bool closed;      /* nghttp2 closed the stream, or the session is gone */
@@ -89,7 +89,7 @@ struct qs_h2_session {
   void *conn;
   qs_h2_conn_ops_t ops;
   qs_http_limits_t limits;
-  h2_stream_t *streams; /* every stream object the session still knows */
+  qs_link_t streams;    /* every stream object the session still knows (h2_stream_t.link), newest first */
   size_t open;          /* nghttp2 streams with an object */
   size_t receiving;     /* streams whose request is still incomplete */
   chunk_t *free_chunks; /* reference chunks for reuse */
@@ -112,12 +112,7 @@ static void unlink_stream(h2_stream_t *st) {
   stop_receiving(st);
   qs_h2_session_t *s = st->session;
   if (!s) return;
-  if (st->prev)
-    st->prev->next = st->next;
-  else
-    s->streams = st->next;
-  if (st->next) st->next->prev = st->prev;
-  st->prev = st->next = NULL;
+  qs_link_remove(&st->link);
   st->session = NULL;
 }
 
@@ -405,14 +400,13 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   h2_stream_t *st = calloc(1, sizeof *st);
   if (!st) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  qs_link_init(&st->link);
   st->id = frame->hd.stream_id;
   qs_buf_init(&st->arena, s->limits.max_header_bytes + 64);
   qs_buf_init(&st->body, s->limits.max_body_bytes);
   memcpy(st->remote_addr, s->remote_addr, sizeof st->remote_addr);
   st->session = s;
-  st->next = s->streams;
-  if (s->streams) s->streams->prev = st;
-  s->streams = st;
+  qs_link_prepend(&s->streams, &st->link);
   if (nghttp2_session_set_stream_user_data(ng, st->id, st) != 0) {
     free_stream(st);
     return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -561,8 +555,10 @@ qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *s) {
   if (!s || s->open == 0) return QS_H2_IDLE;
   if (s->receiving) return QS_H2_RECEIVING;
   /* At most H2_MAX_CONCURRENT_STREAMS open streams are in the list. */
-  for (const h2_stream_t *st = s->streams; st; st = st->next)
+  for (const qs_link_t *l = s->streams.next; l != &s->streams; l = l->next) {
+    const h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
     if (!st->closed && st->state != S_STREAMING) return QS_H2_SERVING;
+  }
   return QS_H2_STREAMING;
 }
 
@@ -571,6 +567,7 @@ qs_h2_session_t *qs_h2_session_create(void *conn, const qs_h2_conn_ops_t *ops, c
   qs_h2_session_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->conn = conn;
+  qs_link_init(&s->streams);
   s->ops = *ops;
   s->limits = *limits;
   snprintf(s->remote_addr, sizeof s->remote_addr, "%s", remote_addr ? remote_addr : "");
@@ -646,8 +643,9 @@ bool qs_h2_session_finished(const qs_h2_session_t *s) {
 }
 
 void qs_h2_session_drained(qs_h2_session_t *s, bool blocked) {
-  for (h2_stream_t *st = s->streams, *next; st; st = next) {
-    next = st->next;
+  for (qs_link_t *l = s->streams.next, *next; l != &s->streams; l = next) {
+    next = l->next;
+    h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
     if (!st->drain_due) continue;
     st->drain_due = false;
     bool waited = st->blocked || blocked;
@@ -661,7 +659,9 @@ void qs_h2_session_drained(qs_h2_session_t *s, bool blocked) {
 void qs_h2_session_shutdown(qs_h2_session_t *s) {
   nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s->ng),
                         NGHTTP2_NO_ERROR, NULL, 0);
-  for (h2_stream_t *st = s->streams; st; st = st->next) {
+  for (qs_link_t *l = s->streams.next, *next; l != &s->streams; l = next) {
+    next = l->next;
+    h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
     if (st->state != S_STREAMING) continue;
     st->reason_closed = true;
     qs_h2_stream_close(&st->stream);
@@ -672,8 +672,8 @@ void qs_h2_session_shutdown(qs_h2_session_t *s) {
 void qs_h2_session_destroy(qs_h2_session_t *s, int reason) {
   if (!s) return;
   s->destroying = true;
-  while (s->streams) {
-    h2_stream_t *st = s->streams;
+  while (qs_link_linked(&s->streams)) {
+    h2_stream_t *st = QS_CONTAINER_OF(s->streams.next, h2_stream_t, link);
     unlink_stream(st);
     st->closed = true;
     if (st->handler_has) {
