@@ -80,13 +80,21 @@ static void on_conn_closed(uv_handle_t *handle) {
   qs_http_server_maybe_finish_close(s);
 }
 
-/* Closes the connection now; idempotent. A request still with its handler
- * gets its abort callback, a stream its on_close. */
 void qs_http_conn_fail(qs_http_conn_t *c, int reason) {
   if (c->state == ST_CLOSED) return;
-  qs_http_conn_enter(c, ST_CLOSED);
+  qs_http_conn_enter(c, ST_CLOSED); /* clears its deadline: timeout_link is free */
   if (qs_link_linked(&c->dirty_link)) qs_link_remove(&c->dirty_link);
+  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
   c->reading = false;
+  c->fail_reason = reason;
+  qs_link_append(&c->server->failed, &c->timeout_link);
+  qs_http_schedule_wake(c->server);
+}
+
+/* What a failed connection owes: the request's abort callback, the
+ * stream's on_close, the HTTP/2 session's callbacks; then the handle's close. */
+static void finish_failed(qs_http_conn_t *c) {
+  int reason = c->fail_reason;
   qs_h1_request_t *req = c->req;
   c->req = NULL;
   if (req) {
@@ -103,6 +111,14 @@ void qs_http_conn_fail(qs_http_conn_t *c, int reason) {
     qs_h2_session_destroy(h2, reason);
   }
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+void qs_http_conn_run_failed(qs_http_server_t *s) {
+  while (qs_link_linked(&s->failed)) {
+    qs_http_conn_t *c = QS_CONTAINER_OF(s->failed.next, qs_http_conn_t, timeout_link);
+    qs_link_remove(&c->timeout_link);
+    finish_failed(c);
+  }
 }
 
 /* The current answer is out: go on with the next request, or close. */

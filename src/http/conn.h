@@ -6,10 +6,18 @@
 
 #include "http/server_internal.h"
 
-/* Closes the connection now; idempotent. A request still with its handler
- * gets its abort callback, a stream its on_close. The memory goes in the
- * handle's close callback. */
+/* Closes the connection; idempotent. It stops reading and writing at once
+ * (CLOSED) and goes on its server's `failed` list: a request still with its
+ * handler gets its abort callback, a stream its on_close (HTTP/2: every
+ * stream's), from the loop (qs_http_conn_run_failed), never before this
+ * returns (libuv's contract for closing). The memory goes in the handle's
+ * close callback after that. */
 void qs_http_conn_fail(qs_http_conn_t *c, int reason);
+
+/* Calls the callbacks of every connection on the server's `failed` list and
+ * closes their handles, including those failed meanwhile. From the flush
+ * check only, where nothing of the producer is on the stack. */
+void qs_http_conn_run_failed(qs_http_server_t *s);
 
 /* Everything queued has been written: goes on with the connection's state
  * (the next request, a stream's on_drain or end, the drain). */

@@ -104,6 +104,10 @@ static void h1_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_reque
 static int check_answer(qs_h1_request_t *r, int status, const qs_http_header_t *headers, size_t count) {
   if (status < 200 || status > 599 || (count && !headers) || !qs_http_headers_valid(headers, count))
     return QS_EINVAL;
+  if (r->conn && r->conn->state == ST_CLOSED && r->conn->req == r) {
+    r->conn->req = NULL; /* answered before its abort callback was due: it gets none */
+    r->conn = NULL;
+  }
   if (!r->conn) {
     qs_h1_request_destroy(r);
     return QS_ECLOSED;

@@ -73,6 +73,7 @@ int qs_http_server_create(uv_loop_t *loop, const char *host, int port, const qs_
   qs_link_init(&s->all);
   qs_link_init(&s->dirty);
   qs_link_init(&s->held);
+  qs_link_init(&s->failed);
   s->coalesce_ns = lim.coalesce_max_delay_ms * 1000000;
   s->counters = lim.counters ? lim.counters : &s->own_counters;
   for (int i = 0; i < TIMEOUT_LISTS; i++) qs_link_init(&s->timeouts[i]);

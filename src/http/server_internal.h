@@ -87,7 +87,10 @@ struct qs_http_conn {
   bool pumping;            /* the HTTP/2 session is filling the queue: no need to mark dirty */
   qs_link_t all_link;
   qs_link_t timeout_link;
-  uint64_t deadline_ms;
+  union {
+    uint64_t deadline_ms; /* under a deadline */
+    int fail_reason;      /* CLOSED (no deadline): the reason its callbacks get (conn.c) */
+  };
   qs_h1_parser_t *parser; /* NULL while a stream runs */
   qs_h1_request_t *req;   /* while HANDLING */
   input_t *in;            /* input that arrived before it could be parsed; NULL when empty */
@@ -144,6 +147,7 @@ struct qs_http_server {
   bool fresh;                   /* streams were queued in a later turn than the burst's first */
   bool saturated;               /* stream writes take most of the loop's time: hold them */
   qs_link_t held;               /* stream connections waiting for the window's end */
+  qs_link_t failed;             /* closed connections whose callbacks are due (by timeout_link; conn.c) */
   uv_timer_t coalesce_timer;    /* the window's end, armed only while one is open */
   qs_http_counters_t *counters; /* limits.counters, or own_counters */
   qs_http_counters_t own_counters;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http/conn.h"
 #include "http/conn_write.h"
 #include "http/write_schedule.h"
 
@@ -176,6 +177,7 @@ static void measure_load(qs_http_server_t *s, uint64_t start, uint64_t now, bool
  * per turn. */
 static void on_flush_check(uv_check_t *check) {
   qs_http_server_t *s = check->data;
+  qs_http_conn_run_failed(s); /* failed since the last check, from timers and reads */
   uint64_t start = uv_hrtime();
   for (int round = 0; s->on_flush && round < FLUSH_ROUNDS; round++) {
     for (qs_http_conn_t *c; (c = dirty_answer(s)) != NULL;) {
@@ -202,6 +204,7 @@ static void on_flush_check(uv_check_t *check) {
     end = uv_hrtime();
     measure_load(s, start, end, !qs_link_linked(&s->dirty));
   }
+  qs_http_conn_run_failed(s); /* failed by on_flush's producer or by the writes */
   s->turn++;
   s->burst_max = 0;
   /* Connections left for the next turn (a slice's rest, or held ones just
@@ -236,3 +239,5 @@ void qs_http_schedule_shutdown(qs_http_server_t *s) {
 bool qs_http_conn_write_waits(const qs_http_conn_t *c) {
   return c->inflight || !qs_link_linked(&c->dirty_link);
 }
+
+void qs_http_schedule_wake(qs_http_server_t *s) { uv_idle_start(&s->flush_idle, on_idle_noop); }

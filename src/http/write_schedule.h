@@ -24,6 +24,10 @@ bool qs_http_conn_write_waits(const qs_http_conn_t *c);
  * qs_http_server_maybe_finish_close). */
 void qs_http_schedule_init(qs_http_server_t *s);
 
+/* Keeps the loop from blocking in its poll until the next flush check
+ * (something is due there: a failed connection's callbacks). */
+void qs_http_schedule_wake(qs_http_server_t *s);
+
 /* The server is closing: nothing is held any more, and what was held leaves
  * at this iteration's flush. */
 void qs_http_schedule_shutdown(qs_http_server_t *s);
