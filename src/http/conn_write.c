@@ -29,8 +29,13 @@ void qs_http_conn_on_write(uv_write_t *req, int status) {
 }
 
 void qs_http_conn_flush(qs_http_conn_t *c) {
-  if (c->state == ST_H2 && !c->inflight && c->queued_bytes < QS_HTTP_H2_PUMP_BYTES && !qs_http_h2_pump(c))
-    return;
+  if (c->state == ST_H2) {
+    /* Callbacks of streams that ended since the last flush (an abort, a
+     * reset read from the peer): from the loop, whatever the writes do. */
+    if (qs_h2_session_has_due(c->h2)) qs_h2_session_run_due(c->h2);
+    if (c->state != ST_H2) return;
+    if (!c->inflight && c->queued_bytes < QS_HTTP_H2_PUMP_BYTES && !qs_http_h2_pump(c)) return;
+  }
   const qs_http_transport_t *transport = qs_http_conn_transport(c);
   while (c->q_head && !c->inflight && c->state != ST_CLOSED) {
     uv_buf_t iov[QS_HTTP_MAX_IOV];

@@ -15,8 +15,14 @@ bool qs_http_h2_pump(qs_http_conn_t *c) {
   c->pumping = true;
   int rc = qs_h2_session_pump(c->h2, QS_HTTP_H2_PUMP_BYTES);
   c->pumping = false;
-  if (rc) qs_http_conn_fail(c, rc);
-  return rc == 0;
+  if (rc) {
+    qs_http_conn_fail(c, rc);
+    return false;
+  }
+  /* Streams the frames just sent closed (a reset, an end): their callbacks,
+   * now that the session is off the stack. */
+  if (qs_h2_session_has_due(c->h2)) qs_h2_session_run_due(c->h2);
+  return c->state == ST_H2;
 }
 
 /* ---- HTTP/2 ------------------------------------------------------------ */

@@ -17,7 +17,9 @@ void qs_http_h2_switch(qs_http_conn_t *c);
  * GOAWAY is queued: close once it is out). */
 bool qs_http_h2_feed(qs_http_conn_t *c, const char *data, size_t len);
 
-/* Moves HTTP/2 frames into the queue (bounded). False after qs_http_conn_fail. */
+/* Moves HTTP/2 frames into the queue (bounded), then runs the callbacks
+ * that became due. False once the connection is no longer an open HTTP/2
+ * one (qs_http_conn_fail, or a callback closed it). */
 bool qs_http_h2_pump(qs_http_conn_t *c);
 
 #endif

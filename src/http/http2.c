@@ -61,8 +61,12 @@ typedef struct h2_stream {
   bool blocked;   /* some bytes waited for the window or the kernel */
   bool drain_blocked_only;
   bool reason_closed; /* ends because of the server's shutdown */
-  bool receiving;     /* counted in the session's `receiving` */
-  int refuse_status;  /* answered without the handler (431, 413, 400) */
+  bool due;           /* on the session's `due` list: a callback waits for qs_h2_session_run_due */
+  bool due_abort;     /* that callback is the request's on_abort (else the stream's on_close) */
+  int due_reason;     /* on_close's reason */
+  struct h2_stream *due_next;
+  bool receiving;    /* counted in the session's `receiving` */
+  int refuse_status; /* answered without the handler (431, 413, 400) */
   const char *refuse_reason;
   /* The request: header names and values (and the pseudo-headers) in one
    * arena, placed by offsets until it is complete. */
@@ -95,7 +99,8 @@ struct qs_h2_session {
   chunk_t *free_chunks; /* reference chunks for reuse */
   size_t free_chunk_count;
   bool destroying;
-  bool answer_due; /* a response head was submitted since the last pump */
+  bool answer_due;                  /* a response head was submitted since the last pump */
+  h2_stream_t *due_head, *due_tail; /* streams whose callback is due, in order */
   char remote_addr[QS_NET_ADDR_TEXT_MAX];
 };
 
@@ -179,6 +184,23 @@ static void fire_on_close(h2_stream_t *st, int reason) {
   if (!st->stream_open) return;
   st->stream_open = false;
   if (st->stream.on_close) st->stream.on_close(&st->stream, reason, st->stream.ctx);
+}
+
+/* Puts the stream's on_close (or, `abort`, its request's on_abort) on the
+ * session's due list: it runs from the loop (qs_h2_session_run_due), never
+ * inside the call that ended the stream. */
+static void defer_callback(h2_stream_t *st, bool abort, int reason) {
+  qs_h2_session_t *s = st->session;
+  st->due = true;
+  st->due_abort = abort;
+  st->due_reason = reason;
+  st->due_next = NULL;
+  if (s->due_tail)
+    s->due_tail->due_next = st;
+  else
+    s->due_head = st;
+  s->due_tail = st;
+  s->ops.wake(s->conn);
 }
 
 /* ---- Answers ----------------------------------------------------------- */
@@ -527,14 +549,12 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
   stop_receiving(st);
   s->open--;
   s->ops.phase_changed(s->conn);
+  if (st->due) return 0; /* its callback is due already; the object goes after it */
   if (st->handler_has) {
-    if (st->on_abort) {
-      st->handler_has = false;
-      st->on_abort(&st->pub, st->abort_ctx);
-      free_stream(st);
-    } else {
+    if (st->on_abort)
+      defer_callback(st, true, QS_ECLOSED);
+    else
       unlink_stream(st); /* lingers until answered; the answer returns QS_ECLOSED */
-    }
     return 0;
   }
   if (st->stream_open) {
@@ -543,7 +563,8 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
       return 0;
     }
     bool clean = st->state == S_ENDING && error_code == NGHTTP2_NO_ERROR && !st->q_head && !st->reason_closed;
-    fire_on_close(st, clean ? 0 : QS_ECLOSED);
+    defer_callback(st, false, clean ? 0 : QS_ECLOSED);
+    return 0;
   }
   free_stream(st);
   return 0;
@@ -646,7 +667,7 @@ void qs_h2_session_drained(qs_h2_session_t *s, bool blocked) {
   for (qs_link_t *l = s->streams.next, *next; l != &s->streams; l = next) {
     next = l->next;
     h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
-    if (!st->drain_due) continue;
+    if (!st->drain_due || st->due) continue;
     st->drain_due = false;
     bool waited = st->blocked || blocked;
     st->blocked = false;
@@ -662,7 +683,7 @@ void qs_h2_session_shutdown(qs_h2_session_t *s) {
   for (qs_link_t *l = s->streams.next, *next; l != &s->streams; l = next) {
     next = l->next;
     h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
-    if (st->state != S_STREAMING) continue;
+    if (st->state != S_STREAMING || st->due) continue;
     st->reason_closed = true;
     qs_h2_stream_close(&st->stream);
   }
@@ -671,6 +692,7 @@ void qs_h2_session_shutdown(qs_h2_session_t *s) {
 
 void qs_h2_session_destroy(qs_h2_session_t *s, int reason) {
   if (!s) return;
+  qs_h2_session_run_due(s); /* from the loop: the connection's callbacks are being run */
   s->destroying = true;
   while (qs_link_linked(&s->streams)) {
     h2_stream_t *st = QS_CONTAINER_OF(s->streams.next, h2_stream_t, link);
@@ -711,6 +733,12 @@ static int check_answer(h2_stream_t *st, int status, const qs_http_header_t *hea
       count > H2_MAX_RESPONSE_HEADERS - 3)
     return QS_EINVAL;
   if (!st->handler_has) return QS_EINVAL;
+  if (st->due) {
+    /* Answered before its abort callback was due: it gets none, and the
+     * object goes when the due list gets to it. */
+    st->handler_has = false;
+    return QS_ECLOSED;
+  }
   if (st->closed || !st->session) {
     free_stream(st);
     return QS_ECLOSED;
@@ -787,28 +815,35 @@ void qs_h2_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
 
 void qs_h2_stream_abort(qs_http_stream_t *stream) {
   h2_stream_t *st = h2_of(stream);
-  if (!st->stream_open) return;
+  if (!st->stream_open || st->due) return;
   release_chunks(st);
   st->state = S_ENDING;
-  bool gone = st->closed || !st->session;
-  if (!gone) {
-    nghttp2_submit_rst_stream(st->session->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
-    st->session->ops.wake(st->session->conn);
+  if (!st->session) {
+    /* A HEAD stream whose session forgot it (nothing is framed for it any
+     * more): there is no loop to defer to. */
+    fire_on_close(st, QS_ECLOSED);
+    free_stream(st);
+    return;
   }
-  fire_on_close(st, QS_ECLOSED);
-  /* nghttp2 frees the object when it closes the stream; one it no longer
-   * knows goes now. */
-  if (gone) free_stream(st);
+  nghttp2_submit_rst_stream(st->session->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+  /* on_close from the loop; the object goes once nghttp2 has closed the stream too. */
+  defer_callback(st, false, QS_ECLOSED);
 }
 
 void qs_h2_stream_close(qs_http_stream_t *stream) {
   h2_stream_t *st = h2_of(stream);
   if (st->state != S_STREAMING) return;
   st->state = S_ENDING;
-  if (st->is_head || st->closed || !st->session) {
-    /* Nothing more will be framed: the stream ends now. */
-    fire_on_close(st, st->reason_closed || (st->closed && !st->is_head) ? QS_ECLOSED : 0);
-    if (st->closed || !st->session) free_stream(st);
+  if (st->due) return; /* its on_close is due already */
+  int reason = st->reason_closed || (st->closed && !st->is_head) ? QS_ECLOSED : 0;
+  if (!st->session) {
+    /* A HEAD stream its session forgot: nothing to frame, no loop to defer to. */
+    fire_on_close(st, reason);
+    free_stream(st);
+    return;
+  }
+  if (st->is_head || st->closed) {
+    defer_callback(st, false, reason); /* nothing more will be framed: it ends now, from the loop */
     return;
   }
   if (st->deferred) {
@@ -816,4 +851,26 @@ void qs_h2_stream_close(qs_http_stream_t *stream) {
     nghttp2_session_resume_data(st->session->ng, st->id);
   }
   st->session->ops.wake(st->session->conn);
+}
+
+bool qs_h2_session_has_due(const qs_h2_session_t *s) { return s->due_head != NULL; }
+
+void qs_h2_session_run_due(qs_h2_session_t *s) {
+  while (s->due_head) {
+    h2_stream_t *st = s->due_head;
+    s->due_head = st->due_next;
+    if (!s->due_head) s->due_tail = NULL;
+    st->due = false;
+    if (st->due_abort) {
+      if (st->handler_has && st->on_abort) {
+        st->handler_has = false;
+        st->on_abort(&st->pub, st->abort_ctx);
+      }
+      free_stream(st); /* nghttp2 has closed it */
+      continue;
+    }
+    fire_on_close(st, st->due_reason);
+    /* Else nghttp2 has yet to close it (a reset on its way): on_stream_close frees it. */
+    if (st->closed || !st->session) free_stream(st);
+  }
 }

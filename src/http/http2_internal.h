@@ -89,6 +89,15 @@ bool qs_h2_session_finished(const qs_h2_session_t *s);
  * their on_drain. `blocked` tells that some of it had to wait for the kernel. */
 void qs_h2_session_drained(qs_h2_session_t *s, bool blocked);
 
+/* Runs the callbacks that ending streams made due (on_close, a request's
+ * on_abort), in order, and frees the stream objects they leave. From the
+ * loop only (the connection's flush), never inside a call of http.h: that
+ * is what keeps those calls from re-entering their callers. */
+void qs_h2_session_run_due(qs_h2_session_t *s);
+
+/* True when callbacks wait for qs_h2_session_run_due. */
+bool qs_h2_session_has_due(const qs_h2_session_t *s);
+
 /* What the session waits for now. */
 qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *session);
 
@@ -97,9 +106,9 @@ qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *session);
  * handled may still be answered. */
 void qs_h2_session_shutdown(qs_h2_session_t *s);
 
-/* The connection is gone: requests with their handler get their abort
- * callback (or linger until answered), open streams their on_close with
- * `reason`; then the session is freed. */
+/* The connection is gone: due callbacks run first, then requests with their
+ * handler get their abort callback (or linger until answered), open streams
+ * their on_close with `reason`; then the session is freed. From the loop. */
 void qs_h2_session_destroy(qs_h2_session_t *s, int reason);
 
 /* ---- The HTTP/2 entries of qs_http_protocol_h2 (protocol.h) ------------ *
