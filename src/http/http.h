@@ -169,11 +169,14 @@ size_t qs_http_request_header_values(const qs_http_request_t *req, const char *n
 bool qs_http_request_method_is(const qs_http_request_t *req, const char *method);
 
 /* Registers fn(req, ctx), called once if the connection dies (peer gone,
- * timeout, server shutdown) before the handler answered. The request is
- * freed when fn returns: the handler must forget it there and must not
- * answer it. Without a registered callback the request instead lingers until
- * answered, and the answer returns QS_ECLOSED. A later call replaces the
- * earlier registration; fn NULL removes it. */
+ * timeout, server shutdown) before the handler answered. It runs from the
+ * loop, never inside a call of this API. The request is freed when fn
+ * returns: the handler must forget it there and must not answer it. An
+ * answer given after the connection died but before fn ran returns
+ * QS_ECLOSED (the request is consumed) and fn is not called. Without a
+ * registered callback the request instead lingers until answered, and the
+ * answer returns QS_ECLOSED. A later call replaces the earlier
+ * registration; fn NULL removes it. */
 void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
                               void *ctx);
 
@@ -240,7 +243,8 @@ size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream);
 bool qs_http_stream_write_waits(const qs_http_stream_t *stream);
 
 /* Registers on_close(stream, reason, ctx), called exactly once when the
- * stream ends: reason 0 after qs_http_stream_close() flushed everything,
+ * stream ends, from the loop and never inside a call of this API (libuv's
+ * contract for closing): reason 0 after qs_http_stream_close() flushed everything,
  * QS_ECLOSED when the peer went away or the server shut down, QS_EIO when a
  * write failed. The stream is freed when the callback returns. Queued
  * zero-copy bytes are released no later than the connection's close. */
@@ -268,8 +272,9 @@ void qs_http_stream_close(qs_http_stream_t *stream);
 /* Ends the stream at once, dropping what is queued (a reader too slow to
  * keep up holds nothing more): HTTP/1.x closes the connection, HTTP/2 resets
  * the stream (CANCEL) and the connection's other streams go on. on_close
- * follows with QS_ECLOSED, possibly before this returns. Does nothing once
- * on_close was called. */
+ * follows with QS_ECLOSED from the loop, never before this returns; until
+ * then writes return QS_ECLOSED. Does nothing once on_close was called or
+ * is due. */
 void qs_http_stream_abort(qs_http_stream_t *stream);
 
 #endif

@@ -558,10 +558,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
     return 0;
   }
   if (st->stream_open) {
-    if (st->is_head && st->state == S_STREAMING) {
-      unlink_stream(st); /* the head was the whole response; it ends with qs_http_stream_close() */
-      return 0;
-    }
+    /* The head was the whole response; it ends with qs_http_stream_close(),
+     * whose on_close the session still defers (it keeps the object). */
+    if (st->is_head && st->state == S_STREAMING) return 0;
     bool clean = st->state == S_ENDING && error_code == NGHTTP2_NO_ERROR && !st->q_head && !st->reason_closed;
     defer_callback(st, false, clean ? 0 : QS_ECLOSED);
     return 0;
@@ -819,13 +818,13 @@ void qs_h2_stream_abort(qs_http_stream_t *stream) {
   release_chunks(st);
   st->state = S_ENDING;
   if (!st->session) {
-    /* A HEAD stream whose session forgot it (nothing is framed for it any
-     * more): there is no loop to defer to. */
+    /* The session is gone (it already called every open stream's on_close,
+     * so this is only a guard). */
     fire_on_close(st, QS_ECLOSED);
     free_stream(st);
     return;
   }
-  nghttp2_submit_rst_stream(st->session->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+  if (!st->closed) nghttp2_submit_rst_stream(st->session->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
   /* on_close from the loop; the object goes once nghttp2 has closed the stream too. */
   defer_callback(st, false, QS_ECLOSED);
 }
@@ -837,7 +836,8 @@ void qs_h2_stream_close(qs_http_stream_t *stream) {
   if (st->due) return; /* its on_close is due already */
   int reason = st->reason_closed || (st->closed && !st->is_head) ? QS_ECLOSED : 0;
   if (!st->session) {
-    /* A HEAD stream its session forgot: nothing to frame, no loop to defer to. */
+    /* The session is gone (it already called every open stream's on_close,
+     * so this is only a guard). */
     fire_on_close(st, reason);
     free_stream(st);
     return;
