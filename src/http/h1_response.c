@@ -1,7 +1,7 @@
-/* HTTP/1.x answers and event streams behind http.h (complete responses with
- * their Content-Length, chunked event streams), and the dispatch of every
- * public answer and stream function to HTTP/2 (http2.c) when the request or
- * stream is an HTTP/2 one. The connection underneath is server.c's. */
+/* HTTP/1.x answers and event streams (complete responses with their
+ * Content-Length, chunked event streams): the qs_http_protocol_h1 table
+ * (protocol.h) behind the API of http.h, on the connection of
+ * server_internal.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,11 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/error.h"
-#include "http/server_internal.h"
+#include "http/conn.h"
+#include "http/deadline.h"
+#include "http/protocol.h"
+#include "http/write_queue.h"
+#include "http/write_schedule.h"
 
 /* Framing headers belong to this layer. */
 static bool is_framing_header(qs_slice_t name) {
@@ -19,7 +23,7 @@ static bool is_framing_header(qs_slice_t name) {
          qs_slice_eq_nocase(name, qs_slice_from_cstr("connection"));
 }
 
-const char *qs_h1_http_date(qs_http_server_t *s) {
+const char *qs_http_date(qs_http_server_t *s) {
   int64_t sec = qs_clock_wall_ms() / 1000;
   if (sec != s->date_sec) {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -36,7 +40,7 @@ const char *qs_h1_http_date(qs_http_server_t *s) {
 }
 
 /* Writes the status line and headers (without the final CRLF). */
-static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_header_t *headers,
+static int build_head(qs_buf_t *out, qs_http_conn_t *c, int status, const qs_http_header_t *headers,
                       size_t count) {
   /* One allocation for the usual head (no realloc as it grows), and no printf:
    * the status is a checked 3-digit number (check_answer). */
@@ -67,7 +71,7 @@ static int build_head(qs_buf_t *out, qs_h1_conn_t *c, int status, const qs_http_
     if (!rc) rc = qs_buf_append(out, "\r\n", 2);
   }
   if (!rc) rc = qs_buf_append(out, "Date: ", 6);
-  if (!rc) rc = qs_buf_append_cstr(out, qs_h1_http_date(c->server));
+  if (!rc) rc = qs_buf_append_cstr(out, qs_http_date(c->server));
   if (!rc) rc = qs_buf_append(out, "\r\n", 2);
   return rc;
 }
@@ -85,14 +89,12 @@ static int append_content_length(qs_buf_t *out, size_t len) {
   return rc;
 }
 
-static qs_h1_request_t *request_of(qs_http_request_t *req) { return CONTAINER_OF(req, qs_h1_request_t, pub); }
+static qs_h1_request_t *request_of(qs_http_request_t *req) {
+  return QS_CONTAINER_OF(req, qs_h1_request_t, pub);
+}
 
-void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
-                              void *ctx) {
-  if (req->version_major == 2) {
-    qs_h2_request_on_abort(req, fn, ctx);
-    return;
-  }
+static void h1_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
+                                void *ctx) {
   qs_h1_request_t *r = request_of(req);
   r->on_abort = fn;
   r->abort_ctx = ctx;
@@ -102,6 +104,10 @@ void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request
 static int check_answer(qs_h1_request_t *r, int status, const qs_http_header_t *headers, size_t count) {
   if (status < 200 || status > 599 || (count && !headers) || !qs_http_headers_valid(headers, count))
     return QS_EINVAL;
+  if (r->conn && r->conn->state == ST_CLOSED && r->conn->req == r) {
+    r->conn->req = NULL; /* answered before its abort callback was due: it gets none */
+    r->conn = NULL;
+  }
   if (!r->conn) {
     qs_h1_request_destroy(r);
     return QS_ECLOSED;
@@ -110,14 +116,12 @@ static int check_answer(qs_h1_request_t *r, int status, const qs_http_header_t *
   return 0;
 }
 
-int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *headers, size_t header_count,
-                    qs_slice_t body) {
-  if (!req) return QS_EINVAL;
-  if (req->version_major == 2) return qs_h2_respond(req, status, headers, header_count, body);
+static int h1_respond(qs_http_request_t *req, int status, const qs_http_header_t *headers,
+                      size_t header_count, qs_slice_t body) {
   qs_h1_request_t *r = request_of(req);
   int rc = check_answer(r, status, headers, header_count);
   if (rc) return rc;
-  qs_h1_conn_t *c = r->conn;
+  qs_http_conn_t *c = r->conn;
   bool close = c->close_after || c->server->closing;
   bool no_body = status == 204 || status == 304;
   qs_buf_t head;
@@ -130,43 +134,28 @@ int qs_http_respond(qs_http_request_t *req, int status, const qs_http_header_t *
     rc = qs_buf_append_cstr(&head, "Connection: keep-alive\r\n");
   if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
   if (!rc && !r->is_head && !no_body) rc = qs_buf_append(&head, body.ptr, body.len);
-  if (!rc) rc = qs_h1_enqueue_copy(c, head.ptr, head.len, false);
+  if (!rc) rc = qs_http_conn_queue_copy(c, head.ptr, head.len, false);
   qs_buf_dispose(&head);
   if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
   c->close_after = close;
   c->req = NULL;
-  qs_h1_conn_enter(c, ST_RESPONDING);
+  qs_http_conn_enter(c, ST_RESPONDING);
   qs_h1_request_destroy(r);
   return 0;
 }
 
-int qs_http_respond_text(qs_http_request_t *req, int status, const char *text) {
-  qs_buf_t body;
-  qs_buf_init(&body, (size_t)-1);
-  if (qs_buf_append_cstr(&body, text) || qs_buf_append(&body, "\n", 1)) {
-    qs_buf_dispose(&body);
-    return QS_ENOMEM;
-  }
-  qs_http_header_t h = {qs_slice_from_cstr("Content-Type"), qs_slice_from_cstr("text/plain; charset=utf-8")};
-  int rc = qs_http_respond(req, status, &h, 1, qs_buf_slice(&body));
-  qs_buf_dispose(&body);
-  return rc;
-}
-
 /* ---- Streams ----------------------------------------------------------- */
 
-static qs_h1_conn_t *conn_of(const qs_http_stream_t *stream) {
-  return CONTAINER_OF(stream, qs_h1_conn_t, stream);
+static qs_http_conn_t *conn_of(const qs_http_stream_t *stream) {
+  return QS_CONTAINER_OF(stream, qs_http_conn_t, stream);
 }
 
-int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_header_t *headers,
-                         size_t header_count, qs_http_stream_t **out) {
-  if (!req || !out) return QS_EINVAL;
-  if (req->version_major == 2) return qs_h2_stream_start(req, status, headers, header_count, out);
+static int h1_stream_start(qs_http_request_t *req, int status, const qs_http_header_t *headers,
+                           size_t header_count, qs_http_stream_t **out) {
   qs_h1_request_t *r = request_of(req);
   int rc = check_answer(r, status, headers, header_count);
   if (rc) return rc;
-  qs_h1_conn_t *c = r->conn;
+  qs_http_conn_t *c = r->conn;
   /* HTTP/1.1 frames the open-ended body with chunks and may keep the
    * connection afterwards; HTTP/1.0 has only the close to end it. */
   bool chunked = req->version_major == 1 && req->version_minor >= 1;
@@ -177,14 +166,14 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
   if (!rc && chunked) rc = qs_buf_append_cstr(&head, "Transfer-Encoding: chunked\r\n");
   if (!rc && (c->close_after || c->server->closing)) rc = qs_buf_append_cstr(&head, "Connection: close\r\n");
   if (!rc) rc = qs_buf_append(&head, "\r\n", 2);
-  if (!rc) rc = qs_h1_enqueue_copy(c, head.ptr, head.len, false);
+  if (!rc) rc = qs_http_conn_queue_copy(c, head.ptr, head.len, false);
   qs_buf_dispose(&head);
   if (rc) return rc == QS_ETOOBIG ? QS_ENOMEM : rc;
   c->head_only = r->is_head;
   c->chunked = chunked && !r->is_head;
   c->req = NULL;
-  qs_h1_conn_enter(c, ST_STREAMING);
-  c->stream = (struct qs_http_stream){0};
+  qs_http_conn_enter(c, ST_STREAMING);
+  c->stream = (struct qs_http_stream){.protocol = &qs_http_protocol_h1};
   c->stream_open = true;
   c->stream_reason_closed = 0;
   c->drain_blocked_only = c->blocked = false;
@@ -200,82 +189,55 @@ int qs_http_stream_start(qs_http_request_t *req, int status, const qs_http_heade
   return 0;
 }
 
-int qs_http_stream_write(qs_http_stream_t *stream, qs_slice_t bytes) {
-  if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, NULL, NULL, true);
-  qs_h1_conn_t *c = conn_of(stream);
-  if (c->state != ST_STREAMING) return QS_ECLOSED;
-  if (!bytes.len || c->head_only) return 0;
-  return qs_h1_enqueue_copy(c, bytes.ptr, bytes.len, c->chunked);
-}
-
-int qs_http_stream_write_ref(qs_http_stream_t *stream, qs_slice_t bytes, void (*release)(void *owner),
-                             void *owner) {
-  if (stream->h2) return qs_h2_stream_write_ref(stream, bytes, release, owner, false);
-  qs_h1_conn_t *c = conn_of(stream);
+static int h1_stream_write(qs_http_stream_t *stream, qs_slice_t bytes, void (*release)(void *owner),
+                           void *owner, bool copy) {
+  qs_http_conn_t *c = conn_of(stream);
   if (c->state != ST_STREAMING) return QS_ECLOSED;
   if (!bytes.len || c->head_only) {
     if (release) release(owner);
     return 0;
   }
-  return qs_h1_enqueue_ref(c, bytes, c->chunked, release, owner);
+  if (copy) return qs_http_conn_queue_copy(c, bytes.ptr, bytes.len, c->chunked);
+  return qs_http_conn_queue_ref(c, bytes, c->chunked, release, owner);
 }
 
-size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream) {
-  return stream->h2 ? qs_h2_stream_queued_bytes(stream) : conn_of(stream)->queued_bytes;
+static size_t h1_stream_queued_bytes(const qs_http_stream_t *stream) { return conn_of(stream)->queued_bytes; }
+
+static bool h1_stream_write_waits(const qs_http_stream_t *stream) {
+  const qs_http_conn_t *c = conn_of(stream);
+  return c->queued_bytes && qs_http_conn_write_waits(c);
 }
 
-bool qs_http_stream_write_waits(const qs_http_stream_t *stream) {
-  const qs_h1_conn_t *c = stream->h2 ? qs_h2_stream_conn(stream) : conn_of(stream);
-  if (!qs_http_stream_queued_bytes(stream)) return false;
-  if (!c || c->inflight) return true; /* the kernel did not take the last write whole */
-  if (stream->h2 && qs_h2_stream_window_closed(stream)) return true;
-  /* Queued for the flush (a later slice of it, or the coalescing window):
-   * the bytes leave without the peer's help. */
-  return c->dirty_link.next == &c->dirty_link;
+static void h1_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
+  conn_of(stream)->drain_blocked_only = only;
 }
 
-void qs_http_stream_on_drain(qs_http_stream_t *stream,
-                             void (*on_drain)(qs_http_stream_t *stream, void *ctx)) {
-  stream->on_drain = on_drain;
-}
-
-void qs_http_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
-  if (stream->h2)
-    qs_h2_stream_drain_blocked_only(stream, only);
-  else
-    conn_of(stream)->drain_blocked_only = only;
-}
-
-void qs_http_stream_on_close(qs_http_stream_t *stream,
-                             void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx), void *ctx) {
-  stream->on_close = on_close;
-  stream->ctx = ctx;
-}
-
-void qs_h1_stream_end(qs_h1_conn_t *c) {
+void qs_h1_stream_end(qs_http_conn_t *c) {
   if (c->state != ST_STREAMING) return;
-  qs_h1_conn_enter(c, ST_STREAM_ENDING);
-  if (c->chunked && qs_h1_enqueue_static(c, "0\r\n\r\n", 5) != 0) {
-    qs_h1_conn_fail(c, QS_ENOMEM);
+  qs_http_conn_enter(c, ST_STREAM_ENDING);
+  if (c->chunked && qs_http_conn_queue_static(c, "0\r\n\r\n", 5) != 0) {
+    qs_http_conn_fail(c, QS_ENOMEM);
     return;
   }
-  qs_h1_mark_dirty(c); /* even with nothing queued, the end is noticed at the flush */
+  qs_http_conn_mark_dirty(c); /* even with nothing queued, the end is noticed at the flush */
 }
 
-void qs_http_stream_abort(qs_http_stream_t *stream) {
-  if (!stream) return;
-  if (stream->h2) {
-    qs_h2_stream_abort(stream);
-    return;
-  }
-  qs_h1_conn_t *c = conn_of(stream);
-  if (c->stream_open) qs_h1_conn_fail(c, QS_ECLOSED);
+static void h1_stream_close(qs_http_stream_t *stream) { qs_h1_stream_end(conn_of(stream)); }
+
+static void h1_stream_abort(qs_http_stream_t *stream) {
+  qs_http_conn_t *c = conn_of(stream);
+  if (c->stream_open) qs_http_conn_fail(c, QS_ECLOSED);
 }
 
-void qs_http_stream_close(qs_http_stream_t *stream) {
-  if (!stream) return;
-  if (stream->h2)
-    qs_h2_stream_close(stream);
-  else
-    qs_h1_stream_end(conn_of(stream));
-}
+const qs_http_protocol_t qs_http_protocol_h1 = {
+    .name = "HTTP/1.1",
+    .request_on_abort = h1_request_on_abort,
+    .respond = h1_respond,
+    .stream_start = h1_stream_start,
+    .stream_write = h1_stream_write,
+    .stream_queued_bytes = h1_stream_queued_bytes,
+    .stream_write_waits = h1_stream_write_waits,
+    .stream_drain_blocked_only = h1_stream_drain_blocked_only,
+    .stream_close = h1_stream_close,
+    .stream_abort = h1_stream_abort,
+};

@@ -3,8 +3,9 @@
  *
  * Nothing here names an HTTP/1.1 or HTTP/2 detail (chunked encoding,
  * Connection headers, streams, flow control): those belong to the protocol
- * code behind it (server.c with http1_parser.c and h1_response.c for HTTP/1.x,
- * http2.c for HTTP/2), which chooses the framing itself. A connection speaks HTTP/2 when
+ * code behind it (http1_parser.c and h1_response.c for HTTP/1.x, http2.c
+ * and h2_conn.c for HTTP/2, each plugged in through protocol.h), which
+ * chooses the framing itself. A connection speaks HTTP/2 when
  * it starts with the HTTP/2 preface: h2c with prior knowledge (what reverse
  * proxies use) or TLS after ALPN "h2". Requests of one HTTP/2 connection are
  * handled concurrently, each on its own stream.
@@ -40,6 +41,8 @@ typedef struct {
 /* A parsed request. Every field is read-only and borrowed from the server;
  * all of it stays valid as long as the request does. No slice is
  * NUL-terminated (remote_addr is). */
+typedef struct qs_http_protocol qs_http_protocol_t;
+
 typedef struct qs_http_request {
   qs_slice_t method; /* as sent: "GET", "HEAD", "POST", "OPTIONS", "QUERY", ... */
   qs_slice_t target; /* the raw request target, e.g. "/.well-known/mercure?topic=a%2Fb" */
@@ -54,6 +57,7 @@ typedef struct qs_http_request {
   const char *remote_addr; /* peer address as text: "203.0.113.5", "2001:db8::1" */
   uint8_t version_major;   /* 1 for HTTP/1.x, 2 for HTTP/2 */
   uint8_t version_minor;
+  const qs_http_protocol_t *protocol; /* the protocol that answers it (internal to http/) */
 } qs_http_request_t;
 
 /* Called once per request, from the loop. The handler must eventually either
@@ -165,11 +169,14 @@ size_t qs_http_request_header_values(const qs_http_request_t *req, const char *n
 bool qs_http_request_method_is(const qs_http_request_t *req, const char *method);
 
 /* Registers fn(req, ctx), called once if the connection dies (peer gone,
- * timeout, server shutdown) before the handler answered. The request is
- * freed when fn returns: the handler must forget it there and must not
- * answer it. Without a registered callback the request instead lingers until
- * answered, and the answer returns QS_ECLOSED. A later call replaces the
- * earlier registration; fn NULL removes it. */
+ * timeout, server shutdown) before the handler answered. It runs from the
+ * loop, never inside a call of this API. The request is freed when fn
+ * returns: the handler must forget it there and must not answer it. An
+ * answer given after the connection died but before fn ran returns
+ * QS_ECLOSED (the request is consumed) and fn is not called. Without a
+ * registered callback the request instead lingers until answered, and the
+ * answer returns QS_ECLOSED. A later call replaces the earlier
+ * registration; fn NULL removes it. */
 void qs_http_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
                               void *ctx);
 
@@ -236,7 +243,8 @@ size_t qs_http_stream_queued_bytes(const qs_http_stream_t *stream);
 bool qs_http_stream_write_waits(const qs_http_stream_t *stream);
 
 /* Registers on_close(stream, reason, ctx), called exactly once when the
- * stream ends: reason 0 after qs_http_stream_close() flushed everything,
+ * stream ends, from the loop and never inside a call of this API (libuv's
+ * contract for closing): reason 0 after qs_http_stream_close() flushed everything,
  * QS_ECLOSED when the peer went away or the server shut down, QS_EIO when a
  * write failed. The stream is freed when the callback returns. Queued
  * zero-copy bytes are released no later than the connection's close. */
@@ -264,8 +272,9 @@ void qs_http_stream_close(qs_http_stream_t *stream);
 /* Ends the stream at once, dropping what is queued (a reader too slow to
  * keep up holds nothing more): HTTP/1.x closes the connection, HTTP/2 resets
  * the stream (CANCEL) and the connection's other streams go on. on_close
- * follows with QS_ECLOSED, possibly before this returns. Does nothing once
- * on_close was called. */
+ * follows with QS_ECLOSED from the loop, never before this returns; until
+ * then writes return QS_ECLOSED. Does nothing once on_close was called or
+ * is due. */
 void qs_http_stream_abort(qs_http_stream_t *stream);
 
 #endif

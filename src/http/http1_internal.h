@@ -10,7 +10,7 @@
 #include "http/http.h"
 #include "net/listener.h"
 
-typedef struct qs_h1_conn qs_h1_conn_t;
+typedef struct qs_http_conn qs_http_conn_t;
 
 /* Where one header line sits in a request's arena while it is parsed (the
  * arena may move while growing, so slices are made at the end of the headers). */
@@ -29,8 +29,8 @@ typedef struct qs_h1_request {
   uint32_t target_off, target_len;
   bool keep_alive; /* llhttp_should_keep_alive() at message end */
   bool is_head;
-  bool upgrade;       /* an Upgrade/CONNECT request: the connection closes after the answer */
-  qs_h1_conn_t *conn; /* NULL once the connection is gone */
+  bool upgrade;         /* an Upgrade/CONNECT request: the connection closes after the answer */
+  qs_http_conn_t *conn; /* NULL once the connection is gone */
   void (*on_abort)(qs_http_request_t *req, void *ctx);
   void *abort_ctx;
   char remote_addr[QS_NET_ADDR_TEXT_MAX];

@@ -7,7 +7,7 @@
 #include "base/error.h"
 #include "http/http1_internal.h"
 #include "http/http1_syntax.h"
-#include "http/http2_internal.h"
+#include "http/protocol.h"
 
 struct qs_h1_parser {
   llhttp_t ll;

@@ -13,11 +13,10 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "http/http2_internal.h"
 #include "net/listener.h"
-
-#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* SETTINGS_MAX_CONCURRENT_STREAMS: event streams per connection (a browser
  * multiplexes every EventSource of an origin over one connection). */
@@ -50,7 +49,7 @@ typedef struct h2_stream {
   qs_http_request_t pub;
   struct qs_http_stream stream;
   qs_h2_session_t *session; /* NULL once the session is gone */
-  struct h2_stream *prev, *next;
+  qs_link_t link;           /* in the session's `streams` while it has a session */
   int32_t id;
   uint8_t state;
   bool closed;      /* nghttp2 closed the stream, or the session is gone */
@@ -62,8 +61,12 @@ typedef struct h2_stream {
   bool blocked;   /* some bytes waited for the window or the kernel */
   bool drain_blocked_only;
   bool reason_closed; /* ends because of the server's shutdown */
-  bool receiving;     /* counted in the session's `receiving` */
-  int refuse_status;  /* answered without the handler (431, 413, 400) */
+  bool due;           /* on the session's `due` list: a callback waits for qs_h2_session_run_due */
+  bool due_abort;     /* that callback is the request's on_abort (else the stream's on_close) */
+  int due_reason;     /* on_close's reason */
+  struct h2_stream *due_next;
+  bool receiving;    /* counted in the session's `receiving` */
+  int refuse_status; /* answered without the handler (431, 413, 400) */
   const char *refuse_reason;
   /* The request: header names and values (and the pseudo-headers) in one
    * arena, placed by offsets until it is complete. */
@@ -90,13 +93,14 @@ struct qs_h2_session {
   void *conn;
   qs_h2_conn_ops_t ops;
   qs_http_limits_t limits;
-  h2_stream_t *streams; /* every stream object the session still knows */
+  qs_link_t streams;    /* every stream object the session still knows (h2_stream_t.link), newest first */
   size_t open;          /* nghttp2 streams with an object */
   size_t receiving;     /* streams whose request is still incomplete */
   chunk_t *free_chunks; /* reference chunks for reuse */
   size_t free_chunk_count;
   bool destroying;
-  bool answer_due; /* a response head was submitted since the last pump */
+  bool answer_due;                  /* a response head was submitted since the last pump */
+  h2_stream_t *due_head, *due_tail; /* streams whose callback is due, in order */
   char remote_addr[QS_NET_ADDR_TEXT_MAX];
 };
 
@@ -113,12 +117,7 @@ static void unlink_stream(h2_stream_t *st) {
   stop_receiving(st);
   qs_h2_session_t *s = st->session;
   if (!s) return;
-  if (st->prev)
-    st->prev->next = st->next;
-  else
-    s->streams = st->next;
-  if (st->next) st->next->prev = st->prev;
-  st->prev = st->next = NULL;
+  qs_link_remove(&st->link);
   st->session = NULL;
 }
 
@@ -168,22 +167,40 @@ static void drop_request(h2_stream_t *st) {
   st->span_count = st->span_cap = 0;
   memset(&st->pub, 0, sizeof st->pub);
   st->pub.version_major = 2;
+  st->pub.protocol = &qs_http_protocol_h2;
 }
 
 static h2_stream_t *stream_of_id(qs_h2_session_t *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
-static h2_stream_t *request_of(qs_http_request_t *req) { return CONTAINER_OF(req, h2_stream_t, pub); }
+static h2_stream_t *request_of(qs_http_request_t *req) { return QS_CONTAINER_OF(req, h2_stream_t, pub); }
 
 static h2_stream_t *h2_of(const qs_http_stream_t *stream) {
-  return CONTAINER_OF(stream, h2_stream_t, stream);
+  return QS_CONTAINER_OF(stream, h2_stream_t, stream);
 }
 
 static void fire_on_close(h2_stream_t *st, int reason) {
   if (!st->stream_open) return;
   st->stream_open = false;
   if (st->stream.on_close) st->stream.on_close(&st->stream, reason, st->stream.ctx);
+}
+
+/* Puts the stream's on_close (or, `abort`, its request's on_abort) on the
+ * session's due list: it runs from the loop (qs_h2_session_run_due), never
+ * inside the call that ended the stream. */
+static void defer_callback(h2_stream_t *st, bool abort, int reason) {
+  qs_h2_session_t *s = st->session;
+  st->due = true;
+  st->due_abort = abort;
+  st->due_reason = reason;
+  st->due_next = NULL;
+  if (s->due_tail)
+    s->due_tail->due_next = st;
+  else
+    s->due_head = st;
+  s->due_tail = st;
+  s->ops.wake(s->conn);
 }
 
 /* ---- Answers ----------------------------------------------------------- */
@@ -392,6 +409,7 @@ static void dispatch(h2_stream_t *st) {
   pub->remote_addr = st->remote_addr;
   pub->version_major = 2;
   pub->version_minor = 0;
+  pub->protocol = &qs_http_protocol_h2;
   st->is_head = qs_slice_eq_cstr(pub->method, "HEAD");
   stop_receiving(st);
   st->state = S_HANDLING;
@@ -404,14 +422,13 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   h2_stream_t *st = calloc(1, sizeof *st);
   if (!st) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  qs_link_init(&st->link);
   st->id = frame->hd.stream_id;
   qs_buf_init(&st->arena, s->limits.max_header_bytes + 64);
   qs_buf_init(&st->body, s->limits.max_body_bytes);
   memcpy(st->remote_addr, s->remote_addr, sizeof st->remote_addr);
   st->session = s;
-  st->next = s->streams;
-  if (s->streams) s->streams->prev = st;
-  s->streams = st;
+  qs_link_prepend(&s->streams, &st->link);
   if (nghttp2_session_set_stream_user_data(ng, st->id, st) != 0) {
     free_stream(st);
     return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -532,23 +549,21 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
   stop_receiving(st);
   s->open--;
   s->ops.phase_changed(s->conn);
+  if (st->due) return 0; /* its callback is due already; the object goes after it */
   if (st->handler_has) {
-    if (st->on_abort) {
-      st->handler_has = false;
-      st->on_abort(&st->pub, st->abort_ctx);
-      free_stream(st);
-    } else {
+    if (st->on_abort)
+      defer_callback(st, true, QS_ECLOSED);
+    else
       unlink_stream(st); /* lingers until answered; the answer returns QS_ECLOSED */
-    }
     return 0;
   }
   if (st->stream_open) {
-    if (st->is_head && st->state == S_STREAMING) {
-      unlink_stream(st); /* the head was the whole response; it ends with qs_http_stream_close() */
-      return 0;
-    }
+    /* The head was the whole response; it ends with qs_http_stream_close(),
+     * whose on_close the session still defers (it keeps the object). */
+    if (st->is_head && st->state == S_STREAMING) return 0;
     bool clean = st->state == S_ENDING && error_code == NGHTTP2_NO_ERROR && !st->q_head && !st->reason_closed;
-    fire_on_close(st, clean ? 0 : QS_ECLOSED);
+    defer_callback(st, false, clean ? 0 : QS_ECLOSED);
+    return 0;
   }
   free_stream(st);
   return 0;
@@ -560,8 +575,10 @@ qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *s) {
   if (!s || s->open == 0) return QS_H2_IDLE;
   if (s->receiving) return QS_H2_RECEIVING;
   /* At most H2_MAX_CONCURRENT_STREAMS open streams are in the list. */
-  for (const h2_stream_t *st = s->streams; st; st = st->next)
+  for (const qs_link_t *l = s->streams.next; l != &s->streams; l = l->next) {
+    const h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
     if (!st->closed && st->state != S_STREAMING) return QS_H2_SERVING;
+  }
   return QS_H2_STREAMING;
 }
 
@@ -570,6 +587,7 @@ qs_h2_session_t *qs_h2_session_create(void *conn, const qs_h2_conn_ops_t *ops, c
   qs_h2_session_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->conn = conn;
+  qs_link_init(&s->streams);
   s->ops = *ops;
   s->limits = *limits;
   snprintf(s->remote_addr, sizeof s->remote_addr, "%s", remote_addr ? remote_addr : "");
@@ -645,9 +663,10 @@ bool qs_h2_session_finished(const qs_h2_session_t *s) {
 }
 
 void qs_h2_session_drained(qs_h2_session_t *s, bool blocked) {
-  for (h2_stream_t *st = s->streams, *next; st; st = next) {
-    next = st->next;
-    if (!st->drain_due) continue;
+  for (qs_link_t *l = s->streams.next, *next; l != &s->streams; l = next) {
+    next = l->next;
+    h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
+    if (!st->drain_due || st->due) continue;
     st->drain_due = false;
     bool waited = st->blocked || blocked;
     st->blocked = false;
@@ -660,8 +679,10 @@ void qs_h2_session_drained(qs_h2_session_t *s, bool blocked) {
 void qs_h2_session_shutdown(qs_h2_session_t *s) {
   nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s->ng),
                         NGHTTP2_NO_ERROR, NULL, 0);
-  for (h2_stream_t *st = s->streams; st; st = st->next) {
-    if (st->state != S_STREAMING) continue;
+  for (qs_link_t *l = s->streams.next, *next; l != &s->streams; l = next) {
+    next = l->next;
+    h2_stream_t *st = QS_CONTAINER_OF(l, h2_stream_t, link);
+    if (st->state != S_STREAMING || st->due) continue;
     st->reason_closed = true;
     qs_h2_stream_close(&st->stream);
   }
@@ -670,9 +691,10 @@ void qs_h2_session_shutdown(qs_h2_session_t *s) {
 
 void qs_h2_session_destroy(qs_h2_session_t *s, int reason) {
   if (!s) return;
+  qs_h2_session_run_due(s); /* from the loop: the connection's callbacks are being run */
   s->destroying = true;
-  while (s->streams) {
-    h2_stream_t *st = s->streams;
+  while (qs_link_linked(&s->streams)) {
+    h2_stream_t *st = QS_CONTAINER_OF(s->streams.next, h2_stream_t, link);
     unlink_stream(st);
     st->closed = true;
     if (st->handler_has) {
@@ -695,7 +717,7 @@ void qs_h2_session_destroy(qs_h2_session_t *s, int reason) {
   free(s);
 }
 
-/* ---- The public API for HTTP/2 (http.h, dispatched from server.c) ------- */
+/* ---- The entries of qs_http_protocol_h2 (protocol.h, h2_conn.c) -------- */
 
 void qs_h2_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx),
                             void *ctx) {
@@ -710,6 +732,12 @@ static int check_answer(h2_stream_t *st, int status, const qs_http_header_t *hea
       count > H2_MAX_RESPONSE_HEADERS - 3)
     return QS_EINVAL;
   if (!st->handler_has) return QS_EINVAL;
+  if (st->due) {
+    /* Answered before its abort callback was due: it gets none, and the
+     * object goes when the due list gets to it. */
+    st->handler_has = false;
+    return QS_ECLOSED;
+  }
   if (st->closed || !st->session) {
     free_stream(st);
     return QS_ECLOSED;
@@ -752,7 +780,7 @@ int qs_h2_stream_start(qs_http_request_t *req, int status, const qs_http_header_
   }
   st->handler_has = false;
   drop_request(st);
-  st->stream = (struct qs_http_stream){.h2 = true};
+  st->stream = (struct qs_http_stream){.protocol = &qs_http_protocol_h2};
   st->stream_open = true;
   qs_h2_session_t *s = st->session;
   s->ops.wake(s->conn);
@@ -786,28 +814,36 @@ void qs_h2_stream_drain_blocked_only(qs_http_stream_t *stream, bool only) {
 
 void qs_h2_stream_abort(qs_http_stream_t *stream) {
   h2_stream_t *st = h2_of(stream);
-  if (!st->stream_open) return;
+  if (!st->stream_open || st->due) return;
   release_chunks(st);
   st->state = S_ENDING;
-  bool gone = st->closed || !st->session;
-  if (!gone) {
-    nghttp2_submit_rst_stream(st->session->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
-    st->session->ops.wake(st->session->conn);
+  if (!st->session) {
+    /* The session is gone (it already called every open stream's on_close,
+     * so this is only a guard). */
+    fire_on_close(st, QS_ECLOSED);
+    free_stream(st);
+    return;
   }
-  fire_on_close(st, QS_ECLOSED);
-  /* nghttp2 frees the object when it closes the stream; one it no longer
-   * knows goes now. */
-  if (gone) free_stream(st);
+  if (!st->closed) nghttp2_submit_rst_stream(st->session->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+  /* on_close from the loop; the object goes once nghttp2 has closed the stream too. */
+  defer_callback(st, false, QS_ECLOSED);
 }
 
 void qs_h2_stream_close(qs_http_stream_t *stream) {
   h2_stream_t *st = h2_of(stream);
   if (st->state != S_STREAMING) return;
   st->state = S_ENDING;
-  if (st->is_head || st->closed || !st->session) {
-    /* Nothing more will be framed: the stream ends now. */
-    fire_on_close(st, st->reason_closed || (st->closed && !st->is_head) ? QS_ECLOSED : 0);
-    if (st->closed || !st->session) free_stream(st);
+  if (st->due) return; /* its on_close is due already */
+  int reason = st->reason_closed || (st->closed && !st->is_head) ? QS_ECLOSED : 0;
+  if (!st->session) {
+    /* The session is gone (it already called every open stream's on_close,
+     * so this is only a guard). */
+    fire_on_close(st, reason);
+    free_stream(st);
+    return;
+  }
+  if (st->is_head || st->closed) {
+    defer_callback(st, false, reason); /* nothing more will be framed: it ends now, from the loop */
     return;
   }
   if (st->deferred) {
@@ -815,4 +851,26 @@ void qs_h2_stream_close(qs_http_stream_t *stream) {
     nghttp2_session_resume_data(st->session->ng, st->id);
   }
   st->session->ops.wake(st->session->conn);
+}
+
+bool qs_h2_session_has_due(const qs_h2_session_t *s) { return s->due_head != NULL; }
+
+void qs_h2_session_run_due(qs_h2_session_t *s) {
+  while (s->due_head) {
+    h2_stream_t *st = s->due_head;
+    s->due_head = st->due_next;
+    if (!s->due_head) s->due_tail = NULL;
+    st->due = false;
+    if (st->due_abort) {
+      if (st->handler_has && st->on_abort) {
+        st->handler_has = false;
+        st->on_abort(&st->pub, st->abort_ctx);
+      }
+      free_stream(st); /* nghttp2 has closed it */
+      continue;
+    }
+    fire_on_close(st, st->due_reason);
+    /* Else nghttp2 has yet to close it (a reset on its way): on_stream_close frees it. */
+    if (st->closed || !st->session) free_stream(st);
+  }
 }

@@ -1,7 +1,8 @@
-/* HTTP/2 (RFC 9113, nghttp2) behind the protocol-neutral API of http.h, and
- * what server.c and http2.c share. Not part of the folder's contract.
+/* The HTTP/2 session (RFC 9113, nghttp2; http2.c), and what the connection
+ * (h2_conn.c) and the session share. Not part of the folder's contract.
  *
- * server.c owns the connection (socket, TLS, write queue, timeouts) and
+ * The connection code owns the connection (socket, transport, write queue,
+ * timeouts) and
  * switches it to HTTP/2 when its first bytes are the connection preface
  * (h2c with prior knowledge, or TLS after ALPN "h2"). From then on it feeds
  * the input to the session, lets the session fill the write queue at flush
@@ -15,27 +16,11 @@
 #include <stddef.h>
 
 #include "http/http.h"
-
-/* What every protocol's response stream starts with. */
-struct qs_http_stream {
-  void (*on_close)(qs_http_stream_t *stream, int reason, void *ctx);
-  void (*on_drain)(qs_http_stream_t *stream, void *ctx);
-  void *ctx;
-  bool h2; /* an HTTP/2 stream (http2.c); else the HTTP/1.x connection's (server.c) */
-};
+#include "http/protocol.h"
 
 /* The client connection preface (RFC 9113, section 3.4). */
 #define QS_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define QS_H2_PREFACE_LEN 24
-
-/* Shared request helpers (request.c). */
-
-/* Splits pub->target into path and query (origin-form, or absolute-form
- * whose path starts after the authority). */
-void qs_http_split_target(qs_http_request_t *pub);
-
-/* True when every name is a token and no value holds CR, LF or NUL. */
-bool qs_http_headers_valid(const qs_http_header_t *headers, size_t count);
 
 /* ---- The session --------------------------------------------------------- */
 
@@ -104,6 +89,15 @@ bool qs_h2_session_finished(const qs_h2_session_t *s);
  * their on_drain. `blocked` tells that some of it had to wait for the kernel. */
 void qs_h2_session_drained(qs_h2_session_t *s, bool blocked);
 
+/* Runs the callbacks that ending streams made due (on_close, a request's
+ * on_abort), in order, and frees the stream objects they leave. From the
+ * loop only (the connection's flush), never inside a call of http.h: that
+ * is what keeps those calls from re-entering their callers. */
+void qs_h2_session_run_due(qs_h2_session_t *s);
+
+/* True when callbacks wait for qs_h2_session_run_due. */
+bool qs_h2_session_has_due(const qs_h2_session_t *s);
+
 /* What the session waits for now. */
 qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *session);
 
@@ -112,12 +106,13 @@ qs_h2_phase_t qs_h2_session_phase(const qs_h2_session_t *session);
  * handled may still be answered. */
 void qs_h2_session_shutdown(qs_h2_session_t *s);
 
-/* The connection is gone: requests with their handler get their abort
- * callback (or linger until answered), open streams their on_close with
- * `reason`; then the session is freed. */
+/* The connection is gone: due callbacks run first, then requests with their
+ * handler get their abort callback (or linger until answered), open streams
+ * their on_close with `reason`; then the session is freed. From the loop. */
 void qs_h2_session_destroy(qs_h2_session_t *s, int reason);
 
-/* ---- The public API for HTTP/2 requests and streams (http.h) ------------ */
+/* ---- The HTTP/2 entries of qs_http_protocol_h2 (protocol.h) ------------ *
+ * Each has the contract of the http.h function of the same name. */
 
 void qs_h2_request_on_abort(qs_http_request_t *req, void (*fn)(qs_http_request_t *req, void *ctx), void *ctx);
 int qs_h2_respond(qs_http_request_t *req, int status, const qs_http_header_t *headers, size_t header_count,

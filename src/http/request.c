@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "http/http.h"
-#include "http/http2_internal.h"
+#include "http/protocol.h"
 
 void qs_http_limits_default(qs_http_limits_t *limits) {
   *limits = (qs_http_limits_t){

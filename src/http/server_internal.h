@@ -1,6 +1,16 @@
-/* What the HTTP server's files share (server.c: accepting, reading, the
- * write queue, timeouts and closing; h1_response.c: HTTP/1.x answers and
- * event streams behind http.h). Not part of the folder's contract. */
+/* The two objects every file of the HTTP server shares: the server (one per
+ * loop) and its connections. Not part of the folder's contract. Each file's
+ * functions are declared in its own header:
+ *   accept.h          accepting and admission (connection limits)
+ *   conn_read.h       reading, the input buffer, HTTP/1.x request parsing
+ *   conn.h            a connection's life after an answer: keep-alive, drain, close
+ *   deadline.h        the deadline every condition of a connection is under
+ *   write_queue.h     the per-connection queue of output segments
+ *   write_schedule.h  when connections are flushed: answers first, coalescing
+ *   conn_write.h      flushing one connection's queue to its socket
+ *   transport.h       what carries the bytes: plain TCP, TLS (net/tls.h on memory BIOs)
+ *   h2_conn.h         an HTTP/2 session (http2.c) on a connection
+ *   h1_response.c     HTTP/1.x answers and event streams behind http.h */
 #ifndef QS_HTTP_SERVER_INTERNAL_H
 #define QS_HTTP_SERVER_INTERNAL_H
 
@@ -9,25 +19,32 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/list.h"
 #include "http/admission.h"
 #include "http/http1_internal.h"
 #include "http/http2_internal.h"
 #include "net/listener.h"
 #include "net/tls.h"
 
-typedef struct qs_link {
-  struct qs_link *prev, *next;
-} qs_link_t;
+/* Shared per-loop read buffer: connections own no read memory. */
+#define QS_HTTP_READ_BUF_BYTES (64 * 1024)
+/* How long a connection that is being closed waits for its peer's EOF (or,
+ * on shutdown, for a pending answer) before it is closed hard. */
+#define QS_HTTP_LINGER_MS 2000
+/* HTTP/2 frames moved into a connection's queue per flush (the session
+ * keeps the rest, within the streams' flow-control windows). */
+#define QS_HTTP_H2_PUMP_BYTES (64 * 1024)
+/* Chunk headers per batch (stream bytes are framed as one chunk per run). */
+#define QS_HTTP_MAX_RUNS 4
 
-#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-typedef struct seg seg_t;           /* a queued piece of output (server.c) */
-typedef struct seg_slab seg_slab_t; /* a slab of pooled reference blocks (server.c) */
-typedef struct batch batch_t;       /* a write in flight (server.c) */
-typedef struct input input_t;       /* input kept for later (server.c) */
+typedef struct seg seg_t;                             /* a queued piece of output (write_queue.c) */
+typedef struct seg_slab seg_slab_t;                   /* a slab of pooled reference blocks (write_queue.c) */
+typedef struct batch batch_t;                         /* a write in flight (conn_write.h) */
+typedef struct input input_t;                         /* input kept for later (conn_read.h) */
+typedef struct qs_http_transport qs_http_transport_t; /* plain TCP or TLS (transport.h) */
 
 /* The deadline a connection is under: every condition has one but an open
- * event stream (server.c, deadline_wanted, says which is which). */
+ * event stream (deadline.c, deadline_wanted, says which is which). */
 typedef enum {
   DL_NONE = 0,  /* an event stream (heartbeats and dispatch_timeout keep it honest), or closed */
   DL_REQUEST,   /* a request is incomplete (or the TLS handshake, or an HTTP/2 stream's request) */
@@ -51,7 +68,7 @@ typedef enum {
   ST_CLOSED,
 } conn_state_t;
 
-struct qs_h1_conn {
+struct qs_http_conn {
   uv_tcp_t tcp; /* first: the handle's memory is the connection's */
   qs_http_server_t *server;
   /* What every queued write and every flush touches, together on one cache
@@ -70,7 +87,10 @@ struct qs_h1_conn {
   bool pumping;            /* the HTTP/2 session is filling the queue: no need to mark dirty */
   qs_link_t all_link;
   qs_link_t timeout_link;
-  uint64_t deadline_ms;
+  union {
+    uint64_t deadline_ms; /* under a deadline */
+    int fail_reason;      /* CLOSED (no deadline): the reason its callbacks get (conn.c) */
+  };
   qs_h1_parser_t *parser; /* NULL while a stream runs */
   qs_h1_request_t *req;   /* while HANDLING */
   input_t *in;            /* input that arrived before it could be parsed; NULL when empty */
@@ -88,14 +108,15 @@ struct qs_h1_conn {
   bool served : 1;        /* a request was answered: between requests, the keep-alive deadline applies */
   bool held : 1;          /* on the server's `held` list: its stream bytes wait for the coalescing window */
   bool answer_queued : 1; /* HTTP/2: an answer's frames are in the queue, not yet written */
-  qs_tls_session_t *tls;  /* NULL for plaintext */
+  uint8_t transport;      /* which of qs_http_transports (transport.h) carries its bytes */
+  void *tx;               /* the transport's state (TLS: its qs_tls_session_t), or NULL */
 };
 
 /* DESIGN: at most 1 KiB of user-space memory per idle subscriber; this
  * struct (plus the allocator's header) is all an idle HTTP/1.1 stream costs
  * here. glibc serves up to 440 bytes from a 448-byte chunk: 8 bytes more
  * cost 16. */
-_Static_assert(sizeof(qs_h1_conn_t) <= 440, "keep idle connections small");
+_Static_assert(sizeof(qs_http_conn_t) <= 440, "keep idle connections small");
 
 struct qs_http_server {
   uv_loop_t *loop;
@@ -115,7 +136,7 @@ struct qs_http_server {
   void (*on_flush)(void *ctx); /* called between answers and streams */
   void *on_flush_ctx;
   size_t burst_max; /* most bytes queued on a connection with no write in flight, this iteration */
-  /* Adaptive coalescing (server.c, "Coalescing"). */
+  /* Adaptive coalescing (write_schedule.c, "Coalescing"). */
   uint64_t coalesce_ns;         /* limits.coalesce_max_delay_ms; 0: never */
   uint64_t window_end_ns;       /* the open window's end (uv_hrtime); 0: none open */
   uint64_t measured_ns;         /* when the load was last judged (uv_hrtime) */
@@ -126,10 +147,12 @@ struct qs_http_server {
   bool fresh;                   /* streams were queued in a later turn than the burst's first */
   bool saturated;               /* stream writes take most of the loop's time: hold them */
   qs_link_t held;               /* stream connections waiting for the window's end */
+  qs_link_t failed;             /* closed connections whose callbacks are due (by timeout_link; conn.c) */
   uv_timer_t coalesce_timer;    /* the window's end, armed only while one is open */
   qs_http_counters_t *counters; /* limits.counters, or own_counters */
   qs_http_counters_t own_counters;
   char *read_buf;
+  uint8_t transport;     /* the transport of the connections it accepts (transport.h) */
   qs_tls_context_t *tls; /* borrowed; NULL for plaintext */
   char *tls_plain;       /* decrypted input, READ_BUF_BYTES, shared like read_buf */
   seg_t *free_segs;      /* the segment pool's free list */
@@ -146,41 +169,16 @@ struct qs_http_server {
   char date[64];
 };
 
-/* ---- Between the files (server.c unless said otherwise) ---- */
-
-/* Moves the connection to `state` and puts it under the deadline that state
- * calls for: every state change goes through here, so none can be left
- * without one. */
-void qs_h1_conn_enter(qs_h1_conn_t *c, conn_state_t state);
-
-/* Acts on every deadline at or before `now_ms`: a late HTTP/1.x request
- * is answered 408, anything else closed. The sweep timer calls it with the
- * loop's time; the connection fuzz target with a later time, to let time pass. */
-void qs_h1_server_expire(qs_http_server_t *server, uint64_t now_ms);
-
-/* Queues the connection for the flush at the end of the loop iteration. */
-void qs_h1_mark_dirty(qs_h1_conn_t *c);
-
-/* Queues a copy of `bytes` (`chunk`: stream body bytes needing chunked
- * framing). Returns 0, QS_ENOMEM or QS_ETOOBIG. */
-int qs_h1_enqueue_copy(qs_h1_conn_t *c, const char *bytes, size_t len, bool chunk);
-
-/* Queues static bytes (never freed). Returns 0 or QS_ENOMEM. */
-int qs_h1_enqueue_static(qs_h1_conn_t *c, const char *bytes, size_t len);
-
-/* Queues a reference to `bytes`, given back with release(owner) once written
- * or dropped, in the connection's pooled blocks. Returns 0 or QS_ENOMEM. */
-int qs_h1_enqueue_ref(qs_h1_conn_t *c, qs_slice_t bytes, bool chunk, void (*release)(void *owner),
-                      void *owner);
-
-/* Closes the connection now; idempotent. A request still with its handler
- * gets its abort callback, a stream its on_close. */
-void qs_h1_conn_fail(qs_h1_conn_t *c, int reason);
+/* ---- Between the files ---- */
 
 /* Ends the connection's event stream after what is queued (h1_response.c). */
-void qs_h1_stream_end(qs_h1_conn_t *c);
+void qs_h1_stream_end(qs_http_conn_t *c);
 
 /* The Date header's value for now, cached per second (h1_response.c). */
-const char *qs_h1_http_date(qs_http_server_t *s);
+const char *qs_http_date(qs_http_server_t *s);
+
+/* Frees the server once it is closing and its listener, connections and
+ * handles are gone (server.c); called as each of them goes. */
+void qs_http_server_maybe_finish_close(qs_http_server_t *s);
 
 #endif

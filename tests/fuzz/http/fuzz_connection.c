@@ -33,8 +33,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/deadline.h"
 #include "http/http.h"
-#include "http/server_internal.h"
 
 #define CLIENTS 2
 #define MAX_STREAMS 8
@@ -183,7 +183,7 @@ static void client_send(client_t *c, const uint8_t *bytes, size_t len) {
 }
 
 static void advance(uint64_t ms) {
-  qs_h1_server_expire(fz.server, uv_now(&fz.loop) + ms);
+  qs_http_server_expire(fz.server, uv_now(&fz.loop) + ms);
   run_loop();
   read_all();
 }

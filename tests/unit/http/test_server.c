@@ -552,8 +552,9 @@ static void stream_close_ends_body_and_keeps_connection(void **state) {
   stop();
 }
 
-/* qs_http_stream_abort: on_close(QS_ECLOSED) at once, queued bytes and
- * references dropped (released), the connection closed. */
+/* qs_http_stream_abort: on_close(QS_ECLOSED) from the loop, never before
+ * abort returns (libuv's contract for closing), queued bytes and references
+ * dropped (released), the connection closed. */
 static void stream_abort_drops_queue_and_closes_connection(void **state) {
   start(NULL);
   int fd = client_connect();
@@ -565,6 +566,8 @@ static void stream_abort_drops_queue_and_closes_connection(void **state) {
   assert_int_equal(qs_http_stream_write_ref(s, qs_slice_from_cstr("data: dropped\n\n"), release_count, fx),
                    0);
   qs_http_stream_abort(s);
+  assert_int_equal(fx->stream_closes, 0);
+  for (int i = 0; i < 200 && fx->stream_closes == 0; i++) pump_ms(1);
   assert_int_equal(fx->stream_closes, 1);
   assert_int_equal(fx->stream_reason, QS_ECLOSED);
   for (int i = 0; i < 200 && (fx->releases == 0 || qs_http_server_connection_count(fx->server)); i++)
