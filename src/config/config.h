@@ -103,7 +103,7 @@ typedef struct {
   uint64_t redis_wait_timeout_ms;
   char *redis_sentinels;   /* transport redis: "host:port,..." ("" = redis_url's host is the primary) */
   char *redis_master_name; /* the primary's name at the sentinels */
-  char *transport_url; /* the reference hub's spelling of transport + redis_url (see qs_config_load) */
+  char *transport_url;     /* the reference hub's spelling of transport + redis_url (see qs_config_load) */
 
   /* Features and logging */
   bool subscriptions;

@@ -1,5 +1,5 @@
-/* Internals of the Redis transport shared by redis.c and redis_entry.c (and
- * their unit tests). */
+/* Internals of the Redis transport shared by its files (redis.c,
+ * redis_publish.c, redis_entry.c, ...) and their unit tests. */
 #ifndef QS_STORE_REDIS_INTERNAL_H
 #define QS_STORE_REDIS_INTERNAL_H
 

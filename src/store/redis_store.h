@@ -1,5 +1,6 @@
 /* The Redis transport's state, shared by the files that implement it:
- * redis.c (publishes, the stream reader, connections, the loop), redis_await.c
+ * redis.c (the stream reader, connections, the loop), redis_publish.c
+ * (publishes: the script, batches, answering publishers), redis_await.c
  * (resumes from an id this node has not read yet) and redis_nodes.c (node
  * heartbeats). Not a public interface: the store's users go through
  * store.h and redis.h.
@@ -153,6 +154,36 @@ struct qs_redis_store {
 static inline bool qs_redis_sid_le(qs_redis_stream_id_t a, qs_redis_stream_id_t b) {
   return a.ms < b.ms || (a.ms == b.ms && a.seq <= b.seq);
 }
+
+/* ---- redis_publish.c: publishes ---- */
+
+/* The publish script's text (Lua), loaded with SCRIPT LOAD on each new
+ * publish connection; its SHA1 goes in `sha`. Static storage. */
+extern const char qs_redis_publish_script[];
+
+/* The vtable's publish (store.h), called by workers: queues `update`
+ * (retained until answered) for the store's thread and wakes it. Returns 0
+ * (`done` is then called once, on the store's thread), QS_EUNAVAILABLE when
+ * the publish connection is down, QS_ECLOSED when the store is stopping or
+ * QS_ENOMEM; on an error `done` is never called. */
+int qs_redis_publish(qs_store_t *store, qs_update_t *update, qs_store_on_published_fn done, void *ctx);
+
+/* Store's thread: sends the first publishes of the chain `ops` (oldest
+ * first, taken from `queue`) as one script call on the publish connection,
+ * which must be ready, then WAIT when replicas are required; they are then
+ * in flight. Those it cannot send are answered at once. Returns the rest of
+ * the chain, not sent yet. */
+qs_redis_op_t *qs_redis_publish_send(qs_redis_store_t *rs, qs_redis_op_t *ops);
+
+/* Store's thread: answers `op`, which never reached Redis, with `status`
+ * (< 0) and frees it. */
+void qs_redis_publish_fail(qs_redis_store_t *rs, qs_redis_op_t *op, int status);
+
+/* Store's thread: answers the stored publishes (in Redis, waiting for the
+ * reader) whose entry this node has read, and with `all` the others too
+ * (shutting down), or with `now` set those stored longer than
+ * QS_REDIS_STALL_MS. Call it after each read and on each tick. */
+void qs_redis_publish_release(qs_redis_store_t *rs, bool all, uint64_t now);
 
 /* ---- redis_await.c: resumes from an id this node has not read yet ---- */
 
