@@ -57,6 +57,19 @@ static bool carries_streams_only(const qs_http_conn_t *c) {
  * An HTTP/2 connection counts as an answer while it has one to send, even
  * when it was queued (or held) for its streams before. While the server is
  * saturated, stream connections wait on the `held` list for the window. */
+/* Declared with the load measurement below. */
+static void judge_load(qs_http_server_t *s, uint64_t period, uint64_t now);
+
+/* A verdict of saturation speaks of the last cycle measured. When events
+ * come after a pause of MEASURE_MIN_NS or more with no stream written (the
+ * publisher stopped, or the load was the streams' own opening), the load is
+ * judged again over that pause, which counts as idle, before anything is
+ * held on the old verdict: the first event after a pause leaves at once. */
+static void rejudge_after_pause(qs_http_server_t *s) {
+  uint64_t now = uv_hrtime();
+  if (now - s->measured_ns >= MEASURE_MIN_NS) judge_load(s, now - s->measured_ns, now);
+}
+
 void qs_http_conn_mark_dirty(qs_http_conn_t *c) {
   qs_http_server_t *s = c->server;
   if (!c->inflight && c->queued_bytes > s->burst_max) s->burst_max = c->queued_bytes;
@@ -67,6 +80,7 @@ void qs_http_conn_mark_dirty(qs_http_conn_t *c) {
     qs_link_remove(&c->dirty_link); /* an HTTP/2 answer moves ahead of the streams */
     c->held = false;
   }
+  if (streams_only && s->saturated && !s->burst_ns) rejudge_after_pause(s);
   if (streams_only && s->saturated && !s->closing) {
     c->held = true;
     qs_link_append(&s->held, &c->dirty_link);
