@@ -88,11 +88,11 @@ static const qs_sink_vtable_t sse_sink = {
     .abort = sink_abort,
 };
 
-/* Ends and frees a connection from its stream's close callback. The HTTP
- * layer runs that callback from the loop, never inside qs_http_stream_close
- * or _abort (http.h), so never inside the hub's call to the sink's close or
- * abort: nothing of the hub is on the stack, and qs_hub_unsubscribe frees
- * the subscriber at once. */
+/* Ends and frees a connection: from its stream's close callback, or when no
+ * stream opened. The HTTP layer runs that callback from the loop, never
+ * inside qs_http_stream_close or _abort (http.h), so never inside the hub's
+ * call to the sink's close or abort: qs_hub_unsubscribe frees the
+ * subscriber at once, and nothing of the hub still holds it. */
 static void connection_free(sse_connection_t *conn) {
   qs_hub_unsubscribe(conn->subscriber);
   qs_subject_limiter_release(conn->lease);
