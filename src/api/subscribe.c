@@ -88,15 +88,12 @@ static const qs_sink_vtable_t sse_sink = {
     .abort = sink_abort,
 };
 
-/* Ends and frees a connection from its stream's close callback. That
- * callback can run inside qs_http_stream_close or _abort, so inside the
- * hub's own call to the sink's close or abort, during a walk of the hub:
- * this is safe only because qs_hub_unsubscribe defers the subscriber's free
- * until the hub has left the stack (its re-entrancy guards, hub/reentry.c)
- * and because the hub, having marked the subscriber closed before calling
- * the sink, never uses `conn` again. Once close callbacks run from the loop,
- * this is a plain free. */
-static void connection_free_in_close(sse_connection_t *conn) {
+/* Ends and frees a connection: from its stream's close callback, or when no
+ * stream opened. The HTTP layer runs that callback from the loop, never
+ * inside qs_http_stream_close or _abort (http.h), so never inside the hub's
+ * call to the sink's close or abort: qs_hub_unsubscribe frees the
+ * subscriber at once, and nothing of the hub still holds it. */
+static void connection_free(sse_connection_t *conn) {
   qs_hub_unsubscribe(conn->subscriber);
   qs_subject_limiter_release(conn->lease);
   free(conn);
@@ -114,7 +111,7 @@ static void on_stream_closed(qs_http_stream_t *stream, int reason, void *ctx) {
                                                   : qs_strerror(reason),
                            quoted, sizeof quoted));
   qs_api_stream_untrack(&conn->entry);
-  connection_free_in_close(conn);
+  connection_free(conn);
 }
 
 static void on_stream_drained(qs_http_stream_t *stream, void *ctx) {
@@ -359,9 +356,7 @@ static void start_stream(qs_api_worker_t *worker, qs_http_request_t *req, subscr
   size_t matcher_count = qs_hub_subscriber_matcher_count(conn->subscriber);
   subscription_dispose(s); /* params' slices pointed into the form: unused from here */
   if (rc != 0) {
-    qs_hub_unsubscribe(conn->subscriber);
-    qs_subject_limiter_release(conn->lease);
-    free(conn);
+    connection_free(conn);
     return;
   }
   qs_http_stream_on_close(conn->stream, on_stream_closed, conn);

@@ -40,8 +40,10 @@ typedef struct qs_subscriber qs_subscriber_t;
 
 /* Implemented by the transport (api/). Every function is called on the
  * shard's loop thread, only between qs_hub_subscriber_start and the moment the
- * hub calls `close` or the transport calls qs_hub_unsubscribe. Each may call
- * qs_hub_unsubscribe on its own subscriber. */
+ * hub calls `close` or the transport calls qs_hub_unsubscribe. None may call
+ * back into the hub: the transport unsubscribes from its own loop callbacks
+ * (the stream's close callback, which the HTTP layer never runs inside the
+ * call that asked for it), never from inside one of these. */
 typedef struct {
   /* Queues the update's SSE bytes (update->sse) for writing; the transport
    * retains the update until written (the hub keeps no copy). Returns 0, or a
@@ -289,9 +291,8 @@ typedef enum {
  * qs_grants_can_receive(grants, topics) holds; at most once per update.
  *
  * `sink` is copied. Returns 0 and *out (owned by the transport until it calls
- * qs_hub_unsubscribe), QS_EINVAL (no matcher, no grants, or called from inside
- * a sink callback), QS_ECLOSED (shard closing), QS_ENOMEM, or the store's
- * replay error. */
+ * qs_hub_unsubscribe), QS_EINVAL (no matcher, no grants), QS_ECLOSED (shard
+ * closing), QS_ENOMEM, or the store's replay error. */
 int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *params, const qs_sink_t *sink,
                      qs_subscriber_t **out);
 
@@ -320,10 +321,10 @@ bool qs_hub_subscriber_needs_writable(const qs_subscriber_t *sub);
 
 /* The connection is gone (or the transport is done with it): the hub stops
  * using the sink and frees the subscriber (its matchers, its grants
- * reference) once nothing of the hub is on the stack. Safe from inside sink
- * callbacks and the on_subscription hook, where the freeing is deferred, so a
- * repeated call from there is harmless; otherwise call it once: the handle is
- * invalid when it returns. */
+ * reference) before this returns. Call it once, from a loop callback of the
+ * transport or from a hub callback (on_published, on_cursor), never from
+ * inside a sink function or the on_subscription hook: the handle is invalid
+ * when it returns. */
 void qs_hub_unsubscribe(qs_subscriber_t *sub);
 
 /* A process-unique number for logs and subscription ids. */

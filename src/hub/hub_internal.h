@@ -4,9 +4,8 @@
  *
  *   topic_index.c    the index (topic_index.h): includes nothing of hub/
  *   inbox.c          a shard's inbox: a queue between threads
- *   reentry.c        the re-entrancy guards of a shard: data only
  *   subscriber.c     one subscriber: replay, delivery, closing; uses the
- *                    index and the guards
+ *                    index
  *   hub.c            the process-wide hub: sequencer and fan-out into the
  *                    inboxes; uses inbox.c, knows shards only as inboxes
  *   shard.c          a shard on its loop, and every entry point of hub.h
@@ -40,8 +39,7 @@ struct qs_subscriber {
   qs_hub_shard_t *shard;
   qs_sink_t sink;
   qs_grants_t *grants;
-  qs_held_t *held;             /* NULL when nothing is held */
-  qs_subscriber_t *defer_next; /* on the guard's deferred list (reentry.c) */
+  qs_held_t *held; /* NULL when nothing is held */
   uint64_t id;
   /* The last update decided for it (delivered or refused): while catching up,
    * its position in history (everything up to it is decided); live updates
@@ -56,10 +54,9 @@ struct qs_subscriber {
   uint32_t member_count;
   uint8_t cursor; /* qs_hub_cursor_t */
   bool started;
-  bool closed;   /* no more sink calls; leaving the index */
-  bool released; /* qs_hub_unsubscribe was called */
-  bool indexed;  /* in the index and shard->all */
-  bool deferred; /* on the guard's deferred list (reentry.c) */
+  /* No more sink calls; still in the index and shard->all (skipped) until
+   * qs_hub_unsubscribe frees it (subscriber.c). */
+  bool closed;
   bool live;     /* caught up: receives updates from the dispatch (set once, after start) */
   bool pumping;  /* replay is on the stack (no re-entry) */
   bool resuming; /* on shard->resume */
@@ -67,14 +64,6 @@ struct qs_subscriber {
 };
 
 /* ---- Shards and the hub ---- */
-
-/* The re-entrancy guards of a shard (reentry.c), read and changed only
- * through the functions of the section "Re-entrancy guards" below. */
-typedef struct {
-  int depth;                 /* nesting of hub entry points on the stack */
-  bool walking;              /* the index or `all` is being iterated */
-  qs_subscriber_t *deferred; /* to take out of the index and/or free (via defer_next) */
-} qs_hub_guard_t;
 
 typedef struct qs_hub_inbox qs_hub_inbox_t;
 
@@ -132,7 +121,7 @@ struct qs_hub_shard {
   /* Everything below is used on the shard's loop only. */
   uint64_t drained_seq; /* the last durable update this shard dispatched (or the start point) */
   qs_topic_index_t index;
-  qs_subscriber_t **all; /* connected (indexed) subscribers */
+  qs_subscriber_t **all; /* every subscriber not yet unsubscribed (in the index) */
   uint32_t all_len;
   uint32_t all_cap;
   size_t sub_count;         /* allocated subscribers (not yet freed) */
@@ -143,9 +132,13 @@ struct qs_hub_shard {
   uint32_t resume_len;
   uint32_t resume_cap;
   int64_t tick_ms;
-  qs_hub_guard_t guard; /* reentry.c */
-  bool closing;         /* qs_hub_shard_close was called */
-  bool finishing;       /* left the fan-out, handles closing */
+  /* Entry points of the hub on the stack (shard.c). A hook or callback the
+   * hub calls (on_published, on_cursor, on_subscription) may call back into
+   * hub.h; while depth > 0 the inbox is not drained (batches must not nest,
+   * or the order would break) and the shard does not finish. */
+  int depth;
+  bool closing;   /* qs_hub_shard_close was called */
+  bool finishing; /* left the fan-out, handles closing */
   int open_handles;
   qs_hub_shard_on_close_fn on_close;
   void *on_close_ctx;
@@ -175,44 +168,6 @@ struct qs_hub {
   atomic_uint_fast64_t slow_disconnects_total;
 };
 
-/* ---- Re-entrancy guards (reentry.c) ----
- *
- * A sink's close or abort can run the transport's close callback before it
- * returns, and that callback calls qs_hub_unsubscribe; the hub's own walks
- * close subscribers as they go. So that nothing is freed, and the index does
- * not change, while the hub is on the stack:
- *   - every entry point of hub.h that may call out (a sink, a hook, a
- *     callback) brackets itself with qs_hub_guard_enter and
- *     qs_hub_guard_leave (shard.c: shard_enter, shard_leave);
- *   - a walk over the index or the shard's subscribers is bracketed with
- *     qs_hub_guard_walk_begin and _end, and subscribing is refused meanwhile;
- *   - a subscriber to take out of the index or to free goes on the deferred
- *     list (qs_hub_guard_defer); the outermost leave reaps the list.
- * This is the only code that knows of them; once the transport's close
- * callbacks run from the loop, never inside the call that asked for them,
- * they can go with these functions. */
-
-/* An entry point starts. */
-void qs_hub_guard_enter(qs_hub_shard_t *shard);
-
-/* An entry point ends. Returns true when it was the outermost one: the
- * caller then reaps the deferred list (qs_hub_guard_next_deferred). */
-bool qs_hub_guard_leave(qs_hub_shard_t *shard);
-
-/* Whether an entry point of the hub is on the stack. */
-bool qs_hub_guard_entered(const qs_hub_shard_t *shard);
-
-/* A walk of the index or of shard->all starts, ends; whether one is on. */
-void qs_hub_guard_walk_begin(qs_hub_shard_t *shard);
-void qs_hub_guard_walk_end(qs_hub_shard_t *shard);
-bool qs_hub_guard_walking(const qs_hub_shard_t *shard);
-
-/* Puts `sub` on the deferred list (once). */
-void qs_hub_guard_defer(qs_hub_shard_t *shard, qs_subscriber_t *sub);
-
-/* Takes the next subscriber off the deferred list; NULL when it is empty. */
-qs_subscriber_t *qs_hub_guard_next_deferred(qs_hub_shard_t *shard);
-
 /* ---- Subscribers (subscriber.c), called by shard.c within shard_enter/leave ---- */
 
 /* How the shard's topic index offers updates to subscribers. */
@@ -235,12 +190,10 @@ bool qs_subscriber_drained(qs_subscriber_t *sub);
 /* Hands the sink the next part of a replay (see subscriber.c). */
 void qs_subscriber_pump(qs_subscriber_t *sub);
 
-/* qs_hub_unsubscribe's work: no more sink calls; freed at the next reap. */
+/* qs_hub_unsubscribe's work: closes `sub` if the hub had not, takes it out
+ * of the index and shard->all, and frees it. Never during a walk of either
+ * (subscriber.c). */
 void qs_subscriber_release(qs_subscriber_t *sub);
-
-/* Takes a deferred subscriber out of the index (when closed) and frees it
- * (when released). Runs with nothing of the hub on the stack. */
-void qs_subscriber_reap(qs_subscriber_t *sub);
 
 /* Continues the replays that stopped at their per-call budget with nothing
  * queued to wait for (shard->resume); called from the shard's async. */

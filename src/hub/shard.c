@@ -1,13 +1,12 @@
 /* A shard on its loop: creation and closing, draining its inbox in order
  * (answer the publisher, then dispatch through the topic index), its
  * wake-up and housekeeping timer, and every entry point of hub.h that can
- * call out (a sink, a hook, a callback), each bracketed with the
- * re-entrancy guards (shard_enter, shard_leave). See hub.h for the
- * threading model.
+ * call out (a sink, a hook, a callback), each bracketed with shard_enter
+ * and shard_leave. See hub.h for the threading model.
  *
  * Dependencies: the top of hub/ (ARCHITECTURE.md, the hub's files): uses
- * hub.c (the fan-out and the sequencer), subscriber.c, the topic index,
- * inbox.c and reentry.c; none of them calls back into this file. */
+ * hub.c (the fan-out and the sequencer), subscriber.c, the topic index and
+ * inbox.c; none of them calls back into this file. */
 #include <stdlib.h>
 
 #include "base/error.h"
@@ -18,17 +17,17 @@
 
 static void maybe_finish(qs_hub_shard_t *shard);
 
-/* Every entry point that may call out brackets itself with these, so that
- * subscribers are freed, and leave the index, only when nothing of the hub
- * is on the stack (the re-entrancy guards, hub_internal.h). */
+/* Every entry point that may call out brackets itself with these: a hook or
+ * callback that calls back into hub.h then finds depth > 0, and neither
+ * drains the inbox (batches would nest) nor finishes the shard under its
+ * caller; the outermost leave does what they left. */
 static void shard_enter(qs_hub_shard_t *shard) {
-  qs_hub_guard_enter(shard);
+  shard->depth++;
   shard->now_ms = uv_now(shard->loop);
 }
 
 static void shard_leave(qs_hub_shard_t *shard) {
-  if (!qs_hub_guard_leave(shard)) return;
-  for (qs_subscriber_t *sub; (sub = qs_hub_guard_next_deferred(shard));) qs_subscriber_reap(sub);
+  if (--shard->depth > 0) return;
   if (shard->deliveries) {
     atomic_fetch_add_explicit(&shard->hub->deliveries_total, shard->deliveries, memory_order_relaxed);
     shard->deliveries = 0;
@@ -69,11 +68,9 @@ static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size
     }
     if (e->deliver) {
       if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
-      if (!shard->finishing) {
-        qs_hub_guard_walk_begin(shard);
-        qs_topic_index_dispatch(&shard->index, e->update);
-        qs_hub_guard_walk_end(shard);
-      }
+      /* Sinks cannot unsubscribe from inside their calls (hub.h): the
+       * index does not change under the dispatch. */
+      if (!shard->finishing) qs_topic_index_dispatch(&shard->index, e->update);
     }
     qs_update_release(e->update);
   }
@@ -94,7 +91,7 @@ static void drain(qs_hub_shard_t *shard) {
 }
 
 void qs_hub_shard_poll(qs_hub_shard_t *shard) {
-  if (!qs_hub_guard_entered(shard)) drain(shard);
+  if (shard->depth == 0) drain(shard);
 }
 
 static void on_async(uv_async_t *handle) {
@@ -161,15 +158,16 @@ int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
 
 /* Leaves the fan-out and closes the handles once nothing is left to wait for. */
 static void maybe_finish(qs_hub_shard_t *shard) {
-  if (!shard->closing || shard->finishing || qs_hub_guard_entered(shard)) return;
+  if (!shard->closing || shard->finishing || shard->depth > 0) return;
   if (shard->sub_count > 0 || shard->pending_publishes > 0) return;
   shard->finishing = true;
   qs_hub_part(shard->hub, &shard->inbox);
   /* Nobody pushes any more; release what is left (no publish of ours is
-   * pending and nothing is dispatched: there is nothing to reap after). */
-  qs_hub_guard_enter(shard);
+   * pending and nothing is dispatched). Depth keeps a callback from
+   * draining again under us. */
+  shard->depth++;
   drain_inbox(shard);
-  (void)qs_hub_guard_leave(shard);
+  shard->depth--;
   uv_timer_stop(&shard->timer);
   uv_close((uv_handle_t *)&shard->async, on_handle_closed);
   uv_close((uv_handle_t *)&shard->timer, on_handle_closed);
@@ -180,7 +178,7 @@ void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close
   shard->closing = true;
   shard->on_close = on_close;
   shard->on_close_ctx = ctx;
-  qs_hub_guard_enter(shard);
+  shard_enter(shard);
   qs_subscribers_close_all(shard);
   shard_leave(shard);
 }
@@ -217,14 +215,12 @@ int qs_hub_subscribe(qs_hub_shard_t *shard, const qs_hub_subscribe_params_t *par
   if (!params || !sink || !sink->vtable || !params->matchers || params->matcher_count == 0 ||
       params->matcher_count > UINT32_MAX || !params->grants)
     return QS_EINVAL;
-  /* Registering would change the index under a walk. */
-  if (qs_hub_guard_walking(shard)) return QS_EINVAL;
   if (shard->closing) return QS_ECLOSED;
   /* Catch up with the fan-out first, so that the subscriber's snapshot is as
    * fresh as possible: a cursor naming an update that is durable but not yet
    * dispatched here would otherwise be found beyond the snapshot and that
    * update delivered live again. */
-  if (!qs_hub_guard_entered(shard)) {
+  if (shard->depth == 0) {
     drain(shard);
     if (shard->closing) return QS_ECLOSED;
   }
@@ -248,9 +244,9 @@ void qs_hub_subscriber_on_writable(qs_subscriber_t *sub) {
 }
 
 void qs_hub_unsubscribe(qs_subscriber_t *sub) {
-  if (!sub || sub->released) return;
+  if (!sub) return;
   qs_hub_shard_t *shard = sub->shard;
-  qs_hub_guard_enter(shard);
+  shard_enter(shard);
   qs_subscriber_release(sub);
   shard_leave(shard);
 }

@@ -10,10 +10,17 @@
  * ends at drained_seq makes it live. Both run on the shard's loop, so no
  * update falls between the two and none is given twice.
  *
+ * Closing and freeing: the hub's walks (the dispatch, close-all, the tick)
+ * close subscribers as they go but never change what they walk: a closed
+ * subscriber only stops getting sink calls, and stays in the index and in
+ * shard->all, skipped, until its transport calls qs_hub_unsubscribe, which
+ * takes it out and frees it at once. That call runs from the transport's
+ * own loop callbacks, never from inside a sink call (hub.h), so never during
+ * a walk, nor under any other frame of the hub that holds the subscriber.
+ *
  * Dependencies (ARCHITECTURE.md, the hub's files): uses the topic index
- * (topic_index.h), the re-entrancy guards (reentry.c) and the store; called
- * by shard.c, whose entry points bracket every call that can reach a sink
- * with the guards. Calls nothing of shard.c or hub.c. */
+ * (topic_index.h) and the store; called by shard.c. Calls nothing of
+ * shard.c or hub.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,18 +84,18 @@ static void resume_forget(qs_subscriber_t *sub) {
 
 /* ---- Closing ---- */
 
-/* Marks `sub` closed: no more sink calls; it leaves the index at the next reap. */
+/* Marks `sub` closed: no more sink calls. It stays in the index, skipped,
+ * until qs_hub_unsubscribe (see the top of this file). */
 static void mark_closed(qs_subscriber_t *sub) {
   qs_hub_shard_t *shard = sub->shard;
   sub->closed = true;
   held_drop(sub);
   atomic_fetch_sub_explicit(&shard->hub->subscribers_connected, 1, memory_order_relaxed);
-  qs_hub_guard_defer(shard, sub);
   if (sub->started && shard->hub->settings.on_subscription)
     shard->hub->settings.on_subscription(shard->hub->settings.on_subscription_ctx, sub, false);
 }
 
-/* The hub ends the connection (must be within enter/leave). */
+/* The hub ends the connection; the transport's unsubscribe follows from the loop. */
 static void disconnect(qs_subscriber_t *sub, const char *why) {
   if (sub->closed) return;
   mark_closed(sub);
@@ -120,7 +127,6 @@ static bool write_update(qs_subscriber_t *sub, qs_update_t *update) {
     disconnect(sub, "subscriber write failed, disconnected");
     return false;
   }
-  if (sub->closed) return false; /* unsubscribed from inside the sink */
   shard->deliveries++;
   sub->last_write_ms = shard->now_ms;
   size_t max = shard->hub->settings.max_queued_bytes;
@@ -312,7 +318,7 @@ void qs_subscribers_resume_replays(qs_hub_shard_t *shard) {
   uint32_t len = shard->resume_len;
   shard->resume = NULL;
   shard->resume_len = shard->resume_cap = 0;
-  /* Nothing is freed before the caller's entry point leaves (shard.c). */
+  /* A pump frees nobody (sink calls cannot unsubscribe): `list` stays valid. */
   for (uint32_t i = 0; i < len; i++) {
     list[i]->resuming = false;
     qs_subscriber_pump(list[i]);
@@ -343,7 +349,6 @@ static int add_connected(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
   if (qs_topic_index_add(&shard->index, sub, sub->members, sub->member_count) < 0) return QS_ENOMEM;
   sub->all_pos = shard->all_len;
   shard->all[shard->all_len++] = sub;
-  sub->indexed = true;
   return 0;
 }
 
@@ -423,35 +428,22 @@ bool qs_subscriber_drained(qs_subscriber_t *sub) {
 
 bool qs_hub_subscriber_needs_writable(const qs_subscriber_t *sub) { return !sub->closed && !sub->live; }
 
-void qs_subscriber_release(qs_subscriber_t *sub) {
-  sub->released = true;
-  if (!sub->closed) mark_closed(sub);
-  qs_hub_guard_defer(sub->shard, sub);
-}
-
-static void subscriber_free(qs_subscriber_t *sub) {
-  held_drop(sub);
-  resume_forget(sub);
-  for (uint32_t i = 0; i < sub->member_count; i++) qs_matcher_destroy(sub->members[i].matcher);
-  qs_grants_release(sub->grants);
-  free(sub);
-}
-
 static void remove_connected(qs_hub_shard_t *shard, qs_subscriber_t *sub) {
   qs_topic_index_remove(&shard->index, sub->members, sub->member_count);
   qs_subscriber_t *last = shard->all[--shard->all_len];
   shard->all[sub->all_pos] = last;
   last->all_pos = sub->all_pos;
-  sub->indexed = false;
 }
 
-void qs_subscriber_reap(qs_subscriber_t *sub) {
+void qs_subscriber_release(qs_subscriber_t *sub) {
   qs_hub_shard_t *shard = sub->shard;
-  if (sub->closed && sub->indexed) remove_connected(shard, sub);
-  if (sub->released) {
-    shard->sub_count--;
-    subscriber_free(sub);
-  }
+  if (!sub->closed) mark_closed(sub);
+  remove_connected(shard, sub);
+  resume_forget(sub);
+  for (uint32_t i = 0; i < sub->member_count; i++) qs_matcher_destroy(sub->members[i].matcher);
+  qs_grants_release(sub->grants);
+  shard->sub_count--;
+  free(sub);
 }
 
 uint64_t qs_hub_subscriber_id(const qs_subscriber_t *sub) { return sub->id; }
@@ -468,13 +460,15 @@ void *qs_hub_subscriber_sink_ctx(const qs_subscriber_t *sub) { return sub->sink.
 
 qs_hub_shard_t *qs_hub_subscriber_shard(const qs_subscriber_t *sub) { return sub->shard; }
 
-/* ---- Shard-wide walks ---- */
+/* ---- Shard-wide walks ----
+ *
+ * Both close subscribers as they go; a closed one stays in shard->all until
+ * its transport unsubscribes from the loop, so `all` does not change under
+ * them (see the top of this file). */
 
 void qs_subscribers_close_all(qs_hub_shard_t *shard) {
-  qs_hub_guard_walk_begin(shard);
   for (uint32_t i = 0; i < shard->all_len; i++)
     disconnect(shard->all[i], "hub shutting down, subscriber closed");
-  qs_hub_guard_walk_end(shard);
 }
 
 void qs_subscribers_tick(qs_hub_shard_t *shard) {
@@ -482,7 +476,6 @@ void qs_subscribers_tick(qs_hub_shard_t *shard) {
   int64_t now_wall = qs_clock_wall_ms();
   uint64_t hb = settings->heartbeat_ms > 0 ? (uint64_t)settings->heartbeat_ms : 0;
   uint64_t dispatch = settings->dispatch_timeout_ms > 0 ? (uint64_t)settings->dispatch_timeout_ms : 0;
-  qs_hub_guard_walk_begin(shard);
   for (uint32_t i = 0; i < shard->all_len; i++) {
     qs_subscriber_t *sub = shard->all[i];
     if (sub->closed) continue;
@@ -512,5 +505,4 @@ void qs_subscribers_tick(qs_hub_shard_t *shard) {
         disconnect(sub, "subscriber heartbeat failed, disconnected");
     }
   }
-  qs_hub_guard_walk_end(shard);
 }

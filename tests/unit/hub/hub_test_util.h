@@ -33,30 +33,45 @@ typedef struct fake_conn {
   size_t heartbeats;
   size_t queued;             /* simulated queued bytes */
   size_t queue_per_write;    /* bytes each write adds to `queued` (slow reader) */
+  size_t write_calls;        /* write_update calls, refused ones included */
+  bool fail_writes;          /* write_update refuses (QS_EIO): the connection broke */
   bool closed_by_hub;        /* the hub called close */
-  bool unsubscribe_on_close; /* like a real transport: unsubscribe when asked to close */
-  bool unsubscribe_on_write; /* unsubscribe itself from inside write_update */
-  struct fake_conn *victim;  /* unsubscribe this other connection from inside write_update */
-  pthread_t writer;          /* thread of the last write */
+  bool unsubscribe_on_close; /* like a real transport: unsubscribe from the loop once asked to close */
+  bool closing;              /* on fake_closing: the unsubscribe waits for the loop */
+  struct fake_conn *closing_next;
+  pthread_t writer; /* thread of the last write */
 } fake_conn_t;
+
+/* Connections the hub asked to close whose unsubscribe waits for the loop,
+ * as the HTTP layer runs a stream's close callback from the loop, never
+ * inside the call that asked for it (http.h). One list per thread: each
+ * test loop runs on one thread; run_until and run_for empty it. */
+static _Thread_local fake_conn_t *fake_closing;
+
+/* The close callbacks the loop owes: each waiting connection unsubscribes. */
+static inline void fake_run_closes(void) {
+  while (fake_closing) {
+    fake_conn_t *c = fake_closing;
+    fake_closing = c->closing_next;
+    c->closing_next = NULL;
+    c->closing = false;
+    if (c->sub) {
+      qs_hub_unsubscribe(c->sub);
+      c->sub = NULL;
+    }
+  }
+}
 
 static inline int fake_write_update(void *ctx, qs_update_t *update) {
   fake_conn_t *c = ctx;
+  c->write_calls++;
+  if (c->fail_writes) return QS_EIO;
   assert_true(c->count < FAKE_MAX_EVENTS);
   c->ids[c->count] = strndup(update->id.ptr, update->id.len);
   c->seqs[c->count] = update->seq;
   c->count++;
   c->queued += c->queue_per_write;
   c->writer = pthread_self();
-  if (c->unsubscribe_on_write) {
-    qs_hub_unsubscribe(c->sub);
-    qs_hub_unsubscribe(c->sub); /* a repeated call from a callback is harmless */
-    c->sub = NULL;
-  }
-  if (c->victim && c->victim->sub) {
-    qs_hub_unsubscribe(c->victim->sub);
-    c->victim->sub = NULL;
-  }
   return 0;
 }
 
@@ -72,9 +87,10 @@ static inline void fake_close(void *ctx) {
   fake_conn_t *c = ctx;
   assert_false(c->closed_by_hub); /* at most once */
   c->closed_by_hub = true;
-  if (c->unsubscribe_on_close && c->sub) {
-    qs_hub_unsubscribe(c->sub);
-    c->sub = NULL;
+  if (c->unsubscribe_on_close) {
+    c->closing = true;
+    c->closing_next = fake_closing;
+    fake_closing = c;
   }
 }
 
@@ -94,6 +110,15 @@ static inline fake_conn_t *fake_conn_new(void) {
 
 /* Releases the subscriber (when still held) and frees the recording. */
 static inline void fake_conn_free(fake_conn_t *c) {
+  /* Freed before the loop ran its close callback: off the list. */
+  for (fake_conn_t **p = &fake_closing; c->closing && *p;) {
+    if (*p == c) {
+      *p = c->closing_next;
+      c->closing = false;
+    } else {
+      p = &(*p)->closing_next;
+    }
+  }
   if (c->sub) qs_hub_unsubscribe(c->sub);
   for (size_t i = 0; i < c->count; i++) free(c->ids[i]);
   free(c);
@@ -264,6 +289,7 @@ static inline bool run_until(uv_loop_t *loop, volatile bool *flag, int64_t timeo
   int64_t end = qs_clock_mono_ms() + timeout_ms;
   while (!*flag && qs_clock_mono_ms() < end) {
     uv_run(loop, UV_RUN_NOWAIT);
+    fake_run_closes();
     if (!*flag) uv_sleep(1);
   }
   return *flag;

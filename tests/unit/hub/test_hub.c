@@ -1,5 +1,6 @@
 /* The hub on one loop: delivery, filtering, replay, acknowledgement, slow
- * subscribers, heartbeats, expiry, unsubscribe during dispatch, shutdown. */
+ * subscribers, heartbeats, expiry, subscribers closed during a fan-out,
+ * shutdown. */
 #include "hub/hub_internal.h"
 #include "hub_test_util.h"
 
@@ -401,35 +402,93 @@ static void test_token_expiry_and_max_lifetime_close_the_connection(void **state
   fixture_free(f);
 }
 
-static void test_unsubscribe_from_inside_a_write_is_safe(void **state) {
-  fixture_t *f = fixture_new(NULL, false);
-  fake_conn_t *self = fake_conn_new(), *killer = fake_conn_new(), *victim = fake_conn_new(),
-              *other = fake_conn_new();
-  self->unsubscribe_on_write = true;
-  killer->victim = victim;
-  /* Same bucket, in this order: the victim sits after the killer. */
-  assert_int_equal(subscribe_conn(f->shard, self, NULL, NULL, TOPICS("exact:https://x/a")), 0);
-  assert_int_equal(subscribe_conn(f->shard, killer, NULL, NULL, TOPICS("exact:https://x/a")), 0);
-  assert_int_equal(subscribe_conn(f->shard, victim, NULL, NULL, TOPICS("exact:https://x/a")), 0);
-  assert_int_equal(subscribe_conn(f->shard, other, NULL, NULL, TOPICS("exact:https://x/a")), 0);
-  qs_hub_subscriber_start(self->sub);
-  qs_hub_subscriber_start(killer->sub);
-  qs_hub_subscriber_start(victim->sub);
-  qs_hub_subscriber_start(other->sub);
-  assert_int_equal(publish(f, "1", TOPICS("https://x/a"), false), 0);
-  assert_int_equal(publish(f, "2", TOPICS("https://x/a"), false), 0);
-  assert_ids(self, "1");
-  assert_ids(killer, "1,2");
-  assert_ids(victim, "");
-  assert_ids(other, "1,2");
+/* Publishes `n` updates "<first>".."<first + n - 1>" to https://x/a at once,
+ * so that the shard dispatches them in one batch, and waits for every answer. */
+static void publish_batch(fixture_t *f, int first, int n) {
+  ack_t acks[8] = {0};
+  assert_true(n <= 8);
+  for (int i = 0; i < n; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "%d", first + i);
+    qs_update_t *u = make_update(id, TOPICS("https://x/a"), false);
+    assert_int_equal(qs_hub_publish(f->shard, u, on_published, &acks[i]), 0);
+    qs_update_release(u);
+  }
+  assert_true(run_until(&f->loop, &acks[n - 1].done, 2000));
+  for (int i = 0; i < n; i++) assert_int_equal(acks[i].status, 0);
+}
+
+#define FANOUT_SUBS 400
+
+static void test_subscribers_closed_during_a_fan_out_unsubscribe_from_the_loop_safely(void **state) {
+  /* One in four breaks (its writes fail), one in four is too slow (cut on
+   * its second update), the rest receive everything; half of those in
+   * another bucket of the index. The hub closes the broken and slow ones in
+   * the middle of the dispatch; their transport unsubscribes later, from
+   * the loop (fake_run_closes), between batches. Under ASan a subscriber
+   * freed while still reachable from the index or `all` fails here. */
+  qs_hub_settings_t settings = {.max_queued_bytes = 1000};
+  fixture_t *f = fixture_new(&settings, false);
+  fake_conn_t *c[FANOUT_SUBS];
+  size_t healthy = 0, slow = 0;
+  for (int i = 0; i < FANOUT_SUBS; i++) {
+    c[i] = fake_conn_new();
+    if (i % 4 == 1) c[i]->fail_writes = true;
+    if (i % 4 == 2) c[i]->queue_per_write = 600;
+    healthy += i % 4 == 0 || i % 4 == 3;
+    slow += i % 4 == 2;
+    const char *sel = i % 4 == 3 ? "exact:https://x/a" : "*";
+    assert_int_equal(subscribe_conn(f->shard, c[i], NULL, NULL, &sel, 1), 0);
+    qs_hub_subscriber_start(c[i]->sub);
+  }
+
+  /* One batch: a subscriber closed at update 1 or 2 is still in the index
+   * (nobody unsubscribed yet) and must get no further sink call. */
+  publish_batch(f, 1, 3);
+  for (int i = 0; i < FANOUT_SUBS; i++) {
+    if (i % 4 == 1) {
+      assert_true(c[i]->closed_by_hub);
+      assert_int_equal(c[i]->write_calls, 1);
+      assert_ids(c[i], "");
+    } else if (i % 4 == 2) {
+      assert_true(c[i]->closed_by_hub);
+      assert_int_equal(c[i]->write_calls, 2);
+      assert_ids(c[i], "1,2");
+    } else {
+      assert_false(c[i]->closed_by_hub);
+      assert_ids(c[i], "1,2,3");
+    }
+  }
+  /* The loop ran the close callbacks: the closed ones are gone. */
+  for (int i = 0; i < FANOUT_SUBS; i++) assert_true((c[i]->sub == NULL) == c[i]->closed_by_hub);
+  assert_int_equal(f->shard->sub_count, healthy);
+  assert_int_equal(f->shard->all_len, healthy);
+
+  /* The fan-out goes on over the index they left. */
+  publish_batch(f, 4, 2);
+  for (int i = 0; i < FANOUT_SUBS; i++) {
+    if (i % 4 == 0 || i % 4 == 3) assert_ids(c[i], "1,2,3,4,5");
+    if (i % 4 == 1) assert_int_equal(c[i]->write_calls, 1);
+    if (i % 4 == 2) assert_int_equal(c[i]->write_calls, 2);
+  }
   qs_hub_stats_t st;
   qs_hub_stats(f->hub, &st);
-  assert_int_equal(st.subscribers_connected, 2);
-  fake_conn_free(self);
-  fake_conn_free(killer);
-  fake_conn_free(victim);
-  fake_conn_free(other);
-  fixture_free(f);
+  assert_int_equal(st.subscribers_connected, healthy);
+  assert_int_equal(st.slow_disconnects_total, slow);
+  assert_int_equal(st.deliveries_total, 5 * healthy + 2 * slow);
+
+  /* Shutting down closes the rest the same way: close-all walks `all` while
+   * nothing leaves it; the shard finishes once the loop unsubscribed them. */
+  qs_hub_shard_close(f->shard, on_shard_closed, &f->shard_closed);
+  for (int i = 0; i < FANOUT_SUBS; i++) assert_true(c[i]->closed_by_hub);
+  assert_true(run_until(&f->loop, &f->shard_closed, 2000));
+  qs_hub_destroy(f->hub);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  free(f);
+  for (int i = 0; i < FANOUT_SUBS; i++) {
+    assert_null(c[i]->sub);
+    fake_conn_free(c[i]);
+  }
 }
 
 typedef struct {
@@ -551,7 +610,7 @@ int main(void) {
       cmocka_unit_test(test_replay_is_paced_by_the_soft_limit),
       cmocka_unit_test(test_idle_subscribers_get_heartbeats),
       cmocka_unit_test(test_token_expiry_and_max_lifetime_close_the_connection),
-      cmocka_unit_test(test_unsubscribe_from_inside_a_write_is_safe),
+      cmocka_unit_test(test_subscribers_closed_during_a_fan_out_unsubscribe_from_the_loop_safely),
       cmocka_unit_test(test_shutdown_closes_subscribers_and_calls_the_subscription_hook),
       cmocka_unit_test(test_subscribe_rejects_bad_parameters),
       cmocka_unit_test(test_index_buckets_are_freed_when_emptied_and_subscribers_stay_compact),
