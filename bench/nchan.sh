@@ -116,17 +116,7 @@ EOF
 
 nchan_stop() {
   [ -n "$NCHAN_PID" ] || return 0
-  kill -QUIT "$NCHAN_PID" 2>/dev/null || true
-  local _
-  for _ in $(seq 50); do
-    kill -0 "$NCHAN_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$NCHAN_PID" 2>/dev/null; then
-    echo "bench: nginx did not stop within 5 s of SIGQUIT; killing it" >&2
-    kill -KILL "$NCHAN_PID" 2>/dev/null || true
-  fi
-  wait "$NCHAN_PID" 2>/dev/null || true
+  stop_pid "$NCHAN_PID" QUIT nginx # scripts/bench.sh, which sources this file
   NCHAN_PID=
   NCHAN_PIDS=
 }

@@ -78,18 +78,26 @@ start_redis() {
   exit 1
 }
 
-stop_hub() {
-  [ -n "$HUB_PID" ] || return 0
-  kill -TERM "$HUB_PID" 2>/dev/null || true
+# stop_pid PID SIGNAL WHAT: stops a process this script started, by its PID:
+# SIGNAL, then SIGKILL if it is still there 5 s later (WHAT names it in the
+# message), and reaps it.
+stop_pid() {
+  local pid=$1 signal=$2 what=$3 _
+  kill "-$signal" "$pid" 2>/dev/null || true
   for _ in $(seq 50); do
-    kill -0 "$HUB_PID" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  if kill -0 "$HUB_PID" 2>/dev/null; then
-    echo "bench: the hub did not stop within 5 s of SIGTERM; killing it" >&2
-    kill -KILL "$HUB_PID" 2>/dev/null || true
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "bench: $what did not stop within 5 s of SIG$signal; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
   fi
-  wait "$HUB_PID" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_hub() {
+  [ -n "$HUB_PID" ] || return 0
+  stop_pid "$HUB_PID" TERM "the hub"
   HUB_PID=
   if [ -n "$HISTORY_DIR" ]; then rm -rf "$HISTORY_DIR"; HISTORY_DIR=; fi
   [ -n "${REDIS_KEEP:-}" ] || stop_redis

@@ -193,6 +193,19 @@ def free_port():
         s.close()
 
 
+def stop_process(proc, timeout=10):
+    """Stops a process this test started (a subprocess.Popen, or None), by
+    its PID: SIGTERM, then SIGKILL if it is still there after `timeout` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
 class RedisServer:
     """Debian's redis-server on a free loopback port, with its files in a
     temporary directory; started and stopped (by its PID) by the tests.
@@ -305,13 +318,7 @@ class RedisServer:
 
     def stop(self):
         """SIGTERM, by PID (Redis writes its files and exits)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
     def kill(self):
         """SIGKILL, by PID: nothing is flushed beyond what appendfsync did."""

@@ -35,7 +35,7 @@ import unittest
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, Hub, RedisServer, SSEClient, free_port, main, php_urlencode, publisher_token,
-                     subscriber_token, symfony_body)
+                     stop_process, subscriber_token, symfony_body)
 
 MASTER = "qsmaster"
 TOPIC = "https://example.com/failover"
@@ -104,13 +104,7 @@ class Sentinel:
             return ""
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -140,9 +134,7 @@ class HAProxy:
         wait_for("haproxy on port %d" % self.port, lambda: get(self.port, "/readyz")[0] == 200, timeout=15)
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
