@@ -43,6 +43,7 @@
 static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
 
 static void open_window(qs_http_server_t *s);
+static void judge_load(qs_http_server_t *s, uint64_t period, uint64_t now);
 
 /* True for a connection whose queue holds only event-stream bytes: an
  * HTTP/1.x stream, or an HTTP/2 connection with no answer to send. */
@@ -50,15 +51,6 @@ static bool carries_streams_only(const qs_http_conn_t *c) {
   return c->state == ST_STREAMING ||
          (c->state == ST_H2 && !c->answer_queued && !qs_h2_session_answer_due(c->h2));
 }
-
-/* Answers leave before event streams: a publisher waiting for its 200 can
- * send its next request while this iteration's fan-out is still being
- * written, so the next iteration has more events per connection to coalesce.
- * An HTTP/2 connection counts as an answer while it has one to send, even
- * when it was queued (or held) for its streams before. While the server is
- * saturated, stream connections wait on the `held` list for the window. */
-/* Declared with the load measurement below. */
-static void judge_load(qs_http_server_t *s, uint64_t period, uint64_t now);
 
 /* A verdict of saturation speaks of the last cycle measured. When events
  * come after a pause of MEASURE_MIN_NS or more with no stream written (the
@@ -70,6 +62,12 @@ static void rejudge_after_pause(qs_http_server_t *s) {
   if (now - s->measured_ns >= MEASURE_MIN_NS) judge_load(s, now - s->measured_ns, now);
 }
 
+/* Answers leave before event streams: a publisher waiting for its 200 can
+ * send its next request while this iteration's fan-out is still being
+ * written, so the next iteration has more events per connection to coalesce.
+ * An HTTP/2 connection counts as an answer while it has one to send, even
+ * when it was queued (or held) for its streams before. While the server is
+ * saturated, stream connections wait on the `held` list for the window. */
 void qs_http_conn_mark_dirty(qs_http_conn_t *c) {
   qs_http_server_t *s = c->server;
   if (!c->inflight && c->queued_bytes > s->burst_max) s->burst_max = c->queued_bytes;
