@@ -235,6 +235,17 @@ static void on_wait(redisAsyncContext *ac, void *r, void *privdata) {
   batch_release(b);
 }
 
+/* Fails the queued publishes from `ops` up to `rest` (not included) with
+ * `status`; returns `rest`. */
+static op_t *fail_until(redis_store_t *rs, op_t *ops, op_t *rest, int status) {
+  while (ops != rest) {
+    op_t *op = ops;
+    ops = op->next;
+    qs_redis_publish_fail(rs, op, status);
+  }
+  return rest;
+}
+
 /* Sends the first publishes of the chain `ops` (oldest first) as one script
  * call, then WAIT when replicas are required; returns the rest of the chain. */
 op_t *qs_redis_publish_send(redis_store_t *rs, op_t *ops) {
@@ -254,12 +265,7 @@ op_t *qs_redis_publish_send(redis_store_t *rs, op_t *ops) {
   batch_t *b = malloc(sizeof *b + count * sizeof b->ops[0]);
   if (!argv || !lens || !numbers || !b) {
     free(argv), free(lens), free(numbers), free(b);
-    while (ops != rest) {
-      op_t *op = ops;
-      ops = op->next;
-      qs_redis_publish_fail(rs, op, QS_ENOMEM);
-    }
-    return rest;
+    return fail_until(rs, ops, rest, QS_ENOMEM);
   }
   argv[0] = "EVALSHA", lens[0] = 7;
   argv[1] = rs->sha, lens[1] = 40;
@@ -288,12 +294,7 @@ op_t *qs_redis_publish_send(redis_store_t *rs, op_t *ops) {
   free(numbers);
   if (rc != REDIS_OK) {
     free(b);
-    while (ops != rest) {
-      op_t *op = ops;
-      ops = op->next;
-      qs_redis_publish_fail(rs, op, QS_EUNAVAILABLE);
-    }
-    return rest;
+    return fail_until(rs, ops, rest, QS_EUNAVAILABLE);
   }
   bool waits = rs->settings.wait_replicas > 0 &&
                redisAsyncCommand(rs->cmd.ac, on_wait, b, "WAIT %u %u", rs->settings.wait_replicas,
