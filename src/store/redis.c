@@ -37,6 +37,8 @@ static void on_stream_end(redisAsyncContext *ac, void *r, void *privdata);
 /* Entries per XREAD, and how long one blocks waiting for new ones. */
 #define READ_COUNT 512
 #define READ_BLOCK_MS 2000
+/* Unused read buffer a connection keeps between replies (bytes). */
+#define READ_BUFFER_KEEP (1024 * 1024)
 #define STALL_MS QS_REDIS_STALL_MS
 #define TICK_MS QS_REDIS_TICK_MS
 /* A connection attempt that has not completed in time is abandoned (a host
@@ -358,6 +360,10 @@ static void conn_start(conn_t *c) {
   }
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  /* hiredis frees its read buffer whenever more than 16 KiB of it is unused,
+   * which a stream read of a few dozen entries passes every time: keep up to
+   * READ_BUFFER_KEEP instead of freeing and growing it again on every reply. */
+  ac->c.reader->maxbuf = READ_BUFFER_KEEP;
   c->ac = ac;
   c->started_ms = uv_now(&rs->loop);
   /* Commands queue until the connection is up. */
