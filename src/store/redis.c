@@ -553,6 +553,9 @@ static void free_store(redis_store_t *rs) {
   pthread_cond_destroy(&rs->started_cond);
   pthread_mutex_destroy(&rs->mutex);
   free(rs->pairs);
+  free(rs->encode_argv);
+  free(rs->encode_lens);
+  qs_buf_dispose(&rs->command);
   free(rs->stream);
   free(rs->index_key);
   free(rs->sizes_key);
@@ -624,6 +627,7 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
   if (!rs) return QS_ENOMEM;
   memcpy(rs->sentinel_addrs, sentinels, sentinel_count * sizeof *sentinels);
   rs->sentinel_count = sentinel_count;
+  qs_buf_init(&rs->command, SIZE_MAX); /* a batch's size is bounded by qs_redis_publish_send */
   if (with_sentinel) snprintf(rs->master_name, sizeof rs->master_name, "%s", settings->master_name);
   rs->base = (qs_store_t){.vtable = &redis_vtable,
                           .on_durable = on_durable,

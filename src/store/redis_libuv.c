@@ -25,10 +25,10 @@ typedef struct {
   redisAsyncContext *ac;
   uv_poll_t poll;
   uv_prepare_t flush;
-  int watched;     /* the poll's events: UV_READABLE, UV_WRITABLE */
-  bool reading;    /* hiredis wants to read */
-  bool writing;    /* hiredis has output to write */
-  bool flushing;   /* inside on_flush's write */
+  int watched;      /* the poll's events: UV_READABLE, UV_WRITABLE */
+  bool reading;     /* hiredis wants to read */
+  bool writing;     /* hiredis has output to write */
+  bool flushing;    /* inside on_flush's write */
   int open_handles; /* closed with the context; the watcher is freed at 0 */
 } watch_t;
 

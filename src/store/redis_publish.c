@@ -7,6 +7,8 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,8 @@ static void op_reply(redis_store_t *rs, op_t *op, int status) {
  * a lone publish goes at once. */
 #define BATCH_MAX 64
 #define BATCH_MAX_BYTES (256 * 1024)
+/* The command buffer kept between batches (bytes); a larger one is freed. */
+#define COMMAND_KEEP (1024 * 1024)
 
 /* The publishes of one script call, in the order the script appends them. */
 typedef struct {
@@ -248,50 +252,89 @@ static op_t *fail_until(redis_store_t *rs, op_t *ops, op_t *rest, int status) {
 
 /* Sends the first publishes of the chain `ops` (oldest first) as one script
  * call, then WAIT when replicas are required; returns the rest of the chain. */
+/* Appends one RESP bulk string ("$<len>\r\n<bytes>\r\n") to the command. */
+static int append_bulk(qs_buf_t *cmd, const char *ptr, size_t len) {
+  char head[32];
+  int n = snprintf(head, sizeof head, "$%zu\r\n", len);
+  if (qs_buf_reserve(cmd, (size_t)n + len + 2) < 0) return QS_ENOMEM;
+  memcpy(cmd->ptr + cmd->len, head, (size_t)n);
+  memcpy(cmd->ptr + cmd->len + n, ptr, len);
+  memcpy(cmd->ptr + cmd->len + n + len, "\r\n", 3); /* keeps the buffer NUL-terminated */
+  cmd->len += (size_t)n + len + 2;
+  return 0;
+}
+
+/* Room left before the command for its array header ("*<count>\r\n"). */
+#define HEADER_ROOM 24
+
+/* Writes the script call for the updates of ops up to `rest` into rs->command
+ * as RESP and points `out` at it; false when out of memory. The arguments go
+ * after HEADER_ROOM bytes, and the array header, whose length depends on
+ * their count, is written just before them once they are known. hiredis
+ * copies the finished command into its output buffer. */
+static bool format_call(redis_store_t *rs, op_t *ops, const op_t *rest, qs_slice_t *out) {
+  qs_buf_t *cmd = &rs->command;
+  qs_buf_reset(cmd);
+  if (qs_buf_reserve(cmd, HEADER_ROOM) < 0) return false;
+  cmd->len = HEADER_ROOM;
+  const char *fixed[] = {"EVALSHA",     rs->sha,       "3",         rs->stream,   rs->index_key,
+                         rs->sizes_key, rs->max_count, rs->max_age, rs->max_bytes};
+  size_t n = 0;
+  for (; n < sizeof fixed / sizeof fixed[0]; n++)
+    if (append_bulk(cmd, fixed[n], strlen(fixed[n])) < 0) return false;
+  for (op_t *op = ops; op != rest; op = op->next) {
+    const qs_update_t *u = op->update;
+    size_t cap = QS_REDIS_ENTRY_FIXED_FIELDS + 2 * u->topic_count;
+    if (cap > rs->encode_cap) {
+      const char **argv = realloc(rs->encode_argv, cap * sizeof *argv);
+      if (argv) rs->encode_argv = argv;
+      size_t *lens = argv ? realloc(rs->encode_lens, cap * sizeof *lens) : NULL;
+      if (!lens) return false;
+      rs->encode_lens = lens;
+      rs->encode_cap = cap;
+    }
+    char numbers[48], slots[24];
+    /* The script takes the update id from the second slot: the encoding starts with it. */
+    size_t k = qs_redis_entry_encode(u, rs->encode_argv, rs->encode_lens, rs->encode_cap, numbers);
+    int slots_len = snprintf(slots, sizeof slots, "%zu", k);
+    if (append_bulk(cmd, slots, (size_t)slots_len) < 0) return false;
+    for (size_t j = 0; j < k; j++)
+      if (append_bulk(cmd, rs->encode_argv[j], rs->encode_lens[j]) < 0) return false;
+    n += 1 + k;
+  }
+  char header[HEADER_ROOM];
+  int header_len = snprintf(header, sizeof header, "*%zu\r\n", n);
+  memcpy(cmd->ptr + HEADER_ROOM - header_len, header, (size_t)header_len);
+  *out = qs_slice(cmd->ptr + HEADER_ROOM - header_len, cmd->len - HEADER_ROOM + (size_t)header_len);
+  return true;
+}
+
 op_t *qs_redis_publish_send(redis_store_t *rs, op_t *ops) {
-  size_t count = 0, slots = 9, bytes = 0;
+  size_t count = 0, bytes = 0;
   op_t *rest = ops;
   while (rest && count < BATCH_MAX && (count == 0 || bytes < BATCH_MAX_BYTES)) {
     const qs_update_t *u = rest->update;
-    slots += 1 + QS_REDIS_ENTRY_FIXED_FIELDS + 2 * u->topic_count;
     bytes += u->data.len + u->id.len + u->type.len;
     for (size_t t = 0; t < u->topic_count; t++) bytes += u->topics[t].len;
     count++;
     rest = rest->next;
   }
-  const char **argv = malloc(slots * sizeof *argv);
-  size_t *lens = malloc(slots * sizeof *lens);
-  char *numbers = malloc(count * 64); /* per update: 48 for its fields, 16 for its slot count */
   batch_t *b = malloc(sizeof *b + count * sizeof b->ops[0]);
-  if (!argv || !lens || !numbers || !b) {
-    free(argv), free(lens), free(numbers), free(b);
+  qs_slice_t call;
+  if (!b || !format_call(rs, ops, rest, &call)) {
+    free(b);
     return fail_until(rs, ops, rest, QS_ENOMEM);
   }
-  argv[0] = "EVALSHA", lens[0] = 7;
-  argv[1] = rs->sha, lens[1] = 40;
-  argv[2] = "3", lens[2] = 1;
-  argv[3] = rs->stream, lens[3] = strlen(rs->stream);
-  argv[4] = rs->index_key, lens[4] = strlen(rs->index_key);
-  argv[5] = rs->sizes_key, lens[5] = strlen(rs->sizes_key);
-  argv[6] = rs->max_count, lens[6] = strlen(rs->max_count);
-  argv[7] = rs->max_age, lens[7] = strlen(rs->max_age);
-  argv[8] = rs->max_bytes, lens[8] = strlen(rs->max_bytes);
-  size_t n = 9, i = 0;
-  for (op_t *op = ops; op != rest; op = op->next, i++) {
-    /* The script takes the update id from the second slot: the encoding starts with it. */
-    char *slot_count = numbers + i * 64 + 48;
-    size_t k = qs_redis_entry_encode(op->update, argv + n + 1, lens + n + 1, slots - n - 1, numbers + i * 64);
-    argv[n] = slot_count, lens[n] = (size_t)snprintf(slot_count, 16, "%zu", k);
-    n += 1 + k;
-    b->ops[i] = op;
-  }
+  size_t i = 0;
+  for (op_t *op = ops; op != rest; op = op->next) b->ops[i++] = op;
   b->count = count;
   b->pending = 1;
-  /* hiredis formats the command into its buffer here: argv may go after. */
-  int rc = redisAsyncCommandArgv(rs->cmd.ac, on_eval, b, (int)n, argv, lens);
-  free(argv);
-  free(lens);
-  free(numbers);
+  int rc = redisAsyncFormattedCommand(rs->cmd.ac, on_eval, b, call.ptr, call.len);
+  /* A large batch leaves a large buffer: give it back rather than keep it. */
+  if (rs->command.cap > COMMAND_KEEP) {
+    qs_buf_dispose(&rs->command);
+    qs_buf_init(&rs->command, SIZE_MAX);
+  }
   if (rc != REDIS_OK) {
     free(b);
     return fail_until(rs, ops, rest, QS_EUNAVAILABLE);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/buf.h"
 #include "store/redis.h"
 #include "store/redis_internal.h"
 #include "store/redis_sentinel.h"
@@ -140,6 +141,10 @@ struct qs_redis_store {
   uint64_t ticks;
   qs_slice_t *pairs; /* reused by entry decoding: fields, then values */
   size_t pairs_cap;
+  qs_buf_t command;         /* reused for each call of the publish script (RESP) */
+  const char **encode_argv; /* reused by entry encoding, encode_cap slots */
+  size_t *encode_lens;
+  size_t encode_cap;
 
   atomic_bool connected;
   atomic_bool caught_up;
