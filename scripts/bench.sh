@@ -8,11 +8,13 @@
 #
 # Scenarios: idle-memory fanout-1k fanout-10k fanout-15k fanout-15k-paced
 #            fanout-15k-coalesced throughput latency-25k latency-half durable
-#            matchers-urlpattern redis-throughput redis-latency redis-cross-node
+#            matchers-urlpattern redis-throughput redis-unix-throughput
+#            redis-latency redis-cross-node
 #            cluster-fanout memory-latency
 #            (the redis-*, cluster-* and memory-latency ones are not in the
 #            default list; redis-* and cluster-* start Debian's redis-server
-#            on a free loopback port, files in a temporary folder; the
+#            on a free loopback port and a Unix socket, files in a
+#            temporary folder (redis-unix-throughput reaches it by the socket); the
 #            *-latency and cross-node ones publish RATE updates per second,
 #            default 3000, for one second; cluster-fanout runs its load on
 #            three nodes, then on one)
@@ -61,13 +63,15 @@ stop_redis() {
   REDIS_DIR=
 }
 
-# start_redis: a redis-server of our own; sets REDIS_PORT. REDIS_ARGS adds
+# start_redis: a redis-server of our own on a loopback port and on the Unix
+# socket $REDIS_DIR/redis.sock; sets REDIS_PORT. REDIS_ARGS adds
 # options (e.g. "--appendonly yes --appendfsync always").
 start_redis() {
   REDIS_DIR=$(mktemp -d /tmp/qs-bench-redis.XXXXXX)
   REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # shellcheck disable=SC2086
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --protected-mode no \
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --unixsocket "$REDIS_DIR/redis.sock" --unixsocketperm 700 \
+    --dir "$REDIS_DIR" --save '' --protected-mode no \
     --logfile "$REDIS_DIR/redis.log" ${REDIS_ARGS:-} &
   REDIS_PID=$!
   for _ in $(seq 100); do
@@ -109,7 +113,11 @@ trap 'stop_hub; nchan_stop' EXIT
 # start_hub NAME TRANSPORT: starts a hub, sets HUB_PID and HUB_PORT.
 start_hub() {
   local name=$1 transport=$2 extra=()
-  if [ "$transport" = lmdb ]; then
+  if [ "$transport" = redis-unix ]; then
+    [ -n "$REDIS_PID" ] || start_redis
+    transport=redis
+    extra=(--redis_url "unix://$REDIS_DIR/redis.sock")
+  elif [ "$transport" = lmdb ]; then
     HISTORY_DIR=$(mktemp -d /tmp/qs-bench-history.XXXXXX)
     extra=(--history_path "$HISTORY_DIR/quicksilver.lmdb")
   elif [ "$transport" = redis ]; then
@@ -311,6 +319,9 @@ for rep in $(seq "$REPEAT"); do
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     redis-throughput) # publishes/s through Redis (sync: answered once Redis has it)
       run "$s" redis --subscribers 10000 --topics 10000 --publishes 20000 --publishers 16 --pipeline 8 \
+        --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    redis-unix-throughput) # the same, Redis on this host reached through its Unix socket
+      run "$s" redis-unix --subscribers 10000 --topics 10000 --publishes 20000 --publishers 16 --pipeline 8 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     redis-latency) # publish-to-delivery at a fixed rate, subscribers on the publishing node
       run "$s" redis --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
