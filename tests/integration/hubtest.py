@@ -552,6 +552,48 @@ class Publisher:
         self.conn.close()
 
 
+class PublishFlood:
+    """Publishes to one topic from a thread of its own, over one keep-alive
+    connection, one publish at a time: `count` of them, or until stop().
+    `acknowledged` lists the ids the hub answered, in order; `errors` holds
+    what ended the flood early (a refused publish, a broken connection).
+    `pause` seconds go between two publishes."""
+
+    def __init__(self, hub, topic, count=None, data="flood%d", pause=0.0):
+        self.hub, self.topic, self.count, self.data, self.pause = hub, topic, count, data, pause
+        self.acknowledged = []
+        self.errors = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        p = Publisher(self.hub)
+        try:
+            i = 0
+            while not self._stop.is_set() and (self.count is None or i < self.count):
+                self.acknowledged.append(p.publish([self.topic], data=self.data % i))
+                i += 1
+                if self.pause:
+                    time.sleep(self.pause)
+        except Exception as e:  # the test asserts on errors
+            self.errors.append(e)
+        finally:
+            p.close()
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def join(self, timeout=60):
+        """Waits for the flood to end by itself (`count` publishes, or an error)."""
+        self._thread.join(timeout)
+
+    def stop(self, timeout=60):
+        """Ends the flood after the publish in progress."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+
 # ---------------------------------------------------------------- decoding
 
 class HTTPDecoder:

@@ -21,8 +21,8 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (HUB_PATH, HTTPDecoder, Hub, Publisher, RedisServer, SSEClient, main, metric, php_urlencode,
-                     publish, publisher_token, request, run_binary, subscriber_token, symfony_body)
+from hubtest import (HUB_PATH, HTTPDecoder, Hub, Publisher, PublishFlood, RedisServer, SSEClient, main, metric,
+                     php_urlencode, publish, publisher_token, request, run_binary, subscriber_token, symfony_body)
 
 
 def auth(topics=("*",)):
@@ -143,29 +143,15 @@ class Cluster(ClusterBase):
     def test_resume_on_another_node_while_publishing(self):
         topic = self.topic()
         cursor = publish(self.nodes[0], [topic], data="cursor").text
-        published = []
-        errors = []
-
-        def flood():
-            p = Publisher(self.nodes[0])
-            try:
-                for i in range(150):
-                    published.append(p.publish([topic], data="flood%d" % i))
-            except Exception as e:  # reported below
-                errors.append(e)
-            finally:
-                p.close()
-
-        t = threading.Thread(target=flood)
-        t.start()
+        flood = PublishFlood(self.nodes[0], topic, count=150).start()
         time.sleep(0.05)
         with SSEClient(self.nodes[2], self.q(topic), auth() + [("Last-Event-ID", cursor)]) as sub:
             self.assertEqual(sub.header("Mercure-Last-Event-ID"), cursor)
-            t.join(60)
-            self.assertFalse(errors, errors)
-            sub.wait_events(len(published), timeout=20)
+            flood.join(60)
+            self.assertFalse(flood.errors, flood.errors)
+            sub.wait_events(len(flood.acknowledged), timeout=20)
             sub.read_for(0.3)
-            self.assertEqual([e.id for e in sub.events], published, "no gap, no duplicate")
+            self.assertEqual([e.id for e in sub.events], flood.acknowledged, "no gap, no duplicate")
 
     def test_one_order_on_every_node(self):
         topic = self.topic()
@@ -463,25 +449,9 @@ class NodeCrash(ClusterBase):
 
     def test_kill_9_a_node_under_publish_load(self):
         topic = self.topic()
-        acknowledged = []
-        errors = []
-        stop = threading.Event()
-
-        def flood():
-            p = Publisher(self.nodes[0])
-            try:
-                for i in range(400):
-                    if stop.is_set():
-                        break
-                    acknowledged.append(p.publish([topic], data="load%d" % i))
-            except Exception as e:  # reported below
-                errors.append(e)
-            finally:
-                p.close()
-
         victim = SSEClient(self.nodes[2], self.q(topic), auth())
-        t = threading.Thread(target=flood)
-        t.start()
+        flood = PublishFlood(self.nodes[0], topic, count=400, data="load%d").start()
+        acknowledged = flood.acknowledged
         try:
             got = victim.wait_events(40, timeout=20)
             self.assertGreaterEqual(len(got), 40)
@@ -491,15 +461,14 @@ class NodeCrash(ClusterBase):
             # The subscriber reconnects to another node while publishes go on.
             with SSEClient(self.nodes[1], self.q(topic), auth() + [("Last-Event-ID", before[-1])]) as again:
                 self.assertEqual(again.header("Mercure-Last-Event-ID"), before[-1])
-                t.join(60)
-                self.assertFalse(errors, errors)
+                flood.join(60)
+                self.assertFalse(flood.errors, flood.errors)
                 self.assertGreater(len(acknowledged), len(before), "publishes went on after the kill")
                 again.wait_events(len(acknowledged) - len(before), timeout=20)
                 again.read_for(0.3)
                 self.assertEqual(before + [e.id for e in again.events], acknowledged, "no gap, no duplicate")
         finally:
-            stop.set()
-            t.join(60)
+            flood.stop()
             victim.close()
         # Every acknowledged update is in the stream, in order.
         stream_ids = [dict(zip(f[::2], f[1::2]))[b"id"].decode()

@@ -8,12 +8,11 @@ import os
 import select
 import signal
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import Hub, Publisher, SSEClient, main  # noqa: E402
+from hubtest import Hub, PublishFlood, SSEClient, main  # noqa: E402
 from test_cluster import ClusterBase, auth  # noqa: E402
 
 
@@ -40,25 +39,8 @@ class DrainToAnotherNode(ClusterBase):
         topic = self.topic()
         subs = [SSEClient(self.nodes[0], self.q(topic), auth()) for _ in range(self.N)]
         moved = {}
-        acknowledged = []
-        errors = []
-        stop = threading.Event()
-
-        def flood():
-            p = Publisher(self.nodes[2])
-            try:
-                i = 0
-                while not stop.is_set():
-                    acknowledged.append(p.publish([topic], data="drain%d" % i))
-                    i += 1
-                    time.sleep(0.002)
-            except Exception as e:  # reported below
-                errors.append(e)
-            finally:
-                p.close()
-
-        t = threading.Thread(target=flood)
-        t.start()
+        flood = PublishFlood(self.nodes[2], topic, data="drain%d", pause=0.002).start()
+        acknowledged = flood.acknowledged
         try:
             deadline = time.time() + 20
             while min(len(s.events) for s in subs) < 5 and time.time() < deadline:
@@ -89,10 +71,9 @@ class DrainToAnotherNode(ClusterBase):
 
             pump(list(moved.values()), 0.3)
         finally:
-            stop.set()
-            t.join(60)
+            flood.stop()
         try:
-            self.assertFalse(errors, errors)
+            self.assertFalse(flood.errors, flood.errors)
             for i, s in enumerate(subs):
                 first = [e.id for e in s.events]
                 again = moved[i]
