@@ -145,21 +145,31 @@ start_hub() {
 }
 
 FAILED=()
+# measure NAME HUBS PORT PIDS LOADGEN-ARGS...: prints the scenario's header
+# (the load average, HUBS then the hub command, the load generator's
+# command), then runs bench/loadgen against the hub on PORT, counting the
+# CPU and memory of PIDS; a failed run is added to FAILED.
+measure() {
+  local name=$1 hubs=$2 port=$3 pids=$4
+  shift 4
+  echo
+  echo "=== $name"
+  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
+  echo "$hubs${HUB_CMD[*]/$KEY/<key>}" | sed "s|$ROOT/||g"
+  echo "command: bench/loadgen --url http://127.0.0.1:$port/.well-known/mercure $* --hub-pid $pids" \
+    | sed "s|$PUB_TOKEN|<publisher token>|g"
+  if ! "$LOADGEN" --url "http://127.0.0.1:$port/.well-known/mercure" "$@" --hub-pid "$pids" \
+      --json-out "$OUT_DIR/$name.json" 2>&1 | grep -v '^loadgen --url'; then
+    FAILED+=("$name")
+  fi
+}
+
 # run NAME TRANSPORT LOADGEN-ARGS...: one scenario on a fresh hub.
 run() {
   local name=$1 transport=$2
   shift 2
   start_hub "$name" "$transport"
-  echo
-  echo "=== $name"
-  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
-  echo "hub:     ${HUB_CMD[*]/$KEY/<key>}" | sed "s|$ROOT/||g"
-  echo "command: bench/loadgen --url http://127.0.0.1:$HUB_PORT/.well-known/mercure $* --hub-pid $HUB_PID" \
-    | sed "s|$PUB_TOKEN|<publisher token>|g"
-  if ! "$LOADGEN" --url "http://127.0.0.1:$HUB_PORT/.well-known/mercure" "$@" --hub-pid "$HUB_PID" \
-      --json-out "$OUT_DIR/$name.json" 2>&1 | grep -v '^loadgen --url'; then
-    FAILED+=("$name")
-  fi
+  measure "$name" "hub:     " "$HUB_PORT" "$HUB_PID" "$@"
   if ! kill -0 "$HUB_PID" 2>/dev/null; then
     echo "bench: THE HUB DIED during $name; the end of its log:"
     tail -20 "$OUT_DIR/hub-$name.log"
@@ -176,16 +186,7 @@ run_cross_node() {
   start_hub "$name-publish-node" redis
   local pub_pid=$HUB_PID pub_port=$HUB_PORT
   start_hub "$name" redis
-  echo
-  echo "=== $name"
-  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
-  echo "hubs:    two of: ${HUB_CMD[*]/$KEY/<key>}" | sed "s|$ROOT/||g"
-  echo "command: bench/loadgen --url http://127.0.0.1:$HUB_PORT/.well-known/mercure --pub-port $pub_port $* --hub-pid $HUB_PID" \
-    | sed "s|$PUB_TOKEN|<publisher token>|g"
-  if ! "$LOADGEN" --url "http://127.0.0.1:$HUB_PORT/.well-known/mercure" --pub-port "$pub_port" "$@" \
-      --hub-pid "$HUB_PID" --json-out "$OUT_DIR/$name.json" 2>&1 | grep -v '^loadgen --url'; then
-    FAILED+=("$name")
-  fi
+  measure "$name" "hubs:    two of: " "$HUB_PORT" "$HUB_PID" --pub-port "$pub_port" "$@"
   local sub_pid=$HUB_PID
   HUB_PID=$pub_pid
   REDIS_KEEP=1 stop_hub
@@ -210,16 +211,7 @@ run_cluster() {
   local pid_list port_list
   pid_list=$(IFS=,; echo "${pids[*]}")
   port_list=$(IFS=,; echo "${ports[*]}")
-  echo
-  echo "=== $name"
-  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average 1/5/15 min, before the run)"
-  echo "hubs:    $nodes of: ${HUB_CMD[*]/$KEY/<key>}" | sed "s|$ROOT/||g"
-  echo "command: bench/loadgen --url http://127.0.0.1:${ports[0]}/.well-known/mercure --sub-ports $port_list $* --hub-pid $pid_list" \
-    | sed "s|$PUB_TOKEN|<publisher token>|g"
-  if ! "$LOADGEN" --url "http://127.0.0.1:${ports[0]}/.well-known/mercure" --sub-ports "$port_list" "$@" \
-      --hub-pid "$pid_list" --json-out "$OUT_DIR/$name.json" 2>&1 | grep -v '^loadgen --url'; then
-    FAILED+=("$name")
-  fi
+  measure "$name" "hubs:    $nodes of: " "${ports[0]}" "$pid_list" --sub-ports "$port_list" "$@"
   for i in "${!pids[@]}"; do
     kill -0 "${pids[$i]}" 2>/dev/null || FAILED+=("$name (node $((i + 1)) died)")
   done
