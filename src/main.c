@@ -58,6 +58,7 @@ static int open_store(void *arg, qs_store_on_durable_fn on_durable, void *ctx, q
                                  .wait_timeout_ms = (uint32_t)cfg->redis_wait_timeout_ms,
                                  .sentinels = cfg->redis_sentinels,
                                  .master_name = cfg->redis_master_name,
+                                 .sentinel_password = cfg->redis_sentinel_password,
                                  .start_timeout_ms = 5000};
     return qs_store_redis_create(&redis, on_durable, ctx, out);
   }

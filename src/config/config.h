@@ -101,9 +101,10 @@ typedef struct {
   char *redis_stream; /* the stream's key */
   int64_t redis_wait_replicas;
   uint64_t redis_wait_timeout_ms;
-  char *redis_sentinels;   /* transport redis: "host:port,..." ("" = redis_url's host is the primary) */
-  char *redis_master_name; /* the primary's name at the sentinels */
-  char *transport_url;     /* the reference hub's spelling of transport + redis_url (see qs_config_load) */
+  char *redis_sentinels;         /* transport redis: "host:port,..." ("" = redis_url's host is the primary) */
+  char *redis_master_name;       /* the primary's name at the sentinels */
+  char *redis_sentinel_password; /* AUTH on sentinel connections; "" = none */
+  char *transport_url; /* the reference hub's spelling of transport + redis_url (see qs_config_load) */
 
   /* Features and logging */
   bool subscriptions;

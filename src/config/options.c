@@ -492,6 +492,16 @@ static const qs_config_option_t options[] = {
      .default_value = "mymaster",
      .metavar = "NAME",
      .help = "Name under which the sentinels of redis_sentinels monitor the Redis primary."},
+    {.name = "redis_sentinel_password",
+     .section = S_HISTORY,
+     .type = QS_OPT_STRING,
+     .offset = OFF(redis_sentinel_password),
+     .default_value = "",
+     .metavar = "PASSWORD",
+     .flags = QS_OPT_SECRET,
+     .help = "Password of the sentinels of redis_sentinels (their `requirepass`), sent with AUTH on "
+             "every sentinel connection. Empty: the sentinels ask for none. The primary's own "
+             "password is redis_url's."},
     {.name = "transport_url",
      .section = S_HISTORY,
      .type = QS_OPT_STRING,

@@ -497,8 +497,9 @@ static void on_wake(uv_async_t *a) {
 
 static void *thread_main(void *arg) {
   redis_store_t *rs = arg;
-  if (rs->sentinel_count && qs_redis_sentinel_create(&rs->loop, rs->sentinel_addrs, rs->sentinel_count,
-                                                     rs->master_name, on_primary, rs, &rs->sentinel) < 0)
+  if (rs->sentinel_count &&
+      qs_redis_sentinel_create(&rs->loop, rs->sentinel_addrs, rs->sentinel_count, rs->master_name,
+                               rs->sentinel_password, on_primary, rs, &rs->sentinel) < 0)
     QS_LOG_ERROR("redis: cannot start the Sentinel client: out of memory");
   conn_start(&rs->cmd);
   conn_start(&rs->rd);
@@ -623,19 +624,26 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
         "redis_master_name must be 1 to 128 printable characters without spaces with redis_sentinels");
     return QS_EINVAL;
   }
+  if (settings->sentinel_password && strlen(settings->sentinel_password) > QS_REDIS_SENTINEL_PASSWORD_MAX) {
+    QS_LOG_ERROR("redis_sentinel_password is longer than %d bytes", QS_REDIS_SENTINEL_PASSWORD_MAX);
+    return QS_EINVAL;
+  }
   redis_store_t *rs = calloc(1, sizeof *rs);
   if (!rs) return QS_ENOMEM;
   memcpy(rs->sentinel_addrs, sentinels, sentinel_count * sizeof *sentinels);
   rs->sentinel_count = sentinel_count;
   qs_buf_init(&rs->command, SIZE_MAX); /* a batch's size is bounded by qs_redis_publish_send */
   if (with_sentinel) snprintf(rs->master_name, sizeof rs->master_name, "%s", settings->master_name);
+  if (settings->sentinel_password)
+    snprintf(rs->sentinel_password, sizeof rs->sentinel_password, "%s", settings->sentinel_password);
   rs->base = (qs_store_t){.vtable = &redis_vtable,
                           .on_durable = on_durable,
                           .on_durable_ctx = ctx,
                           .retention = settings->retention};
   rs->url = url;
   rs->settings = *settings;
-  rs->settings.url = rs->settings.stream = rs->settings.sentinels = rs->settings.master_name = NULL;
+  rs->settings.url = rs->settings.stream = rs->settings.sentinels = rs->settings.master_name =
+      rs->settings.sentinel_password = NULL;
   rs->stream = strdup(settings->stream);
   snprintf(rs->max_count, sizeof rs->max_count, "%llu", (unsigned long long)settings->retention.max_count);
   snprintf(rs->max_age, sizeof rs->max_age, "%lld", (long long)settings->retention.max_age_ms);

@@ -59,6 +59,9 @@ typedef struct {
    * host. Both borrowed for the call. */
   const char *sentinels;
   const char *master_name;
+  /* The sentinels' password (AUTH on each sentinel connection); NULL or "":
+   * none. Borrowed for the call. */
+  const char *sentinel_password;
   /* How long create waits for the first connection and the first read of
    * the whole stream; past it the node starts anyway and keeps trying. */
   uint32_t start_timeout_ms;

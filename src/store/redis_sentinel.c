@@ -32,6 +32,7 @@ struct qs_redis_sentinel {
   qs_redis_sentinel_addr_t addrs[QS_REDIS_SENTINELS_MAX];
   size_t count;
   char master_name[NAME_MAX_LEN + 1];
+  char password[QS_REDIS_SENTINEL_PASSWORD_MAX + 1]; /* "" = no AUTH */
   qs_redis_sentinel_on_primary_fn on_primary;
   void *ctx;
   bool closing;
@@ -328,6 +329,17 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
   if (s->watch_ac == ac) watch_lost(s);
 }
 
+/* AUTH's reply. A refusal is said here, with the sentinel's words; the
+ * command queued behind AUTH is refused too (NOAUTH), which fails the
+ * question or the subscription the usual way: the next sentinel is tried. */
+static void on_auth(redisAsyncContext *ac, void *r, void *privdata) {
+  const qs_redis_sentinel_addr_t *a = privdata;
+  redisReply *reply = r;
+  (void)ac;
+  if (reply && reply->type == REDIS_REPLY_ERROR)
+    QS_LOG_WARN("redis: Sentinel %s:%d refused redis_sentinel_password: %s", a->host, a->port, reply->str);
+}
+
 static redisAsyncContext *connect_to(qs_redis_sentinel_t *s, const qs_redis_sentinel_addr_t *a) {
   redisAsyncContext *ac = redisAsyncConnect(a->host, a->port);
   if (!ac) return NULL;
@@ -343,6 +355,11 @@ static redisAsyncContext *connect_to(qs_redis_sentinel_t *s, const qs_redis_sent
   }
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  /* Sent before the connection's command, which waits behind it. */
+  if (s->password[0] && redisAsyncCommand(ac, on_auth, (void *)a, "AUTH %s", s->password) != REDIS_OK) {
+    redisAsyncFree(ac);
+    return NULL;
+  }
   return ac;
 }
 
@@ -366,10 +383,12 @@ static void on_tick(uv_timer_t *t) {
 /* ---- Lifecycle ---- */
 
 int qs_redis_sentinel_create(uv_loop_t *loop, const qs_redis_sentinel_addr_t *addrs, size_t count,
-                             const char *master_name, qs_redis_sentinel_on_primary_fn on_primary, void *ctx,
+                             const char *master_name, const char *password,
+                             qs_redis_sentinel_on_primary_fn on_primary, void *ctx,
                              qs_redis_sentinel_t **out) {
   *out = NULL;
-  if (count == 0 || count > QS_REDIS_SENTINELS_MAX || !qs_redis_sentinel_name_ok(master_name))
+  if (count == 0 || count > QS_REDIS_SENTINELS_MAX || !qs_redis_sentinel_name_ok(master_name) ||
+      (password && strlen(password) > QS_REDIS_SENTINEL_PASSWORD_MAX))
     return QS_EINVAL;
   qs_redis_sentinel_t *s = calloc(1, sizeof *s);
   if (!s) return QS_ENOMEM;
@@ -377,6 +396,7 @@ int qs_redis_sentinel_create(uv_loop_t *loop, const qs_redis_sentinel_addr_t *ad
   memcpy(s->addrs, addrs, count * sizeof *addrs);
   s->count = count;
   snprintf(s->master_name, sizeof s->master_name, "%s", master_name);
+  if (password) snprintf(s->password, sizeof s->password, "%s", password);
   s->on_primary = on_primary;
   s->ctx = ctx;
   uv_timer_init(loop, &s->tick);

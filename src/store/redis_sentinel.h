@@ -12,7 +12,7 @@
  *
  * Everything runs on the loop given at creation, through hiredis'
  * asynchronous API (redis_libuv.h): nothing blocks the loop. Sentinels are
- * reached without a password (no AUTH), over TCP. */
+ * reached over TCP, with AUTH first when they have a password. */
 #ifndef QS_STORE_REDIS_SENTINEL_H
 #define QS_STORE_REDIS_SENTINEL_H
 
@@ -22,6 +22,8 @@
 
 /* Most sentinels one list may name. */
 #define QS_REDIS_SENTINELS_MAX 16
+/* Longest sentinel password (bytes). */
+#define QS_REDIS_SENTINEL_PASSWORD_MAX 256
 
 /* One sentinel's address. */
 typedef struct {
@@ -48,12 +50,14 @@ typedef struct qs_redis_sentinel qs_redis_sentinel_t;
 typedef void (*qs_redis_sentinel_on_primary_fn)(void *ctx, const char *host, int port);
 
 /* Creates the client on `loop` (run on the calling thread from then on) and
- * starts asking; `addrs` (count entries, from qs_redis_sentinel_parse) and
- * `master_name` are copied. on_primary is first called when a sentinel
- * first answers. Returns 0, QS_EINVAL (no address, a bad name) or
- * QS_ENOMEM. */
+ * starts asking; `addrs` (count entries, from qs_redis_sentinel_parse),
+ * `master_name` and `password` (sent with AUTH on every sentinel
+ * connection; NULL or "": none) are copied. on_primary is first called when
+ * a sentinel first answers. Returns 0, QS_EINVAL (no address, a bad name, a
+ * password over QS_REDIS_SENTINEL_PASSWORD_MAX bytes) or QS_ENOMEM. */
 int qs_redis_sentinel_create(uv_loop_t *loop, const qs_redis_sentinel_addr_t *addrs, size_t count,
-                             const char *master_name, qs_redis_sentinel_on_primary_fn on_primary, void *ctx,
+                             const char *master_name, const char *password,
+                             qs_redis_sentinel_on_primary_fn on_primary, void *ctx,
                              qs_redis_sentinel_t **out);
 
 /* Asks the sentinels again (at once, or when the question in progress is

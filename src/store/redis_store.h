@@ -85,7 +85,7 @@ struct qs_redis_store {
   qs_store_t *ring;
   qs_redis_url_t url;
   char *stream;
-  qs_redis_settings_t settings; /* url, stream, sentinels and master_name point nowhere */
+  qs_redis_settings_t settings; /* url, stream, sentinels, master_name, sentinel_password point nowhere */
   char *index_key;              /* "<stream>:ids" */
   char *sizes_key;              /* "<stream>:bytes" */
   char max_count[24];
@@ -118,6 +118,7 @@ struct qs_redis_store {
   qs_redis_sentinel_addr_t sentinel_addrs[QS_REDIS_SENTINELS_MAX];
   size_t sentinel_count; /* 0: no Sentinel, the primary is url's */
   char master_name[129];
+  char sentinel_password[QS_REDIS_SENTINEL_PASSWORD_MAX + 1]; /* "" = none */
   char primary_host[256];
   int primary_port;
   bool switching; /* dropping the connections for a new primary: no need to ask again */

@@ -283,11 +283,16 @@ class RedisServer:
 
     def call(self, *args, timeout=5.0):
         """One command in RESP; returns the parsed reply (bytes, int, list or
-        None; an error reply raises RuntimeError)."""
-        payload = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a.encode() if isinstance(a, str) else (b"%d" % a if isinstance(a, int) else a)
-            payload += b"$%d\r\n%s\r\n" % (len(a), a)
+        None; an error reply raises RuntimeError). With a `password`
+        attribute, AUTH goes first on the same connection."""
+        password = getattr(self, "password", None)
+        commands = ([("AUTH", password)] if password else []) + [args]
+        payload = b""
+        for command in commands:
+            payload += b"*%d\r\n" % len(command)
+            for a in command:
+                a = a.encode() if isinstance(a, str) else (b"%d" % a if isinstance(a, int) else a)
+                payload += b"$%d\r\n%s\r\n" % (len(a), a)
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
             sock.sendall(payload)
             reader = sock.makefile("rb")
@@ -314,6 +319,8 @@ class RedisServer:
                     return None if n < 0 else [parse() for _ in range(n)]
                 raise RuntimeError("unexpected RESP reply %r" % line)
 
+            if password:
+                parse()  # AUTH's +OK (a refusal raises)
             return parse()
 
     def stop(self):

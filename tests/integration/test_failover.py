@@ -17,6 +17,9 @@ every acknowledged id exactly once, each publisher's ids in order.
 StreamLost: Redis back without the stream's newest entries; the node reads
 on from the end of the stream it finds.
 
+SentinelPassword: a sentinel with requirepass; the node with the right
+redis_sentinel_password finds the primary, one with a wrong one is not ready.
+
 QS_FAILOVER_ROUNDS=N repeats the faults N times (bench/failover_soak.sh);
 the counts are printed at the end either way."""
 import http.client
@@ -67,9 +70,10 @@ def get(port, path, timeout=3.0):
 
 
 class Sentinel:
-    """Debian's redis-sentinel on a free loopback port, monitoring MASTER."""
+    """Debian's redis-sentinel on a free loopback port, monitoring MASTER;
+    with `password`, clients must AUTH with it (requirepass)."""
 
-    def __init__(self, primary_port, quorum=2):
+    def __init__(self, primary_port, quorum=2, password=None):
         self.dir = tempfile.mkdtemp(prefix="qs-sentinel-")
         self.port = free_port()
         self.conf = os.path.join(self.dir, "sentinel.conf")
@@ -81,12 +85,14 @@ class Sentinel:
                     "sentinel parallel-syncs %s 1\n"
                     % (self.port, self.dir, os.path.join(self.dir, "sentinel.log"), MASTER, primary_port, quorum,
                        MASTER, MASTER, MASTER))
+            if password:
+                f.write("requirepass %s\n" % password)
         exe = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
         if not os.path.exists(exe):
             raise RuntimeError("redis-sentinel is missing: run scripts/install-deps.sh --test")
         self.proc = subprocess.Popen([exe, self.conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        self.client = types.SimpleNamespace(port=self.port)
+        self.client = types.SimpleNamespace(port=self.port, password=password)
         wait_for("sentinel on port %d" % self.port, lambda: self.call("PING") == b"PONG", timeout=10)
 
     def call(self, *args):
@@ -547,6 +553,52 @@ class StreamLost(unittest.TestCase):
             for n in (fresh, node):
                 if n:
                     self.assertEqual(n.stop(), 0, n.stderr()[-3000:])
+            redis.close()
+
+
+class SentinelPassword(unittest.TestCase):
+    """Sentinels that ask for a password (requirepass): a node with the right
+    redis_sentinel_password finds the primary through them; a node with a
+    wrong one says that the sentinel refused it, and is not ready."""
+
+    def node(self, redis, sentinel, password, stream):
+        # redis_url names no Redis: the primary can only come from the sentinel.
+        return Hub(["--redis_sentinels", "127.0.0.1:%d" % sentinel.port, "--redis_master_name", MASTER,
+                    "--redis_sentinel_password", password],
+                   transport="redis", redis=types.SimpleNamespace(url="redis://127.0.0.1:1"), stream=stream,
+                   workers=1)
+
+    def test_the_sentinels_password(self):
+        redis = RedisServer()
+        stream = "qs-sentinel-auth-%d" % time.monotonic_ns()
+        sentinel = good = bad = None
+        try:
+            sentinel = Sentinel(redis.port, quorum=1, password="sentinel-secret")
+            with self.assertRaisesRegex(RuntimeError, "NOAUTH"):
+                Sentinel.call(types.SimpleNamespace(client=types.SimpleNamespace(port=sentinel.port)), "PING")
+            good = self.node(redis, sentinel, "sentinel-secret", stream)
+            wait_for("the node with the password ready", lambda: get(good.port, "/readyz")[0] == 200, timeout=20)
+            conn = http.client.HTTPConnection("127.0.0.1", good.port, timeout=10)
+            conn.request("POST", HUB_PATH, symfony_body([TOPIC], data="x", id="urn:through-sentinel"),
+                         {"Authorization": "Bearer " + publisher_token(),
+                          "Content-Type": "application/x-www-form-urlencoded"})
+            r = conn.getresponse()
+            self.assertEqual((r.status, r.read().decode()), (200, "urn:through-sentinel"))
+            conn.close()
+            self.assertEqual(redis.call("XLEN", stream), 1, "the update is in the primary the sentinel named")
+
+            bad = self.node(redis, sentinel, "not-the-sentinel-secret", stream)
+            wait_for("the refusal in the log", lambda: "refused redis_sentinel_password" in bad.stderr(), timeout=20)
+            status, body = get(bad.port, "/readyz")
+            self.assertEqual(status, 503, body)
+            self.assertIn("Sentinel", body)
+            self.assertNotIn("not-the-sentinel-secret", bad.stderr(), "the password is not logged")
+        finally:
+            for n in (bad, good):
+                if n:
+                    self.assertEqual(n.stop(), 0, n.stderr()[-3000:])
+            if sentinel:
+                sentinel.close()
             redis.close()
 
 
