@@ -250,16 +250,15 @@ static op_t *fail_until(redis_store_t *rs, op_t *ops, op_t *rest, int status) {
   return rest;
 }
 
-/* Sends the first publishes of the chain `ops` (oldest first) as one script
- * call, then WAIT when replicas are required; returns the rest of the chain. */
 /* Appends one RESP bulk string ("$<len>\r\n<bytes>\r\n") to the command. */
 static int append_bulk(qs_buf_t *cmd, const char *ptr, size_t len) {
   char head[32];
   int n = snprintf(head, sizeof head, "$%zu\r\n", len);
   if (qs_buf_reserve(cmd, (size_t)n + len + 2) < 0) return QS_ENOMEM;
-  memcpy(cmd->ptr + cmd->len, head, (size_t)n);
-  memcpy(cmd->ptr + cmd->len + n, ptr, len);
-  memcpy(cmd->ptr + cmd->len + n + len, "\r\n", 3); /* keeps the buffer NUL-terminated */
+  char *at = cmd->ptr + cmd->len;
+  memcpy(at, head, (size_t)n);
+  memcpy(at + n, ptr, len);
+  memcpy(at + n + len, "\r\n", 3); /* keeps the buffer NUL-terminated */
   cmd->len += (size_t)n + len + 2;
   return 0;
 }
@@ -309,6 +308,8 @@ static bool format_call(redis_store_t *rs, op_t *ops, const op_t *rest, qs_slice
   return true;
 }
 
+/* Sends the first publishes of the chain `ops` (oldest first) as one script
+ * call, then WAIT when replicas are required; returns the rest of the chain. */
 op_t *qs_redis_publish_send(redis_store_t *rs, op_t *ops) {
   size_t count = 0, bytes = 0;
   op_t *rest = ops;
