@@ -8,8 +8,8 @@
 #
 # Scenarios: idle-memory fanout-1k fanout-10k fanout-15k fanout-15k-paced
 #            fanout-15k-coalesced throughput latency-25k latency-half durable
-#            matchers-urlpattern redis-throughput redis-unix-throughput
-#            redis-latency redis-cross-node
+#            matchers-urlpattern redis-throughput redis-throughput-pipelined
+#            redis-unix-throughput redis-latency redis-cross-node
 #            cluster-fanout memory-latency
 #            (the redis-*, cluster-* and memory-latency ones are not in the
 #            default list; redis-* and cluster-* start Debian's redis-server
@@ -309,11 +309,17 @@ for rep in $(seq "$REPEAT"); do
     durable) # throughput with LMDB history (group commit)
       run "$s" lmdb --subscribers 10000 --topics 10000 --publishes 10000 --publishers 16 --pipeline 8 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
-    redis-throughput) # publishes/s through Redis (sync: answered once Redis has it)
-      run "$s" redis --subscribers 10000 --topics 10000 --publishes 20000 --publishers 16 --pipeline 8 \
+    redis-throughput) # publishes/s through Redis (sync: answered once Redis has it), 128 publishers
+      # One publish in flight per connection: an HTTP/1.1 connection gets one
+      # answer at a time, so pipelined publishes would each wait for the
+      # Redis round trip of the one before (redis-throughput-pipelined).
+      run "$s" redis --subscribers 10000 --topics 10000 --publishes 60000 --publishers 128 --pipeline 1 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
-    redis-unix-throughput) # the same, Redis on this host reached through its Unix socket
-      run "$s" redis-unix --subscribers 10000 --topics 10000 --publishes 20000 --publishers 16 --pipeline 8 \
+    redis-throughput-pipelined) # 16 connections with 8 pipelined publishes each: 16 in flight
+      run "$s" redis --subscribers 10000 --topics 10000 --publishes 60000 --publishers 16 --pipeline 8 \
+        --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+    redis-unix-throughput) # redis-throughput with Redis on this host reached through its Unix socket
+      run "$s" redis-unix --subscribers 10000 --topics 10000 --publishes 60000 --publishers 128 --pipeline 1 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     redis-latency) # publish-to-delivery at a fixed rate, subscribers on the publishing node
       run "$s" redis --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
