@@ -14,10 +14,12 @@
 #            (the redis-*, cluster-* and memory-latency ones are not in the
 #            default list; redis-* and cluster-* start Debian's redis-server
 #            on a free loopback port and a Unix socket, files in a
-#            temporary folder (redis-unix-throughput reaches it by the socket); the
-#            *-latency and cross-node ones publish RATE updates per second,
-#            default 3000, for one second; cluster-fanout runs its load on
-#            three nodes, then on one)
+#            temporary folder (redis-unix-throughput reaches it by the
+#            socket); the *-latency and cross-node ones publish RATE updates
+#            per second, default 10000 (half of what redis-throughput
+#            measures), for one second, from 32 connections with one publish
+#            in flight each; cluster-fanout runs its load on three nodes,
+#            then on one)
 #            peer-1k peer-10k peer-paced-1k (the same load against nchan, then
 #            the hub: bench/nchan.sh installs nginx + nchan from Debian)
 # Other processes on the machine skew every figure: each scenario prints the
@@ -322,19 +324,19 @@ for rep in $(seq "$REPEAT"); do
       run "$s" redis-unix --subscribers 10000 --topics 10000 --publishes 60000 --publishers 128 --pipeline 1 \
         --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     redis-latency) # publish-to-delivery at a fixed rate, subscribers on the publishing node
-      run "$s" redis --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
-        --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+      run "$s" redis --subscribers 10000 --topics 10000 --publishes "${RATE:-10000}" --rate "${RATE:-10000}" \
+        --publishers 32 --pipeline 1 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     redis-cross-node) # the same, subscribers on another node than the publishers
-      run_cross_node "$s" --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
-        --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+      run_cross_node "$s" --subscribers 10000 --topics 10000 --publishes "${RATE:-10000}" --rate "${RATE:-10000}" \
+        --publishers 32 --pipeline 1 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     cluster-fanout) # every update to 15,000 subscribers: 5,000 on each of three redis nodes, then all on one
       for nodes in 3 1; do
         run_cluster "$s-$nodes-node" "$nodes" --subscribers 15000 --topics 1 --publishes 200 --publishers 4 \
           --pub-token "$PUB_TOKEN" --duration-limit 90
       done ;;
     memory-latency) # the same rate on one node with the memory ring, for comparison
-      run "$s" memory --subscribers 10000 --topics 10000 --publishes "${RATE:-3000}" --rate "${RATE:-3000}" \
-        --publishers 8 --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
+      run "$s" memory --subscribers 10000 --topics 10000 --publishes "${RATE:-10000}" --rate "${RATE:-10000}" \
+        --publishers 32 --pipeline 1 --pub-token "$PUB_TOKEN" --duration-limit 60 ;;
     matchers-urlpattern) # 10,000 distinct match_urlpattern subscriptions
       run "$s" memory --subscribers 10000 --topics 10000 --match-mode urlpattern --publishes 200 --publishers 4 \
         --pipeline 4 --pub-token "$PUB_TOKEN" --duration-limit 90 ;;
