@@ -598,12 +598,14 @@ static bool stream_name_ok(const char *s) {
   return true;
 }
 
-int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durable_fn on_durable, void *ctx,
-                          qs_store_t **out) {
-  *out = NULL;
+/* Checks the settings qs_store_redis_create takes, logging what is wrong;
+ * fills the parsed URL and sentinel list. Returns 0 or QS_EINVAL. */
+static int check_settings(const qs_redis_settings_t *settings, qs_redis_url_t *url,
+                          qs_redis_sentinel_addr_t sentinels[QS_REDIS_SENTINELS_MAX],
+                          size_t *sentinel_count) {
   const char *reason = NULL;
-  qs_redis_url_t url;
-  if (qs_redis_url_parse(settings->url, &url, &reason) < 0) {
+  *sentinel_count = 0;
+  if (qs_redis_url_parse(settings->url, url, &reason) < 0) {
     QS_LOG_ERROR("redis_url: %s", reason);
     return QS_EINVAL;
   }
@@ -611,15 +613,12 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
     QS_LOG_ERROR("redis_stream must be 1 to 200 printable characters without spaces");
     return QS_EINVAL;
   }
-  qs_redis_sentinel_addr_t sentinels[QS_REDIS_SENTINELS_MAX];
-  size_t sentinel_count = 0;
-  bool with_sentinel = settings->sentinels && settings->sentinels[0];
-  if (with_sentinel &&
-      qs_redis_sentinel_parse(settings->sentinels, sentinels, &sentinel_count, &reason) < 0) {
+  if (!settings->sentinels || !settings->sentinels[0]) return 0;
+  if (qs_redis_sentinel_parse(settings->sentinels, sentinels, sentinel_count, &reason) < 0) {
     QS_LOG_ERROR("%s", reason);
     return QS_EINVAL;
   }
-  if (with_sentinel && (!settings->master_name || !qs_redis_sentinel_name_ok(settings->master_name))) {
+  if (!settings->master_name || !qs_redis_sentinel_name_ok(settings->master_name)) {
     QS_LOG_ERROR(
         "redis_master_name must be 1 to 128 printable characters without spaces with redis_sentinels");
     return QS_EINVAL;
@@ -628,57 +627,21 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
     QS_LOG_ERROR("redis_sentinel_password is longer than %d bytes", QS_REDIS_SENTINEL_PASSWORD_MAX);
     return QS_EINVAL;
   }
-  redis_store_t *rs = calloc(1, sizeof *rs);
-  if (!rs) return QS_ENOMEM;
-  memcpy(rs->sentinel_addrs, sentinels, sentinel_count * sizeof *sentinels);
-  rs->sentinel_count = sentinel_count;
-  qs_buf_init(&rs->command, SIZE_MAX); /* a batch's size is bounded by qs_redis_publish_send */
-  if (with_sentinel) snprintf(rs->master_name, sizeof rs->master_name, "%s", settings->master_name);
-  if (settings->sentinel_password)
-    snprintf(rs->sentinel_password, sizeof rs->sentinel_password, "%s", settings->sentinel_password);
-  rs->base = (qs_store_t){.vtable = &redis_vtable,
-                          .on_durable = on_durable,
-                          .on_durable_ctx = ctx,
-                          .retention = settings->retention};
-  rs->url = url;
-  rs->settings = *settings;
-  rs->settings.url = rs->settings.stream = rs->settings.sentinels = rs->settings.master_name =
-      rs->settings.sentinel_password = NULL;
-  rs->stream = strdup(settings->stream);
-  snprintf(rs->max_count, sizeof rs->max_count, "%llu", (unsigned long long)settings->retention.max_count);
-  snprintf(rs->max_age, sizeof rs->max_age, "%lld", (long long)settings->retention.max_age_ms);
-  snprintf(rs->max_bytes, sizeof rs->max_bytes, "%llu", (unsigned long long)settings->retention.max_bytes);
-  size_t stream_len = strlen(settings->stream);
-  rs->index_key = malloc(stream_len + sizeof ":ids");
-  rs->sizes_key = malloc(stream_len + sizeof ":bytes");
-  rs->nodes_key = malloc(stream_len + sizeof ":nodes");
-  if (rs->nodes_key) snprintf(rs->nodes_key, stream_len + sizeof ":nodes", "%s:nodes", settings->stream);
-  if (rs->index_key) snprintf(rs->index_key, stream_len + sizeof ":ids", "%s:ids", settings->stream);
-  if (rs->sizes_key) snprintf(rs->sizes_key, stream_len + sizeof ":bytes", "%s:bytes", settings->stream);
-  strcpy(rs->last_id, "0-0");
-  rs->cmd = (conn_t){.rs = rs, .role = "publish"};
-  rs->rd = (conn_t){.rs = rs, .role = "read"};
-  atomic_init(&rs->reason, "connecting to Redis");
-  if (!rs->stream || !rs->index_key || !rs->sizes_key || !rs->nodes_key ||
-      pthread_mutex_init(&rs->mutex, NULL) != 0) {
-    free(rs->stream);
-    free(rs->index_key);
-    free(rs->sizes_key);
-    free(rs->nodes_key);
-    free(rs);
-    return QS_ENOMEM;
-  }
-  pthread_cond_init(&rs->started_cond, NULL);
-  int rc = qs_store_memory_create(&settings->retention, on_durable, ctx, &rs->ring);
-  if (rc < 0) {
-    rs->ring = NULL;
-    free_store(rs);
-    return rc;
-  }
-  if (uv_loop_init(&rs->loop) != 0) {
-    free_store(rs);
-    return QS_ENOMEM;
-  }
+  return 0;
+}
+
+/* "<stream><suffix>", allocated (NULL when out of memory). */
+static char *key_of(const char *stream, const char *suffix) {
+  size_t len = strlen(stream) + strlen(suffix) + 1;
+  char *key = malloc(len);
+  if (key) snprintf(key, len, "%s%s", stream, suffix);
+  return key;
+}
+
+/* Starts the store's loop and thread. Returns 0 or QS_ENOMEM (nothing left
+ * running; the caller frees rs). */
+static int start_thread(redis_store_t *rs) {
+  if (uv_loop_init(&rs->loop) != 0) return QS_ENOMEM;
   uv_async_init(&rs->loop, &rs->wake, on_wake);
   rs->wake.data = rs;
   uv_timer_init(&rs->loop, &rs->tick);
@@ -688,20 +651,22 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
   rs->cmd.retry.data = &rs->cmd;
   uv_timer_init(&rs->loop, &rs->rd.retry);
   rs->rd.retry.data = &rs->rd;
-  if (pthread_create(&rs->thread, NULL, thread_main, rs) != 0) {
-    uv_close((uv_handle_t *)&rs->wake, NULL);
-    uv_close((uv_handle_t *)&rs->tick, NULL);
-    uv_close((uv_handle_t *)&rs->cmd.retry, NULL);
-    uv_close((uv_handle_t *)&rs->rd.retry, NULL);
-    uv_run(&rs->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&rs->loop);
-    free_store(rs);
-    return QS_ENOMEM;
-  }
-  /* Wait for the retained stream, so resumes work from the first request. */
+  if (pthread_create(&rs->thread, NULL, thread_main, rs) == 0) return 0;
+  uv_close((uv_handle_t *)&rs->wake, NULL);
+  uv_close((uv_handle_t *)&rs->tick, NULL);
+  uv_close((uv_handle_t *)&rs->cmd.retry, NULL);
+  uv_close((uv_handle_t *)&rs->rd.retry, NULL);
+  uv_run(&rs->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&rs->loop);
+  return QS_ENOMEM;
+}
+
+/* Waits at most timeout_ms for the retained stream to be read, so resumes
+ * work from the first request, and says how it went. */
+static void wait_started(redis_store_t *rs, uint32_t timeout_ms) {
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
-  uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)settings->start_timeout_ms * 1000000u;
+  uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)timeout_ms * 1000000u;
   deadline.tv_sec += (time_t)(ns / 1000000000u);
   deadline.tv_nsec = (long)(ns % 1000000000u);
   pthread_mutex_lock(&rs->mutex);
@@ -717,7 +682,60 @@ int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durab
     QS_LOG_WARN(
         "redis: stream %s not read within %u ms; starting anyway (publishes answer 503 until Redis "
         "answers, resumes may say `earliest` until the stream is read)",
-        rs->stream, settings->start_timeout_ms);
+        rs->stream, timeout_ms);
+}
+
+int qs_store_redis_create(const qs_redis_settings_t *settings, qs_store_on_durable_fn on_durable, void *ctx,
+                          qs_store_t **out) {
+  *out = NULL;
+  qs_redis_url_t url;
+  qs_redis_sentinel_addr_t sentinels[QS_REDIS_SENTINELS_MAX];
+  size_t sentinel_count;
+  if (check_settings(settings, &url, sentinels, &sentinel_count) < 0) return QS_EINVAL;
+  redis_store_t *rs = calloc(1, sizeof *rs);
+  if (!rs) return QS_ENOMEM;
+  memcpy(rs->sentinel_addrs, sentinels, sentinel_count * sizeof *sentinels);
+  rs->sentinel_count = sentinel_count;
+  qs_buf_init(&rs->command, SIZE_MAX); /* a batch's size is bounded by qs_redis_publish_send */
+  if (sentinel_count) snprintf(rs->master_name, sizeof rs->master_name, "%s", settings->master_name);
+  if (settings->sentinel_password)
+    snprintf(rs->sentinel_password, sizeof rs->sentinel_password, "%s", settings->sentinel_password);
+  rs->base = (qs_store_t){.vtable = &redis_vtable,
+                          .on_durable = on_durable,
+                          .on_durable_ctx = ctx,
+                          .retention = settings->retention};
+  rs->url = url;
+  rs->settings = *settings;
+  rs->settings.url = rs->settings.stream = rs->settings.sentinels = rs->settings.master_name =
+      rs->settings.sentinel_password = NULL;
+  rs->stream = strdup(settings->stream);
+  snprintf(rs->max_count, sizeof rs->max_count, "%llu", (unsigned long long)settings->retention.max_count);
+  snprintf(rs->max_age, sizeof rs->max_age, "%lld", (long long)settings->retention.max_age_ms);
+  snprintf(rs->max_bytes, sizeof rs->max_bytes, "%llu", (unsigned long long)settings->retention.max_bytes);
+  rs->index_key = key_of(settings->stream, ":ids");
+  rs->sizes_key = key_of(settings->stream, ":bytes");
+  rs->nodes_key = key_of(settings->stream, ":nodes");
+  strcpy(rs->last_id, "0-0");
+  rs->cmd = (conn_t){.rs = rs, .role = "publish"};
+  rs->rd = (conn_t){.rs = rs, .role = "read"};
+  atomic_init(&rs->reason, "connecting to Redis");
+  if (!rs->stream || !rs->index_key || !rs->sizes_key || !rs->nodes_key ||
+      pthread_mutex_init(&rs->mutex, NULL) != 0) {
+    free(rs->stream);
+    free(rs->index_key);
+    free(rs->sizes_key);
+    free(rs->nodes_key);
+    free(rs);
+    return QS_ENOMEM;
+  }
+  pthread_cond_init(&rs->started_cond, NULL);
+  int rc = qs_store_memory_create(&settings->retention, on_durable, ctx, &rs->ring);
+  if (rc == 0) rc = start_thread(rs);
+  if (rc < 0) {
+    free_store(rs);
+    return rc;
+  }
+  wait_started(rs, settings->start_timeout_ms);
   *out = &rs->base;
   return 0;
 }
