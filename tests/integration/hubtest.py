@@ -491,6 +491,25 @@ def request(hub, method, target, headers=(), body=None, timeout=10):
         conn.close()
 
 
+def read_response(sock, timeout=10):
+    """Reads one HTTP/1.x response from `sock` until it is complete, the peer
+    closes or resets the connection, or `timeout` seconds pass; returns the
+    HTTPDecoder (its status is None when nothing came)."""
+    dec = HTTPDecoder()
+    deadline = time.time() + timeout
+    while not dec.complete:
+        sock.settimeout(max(0.01, deadline - time.time()))
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not chunk:
+            dec.eof()
+            break
+        dec.feed(chunk)
+    return dec
+
+
 def raw_request(hub, data, timeout=10):
     """Sends raw bytes (errors while sending are ignored: the hub may answer
     and close early), then parses one response."""
@@ -500,20 +519,7 @@ def raw_request(hub, data, timeout=10):
             s.sendall(data)
         except OSError:
             pass
-        dec = HTTPDecoder()
-        deadline = time.time() + timeout
-        while not dec.complete:
-            s.settimeout(max(0.01, deadline - time.time()))
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                break
-            if not chunk:
-                dec.eof()
-                break
-            dec.feed(chunk)
+        dec = read_response(s, timeout)
         if dec.status is None:
             raise AssertionError("no response from the hub (received %r)" % bytes(dec.buf[:300]))
         return Response(dec.status, dec.reason, dec.headers, bytes(dec.body))

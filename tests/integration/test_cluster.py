@@ -21,8 +21,8 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import (HUB_PATH, HTTPDecoder, Hub, Publisher, PublishFlood, RedisServer, SSEClient, main, metric,
-                     php_urlencode, publish, publisher_token, request, run_binary, subscriber_token, symfony_body)
+from hubtest import (HUB_PATH, Hub, Publisher, PublishFlood, RedisServer, SSEClient, main, metric, php_urlencode,
+                     publish, publisher_token, read_response, request, run_binary, subscriber_token, symfony_body)
 
 
 def auth(topics=("*",)):
@@ -763,13 +763,7 @@ class ClusterBurst(ClusterBase):
             for sock, data in socks:
                 sock.sendall(data)
             for (sock, _), uid in zip(socks, ids):
-                dec = HTTPDecoder()
-                while not dec.complete:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        dec.eof()
-                        break
-                    dec.feed(chunk)
+                dec = read_response(sock)
                 self.assertEqual((dec.status, bytes(dec.body).decode()), (200, uid))
             calls = self.evalsha_calls() - calls_before
             self.assertGreaterEqual(calls, 1)

@@ -11,8 +11,8 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubtest import (HUB_PATH, PUB_SECRET, SUB_SECRET, HTTPDecoder, HubTestCase, Response, SSEClient, SSEParser,
-                     b64url, challenge_params, draft08_token, legacy_token, main, metric, publish, publisher_token, raw_request, request, subscriber_token,
-                     symfony_body)
+                     b64url, challenge_params, draft08_token, legacy_token, main, metric, publish, publisher_token,
+                     raw_request, read_response, request, subscriber_token, symfony_body)
 
 BODY_LIMIT = 16 * 1024
 
@@ -369,9 +369,7 @@ class Timeouts(HubTestCase):
         s = socket.create_connection(self.hub.addr, timeout=10)
         try:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            dec = HTTPDecoder()
-            while not dec.complete:
-                dec.feed(s.recv(65536))
+            dec = read_response(s)
             self.assertEqual(dec.status, 200)
             t0 = time.time()
             s.settimeout(5)
@@ -386,14 +384,7 @@ class Timeouts(HubTestCase):
         try:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
             t0 = time.time()
-            dec = HTTPDecoder()
-            s.settimeout(5)
-            while not dec.complete:
-                chunk = s.recv(65536)
-                if not chunk:
-                    dec.eof()
-                    break
-                dec.feed(chunk)
+            dec = read_response(s, 5)
             self.assertEqual(dec.status, 408, dec.headers)
             self.assertLess(time.time() - t0, 4)
         finally:
