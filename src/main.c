@@ -294,7 +294,8 @@ static int open_hub(process_t *p) {
                                 .replay_queued_bytes = cfg->subscriber_queue_max_bytes / 4,
                                 .max_lifetime_ms = (int64_t)cfg->write_timeout_ms,
                                 .topic_matcher_cache_entries = (size_t)cfg->topic_matcher_cache,
-                                .dispatch_timeout_ms = (int64_t)cfg->dispatch_timeout_ms};
+                                .dispatch_timeout_ms = (int64_t)cfg->dispatch_timeout_ms,
+                                .fanout_backlog = (uint32_t)cfg->fanout_backlog};
   /* Active subscriptions (draft §Active Subscriptions): the registry is the hub's hook. */
   if (cfg->subscriptions) {
     qs_buf_t url;

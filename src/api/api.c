@@ -433,6 +433,8 @@ static void http_limits(const qs_config_t *c, qs_http_limits_t *limits) {
 
 static void on_flush(void *ctx) { qs_hub_shard_poll(((qs_api_worker_t *)ctx)->shard); }
 
+static void on_written(void *ctx) { qs_hub_shard_written(((qs_api_worker_t *)ctx)->shard); }
+
 int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int port, qs_api_worker_t **out) {
   qs_api_worker_t *worker = calloc(1, sizeof *worker);
   if (!worker) return QS_ENOMEM;
@@ -459,6 +461,7 @@ int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int po
   }
   /* Updates published during an iteration join the streams' writes of that iteration. */
   qs_http_server_on_flush(worker->server, on_flush, worker);
+  qs_http_server_on_written(worker->server, on_written, worker);
   *out = worker;
   return 0;
 }

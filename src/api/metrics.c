@@ -26,6 +26,10 @@ void qs_api_metrics(qs_api_worker_t *worker, qs_http_request_t *req) {
          stats.deliveries_total);
   metric(&body, "quicksilver_slow_subscriber_disconnects_total", "counter",
          "Subscribers disconnected because they did not read fast enough.", stats.slow_disconnects_total);
+  metric(&body, "quicksilver_fanout_backlog_waits_total", "counter",
+         "Publishes whose answer waited for the fan-out of earlier updates to be written "
+         "(fanout_backlog): a publisher outpacing the fan-out.",
+         stats.backlog_waits_total);
   const qs_api_t *api = worker->api;
   metric(&body, "quicksilver_connections", "gauge", "Client connections open now (every protocol).",
          qs_http_admission_count(api->admission));

@@ -77,6 +77,7 @@ typedef struct {
   /* Limits */
   uint64_t max_request_body_bytes;
   uint64_t max_header_bytes;
+  int64_t fanout_backlog; /* updates; 0 = answers never wait for the fan-out */
   int64_t max_topics_per_update;
   int64_t max_matchers;
   uint64_t max_pattern_bytes;

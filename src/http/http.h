@@ -135,6 +135,14 @@ int qs_http_server_port(const qs_http_server_t *server);
  * producer then catches up at its own next wake-up, after the writes). */
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
 
+/* Registers `fn`, called at the end of a loop iteration's writes whenever
+ * nothing queued on the server's connections waits for the server itself
+ * any more: every byte queued so far has been handed to the kernel, except
+ * on connections whose earlier write is still waiting for the peer (slow
+ * readers), which do not count. fn may answer requests (they leave at the
+ * next iteration, which does not block). */
+void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
+
 /* The counters the server adds to (limits.counters, or its own). */
 const qs_http_counters_t *qs_http_server_counters(const qs_http_server_t *server);
 

@@ -135,6 +135,8 @@ struct qs_http_server {
   qs_http_admission_t *own_admission;
   void (*on_flush)(void *ctx); /* called between answers and streams */
   void *on_flush_ctx;
+  void (*on_written)(void *ctx); /* called once nothing waits for the server's writes */
+  void *on_written_ctx;
   size_t burst_max; /* most bytes queued on a connection with no write in flight, this iteration */
   /* Adaptive coalescing (write_schedule.c, "Coalescing"). */
   uint64_t coalesce_ns;         /* limits.coalesce_max_delay_ms; 0: never */

@@ -217,6 +217,8 @@ static void on_flush_check(uv_check_t *check) {
     measure_load(s, start, end, !qs_link_linked(&s->dirty));
   }
   qs_http_conn_run_failed(s); /* failed by on_flush's producer or by the writes */
+  if (s->on_written && !qs_link_linked(&s->dirty) && !qs_link_linked(&s->held))
+    s->on_written(s->on_written_ctx);
   s->turn++;
   s->burst_max = 0;
   /* Connections left for the next turn (a slice's rest, or held ones just
@@ -230,6 +232,11 @@ static void on_flush_check(uv_check_t *check) {
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {
   server->on_flush = fn;
   server->on_flush_ctx = ctx;
+}
+
+void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {
+  server->on_written = fn;
+  server->on_written_ctx = ctx;
 }
 
 void qs_http_schedule_init(qs_http_server_t *s) {

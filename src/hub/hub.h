@@ -134,6 +134,13 @@ typedef struct {
    * patterns the topic index cannot bucket (`topic_matcher_cache`); 0 = no
    * cache. */
   size_t topic_matcher_cache_entries;
+  /* REF `fanout_backlog`: a publisher's answer (200) leaves once at most
+   * this many updates, its own included, are not yet written by every shard
+   * (qs_hub_shard_written): 1 answers once its own fan-out has left, 2 once
+   * the one before it has. A publisher going flat out then stays that close
+   * to what subscribers have been sent; at low load nothing waits. 0 = off
+   * (answers never wait). */
+  uint32_t fanout_backlog;
 } qs_hub_settings_t;
 
 /* Counters for metrics; each is read atomically (the set is not a snapshot). */
@@ -143,6 +150,7 @@ typedef struct {
   uint64_t updates_total;         /* durable updates fanned out */
   uint64_t deliveries_total;      /* updates handed to sinks (replay included) */
   uint64_t slow_disconnects_total;
+  uint64_t backlog_waits_total; /* answers that waited for the fan-out backlog */
 } qs_hub_stats_t;
 
 /* ---- The hub ---- */
@@ -203,6 +211,14 @@ void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close
  * iteration leave in the same write. Does nothing when called from inside a
  * hub callback. */
 void qs_hub_shard_poll(qs_hub_shard_t *shard);
+
+/* Tells the shard that its transport has written every byte its sinks were
+ * given so far, apart from connections that wait for their peer (the
+ * fan-out of every update it dispatched has left): answers waiting for the
+ * fan-out backlog (qs_hub_settings_t.fanout_backlog) may leave. Call on the
+ * shard's loop, whenever the transport's writes are done (cheap when
+ * nothing changed). */
+void qs_hub_shard_written(qs_hub_shard_t *shard);
 
 /* ---- Publishing ---- */
 

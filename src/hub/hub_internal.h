@@ -8,6 +8,8 @@
  *                    index
  *   hub.c            the process-wide hub: sequencer and fan-out into the
  *                    inboxes; uses inbox.c, knows shards only as inboxes
+ *   backlog.c        answers waiting until the fan-out backlog allows them
+ *                    (fanout_backlog); uses hub.c's written_min
  *   shard.c          a shard on its loop, and every entry point of hub.h
  *                    that can call out; uses all of the above
  *   subscriptions.c  active subscriptions, through hub.h only
@@ -102,6 +104,11 @@ struct qs_hub_inbox {
   size_t cap;
   qs_inbox_entry_t *spare; /* the drained buffer, kept for reuse (loop only) */
   size_t spare_cap;
+  /* The last update whose fan-out this shard has written (under the hub's
+   * fanout_mutex), and whether the shard holds answers waiting for the
+   * other shards' (then their progress wakes it). */
+  uint64_t written_seq;
+  atomic_bool awaiting;
 };
 
 /* A batch taken out of an inbox, to process in order then give back. */
@@ -120,6 +127,13 @@ struct qs_hub_shard {
 
   /* Everything below is used on the shard's loop only. */
   uint64_t drained_seq; /* the last durable update this shard dispatched (or the start point) */
+  uint64_t written_seq; /* drained_seq as last reported by qs_hub_shard_written */
+  /* Answers waiting for the fan-out backlog to shrink (backlog.c), oldest
+   * first: [waiting_head, waiting_len) of `waiting`. */
+  struct qs_waiting_answer *waiting;
+  size_t waiting_head;
+  size_t waiting_len;
+  size_t waiting_cap;
   qs_topic_index_t index;
   qs_subscriber_t **all; /* every subscriber not yet unsubscribed (in the index) */
   uint32_t all_len;
@@ -166,6 +180,10 @@ struct qs_hub {
   atomic_uint_fast64_t updates_total;
   atomic_uint_fast64_t deliveries_total;
   atomic_uint_fast64_t slow_disconnects_total;
+  atomic_uint_fast64_t backlog_waits_total;
+  /* The least written_seq of the fan-out list's inboxes (under fanout_mutex,
+   * read by any shard): every update up to it has been written everywhere. */
+  atomic_uint_fast64_t written_min;
 };
 
 /* ---- Subscribers (subscriber.c), called by shard.c within shard_enter/leave ---- */
@@ -228,7 +246,7 @@ qs_inbox_batch_t qs_hub_inbox_take(qs_hub_inbox_t *inbox);
 /* Gives back a processed batch's buffer, kept for the next take. */
 void qs_hub_inbox_recycle(qs_hub_inbox_t *inbox, qs_inbox_batch_t batch);
 
-/* ---- The hub (hub.c), used by shard.c ---- */
+/* ---- The hub (hub.c), used by shard.c and backlog.c ---- */
 
 /* Joins `inbox` to the fan-out: it receives every update made durable from
  * now on. Returns the seq of the last update it will not receive (every
@@ -237,6 +255,11 @@ uint64_t qs_hub_join(qs_hub_t *hub, qs_hub_inbox_t *inbox);
 
 /* Takes `inbox` out of the fan-out: nothing pushes to it once this returns. */
 void qs_hub_part(qs_hub_t *hub, qs_hub_inbox_t *inbox);
+
+/* Records that the shard of `inbox` has written the fan-out of every update
+ * up to `seq`; when that raises the hub's written_min, wakes the shards that
+ * hold waiting answers (their inbox's `awaiting`). Any thread. */
+void qs_hub_note_written(qs_hub_t *hub, qs_hub_inbox_t *inbox, uint64_t seq);
 
 /* qs_hub_publish once the shard has checked its state: sequences and
  * appends `update` (or hands it to an ordering store); the answer goes to
@@ -248,5 +271,37 @@ int qs_hub_sequence(qs_hub_t *hub, qs_hub_inbox_t *inbox, qs_update_t *update,
  * to `inbox`. Same returns. */
 int qs_hub_await(qs_hub_t *hub, qs_hub_inbox_t *inbox, qs_slice_t last_event_id, qs_hub_on_cursor_fn on_ready,
                  void *ctx, bool *pending);
+
+/* ---- Answers and the fan-out backlog (backlog.c), used by shard.c ---- */
+
+/* Longest an answer waits for the backlog. */
+#define QS_BACKLOG_MAX_WAIT_MS 1000
+
+/* Answers the publisher (or the cursor's waiter) of `e` and frees its record
+ * (the update's reference stays the caller's). */
+void qs_hub_answer(qs_hub_shard_t *shard, qs_inbox_entry_t *e);
+
+/* True when the answer of `e` (an entry with a record) must wait: a
+ * successful publish that would leave more than fanout_backlog updates
+ * unwritten by some shard, or one behind an answer that waits. */
+bool qs_backlog_holds(const qs_hub_shard_t *shard, const qs_inbox_entry_t *e);
+
+/* Keeps `e`, with a reference to its update, until qs_backlog_release or
+ * qs_backlog_expire answers it (at once when memory runs out). */
+void qs_backlog_keep(qs_hub_shard_t *shard, const qs_inbox_entry_t *e);
+
+/* True while answers wait. */
+bool qs_backlog_any(const qs_hub_shard_t *shard);
+
+/* Answers the waiting publishes the backlog now allows, oldest first (every
+ * one once the shard is closing). Within shard_enter/leave. */
+void qs_backlog_release(qs_hub_shard_t *shard);
+
+/* Answers the ones that have waited QS_BACKLOG_MAX_WAIT_MS: the bound is
+ * there to pace publishers, never to strand one. Within shard_enter/leave. */
+void qs_backlog_expire(qs_hub_shard_t *shard);
+
+/* Frees what backlog.c holds (nothing waits by then). */
+void qs_backlog_dispose(qs_hub_shard_t *shard);
 
 #endif

@@ -5,8 +5,9 @@
  * and shard_leave. See hub.h for the threading model.
  *
  * Dependencies: the top of hub/ (ARCHITECTURE.md, the hub's files): uses
- * hub.c (the fan-out and the sequencer), subscriber.c, the topic index and
- * inbox.c; none of them calls back into this file. */
+ * hub.c (the fan-out and the sequencer), backlog.c (answers that wait),
+ * subscriber.c, the topic index and inbox.c; none of them calls back into
+ * this file. */
 #include <stdlib.h>
 
 #include "base/error.h"
@@ -40,6 +41,7 @@ static void shard_free(qs_hub_shard_t *shard) {
   free(shard->all);
   qs_hub_inbox_dispose(&shard->inbox);
   free(shard->resume);
+  qs_backlog_dispose(shard);
   free(shard);
 }
 
@@ -52,19 +54,19 @@ static void on_handle_closed(uv_handle_t *handle) {
   if (on_close) on_close(ctx);
 }
 
-/* Processes one drained batch in order: dispatch, then answer the publisher. */
+/* Processes one drained batch in order: answer the publisher (now, or once
+ * the backlog allows), then dispatch. */
 static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size_t count) {
   for (size_t i = 0; i < count; i++) {
     qs_inbox_entry_t *e = &entries[i];
     /* The update is durable and in every shard's inbox: the publisher is
-     * answered first, so the size of the fan-out never delays its 200. */
+     * answered first, so the size of its own fan-out never delays its 200
+     * (the fan-out of earlier ones may, past fanout_backlog). */
     if (e->rec) {
-      shard->pending_publishes--;
-      if (e->rec->on_cursor)
-        e->rec->on_cursor(e->rec->ctx, e->status);
+      if (qs_backlog_holds(shard, e))
+        qs_backlog_keep(shard, e); /* with a reference of its own */
       else
-        e->rec->on_published(e->rec->ctx, e->update, e->status);
-      free(e->rec);
+        qs_hub_answer(shard, e);
     }
     if (e->deliver) {
       if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
@@ -87,6 +89,7 @@ static void drain_inbox(qs_hub_shard_t *shard) {
 static void drain(qs_hub_shard_t *shard) {
   shard_enter(shard);
   drain_inbox(shard);
+  qs_backlog_release(shard);
   shard_leave(shard);
 }
 
@@ -98,6 +101,7 @@ static void on_async(uv_async_t *handle) {
   qs_hub_shard_t *shard = handle->data;
   shard_enter(shard);
   drain_inbox(shard);
+  qs_backlog_release(shard);
   qs_subscribers_resume_replays(shard);
   shard_leave(shard);
 }
@@ -106,6 +110,7 @@ static void on_timer(uv_timer_t *handle) {
   qs_hub_shard_t *shard = handle->data;
   shard_enter(shard);
   qs_subscribers_tick(shard);
+  qs_backlog_expire(shard);
   shard_leave(shard);
 }
 
@@ -151,7 +156,7 @@ int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
   shard->now_ms = uv_now(loop);
 
   /* Everything up to the join is in history; everything after reaches the inbox. */
-  shard->drained_seq = qs_hub_join(hub, &shard->inbox);
+  shard->drained_seq = shard->written_seq = qs_hub_join(hub, &shard->inbox);
   *out = shard;
   return 0;
 }
@@ -179,7 +184,19 @@ void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close
   shard->on_close = on_close;
   shard->on_close_ctx = ctx;
   shard_enter(shard);
+  qs_backlog_release(shard); /* closing: every waiting answer leaves */
   qs_subscribers_close_all(shard);
+  shard_leave(shard);
+}
+
+void qs_hub_shard_written(qs_hub_shard_t *shard) {
+  if (shard->written_seq != shard->drained_seq) {
+    shard->written_seq = shard->drained_seq;
+    qs_hub_note_written(shard->hub, &shard->inbox, shard->written_seq);
+  }
+  if (shard->depth > 0 || !qs_backlog_any(shard)) return;
+  shard_enter(shard);
+  qs_backlog_release(shard);
   shard_leave(shard);
 }
 

@@ -2,8 +2,11 @@
 flight, flat out to hundreds of subscribers saturates the workers, and their
 events then leave several per write, without loss, duplicate or reordering;
 at low load every event leaves at once in a write of its own and nothing is
-ever held."""
+ever held. The fan-out backlog (fanout_backlog): under the same load the
+answers wait for the fan-out of earlier updates, but never for a subscriber
+that does not read."""
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,9 +23,10 @@ raise_fd_limit(8192)  # before the hub starts: it inherits the limit
 PUBLISHER = r"""
 import http.client, sys, time, urllib.parse
 port, token, topic, count, gap = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+pad = "x" * int(sys.argv[6])
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 for i in range(count):
-    body = urllib.parse.urlencode({"topic": topic, "data": "%d %d" % (i, time.monotonic_ns())})
+    body = urllib.parse.urlencode({"topic": topic, "data": "%d %d %s" % (i, time.monotonic_ns(), pad)})
     conn.request("POST", "/.well-known/mercure", body, {"Authorization": "Bearer " + token,
                                                         "Content-Type": "application/x-www-form-urlencoded"})
     r = conn.getresponse()
@@ -40,23 +44,41 @@ class Base(HubTestCase):
 
     def counters(self):
         return {name: metric(self.hub, "quicksilver_" + name)
-                for name in ("deliveries_total", "stream_writes_total", "coalesce_windows_total")}
+                for name in ("deliveries_total", "stream_writes_total", "coalesce_windows_total",
+                             "fanout_backlog_waits_total", "slow_subscriber_disconnects_total")}
 
-    def run_load(self, n, updates, gap):
-        """n subscribers, `updates` publishes one at a time `gap` s apart (0:
-        flat out); returns (conns, ids published, what each counter grew by)."""
+    def idle_subscriber(self, req):
+        """A subscriber that reads its response's headers, then nothing more."""
+        sock = socket.create_connection(("127.0.0.1", self.hub.port), timeout=10)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(req)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(1)
+            self.assertTrue(chunk, "the idle subscriber's stream closed")
+            head += chunk
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+        return sock
+
+    def run_load(self, n, updates, gap, pad=0, idle=0):
+        """n subscribers (and `idle` more that never read), `updates`
+        publishes of `pad` more bytes one at a time `gap` s apart (0: flat
+        out); returns (conns, ids published, what each counter grew by)."""
         self.assertGreaterEqual(raise_fd_limit(8192), n + 100, "file descriptor limit too low")
         topic = "https://example.test/coalescing/%d" % time.monotonic_ns()
         token = subscriber_token([topic])
         req = subscribe_request(self.hub, "match=" + php_urlencode(topic), [("Authorization", "Bearer " + token)])
         sel, conns = open_subscribers(self.hub, [req], n)
+        idlers = []
         try:
+            idlers = [self.idle_subscriber(req) for _ in range(idle)]
             opened = pump_subscribers(sel, lambda: all(c.opened or c.eof for c in conns), 60)
             self.assertTrue(opened, "not every stream opened in time")
             self.assertEqual(sorted({c.http.status for c in conns}), [200])
             before = self.counters()
             proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(self.hub.port), publisher_token(), topic,
-                                     str(updates), str(gap)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     str(updates), str(gap), str(pad)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
             done = pump_subscribers(sel, lambda: all(len(c.sse.events) >= updates or c.eof for c in conns), 120)
             out, err = proc.communicate(timeout=60)
             self.assertEqual(proc.returncode, 0, err.decode())
@@ -79,6 +101,8 @@ class Base(HubTestCase):
         finally:
             for c in conns:
                 c.sock.close()
+            for sock in idlers:
+                sock.close()
             sel.close()
 
 
@@ -117,6 +141,27 @@ class LowLoad(Base):
             times = [c.read_ns[k] for c in conns]
             spread_ms = (max(times) - min(times)) / 1e6
             self.assertLess(spread_ms, 250, "update %d reached the subscribers over %.1f ms" % (k, spread_ms))
+
+
+class FanoutBacklog(Base):
+    # Every answer waits for the fan-out of its own update (backlog 1); the
+    # idle subscriber's socket fills up and must not hold anyone back: if it
+    # counted, each answer would wait the full second, and the run would take
+    # minutes. Nothing cuts it here (no dispatch timeout, a large queue).
+    hub_args = ("--fanout_backlog", "1", "--dispatch_timeout", "0", "--subscriber_queue_limit", "64MiB")
+    N = 40
+    UPDATES = 300
+    PAD = 16384
+
+    def test_answers_wait_for_the_fan_out_but_not_for_a_subscriber_that_does_not_read(self):
+        start = time.monotonic()
+        _, _, grew = self.run_load(self.N, self.UPDATES, 0, pad=self.PAD, idle=1)
+        took = time.monotonic() - start
+        self.assertGreater(grew["fanout_backlog_waits_total"], 0, "no answer waited for the fan-out")
+        self.assertEqual(grew["slow_subscriber_disconnects_total"], 0)
+        # 300 x 16 KiB is far more than the idle subscriber's socket holds.
+        self.assertLess(took, 60, "publishing waited for the subscriber that does not read")
+        self.assertEqual(grew["deliveries_total"], (self.N + 1) * self.UPDATES)
 
 
 class CoalescingOff(Base):

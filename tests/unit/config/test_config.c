@@ -581,7 +581,7 @@ static void table_rows_are_well_formed(void **state) {
   (void)state;
   size_t count;
   const qs_config_option_t *opts = qs_config_options(&count);
-  assert_int_equal(count, 60);
+  assert_int_equal(count, 61);
   for (size_t i = 0; i < count; i++) {
     assert_non_null(opts[i].name);
     assert_non_null(opts[i].help);
