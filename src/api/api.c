@@ -431,7 +431,12 @@ static void http_limits(const qs_config_t *c, qs_http_limits_t *limits) {
   limits->coalesce_max_delay_ms = c->coalesce_max_delay_ms;
 }
 
-static void on_flush(void *ctx) { qs_hub_shard_poll(((qs_api_worker_t *)ctx)->shard); }
+static void on_flush(void *ctx) {
+  qs_api_worker_t *worker = ctx;
+  qs_hub_shard_poll(worker->shard);
+  /* Publishers wait for this worker's writes: hold nothing back for coalescing. */
+  if (qs_hub_shard_answers_wait(worker->shard)) qs_http_server_end_window(worker->server);
+}
 
 static void on_written(void *ctx) { qs_hub_shard_written(((qs_api_worker_t *)ctx)->shard); }
 

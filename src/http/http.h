@@ -143,6 +143,10 @@ void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), vo
  * next iteration, which does not block). */
 void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
 
+/* Ends an open coalescing window now: the connections it holds are written
+ * by this iteration's writes (called from on_flush) or the next one's. */
+void qs_http_server_end_window(qs_http_server_t *server);
+
 /* The counters the server adds to (limits.counters, or its own). */
 const qs_http_counters_t *qs_http_server_counters(const qs_http_server_t *server);
 

@@ -234,6 +234,12 @@ void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), vo
   server->on_flush_ctx = ctx;
 }
 
+void qs_http_server_end_window(qs_http_server_t *s) {
+  if (!s->window_end_ns) return;
+  s->window_end_ns = 1; /* in the past: the check releases the held connections */
+  uv_idle_start(&s->flush_idle, on_idle_noop);
+}
+
 void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {
   server->on_written = fn;
   server->on_written_ctx = ctx;

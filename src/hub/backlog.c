@@ -3,21 +3,26 @@
  * A publisher going flat out is answered as soon as its update is durable,
  * before the fan-out; without a bound it can publish far faster than the
  * workers write to a large audience, and each new update then waits behind
- * the fan-out of all those before it. So a successful publish's answer
- * waits, on the publishing shard, until at most fanout_backlog updates (its
- * own included) are left unwritten by some shard: the hub's written_min
- * (hub.c), raised as each shard reports its writes done
- * (qs_hub_shard_written). Connections that wait for their peer do not count
- * as unwritten, so one slow subscriber never throttles the publishers. At
- * low load the fan-out of the update before is long written and nothing
- * waits.
+ * the fan-out of all those before it. So each shard counts its large
+ * fan-outs (QS_BACKLOG_LARGE_FANOUT deliveries or more) from their dispatch
+ * until its transport reports everything written (qs_hub_shard_written),
+ * into the hub's `unwritten`; and a successful publish's answer waits, on
+ * the publishing shard, while `unwritten` is at fanout_backlog per shard or
+ * more, on top of one per publish in flight. Connections that wait for
+ * their peer do not count as unwritten, so one slow subscriber never
+ * throttles the publishers; small fan-outs (one subscriber per topic) never
+ * count, and at low load every fan-out is written before the next publish.
  *
- * A shard that holds answers sets its inbox's `awaiting`; a shard whose
- * progress raises written_min wakes those (their async handle), and the
- * woken shard releases what is now allowed. Answers keep their order, and
- * none waits longer than QS_BACKLOG_MAX_WAIT_MS.
+ * A shard that holds answers sets its inbox's `awaiting` and wakes the
+ * others: while any answer waits, the transports stop holding writes back
+ * for coalescing (qs_hub_shard_answers_wait), since the answers wait for
+ * exactly those writes. A shard whose writes lower `unwritten` wakes the
+ * others while any shard awaits, and a woken shard releases what is now
+ * allowed. Answers keep their order, and none waits longer than
+ * QS_BACKLOG_MAX_WAIT_MS.
  *
- * Dependencies: hub.c's written_min and settings; called by shard.c. */
+ * Dependencies: hub.c (the counters, settings and wake-ups); called by
+ * shard.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,24 +35,32 @@ struct qs_waiting_answer {
 
 void qs_hub_answer(qs_hub_shard_t *shard, qs_inbox_entry_t *e) {
   shard->pending_publishes--;
-  if (e->rec->on_cursor)
+  if (e->rec->on_cursor) {
     e->rec->on_cursor(e->rec->ctx, e->status);
-  else
+  } else {
+    atomic_fetch_sub_explicit(&shard->hub->publishes_in_flight, 1, memory_order_relaxed);
     e->rec->on_published(e->rec->ctx, e->update, e->status);
+  }
   free(e->rec);
 }
 
-/* True when `seq` would leave more than fanout_backlog updates unwritten. */
-static bool beyond_backlog(const qs_hub_shard_t *shard, uint64_t seq) {
-  uint64_t written = atomic_load(&shard->hub->written_min);
-  return seq >= written + shard->hub->settings.fanout_backlog;
+/* True when answering now would leave more large fan-outs unwritten than
+ * fanout_backlog allows per shard, on top of one per publish in flight (this
+ * one included): concurrent publishers each keep one update in the system,
+ * as they would if every answer came after the fan-out, and only what they
+ * would run ahead of that is bounded. */
+static bool beyond_backlog(const qs_hub_shard_t *shard) {
+  const qs_hub_t *hub = shard->hub;
+  uint64_t in_flight = atomic_load_explicit(&hub->publishes_in_flight, memory_order_relaxed);
+  uint64_t allowed = hub->settings.fanout_backlog + (in_flight ? in_flight - 1 : 0);
+  return atomic_load(&hub->unwritten) >= allowed * atomic_load_explicit(&hub->shards, memory_order_relaxed);
 }
 
 bool qs_backlog_holds(const qs_hub_shard_t *shard, const qs_inbox_entry_t *e) {
   if (shard->hub->settings.fanout_backlog == 0 || shard->closing || e->rec->on_cursor || e->status != 0 ||
       shard->hub->store_orders)
     return false;
-  return qs_backlog_any(shard) || beyond_backlog(shard, e->update->seq);
+  return qs_backlog_any(shard) || beyond_backlog(shard);
 }
 
 bool qs_backlog_any(const qs_hub_shard_t *shard) { return shard->waiting_head < shard->waiting_len; }
@@ -80,7 +93,12 @@ void qs_backlog_keep(qs_hub_shard_t *shard, const qs_inbox_entry_t *e) {
   shard->waiting[shard->waiting_len++] = (struct qs_waiting_answer){.entry = *e, .since_ms = shard->now_ms};
   qs_update_retain(e->update);
   atomic_fetch_add_explicit(&shard->hub->backlog_waits_total, 1, memory_order_relaxed);
-  atomic_store(&shard->inbox.awaiting, true);
+  if (!atomic_exchange(&shard->inbox.awaiting, true)) {
+    /* The other workers stop holding writes back for coalescing
+     * (qs_hub_shard_answers_wait): the answers wait for those writes. */
+    atomic_fetch_add(&shard->hub->awaiting_shards, 1);
+    qs_hub_wake_others(shard->hub, &shard->inbox);
+  }
 }
 
 /* Answers waiting answers, oldest first, while `may_leave` allows. */
@@ -95,14 +113,15 @@ static void release(qs_hub_shard_t *shard,
     qs_update_release(e.update);
   }
   shard->waiting_head = shard->waiting_len = 0;
-  /* A shard that raised written_min before this store sent no wake-up, and
-   * nothing waits now that could miss it: the next keep sets it again and
-   * its caller releases right after (drain, then qs_backlog_release). */
-  atomic_store(&shard->inbox.awaiting, false);
+  /* Nothing waits: the next keep sets `awaiting` again, and its caller
+   * releases right after (drain, then qs_backlog_release), which sees any
+   * writes reported before. */
+  if (atomic_exchange(&shard->inbox.awaiting, false)) atomic_fetch_sub(&shard->hub->awaiting_shards, 1);
 }
 
 static bool allowed(const qs_hub_shard_t *shard, const struct qs_waiting_answer *w) {
-  return shard->closing || !beyond_backlog(shard, w->entry.update->seq);
+  (void)w;
+  return shard->closing || !beyond_backlog(shard);
 }
 
 static bool expired(const qs_hub_shard_t *shard, const struct qs_waiting_answer *w) {
@@ -112,6 +131,23 @@ static bool expired(const qs_hub_shard_t *shard, const struct qs_waiting_answer 
 void qs_backlog_release(qs_hub_shard_t *shard) { release(shard, allowed); }
 
 void qs_backlog_expire(qs_hub_shard_t *shard) { release(shard, expired); }
+
+void qs_backlog_dispatched(qs_hub_shard_t *shard, uint64_t deliveries) {
+  if (deliveries < QS_BACKLOG_LARGE_FANOUT || shard->hub->settings.fanout_backlog == 0) return;
+  shard->unwritten++;
+  atomic_fetch_add(&shard->hub->unwritten, 1);
+}
+
+void qs_backlog_written(qs_hub_shard_t *shard) {
+  if (!shard->unwritten) return;
+  atomic_fetch_sub(&shard->hub->unwritten, shard->unwritten);
+  shard->unwritten = 0;
+  if (atomic_load(&shard->hub->awaiting_shards) > 0) qs_hub_wake_others(shard->hub, &shard->inbox);
+}
+
+bool qs_hub_shard_answers_wait(const qs_hub_shard_t *shard) {
+  return atomic_load_explicit(&shard->hub->awaiting_shards, memory_order_relaxed) > 0;
+}
 
 void qs_backlog_dispose(qs_hub_shard_t *shard) {
   free(shard->waiting);

@@ -92,25 +92,13 @@ void qs_hub_stats(qs_hub_t *hub, qs_hub_stats_t *out) {
 
 /* ---- Fan-out ---- */
 
-/* Recomputes written_min from the fan-out list (under fanout_mutex) and wakes
- * the shards waiting for it when it rose. */
-static void update_written_min(qs_hub_t *hub) {
-  uint64_t min = hub->fanned_seq;
-  for (qs_hub_inbox_t *inbox = hub->inboxes; inbox; inbox = inbox->next)
-    if (inbox->written_seq < min) min = inbox->written_seq;
-  if (min <= atomic_load_explicit(&hub->written_min, memory_order_relaxed)) return;
-  atomic_store_explicit(&hub->written_min, min, memory_order_seq_cst);
-  for (qs_hub_inbox_t *inbox = hub->inboxes; inbox; inbox = inbox->next)
-    if (atomic_load_explicit(&inbox->awaiting, memory_order_seq_cst)) uv_async_send(inbox->wake);
-}
-
 uint64_t qs_hub_join(qs_hub_t *hub, qs_hub_inbox_t *inbox) {
   pthread_mutex_lock(&hub->fanout_mutex);
   /* Everything up to fanned_seq is in history; everything after reaches the inbox. */
   uint64_t seq = hub->fanned_seq;
-  inbox->written_seq = seq;
   inbox->next = hub->inboxes;
   hub->inboxes = inbox;
+  atomic_fetch_add(&hub->shards, 1);
   pthread_mutex_unlock(&hub->fanout_mutex);
   return seq;
 }
@@ -123,14 +111,14 @@ void qs_hub_part(qs_hub_t *hub, qs_hub_inbox_t *inbox) {
       break;
     }
   }
-  update_written_min(hub); /* a shard that leaves holds nobody back */
+  atomic_fetch_sub(&hub->shards, 1);
   pthread_mutex_unlock(&hub->fanout_mutex);
 }
 
-void qs_hub_note_written(qs_hub_t *hub, qs_hub_inbox_t *inbox, uint64_t seq) {
+void qs_hub_wake_others(qs_hub_t *hub, qs_hub_inbox_t *inbox) {
   pthread_mutex_lock(&hub->fanout_mutex);
-  inbox->written_seq = seq;
-  update_written_min(hub);
+  for (qs_hub_inbox_t *other = hub->inboxes; other; other = other->next)
+    if (other != inbox) uv_async_send(other->wake);
   pthread_mutex_unlock(&hub->fanout_mutex);
 }
 

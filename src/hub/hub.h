@@ -134,12 +134,14 @@ typedef struct {
    * patterns the topic index cannot bucket (`topic_matcher_cache`); 0 = no
    * cache. */
   size_t topic_matcher_cache_entries;
-  /* REF `fanout_backlog`: a publisher's answer (200) leaves once at most
-   * this many updates, its own included, are not yet written by every shard
-   * (qs_hub_shard_written): 1 answers once its own fan-out has left, 2 once
-   * the one before it has. A publisher going flat out then stays that close
-   * to what subscribers have been sent; at low load nothing waits. 0 = off
-   * (answers never wait). */
+  /* REF `fanout_backlog`: a successful publish's answer (200) waits while
+   * the shards' large fan-outs (QS_BACKLOG_LARGE_FANOUT deliveries or more on
+   * a shard) not yet written, as their transports report them
+   * (qs_hub_shard_written), number this many per shard or more, on top of
+   * one per publish in flight; at most QS_BACKLOG_MAX_WAIT_MS. A publisher
+   * going flat out then stays that close to what subscribers have been
+   * sent; at low load nothing waits. Not applied with an ordering store.
+   * 0 = off (answers never wait). */
   uint32_t fanout_backlog;
 } qs_hub_settings_t;
 
@@ -219,6 +221,12 @@ void qs_hub_shard_poll(qs_hub_shard_t *shard);
  * shard's loop, whenever the transport's writes are done (cheap when
  * nothing changed). */
 void qs_hub_shard_written(qs_hub_shard_t *shard);
+
+/* True while some shard holds answers for the fan-out backlog: they wait
+ * for writes, so the transport should write now what it holds back (for
+ * coalescing) rather than at the end of its window. The shard's loop is
+ * woken when this turns true. Any shard's loop; one atomic load. */
+bool qs_hub_shard_answers_wait(const qs_hub_shard_t *shard);
 
 /* ---- Publishing ---- */
 

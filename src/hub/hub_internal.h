@@ -9,7 +9,7 @@
  *   hub.c            the process-wide hub: sequencer and fan-out into the
  *                    inboxes; uses inbox.c, knows shards only as inboxes
  *   backlog.c        answers waiting until the fan-out backlog allows them
- *                    (fanout_backlog); uses hub.c's written_min
+ *                    (fanout_backlog); uses hub.c
  *   shard.c          a shard on its loop, and every entry point of hub.h
  *                    that can call out; uses all of the above
  *   subscriptions.c  active subscriptions, through hub.h only
@@ -104,10 +104,8 @@ struct qs_hub_inbox {
   size_t cap;
   qs_inbox_entry_t *spare; /* the drained buffer, kept for reuse (loop only) */
   size_t spare_cap;
-  /* The last update whose fan-out this shard has written (under the hub's
-   * fanout_mutex), and whether the shard holds answers waiting for the
-   * other shards' (then their progress wakes it). */
-  uint64_t written_seq;
+  /* Whether the shard holds answers waiting for the fan-out backlog (the
+   * other shards' progress then wakes it). */
   atomic_bool awaiting;
 };
 
@@ -127,7 +125,7 @@ struct qs_hub_shard {
 
   /* Everything below is used on the shard's loop only. */
   uint64_t drained_seq; /* the last durable update this shard dispatched (or the start point) */
-  uint64_t written_seq; /* drained_seq as last reported by qs_hub_shard_written */
+  uint64_t unwritten;   /* its share of the hub's `unwritten` (backlog.c) */
   /* Answers waiting for the fan-out backlog to shrink (backlog.c), oldest
    * first: [waiting_head, waiting_len) of `waiting`. */
   struct qs_waiting_answer *waiting;
@@ -181,9 +179,15 @@ struct qs_hub {
   atomic_uint_fast64_t deliveries_total;
   atomic_uint_fast64_t slow_disconnects_total;
   atomic_uint_fast64_t backlog_waits_total;
-  /* The least written_seq of the fan-out list's inboxes (under fanout_mutex,
-   * read by any shard): every update up to it has been written everywhere. */
-  atomic_uint_fast64_t written_min;
+  /* The fan-out backlog (backlog.c): large fan-outs dispatched and not yet
+   * written, one per shard that has one; shards in the fan-out list; shards
+   * holding answers (their inbox's `awaiting`). */
+  atomic_uint_fast64_t unwritten;
+  atomic_uint shards;
+  atomic_uint awaiting_shards;
+  /* Publishes taken by qs_hub_publish and not yet answered, on every shard:
+   * the publishers' own concurrency, which the backlog allows on top. */
+  atomic_uint_fast64_t publishes_in_flight;
 };
 
 /* ---- Subscribers (subscriber.c), called by shard.c within shard_enter/leave ---- */
@@ -256,10 +260,9 @@ uint64_t qs_hub_join(qs_hub_t *hub, qs_hub_inbox_t *inbox);
 /* Takes `inbox` out of the fan-out: nothing pushes to it once this returns. */
 void qs_hub_part(qs_hub_t *hub, qs_hub_inbox_t *inbox);
 
-/* Records that the shard of `inbox` has written the fan-out of every update
- * up to `seq`; when that raises the hub's written_min, wakes the shards that
- * hold waiting answers (their inbox's `awaiting`). Any thread. */
-void qs_hub_note_written(qs_hub_t *hub, qs_hub_inbox_t *inbox, uint64_t seq);
+/* Wakes every shard of the fan-out list but the one of `inbox` (their loops
+ * then see qs_hub_shard_answers_wait). Any thread. */
+void qs_hub_wake_others(qs_hub_t *hub, qs_hub_inbox_t *inbox);
 
 /* qs_hub_publish once the shard has checked its state: sequences and
  * appends `update` (or hands it to an ordering store); the answer goes to
@@ -276,6 +279,9 @@ int qs_hub_await(qs_hub_t *hub, qs_hub_inbox_t *inbox, qs_slice_t last_event_id,
 
 /* Longest an answer waits for the backlog. */
 #define QS_BACKLOG_MAX_WAIT_MS 1000
+/* A fan-out counts towards the backlog from this many deliveries on a shard
+ * on: smaller ones cost less than the publishes themselves. */
+#define QS_BACKLOG_LARGE_FANOUT 64
 
 /* Answers the publisher (or the cursor's waiter) of `e` and frees its record
  * (the update's reference stays the caller's). */
@@ -292,6 +298,14 @@ void qs_backlog_keep(qs_hub_shard_t *shard, const qs_inbox_entry_t *e);
 
 /* True while answers wait. */
 bool qs_backlog_any(const qs_hub_shard_t *shard);
+
+/* Counts the fan-out just dispatched on the shard, of `deliveries`, towards
+ * the backlog when it is large. */
+void qs_backlog_dispatched(qs_hub_shard_t *shard, uint64_t deliveries);
+
+/* The shard's transport has written everything: its fan-outs leave the
+ * backlog, and while answers wait the other shards are woken. */
+void qs_backlog_written(qs_hub_shard_t *shard);
 
 /* Answers the waiting publishes the backlog now allows, oldest first (every
  * one once the shard is closing). Within shard_enter/leave. */

@@ -72,7 +72,11 @@ static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size
       if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
       /* Sinks cannot unsubscribe from inside their calls (hub.h): the
        * index does not change under the dispatch. */
-      if (!shard->finishing) qs_topic_index_dispatch(&shard->index, e->update);
+      if (!shard->finishing) {
+        uint64_t before = shard->deliveries;
+        qs_topic_index_dispatch(&shard->index, e->update);
+        qs_backlog_dispatched(shard, shard->deliveries - before);
+      }
     }
     qs_update_release(e->update);
   }
@@ -156,7 +160,7 @@ int qs_hub_shard_create(qs_hub_t *hub, uv_loop_t *loop, qs_hub_shard_t **out) {
   shard->now_ms = uv_now(loop);
 
   /* Everything up to the join is in history; everything after reaches the inbox. */
-  shard->drained_seq = shard->written_seq = qs_hub_join(hub, &shard->inbox);
+  shard->drained_seq = qs_hub_join(hub, &shard->inbox);
   *out = shard;
   return 0;
 }
@@ -166,6 +170,7 @@ static void maybe_finish(qs_hub_shard_t *shard) {
   if (!shard->closing || shard->finishing || shard->depth > 0) return;
   if (shard->sub_count > 0 || shard->pending_publishes > 0) return;
   shard->finishing = true;
+  qs_backlog_written(shard); /* what it still counts holds nobody back */
   qs_hub_part(shard->hub, &shard->inbox);
   /* Nobody pushes any more; release what is left (no publish of ours is
    * pending and nothing is dispatched). Depth keeps a callback from
@@ -190,10 +195,7 @@ void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close
 }
 
 void qs_hub_shard_written(qs_hub_shard_t *shard) {
-  if (shard->written_seq != shard->drained_seq) {
-    shard->written_seq = shard->drained_seq;
-    qs_hub_note_written(shard->hub, &shard->inbox, shard->written_seq);
-  }
+  qs_backlog_written(shard);
   if (shard->depth > 0 || !qs_backlog_any(shard)) return;
   shard_enter(shard);
   qs_backlog_release(shard);
@@ -208,8 +210,12 @@ int qs_hub_publish(qs_hub_shard_t *shard, qs_update_t *update, qs_hub_on_publish
   if (shard->closing) return QS_ECLOSED;
   /* Counted first: the shard stays open until the answer has been drained. */
   shard->pending_publishes++;
+  atomic_fetch_add_explicit(&shard->hub->publishes_in_flight, 1, memory_order_relaxed);
   int rc = qs_hub_sequence(shard->hub, &shard->inbox, update, on_published, ctx);
-  if (rc < 0) shard->pending_publishes--;
+  if (rc < 0) {
+    shard->pending_publishes--;
+    atomic_fetch_sub_explicit(&shard->hub->publishes_in_flight, 1, memory_order_relaxed);
+  }
   return rc;
 }
 

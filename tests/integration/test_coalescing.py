@@ -60,10 +60,11 @@ class Base(HubTestCase):
         self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
         return sock
 
-    def run_load(self, n, updates, gap, pad=0, idle=0):
+    def run_load(self, n, updates, gap, pad=0, idle=0, before_close=None):
         """n subscribers (and `idle` more that never read), `updates`
         publishes of `pad` more bytes one at a time `gap` s apart (0: flat
-        out); returns (conns, ids published, what each counter grew by)."""
+        out); before_close(idle sockets) runs once they are all done; returns
+        (conns, ids published, what each counter grew by)."""
         self.assertGreaterEqual(raise_fd_limit(8192), n + 100, "file descriptor limit too low")
         topic = "https://example.test/coalescing/%d" % time.monotonic_ns()
         token = subscriber_token([topic])
@@ -97,6 +98,8 @@ class Base(HubTestCase):
                 got = [(e.id, e.data.split()[0]) for e in c.sse.events]
                 self.assertEqual(got, [(uid, str(k)) for k, uid in enumerate(ids)], "subscriber %d" % i)
             self.assertFalse([i for i, c in enumerate(conns) if c.eof], "streams closed early")
+            if before_close:
+                before_close(idlers)
             return conns, ids, {name: after[name] - before[name] for name in after}
         finally:
             for c in conns:
@@ -143,23 +146,42 @@ class LowLoad(Base):
             self.assertLess(spread_ms, 250, "update %d reached the subscribers over %.1f ms" % (k, spread_ms))
 
 
+def unsent_bytes(local_port, remote_port):
+    """The send queue of the loopback TCP socket local_port -> remote_port
+    (/proc/net/tcp), or None when there is none."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote, queues = fields[1], fields[2], fields[4]
+            if int(local.split(":")[1], 16) == local_port and int(remote.split(":")[1], 16) == remote_port:
+                return int(queues.split(":")[0], 16)
+    return None
+
+
 class FanoutBacklog(Base):
-    # Every answer waits for the fan-out of its own update (backlog 1); the
-    # idle subscriber's socket fills up and must not hold anyone back: if it
-    # counted, each answer would wait the full second, and the run would take
-    # minutes. Nothing cuts it here (no dispatch timeout, a large queue).
+    # Answers wait for the fan-out of earlier updates (backlog 1, hundreds of
+    # subscribers: large fan-outs); the idle subscriber's socket fills up and
+    # must not hold anyone back: if it counted, each answer would wait the
+    # full second, and the run would take minutes. Nothing cuts it here (no
+    # dispatch timeout, a large queue).
     hub_args = ("--fanout_backlog", "1", "--dispatch_timeout", "0", "--subscriber_queue_limit", "64MiB")
-    N = 40
+    N = 300
     UPDATES = 300
-    PAD = 16384
+    PAD = 2048
 
     def test_answers_wait_for_the_fan_out_but_not_for_a_subscriber_that_does_not_read(self):
         start = time.monotonic()
-        _, _, grew = self.run_load(self.N, self.UPDATES, 0, pad=self.PAD, idle=1)
+        seen = {}
+
+        def check_idle(idlers):
+            seen["unsent"] = unsent_bytes(self.hub.port, idlers[0].getsockname()[1])
+
+        _, _, grew = self.run_load(self.N, self.UPDATES, 0, pad=self.PAD, idle=1, before_close=check_idle)
         took = time.monotonic() - start
         self.assertGreater(grew["fanout_backlog_waits_total"], 0, "no answer waited for the fan-out")
         self.assertEqual(grew["slow_subscriber_disconnects_total"], 0)
-        # 300 x 16 KiB is far more than the idle subscriber's socket holds.
+        # The idle subscriber really was behind: its socket on the hub's side is full.
+        self.assertGreater(seen["unsent"] or 0, 32 * 1024, "the idle subscriber kept up")
         self.assertLess(took, 60, "publishing waited for the subscriber that does not read")
         self.assertEqual(grew["deliveries_total"], (self.N + 1) * self.UPDATES)
 

@@ -1,7 +1,8 @@
-/* The fan-out backlog (fanout_backlog): a publisher's answer waits until the
- * fan-out of earlier updates has been written by every shard, in order, and
- * never longer than QS_BACKLOG_MAX_WAIT_MS; closing a shard answers what
- * waits. Two shards on one loop stand for two workers. */
+/* The fan-out backlog (fanout_backlog): a publisher's answer waits while
+ * large fan-outs of earlier updates are unwritten, in order, never for small
+ * fan-outs, and never longer than QS_BACKLOG_MAX_WAIT_MS; closing a shard
+ * answers what waits. Two shards on one loop stand for two workers; the
+ * test plays their transports (qs_hub_shard_written). */
 #include "hub/hub_internal.h"
 #include "hub_test_util.h"
 
@@ -16,12 +17,16 @@ typedef struct {
   int calls;
   int status;
   uint64_t seq;
+  int order; /* of all the answers so far, this one's (1 = first) */
   bool done;
 } ack_t;
+
+static int answers;
 
 static void on_published(void *ctx, qs_update_t *update, int status) {
   ack_t *ack = ctx;
   ack->calls++;
+  ack->order = ++answers;
   ack->status = status;
   ack->seq = update->seq;
   ack->done = true;
@@ -64,93 +69,143 @@ static uint64_t waits(fixture_t *f) {
   return st.backlog_waits_total;
 }
 
-static void test_an_answer_waits_until_every_shard_has_written(void **state) {
-  fixture_t *f = fixture_new(1);
-  fake_conn_t *c = fake_conn_new();
-  assert_int_equal(subscribe_conn(f->b, c, NULL, NULL, (const char *const[]){"*"}, 1), 0);
-  qs_hub_subscriber_start(c->sub);
-  ack_t ack = {0};
-  publish(f, "1", &ack);
+#define AUDIENCE QS_BACKLOG_LARGE_FANOUT
+
+/* `n` started subscribers to everything on `shard`. */
+static void subscribe_many(qs_hub_shard_t *shard, fake_conn_t **conns, int n) {
+  for (int i = 0; i < n; i++) {
+    conns[i] = fake_conn_new();
+    assert_int_equal(subscribe_conn(shard, conns[i], NULL, NULL, (const char *const[]){"*"}, 1), 0);
+    qs_hub_subscriber_start(conns[i]->sub);
+  }
+}
+
+static void free_many(fake_conn_t **conns, int n) {
+  for (int i = 0; i < n; i++) fake_conn_free(conns[i]);
+}
+
+/* With a large audience on shard b and fanout_backlog 1 (two shards: two
+ * unwritten fan-outs allowed in all), publishes 1 and 2 are answered at
+ * once and 3 waits, delivered; returns its ack. */
+static void publish_until_one_waits(fixture_t *f, ack_t *acks) {
+  publish(f, "1", &acks[0]);
+  assert_true(run_until(&f->loop, &acks[0].done, 2000));
+  publish(f, "2", &acks[1]);
+  assert_true(run_until(&f->loop, &acks[1].done, 2000));
+  publish(f, "3", &acks[2]);
   run_for(&f->loop, 30);
-  /* Delivered (and durable), but nobody has written its fan-out yet. */
-  assert_int_equal(c->count, 1);
-  assert_int_equal(ack.calls, 0);
+  assert_int_equal(acks[2].calls, 0);
   assert_int_equal(waits(f), 1);
-  qs_hub_shard_written(f->a);
+}
+
+static void test_an_answer_waits_until_the_large_fan_outs_are_written(void **state) {
+  fixture_t *f = fixture_new(1);
+  fake_conn_t *conns[AUDIENCE];
+  subscribe_many(f->b, conns, AUDIENCE);
+  ack_t acks[4] = {{0}};
+  publish_until_one_waits(f, acks);
+  /* Delivered (and durable) all the same. */
+  assert_int_equal(conns[0]->count, 3);
+  qs_hub_shard_written(f->a); /* a has nothing of its own to write */
   run_for(&f->loop, 30);
-  assert_int_equal(ack.calls, 0); /* shard b still has it queued */
-  qs_hub_shard_written(f->b);     /* b's progress wakes a */
-  assert_true(run_until(&f->loop, &ack.done, 2000));
-  assert_int_equal(ack.calls, 1);
-  assert_int_equal(ack.status, 0);
-  assert_int_equal(ack.seq, 1);
-  fake_conn_free(c);
+  assert_int_equal(acks[2].calls, 0);
+  qs_hub_shard_written(f->b); /* b's writes wake a */
+  assert_true(run_until(&f->loop, &acks[2].done, 2000));
+  assert_int_equal(acks[2].calls, 1);
+  assert_int_equal(acks[2].status, 0);
+  assert_int_equal(acks[2].seq, 3);
+  /* Written everywhere: the next publish is answered without waiting. */
+  publish(f, "4", &acks[3]);
+  assert_true(run_until(&f->loop, &acks[3].done, 2000));
+  assert_int_equal(waits(f), 1);
+  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
-static void test_answers_within_the_backlog_leave_at_once_and_the_rest_in_order(void **state) {
-  fixture_t *f = fixture_new(2);
+static void test_waiting_answers_leave_in_order(void **state) {
+  fixture_t *f = fixture_new(1);
+  fake_conn_t *conns[AUDIENCE];
+  subscribe_many(f->b, conns, AUDIENCE);
   ack_t acks[4] = {{0}};
-  publish(f, "1", &acks[0]);
-  assert_true(run_until(&f->loop, &acks[0].done, 2000)); /* one unwritten update is within 2 */
-  publish(f, "2", &acks[1]);
-  publish(f, "3", &acks[2]);
-  run_for(&f->loop, 30);
-  assert_int_equal(acks[1].calls + acks[2].calls, 0);
-  /* Shard b writes; shard a has written nothing: still 1 and 2 unwritten by a. */
-  qs_hub_shard_written(f->b);
-  run_for(&f->loop, 30);
-  assert_int_equal(acks[1].calls + acks[2].calls, 0);
-  qs_hub_shard_written(f->a);
-  assert_true(run_until(&f->loop, &acks[2].done, 2000));
-  assert_int_equal(acks[1].calls, 1);
-  assert_int_equal(acks[1].seq, 2);
-  assert_int_equal(acks[2].seq, 3);
-  /* Written everywhere: the next publish is answered without waiting. */
-  uint64_t before = waits(f);
+  publish_until_one_waits(f, acks);
+  /* A second publish in flight allows one more unwritten fan-out per shard
+   * (the first may leave then, depending on which shard dispatches first),
+   * but the second always waits: behind the first, or for its dispatch. */
   publish(f, "4", &acks[3]);
+  run_for(&f->loop, 30);
+  assert_int_equal(acks[3].calls, 0);
+  qs_hub_shard_written(f->b);
   assert_true(run_until(&f->loop, &acks[3].done, 2000));
-  assert_int_equal(waits(f), before);
+  assert_int_equal(acks[2].calls, 1);
+  assert_int_equal(acks[2].seq, 3);
+  assert_int_equal(acks[3].seq, 4);
+  assert_true(acks[2].order < acks[3].order);
+  free_many(conns, AUDIENCE);
+  fixture_free(f);
+}
+
+static void test_small_fan_outs_never_wait(void **state) {
+  fixture_t *f = fixture_new(1);
+  fake_conn_t *conns[2 * (AUDIENCE - 1)];
+  subscribe_many(f->a, conns, AUDIENCE - 1);
+  subscribe_many(f->b, conns + AUDIENCE - 1, AUDIENCE - 1);
+  for (int i = 0; i < 10; i++) {
+    ack_t ack = {0};
+    publish(f, "x", &ack);
+    assert_true(run_until(&f->loop, &ack.done, 2000));
+  }
+  assert_int_equal(waits(f), 0);
+  free_many(conns, 2 * (AUDIENCE - 1));
   fixture_free(f);
 }
 
 static void test_no_answer_waits_longer_than_the_bound(void **state) {
   fixture_t *f = fixture_new(1);
-  ack_t ack = {0};
+  fake_conn_t *conns[AUDIENCE];
+  subscribe_many(f->b, conns, AUDIENCE);
+  ack_t acks[3] = {{0}};
   uint64_t start = uv_hrtime();
-  publish(f, "1", &ack);
+  publish_until_one_waits(f, acks);
   /* Nobody ever reports writes: the housekeeping tick lets it go. */
-  assert_true(run_until(&f->loop, &ack.done, 3 * QS_BACKLOG_MAX_WAIT_MS));
+  assert_true(run_until(&f->loop, &acks[2].done, 3 * QS_BACKLOG_MAX_WAIT_MS));
   uint64_t waited_ms = (uv_hrtime() - start) / 1000000;
   assert_true(waited_ms >= QS_BACKLOG_MAX_WAIT_MS - 20);
-  assert_int_equal(ack.status, 0);
+  assert_int_equal(acks[2].status, 0);
+  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
 static void test_closing_the_shard_answers_what_waits(void **state) {
   fixture_t *f = fixture_new(1);
-  ack_t ack = {0};
-  publish(f, "1", &ack);
-  run_for(&f->loop, 20);
-  assert_int_equal(ack.calls, 0);
+  fake_conn_t *conns[AUDIENCE];
+  subscribe_many(f->b, conns, AUDIENCE);
+  ack_t acks[3] = {{0}};
+  publish_until_one_waits(f, acks);
+  free_many(conns, AUDIENCE);
   fixture_free(f);
-  assert_int_equal(ack.calls, 1);
-  assert_int_equal(ack.status, 0);
+  assert_int_equal(acks[2].calls, 1);
+  assert_int_equal(acks[2].status, 0);
 }
 
 static void test_off_answers_at_once(void **state) {
   fixture_t *f = fixture_new(0);
-  ack_t ack = {0};
-  publish(f, "1", &ack);
-  assert_true(run_until(&f->loop, &ack.done, 2000));
+  fake_conn_t *conns[AUDIENCE];
+  subscribe_many(f->b, conns, AUDIENCE);
+  for (int i = 0; i < 5; i++) {
+    ack_t ack = {0};
+    publish(f, "x", &ack);
+    assert_true(run_until(&f->loop, &ack.done, 2000));
+  }
   assert_int_equal(waits(f), 0);
+  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_an_answer_waits_until_every_shard_has_written),
-      cmocka_unit_test(test_answers_within_the_backlog_leave_at_once_and_the_rest_in_order),
+      cmocka_unit_test(test_an_answer_waits_until_the_large_fan_outs_are_written),
+      cmocka_unit_test(test_waiting_answers_leave_in_order),
+      cmocka_unit_test(test_small_fan_outs_never_wait),
       cmocka_unit_test(test_no_answer_waits_longer_than_the_bound),
       cmocka_unit_test(test_closing_the_shard_answers_what_waits),
       cmocka_unit_test(test_off_answers_at_once),
