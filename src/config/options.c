@@ -318,14 +318,15 @@ static const qs_config_option_t options[] = {
      .offset = OFF(fanout_backlog),
      .default_value = "8",
      .max = 1000000,
-     .help = "Most large fan-outs (64 or more subscribers on a worker) that may be left unwritten, "
-             "per worker and on top of one per publish in flight, when a publish is answered: past it, "
-             "the answer (200) waits until the workers have written them, so that a publisher going "
-             "flat out to a large audience stays that close to what subscribers have been sent "
-             "instead of queueing updates behind each other. The update itself is durable and "
-             "delivered either way; subscribers that do not read (a full socket) do not count, small "
-             "fan-outs never wait, and no answer waits more than 1 s. Not applied with transport "
-             "redis. 0 turns it off."},
+     .help = "Most updates with a large fan-out (64 or more subscribers on a worker) that one "
+             "worker may have left to write when a publish is answered, the publish's own included, "
+             "on top of one per other publish in flight: past it, the answer (200) waits until the "
+             "workers have written them, so that a publisher going flat out to a large audience "
+             "stays that close to what subscribers have been sent instead of queueing updates "
+             "behind each other. The update itself is durable and delivered either way; "
+             "subscribers that do not read (a full socket) do not count, small fan-outs never wait, "
+             "and no answer waits more than 1 s. Not applied with transport redis. 0 turns it "
+             "off."},
     {.name = "max_topics_per_update",
      .section = S_LIMITS,
      .type = QS_OPT_INT,

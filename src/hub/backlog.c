@@ -44,16 +44,16 @@ void qs_hub_answer(qs_hub_shard_t *shard, qs_inbox_entry_t *e) {
   free(e->rec);
 }
 
-/* True when answering now would leave more large fan-outs unwritten than
- * fanout_backlog allows per shard, on top of one per publish in flight (this
- * one included): concurrent publishers each keep one update in the system,
- * as they would if every answer came after the fan-out, and only what they
- * would run ahead of that is bounded. */
+/* True when answering now would leave more updates unwritten on some shard
+ * than fanout_backlog allows (the publish's own included), on top of one per
+ * other publish in flight: concurrent publishers each keep one update in the
+ * system, as they would if every answer came after the fan-out, and only
+ * what they would run ahead of that is bounded. */
 static bool beyond_backlog(const qs_hub_shard_t *shard) {
-  const qs_hub_t *hub = shard->hub;
+  qs_hub_t *hub = shard->hub;
   uint64_t in_flight = atomic_load_explicit(&hub->publishes_in_flight, memory_order_relaxed);
   uint64_t allowed = hub->settings.fanout_backlog + (in_flight ? in_flight - 1 : 0);
-  return atomic_load(&hub->unwritten) >= allowed * atomic_load_explicit(&hub->shards, memory_order_relaxed);
+  return qs_hub_most_unwritten(hub) >= allowed;
 }
 
 bool qs_backlog_holds(const qs_hub_shard_t *shard, const qs_inbox_entry_t *e) {
@@ -132,15 +132,22 @@ void qs_backlog_release(qs_hub_shard_t *shard) { release(shard, allowed); }
 
 void qs_backlog_expire(qs_hub_shard_t *shard) { release(shard, expired); }
 
-void qs_backlog_dispatched(qs_hub_shard_t *shard, uint64_t deliveries) {
-  if (deliveries < QS_BACKLOG_LARGE_FANOUT || shard->hub->settings.fanout_backlog == 0) return;
-  shard->unwritten++;
-  atomic_fetch_add(&shard->hub->unwritten, 1);
+void qs_backlog_dispatched(qs_hub_shard_t *shard, const qs_inbox_entry_t *e, uint64_t deliveries) {
+  bool large =
+      deliveries >= QS_BACKLOG_LARGE_FANOUT && !shard->finishing && shard->hub->settings.fanout_backlog;
+  if (large != atomic_load_explicit(&shard->inbox.large_fanouts, memory_order_relaxed))
+    atomic_store_explicit(&shard->inbox.large_fanouts, large, memory_order_relaxed);
+  if (large) {
+    if (!e->counted) atomic_fetch_add(&shard->inbox.unwritten, 1);
+    shard->unwritten++; /* until its writes are reported */
+  } else if (e->counted) {
+    atomic_fetch_sub(&shard->inbox.unwritten, 1);
+  }
 }
 
 void qs_backlog_written(qs_hub_shard_t *shard) {
   if (!shard->unwritten) return;
-  atomic_fetch_sub(&shard->hub->unwritten, shard->unwritten);
+  atomic_fetch_sub(&shard->inbox.unwritten, shard->unwritten);
   shard->unwritten = 0;
   if (atomic_load(&shard->hub->awaiting_shards) > 0) qs_hub_wake_others(shard->hub, &shard->inbox);
 }

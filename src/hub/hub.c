@@ -98,7 +98,6 @@ uint64_t qs_hub_join(qs_hub_t *hub, qs_hub_inbox_t *inbox) {
   uint64_t seq = hub->fanned_seq;
   inbox->next = hub->inboxes;
   hub->inboxes = inbox;
-  atomic_fetch_add(&hub->shards, 1);
   pthread_mutex_unlock(&hub->fanout_mutex);
   return seq;
 }
@@ -111,8 +110,18 @@ void qs_hub_part(qs_hub_t *hub, qs_hub_inbox_t *inbox) {
       break;
     }
   }
-  atomic_fetch_sub(&hub->shards, 1);
   pthread_mutex_unlock(&hub->fanout_mutex);
+}
+
+uint64_t qs_hub_most_unwritten(qs_hub_t *hub) {
+  uint64_t most = 0;
+  pthread_mutex_lock(&hub->fanout_mutex);
+  for (qs_hub_inbox_t *inbox = hub->inboxes; inbox; inbox = inbox->next) {
+    uint64_t n = atomic_load(&inbox->unwritten);
+    if (n > most) most = n;
+  }
+  pthread_mutex_unlock(&hub->fanout_mutex);
+  return most;
 }
 
 void qs_hub_wake_others(qs_hub_t *hub, qs_hub_inbox_t *inbox) {

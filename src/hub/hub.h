@@ -135,13 +135,13 @@ typedef struct {
    * cache. */
   size_t topic_matcher_cache_entries;
   /* REF `fanout_backlog`: a successful publish's answer (200) waits while
-   * the shards' large fan-outs (QS_BACKLOG_LARGE_FANOUT deliveries or more on
-   * a shard) not yet written, as their transports report them
-   * (qs_hub_shard_written), number this many per shard or more, on top of
-   * one per publish in flight; at most QS_BACKLOG_MAX_WAIT_MS. A publisher
-   * going flat out then stays that close to what subscribers have been
-   * sent; at low load nothing waits. Not applied with an ordering store.
-   * 0 = off (answers never wait). */
+   * some shard has this many updates or more with a large fan-out
+   * (QS_BACKLOG_LARGE_FANOUT deliveries or more there) not yet written, as
+   * its transport reports them (qs_hub_shard_written), the publish's own
+   * included, on top of one per other publish in flight; at most
+   * QS_BACKLOG_MAX_WAIT_MS. A publisher going flat out then stays that close
+   * to what subscribers have been sent; at low load nothing waits. Not
+   * applied with an ordering store. 0 = off (answers never wait). */
   uint32_t fanout_backlog;
 } qs_hub_settings_t;
 

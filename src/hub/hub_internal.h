@@ -91,6 +91,7 @@ typedef struct {
    * failed update, or the acknowledgement of an ordering transport, whose
    * update arrives (as every node's) through on_durable. */
   bool deliver;
+  bool counted; /* in the inbox's `unwritten` since the push */
 } qs_inbox_entry_t;
 
 /* A shard's inbox (inbox.c): filled by the hub's fan-out from any thread,
@@ -104,8 +105,13 @@ struct qs_hub_inbox {
   size_t cap;
   qs_inbox_entry_t *spare; /* the drained buffer, kept for reuse (loop only) */
   size_t spare_cap;
-  /* Whether the shard holds answers waiting for the fan-out backlog (the
-   * other shards' progress then wakes it). */
+  /* The fan-out backlog (backlog.c): updates pushed here and not yet either
+   * dispatched to a small audience or written; whether the shard's last
+   * fan-out was large (then pushes count at once: they will be large too,
+   * most likely); whether the shard holds answers waiting for the backlog
+   * (the other shards' progress then wakes it). */
+  atomic_uint_fast64_t unwritten;
+  atomic_bool large_fanouts;
   atomic_bool awaiting;
 };
 
@@ -125,7 +131,7 @@ struct qs_hub_shard {
 
   /* Everything below is used on the shard's loop only. */
   uint64_t drained_seq; /* the last durable update this shard dispatched (or the start point) */
-  uint64_t unwritten;   /* its share of the hub's `unwritten` (backlog.c) */
+  uint64_t unwritten;   /* large fan-outs in inbox.unwritten, until written (backlog.c) */
   /* Answers waiting for the fan-out backlog to shrink (backlog.c), oldest
    * first: [waiting_head, waiting_len) of `waiting`. */
   struct qs_waiting_answer *waiting;
@@ -179,12 +185,7 @@ struct qs_hub {
   atomic_uint_fast64_t deliveries_total;
   atomic_uint_fast64_t slow_disconnects_total;
   atomic_uint_fast64_t backlog_waits_total;
-  /* The fan-out backlog (backlog.c): large fan-outs dispatched and not yet
-   * written, one per shard that has one; shards in the fan-out list; shards
-   * holding answers (their inbox's `awaiting`). */
-  atomic_uint_fast64_t unwritten;
-  atomic_uint shards;
-  atomic_uint awaiting_shards;
+  atomic_uint awaiting_shards; /* shards whose inbox's `awaiting` is set (backlog.c) */
   /* Publishes taken by qs_hub_publish and not yet answered, on every shard:
    * the publishers' own concurrency, which the backlog allows on top. */
   atomic_uint_fast64_t publishes_in_flight;
@@ -264,6 +265,9 @@ void qs_hub_part(qs_hub_t *hub, qs_hub_inbox_t *inbox);
  * then see qs_hub_shard_answers_wait). Any thread. */
 void qs_hub_wake_others(qs_hub_t *hub, qs_hub_inbox_t *inbox);
 
+/* The largest `unwritten` of the fan-out list's inboxes. Any thread. */
+uint64_t qs_hub_most_unwritten(qs_hub_t *hub);
+
 /* qs_hub_publish once the shard has checked its state: sequences and
  * appends `update` (or hands it to an ordering store); the answer goes to
  * `inbox`. Same returns. */
@@ -299,9 +303,10 @@ void qs_backlog_keep(qs_hub_shard_t *shard, const qs_inbox_entry_t *e);
 /* True while answers wait. */
 bool qs_backlog_any(const qs_hub_shard_t *shard);
 
-/* Counts the fan-out just dispatched on the shard, of `deliveries`, towards
- * the backlog when it is large. */
-void qs_backlog_dispatched(qs_hub_shard_t *shard, uint64_t deliveries);
+/* After the update of `e` was dispatched to `deliveries` subscribers (or
+ * dropped, the shard finishing): a large fan-out stays in the backlog until
+ * written, a small one leaves it. */
+void qs_backlog_dispatched(qs_hub_shard_t *shard, const qs_inbox_entry_t *e, uint64_t deliveries);
 
 /* The shard's transport has written everything: its fan-outs leave the
  * backlog, and while answers wait the other shards are woken. */

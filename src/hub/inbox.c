@@ -41,8 +41,12 @@ void qs_hub_inbox_push(qs_hub_inbox_t *inbox, qs_update_t *update, qs_publish_re
     inbox->cap = cap;
   }
   bool was_empty = inbox->len == 0;
+  /* Counted in the backlog from now on when the shard's audience is large
+   * (backlog.c settles it at the dispatch). */
+  bool counted = deliver && atomic_load_explicit(&inbox->large_fanouts, memory_order_relaxed);
+  if (counted) atomic_fetch_add(&inbox->unwritten, 1);
   inbox->entries[inbox->len++] =
-      (qs_inbox_entry_t){update ? qs_update_retain(update) : NULL, rec, status, deliver};
+      (qs_inbox_entry_t){update ? qs_update_retain(update) : NULL, rec, status, deliver, counted};
   pthread_mutex_unlock(&inbox->mutex);
   if (was_empty) uv_async_send(inbox->wake);
 }

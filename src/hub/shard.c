@@ -72,11 +72,9 @@ static void process_batch(qs_hub_shard_t *shard, qs_inbox_entry_t *entries, size
       if (e->update->seq > shard->drained_seq) shard->drained_seq = e->update->seq;
       /* Sinks cannot unsubscribe from inside their calls (hub.h): the
        * index does not change under the dispatch. */
-      if (!shard->finishing) {
-        uint64_t before = shard->deliveries;
-        qs_topic_index_dispatch(&shard->index, e->update);
-        qs_backlog_dispatched(shard, shard->deliveries - before);
-      }
+      uint64_t before = shard->deliveries;
+      if (!shard->finishing) qs_topic_index_dispatch(&shard->index, e->update);
+      qs_backlog_dispatched(shard, e, shard->deliveries - before);
     }
     qs_update_release(e->update);
   }
