@@ -29,7 +29,9 @@
 # (default 1: run the whole list that many times with the same build; on a
 # shared machine, compare the runs rather than trusting one), BASELINE (the
 # peer-* scenarios also run this other quicksilver binary, as NAME-baseline,
-# between nchan and this build: before/after figures from one run).
+# between nchan and this build: before/after figures from one run), HUB_ARGS
+# (more options for every hub started, split on spaces, e.g.
+# HUB_ARGS="--fanout_backlog 16").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -129,7 +131,8 @@ start_hub() {
   # The "listening on" line is logged at info level, so info it is (the hub
   # logs nothing per request at info).
   HUB_CMD=("${HUB_BINARY:-$QS}" --listen 127.0.0.1:0 --transport "$transport" --workers "$WORKERS"
-           --publisher_jwt "$KEY" --anonymous --log_level info --max_connections 16000 "${extra[@]}")
+           --publisher_jwt "$KEY" --anonymous --log_level info --max_connections 16000 "${extra[@]}"
+           ${HUB_ARGS:-})
   "${HUB_CMD[@]}" >"$OUT_DIR/hub-$name.out" 2>"$OUT_DIR/hub-$name.log" &
   HUB_PID=$!
   HUB_PORT=

@@ -438,7 +438,7 @@ static void on_flush(void *ctx) {
   if (qs_hub_shard_answers_wait(worker->shard)) qs_http_server_end_window(worker->server);
 }
 
-static void on_written(void *ctx) { qs_hub_shard_written(((qs_api_worker_t *)ctx)->shard); }
+static void on_written(void *ctx, bool all) { qs_hub_shard_written(((qs_api_worker_t *)ctx)->shard, all); }
 
 int qs_api_worker_start(qs_api_t *api, uv_loop_t *loop, const char *host, int port, qs_api_worker_t **out) {
   qs_api_worker_t *worker = calloc(1, sizeof *worker);

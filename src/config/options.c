@@ -316,7 +316,7 @@ static const qs_config_option_t options[] = {
      .section = S_LIMITS,
      .type = QS_OPT_INT,
      .offset = OFF(fanout_backlog),
-     .default_value = "8",
+     .default_value = "16",
      .max = 1000000,
      .help = "Most updates with a large fan-out (64 or more subscribers on a worker) that one "
              "worker may have left to write when a publish is answered, the publish's own included, "
@@ -325,8 +325,9 @@ static const qs_config_option_t options[] = {
              "stays that close to what subscribers have been sent instead of queueing updates "
              "behind each other. The update itself is durable and delivered either way; "
              "subscribers that do not read (a full socket) do not count, small fan-outs never wait, "
-             "and no answer waits more than 1 s. Not applied with transport redis. 0 turns it "
-             "off."},
+             "and no answer waits more than 1 s. A publisher that pipelines many requests per "
+             "connection gets fewer events per write from it: raise it, or 0 turns it off. Not "
+             "applied with transport redis."},
     {.name = "max_topics_per_update",
      .section = S_LIMITS,
      .type = QS_OPT_INT,

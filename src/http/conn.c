@@ -83,7 +83,7 @@ static void on_conn_closed(uv_handle_t *handle) {
 void qs_http_conn_fail(qs_http_conn_t *c, int reason) {
   if (c->state == ST_CLOSED) return;
   qs_http_conn_enter(c, ST_CLOSED); /* clears its deadline: timeout_link is free */
-  if (qs_link_linked(&c->dirty_link)) qs_link_remove(&c->dirty_link);
+  qs_http_conn_unlink_dirty(c);
   if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
   c->reading = false;
   c->fail_reason = reason;

@@ -135,13 +135,15 @@ int qs_http_server_port(const qs_http_server_t *server);
  * producer then catches up at its own next wake-up, after the writes). */
 void qs_http_server_on_flush(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
 
-/* Registers `fn`, called at the end of a loop iteration's writes whenever
- * nothing queued on the server's connections waits for the server itself
- * any more: every byte queued so far has been handed to the kernel, except
- * on connections whose earlier write is still waiting for the peer (slow
- * readers), which do not count. fn may answer requests (they leave at the
- * next iteration, which does not block). */
-void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx);
+/* Registers `fn`, called at the end of a loop iteration's writes: every
+ * byte queued on the server's connections before the previous call has
+ * been handed to the kernel, and with `all`, every byte queued so far.
+ * Bytes on connections whose earlier write still waits for the peer (slow
+ * readers) do not count. Called at every iteration at low load; under a
+ * continuous fan-out about once per pass over the connections. fn may
+ * answer requests (they leave at the next iteration, which does not
+ * block). */
+void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx, bool all), void *ctx);
 
 /* Ends an open coalescing window now: the connections it holds are written
  * by this iteration's writes (called from on_flush) or the next one's. */

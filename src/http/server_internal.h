@@ -108,6 +108,8 @@ struct qs_http_conn {
   bool served : 1;        /* a request was answered: between requests, the keep-alive deadline applies */
   bool held : 1;          /* on the server's `held` list: its stream bytes wait for the coalescing window */
   bool answer_queued : 1; /* HTTP/2: an answer's frames are in the queue, not yet written */
+  bool pending : 1;       /* counted in the server's write generation (`pending_gen`) */
+  bool pending_gen : 1;   /* the parity of that generation */
   uint8_t transport;      /* which of qs_http_transports (transport.h) carries its bytes */
   void *tx;               /* the transport's state (TLS: its qs_tls_session_t), or NULL */
 };
@@ -135,8 +137,13 @@ struct qs_http_server {
   qs_http_admission_t *own_admission;
   void (*on_flush)(void *ctx); /* called between answers and streams */
   void *on_flush_ctx;
-  void (*on_written)(void *ctx); /* called once nothing waits for the server's writes */
+  void (*on_written)(void *ctx, bool all); /* a write generation is done (write_schedule.c) */
   void *on_written_ctx;
+  /* Write generations (write_schedule.c, "Generations"): the current one,
+   * and the connections waiting on the lists counted by the parity of the
+   * generation they joined them in. */
+  uint64_t write_gen;
+  uint32_t gen_pending[2];
   size_t burst_max; /* most bytes queued on a connection with no write in flight, this iteration */
   /* Adaptive coalescing (write_schedule.c, "Coalescing"). */
   uint64_t coalesce_ns;         /* limits.coalesce_max_delay_ms; 0: never */

@@ -42,6 +42,41 @@
 
 static void on_idle_noop(uv_idle_t *idle) { (void)idle; }
 
+/* ---- Generations --------------------------------------------------------
+ *
+ * What the producer's on_written is told: a connection joins the current
+ * write generation when it gets on the dirty or held list, and leaves it
+ * when taken off to be flushed (or closed). Once no connection of the
+ * generation before the current one is left, every byte queued before the
+ * current one began has been handed to the kernel (or waits on a write
+ * the peer has not taken, off the lists): on_written(all = whether the
+ * current one is empty too), and a new generation begins. At low load that
+ * is every loop turn; under a continuous fan-out, about once per pass over
+ * the connections, never waiting for the lists to be empty. */
+
+static void pend(qs_http_server_t *s, qs_http_conn_t *c) {
+  if (c->pending) return;
+  c->pending = true;
+  c->pending_gen = s->write_gen & 1;
+  s->gen_pending[c->pending_gen]++;
+}
+
+void qs_http_conn_unlink_dirty(qs_http_conn_t *c) {
+  if (qs_link_linked(&c->dirty_link)) qs_link_remove(&c->dirty_link);
+  if (!c->pending) return;
+  c->pending = false;
+  c->server->gen_pending[c->pending_gen]--;
+}
+
+/* At the end of a check: ends the generation before the current one when
+ * none of its connections is left. */
+static void close_generation(qs_http_server_t *s) {
+  if (s->gen_pending[(s->write_gen - 1) & 1] != 0) return;
+  bool all = s->gen_pending[s->write_gen & 1] == 0;
+  s->write_gen++;
+  if (s->on_written) s->on_written(s->on_written_ctx, all);
+}
+
 static void open_window(qs_http_server_t *s);
 static void judge_load(qs_http_server_t *s, uint64_t period, uint64_t now);
 
@@ -79,6 +114,7 @@ void qs_http_conn_mark_dirty(qs_http_conn_t *c) {
     c->held = false;
   }
   if (streams_only && s->saturated && !s->burst_ns) rejudge_after_pause(s);
+  pend(s, c);
   if (streams_only && s->saturated && !s->closing) {
     c->held = true;
     qs_link_append(&s->held, &c->dirty_link);
@@ -193,7 +229,7 @@ static void on_flush_check(uv_check_t *check) {
   uint64_t start = uv_hrtime();
   for (int round = 0; s->on_flush && round < FLUSH_ROUNDS; round++) {
     for (qs_http_conn_t *c; (c = dirty_answer(s)) != NULL;) {
-      qs_link_remove(&c->dirty_link);
+      qs_http_conn_unlink_dirty(c);
       qs_http_conn_flush(c);
     }
     if (s->burst_max >= FLUSH_ROUND_BYTES) break; /* the rest waits for the next iteration */
@@ -206,9 +242,8 @@ static void on_flush_check(uv_check_t *check) {
   uint64_t end = 0;
   for (unsigned n = 1; qs_link_linked(&s->dirty); n++) {
     if (n % WRITE_SLICE_CONNS == 0 && (end = uv_hrtime()) - start >= WRITE_SLICE_NS) break;
-    qs_link_t *l = s->dirty.next;
-    qs_link_remove(l);
-    qs_http_conn_t *c = QS_CONTAINER_OF(l, qs_http_conn_t, dirty_link);
+    qs_http_conn_t *c = QS_CONTAINER_OF(s->dirty.next, qs_http_conn_t, dirty_link);
+    qs_http_conn_unlink_dirty(c);
     streams = streams || c->state == ST_STREAMING || c->state == ST_H2;
     qs_http_conn_flush(c);
   }
@@ -217,8 +252,7 @@ static void on_flush_check(uv_check_t *check) {
     measure_load(s, start, end, !qs_link_linked(&s->dirty));
   }
   qs_http_conn_run_failed(s); /* failed by on_flush's producer or by the writes */
-  if (s->on_written && !qs_link_linked(&s->dirty) && !qs_link_linked(&s->held))
-    s->on_written(s->on_written_ctx);
+  close_generation(s);
   s->turn++;
   s->burst_max = 0;
   /* Connections left for the next turn (a slice's rest, or held ones just
@@ -240,7 +274,7 @@ void qs_http_server_end_window(qs_http_server_t *s) {
   uv_idle_start(&s->flush_idle, on_idle_noop);
 }
 
-void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx), void *ctx) {
+void qs_http_server_on_written(qs_http_server_t *server, void (*fn)(void *ctx, bool all), void *ctx) {
   server->on_written = fn;
   server->on_written_ctx = ctx;
 }

@@ -19,6 +19,10 @@ void qs_http_conn_mark_dirty(qs_http_conn_t *c);
  * dirty or the held list). */
 bool qs_http_conn_write_waits(const qs_http_conn_t *c);
 
+/* Takes `c` off its server's dirty or held list (when on one), and out of
+ * its write generation. */
+void qs_http_conn_unlink_dirty(qs_http_conn_t *c);
+
 /* Initialises and starts the server's flush check, and initialises the idle
  * handle and coalescing timer it uses (4 handles in all, closed by
  * qs_http_server_maybe_finish_close). */

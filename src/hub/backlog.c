@@ -139,16 +139,18 @@ void qs_backlog_dispatched(qs_hub_shard_t *shard, const qs_inbox_entry_t *e, uin
     atomic_store_explicit(&shard->inbox.large_fanouts, large, memory_order_relaxed);
   if (large) {
     if (!e->counted) atomic_fetch_add(&shard->inbox.unwritten, 1);
-    shard->unwritten++; /* until its writes are reported */
+    shard->unwritten_since++; /* until its writes are reported */
   } else if (e->counted) {
     atomic_fetch_sub(&shard->inbox.unwritten, 1);
   }
 }
 
-void qs_backlog_written(qs_hub_shard_t *shard) {
-  if (!shard->unwritten) return;
-  atomic_fetch_sub(&shard->inbox.unwritten, shard->unwritten);
-  shard->unwritten = 0;
+void qs_backlog_written(qs_hub_shard_t *shard, bool all) {
+  uint64_t written = shard->unwritten_before + (all ? shard->unwritten_since : 0);
+  shard->unwritten_before = all ? 0 : shard->unwritten_since;
+  shard->unwritten_since = 0;
+  if (!written) return;
+  atomic_fetch_sub(&shard->inbox.unwritten, written);
   if (atomic_load(&shard->hub->awaiting_shards) > 0) qs_hub_wake_others(shard->hub, &shard->inbox);
 }
 

@@ -215,12 +215,12 @@ void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close
 void qs_hub_shard_poll(qs_hub_shard_t *shard);
 
 /* Tells the shard that its transport has written every byte its sinks were
- * given so far, apart from connections that wait for their peer (the
- * fan-out of every update it dispatched has left): answers waiting for the
+ * given before the previous call, and with `all` every byte given so far,
+ * apart from connections that wait for their peer: answers waiting for the
  * fan-out backlog (qs_hub_settings_t.fanout_backlog) may leave. Call on the
- * shard's loop, whenever the transport's writes are done (cheap when
- * nothing changed). */
-void qs_hub_shard_written(qs_hub_shard_t *shard);
+ * shard's loop, at the end of each round of the transport's writes (cheap
+ * when nothing changed). */
+void qs_hub_shard_written(qs_hub_shard_t *shard, bool all);
 
 /* True while some shard holds answers for the fan-out backlog: they wait
  * for writes, so the transport should write now what it holds back (for

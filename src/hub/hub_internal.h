@@ -131,7 +131,10 @@ struct qs_hub_shard {
 
   /* Everything below is used on the shard's loop only. */
   uint64_t drained_seq; /* the last durable update this shard dispatched (or the start point) */
-  uint64_t unwritten;   /* large fan-outs in inbox.unwritten, until written (backlog.c) */
+  /* Large fan-outs counted in inbox.unwritten until written (backlog.c):
+   * those dispatched before the last qs_hub_shard_written, and since. */
+  uint64_t unwritten_before;
+  uint64_t unwritten_since;
   /* Answers waiting for the fan-out backlog to shrink (backlog.c), oldest
    * first: [waiting_head, waiting_len) of `waiting`. */
   struct qs_waiting_answer *waiting;
@@ -308,9 +311,9 @@ bool qs_backlog_any(const qs_hub_shard_t *shard);
  * written, a small one leaves it. */
 void qs_backlog_dispatched(qs_hub_shard_t *shard, const qs_inbox_entry_t *e, uint64_t deliveries);
 
-/* The shard's transport has written everything: its fan-outs leave the
- * backlog, and while answers wait the other shards are woken. */
-void qs_backlog_written(qs_hub_shard_t *shard);
+/* qs_hub_shard_written's accounting: the fan-outs written leave the backlog,
+ * and while answers wait the other shards are woken. */
+void qs_backlog_written(qs_hub_shard_t *shard, bool all);
 
 /* Answers the waiting publishes the backlog now allows, oldest first (every
  * one once the shard is closing). Within shard_enter/leave. */

@@ -168,7 +168,7 @@ static void maybe_finish(qs_hub_shard_t *shard) {
   if (!shard->closing || shard->finishing || shard->depth > 0) return;
   if (shard->sub_count > 0 || shard->pending_publishes > 0) return;
   shard->finishing = true;
-  qs_backlog_written(shard); /* what it still counts holds nobody back */
+  qs_backlog_written(shard, true); /* what it still counts holds nobody back */
   qs_hub_part(shard->hub, &shard->inbox);
   /* Nobody pushes any more; release what is left (no publish of ours is
    * pending and nothing is dispatched). Depth keeps a callback from
@@ -192,8 +192,8 @@ void qs_hub_shard_close(qs_hub_shard_t *shard, qs_hub_shard_on_close_fn on_close
   shard_leave(shard);
 }
 
-void qs_hub_shard_written(qs_hub_shard_t *shard) {
-  qs_backlog_written(shard);
+void qs_hub_shard_written(qs_hub_shard_t *shard, bool all) {
+  qs_backlog_written(shard, all);
   if (shard->depth > 0 || !qs_backlog_any(shard)) return;
   shard_enter(shard);
   qs_backlog_release(shard);

@@ -105,10 +105,10 @@ static void test_an_answer_waits_until_the_large_fan_outs_are_written(void **sta
   subscribe_many(f->b, conns, AUDIENCE);
   ack_t acks[3] = {{0}};
   publish_until_one_waits(f, acks, conns[0]);
-  qs_hub_shard_written(f->a); /* a has nothing of its own to write */
+  qs_hub_shard_written(f->a, true); /* a has nothing of its own to write */
   run_for(&f->loop, 30);
   assert_int_equal(acks[1].calls, 0);
-  qs_hub_shard_written(f->b); /* b's writes wake a */
+  qs_hub_shard_written(f->b, true); /* b's writes wake a */
   assert_true(run_until(&f->loop, &acks[1].done, 2000));
   assert_int_equal(acks[1].calls, 1);
   assert_int_equal(acks[1].status, 0);
@@ -133,12 +133,31 @@ static void test_waiting_answers_leave_in_order(void **state) {
   publish(f, "3", &acks[2]);
   run_for(&f->loop, 30);
   assert_int_equal(acks[1].calls + acks[2].calls, 0);
-  qs_hub_shard_written(f->b);
+  qs_hub_shard_written(f->b, true);
   assert_true(run_until(&f->loop, &acks[2].done, 2000));
   assert_int_equal(acks[1].calls, 1);
   assert_int_equal(acks[1].seq, 2);
   assert_int_equal(acks[2].seq, 3);
   assert_true(acks[1].order < acks[2].order);
+  free_many(conns, AUDIENCE);
+  fixture_free(f);
+}
+
+static void test_a_partial_report_covers_what_came_before_the_previous_one(void **state) {
+  fixture_t *f = fixture_new(2);
+  fake_conn_t *conns[AUDIENCE];
+  subscribe_many(f->b, conns, AUDIENCE);
+  ack_t acks[2] = {{0}};
+  publish_until_one_waits(f, acks, conns[0]);
+  /* "Everything given before the previous report is written": the first
+   * such report covers nothing... */
+  qs_hub_shard_written(f->b, false);
+  run_for(&f->loop, 30);
+  assert_int_equal(acks[1].calls, 0);
+  /* ...the next one both fan-outs, dispatched before the first. */
+  qs_hub_shard_written(f->b, false);
+  assert_true(run_until(&f->loop, &acks[1].done, 2000));
+  assert_int_equal(acks[1].seq, 2);
   free_many(conns, AUDIENCE);
   fixture_free(f);
 }
@@ -204,6 +223,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_an_answer_waits_until_the_large_fan_outs_are_written),
       cmocka_unit_test(test_waiting_answers_leave_in_order),
+      cmocka_unit_test(test_a_partial_report_covers_what_came_before_the_previous_one),
       cmocka_unit_test(test_small_fan_outs_never_wait),
       cmocka_unit_test(test_no_answer_waits_longer_than_the_bound),
       cmocka_unit_test(test_closing_the_shard_answers_what_waits),
