@@ -3,15 +3,19 @@
  * A publisher going flat out is answered as soon as its update is durable,
  * before the fan-out; without a bound it can publish far faster than the
  * workers write to a large audience, and each new update then waits behind
- * the fan-out of all those before it. So each shard counts its large
- * fan-outs (QS_BACKLOG_LARGE_FANOUT deliveries or more) from their dispatch
- * until its transport reports everything written (qs_hub_shard_written),
- * into the hub's `unwritten`; and a successful publish's answer waits, on
- * the publishing shard, while `unwritten` is at fanout_backlog per shard or
- * more, on top of one per publish in flight. Connections that wait for
- * their peer do not count as unwritten, so one slow subscriber never
- * throttles the publishers; small fan-outs (one subscriber per topic) never
- * count, and at low load every fan-out is written before the next publish.
+ * the fan-out of all those before it. So each shard's inbox counts in
+ * `unwritten` its large fan-outs (QS_BACKLOG_LARGE_FANOUT deliveries or more
+ * on the shard) not yet written: from their dispatch, or from their push
+ * into the inbox while the shard's last fan-out was large (a shard busy
+ * writing drains its inbox late, and that is backlog too), until its
+ * transport reports them written (qs_hub_shard_written: what was given
+ * before its previous report, or everything). A successful publish's answer
+ * waits, on the publishing shard, while some shard's `unwritten` is
+ * fanout_backlog or more (the publish's own update included), on top of one
+ * per other publish in flight. Connections that wait for their peer do not
+ * count as unwritten, so one slow subscriber never throttles the
+ * publishers; small fan-outs (one subscriber per topic) never count, and at
+ * low load every fan-out is written before the next publish.
  *
  * A shard that holds answers sets its inbox's `awaiting` and wakes the
  * others: while any answer waits, the transports stop holding writes back
