@@ -68,6 +68,7 @@ static void fire_stream_close(qs_http_conn_t *c, int reason) {
 static void on_conn_closed(uv_handle_t *handle) {
   qs_http_conn_t *c = (qs_http_conn_t *)handle;
   qs_http_server_t *s = c->server;
+  qs_http_conn_unlink_dirty(c); /* done by qs_http_conn_fail; a generation must never wait for it */
   qs_http_queue_release(s, NULL, c->q_head);
   qs_h1_parser_destroy(c->parser);
   qs_http_conn_transport(c)->close(c);
