@@ -105,12 +105,15 @@ void qs_backlog_keep(qs_hub_shard_t *shard, const qs_inbox_entry_t *e) {
   }
 }
 
-/* Answers waiting answers, oldest first, while `may_leave` allows. */
-static void release(qs_hub_shard_t *shard,
-                    bool (*may_leave)(const qs_hub_shard_t *, const struct qs_waiting_answer *)) {
+/* Answers the waiting answers, oldest first, while the backlog allows (all
+ * of them once the shard closes), or, with `expire`, while they have waited
+ * QS_BACKLOG_MAX_WAIT_MS. */
+static void release(qs_hub_shard_t *shard, bool expire) {
   while (qs_backlog_any(shard)) {
     struct qs_waiting_answer *w = &shard->waiting[shard->waiting_head];
-    if (!may_leave(shard, w)) return;
+    bool leaves = shard->closing || !beyond_backlog(shard) ||
+                  (expire && shard->now_ms - w->since_ms >= QS_BACKLOG_MAX_WAIT_MS);
+    if (!leaves) return;
     shard->waiting_head++;
     qs_inbox_entry_t e = w->entry;
     qs_hub_answer(shard, &e);
@@ -123,18 +126,9 @@ static void release(qs_hub_shard_t *shard,
   if (atomic_exchange(&shard->inbox.awaiting, false)) atomic_fetch_sub(&shard->hub->awaiting_shards, 1);
 }
 
-static bool allowed(const qs_hub_shard_t *shard, const struct qs_waiting_answer *w) {
-  (void)w;
-  return shard->closing || !beyond_backlog(shard);
-}
+void qs_backlog_release(qs_hub_shard_t *shard) { release(shard, false); }
 
-static bool expired(const qs_hub_shard_t *shard, const struct qs_waiting_answer *w) {
-  return allowed(shard, w) || shard->now_ms - w->since_ms >= QS_BACKLOG_MAX_WAIT_MS;
-}
-
-void qs_backlog_release(qs_hub_shard_t *shard) { release(shard, allowed); }
-
-void qs_backlog_expire(qs_hub_shard_t *shard) { release(shard, expired); }
+void qs_backlog_expire(qs_hub_shard_t *shard) { release(shard, true); }
 
 void qs_backlog_dispatched(qs_hub_shard_t *shard, const qs_inbox_entry_t *e, uint64_t deliveries) {
   bool large =
