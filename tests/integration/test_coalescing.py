@@ -6,7 +6,6 @@ ever held. The fan-out backlog (fanout_backlog): under the same load the
 answers wait for the fan-out of earlier updates, but never for a subscriber
 that does not read."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -47,26 +46,12 @@ class Base(HubTestCase):
                 for name in ("deliveries_total", "stream_writes_total", "coalesce_windows_total",
                              "fanout_backlog_waits_total", "slow_subscriber_disconnects_total")}
 
-    def idle_subscriber(self, req):
-        """A subscriber that reads its response's headers, then nothing more."""
-        sock = socket.create_connection(("127.0.0.1", self.hub.port), timeout=10)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.sendall(req)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(1)
-            self.assertTrue(chunk, "the idle subscriber's stream closed")
-            head += chunk
-        self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
-        return sock
-
-    def run_load(self, n, updates, gap, pad=0, idle=0, stall_idle=None, before_close=None):
-        """n subscribers (and `idle` more that never read, also subscribed
-        to <topic>/bulk), `updates` publishes of `pad` more bytes one at a
-        time `gap` s apart (0: flat out); stall_idle(bulk topic, idle
-        sockets) runs before the publishes, before_close(idle sockets) once
-        they are all done; returns (conns, ids published, what each counter
-        grew by)."""
+    def run_load(self, n, updates, gap, pad=0, idle=0, stall_idle=None):
+        """n subscribers (and `idle` more, also subscribed to <topic>/bulk,
+        that are never read once their streams opened), `updates` publishes
+        of `pad` more bytes one at a time `gap` s apart (0: flat out);
+        stall_idle(bulk topic, idle subscribers) runs before the publishes;
+        returns (conns, ids published, what each counter grew by)."""
         self.assertGreaterEqual(raise_fd_limit(8192), n + 100, "file descriptor limit too low")
         topic = "https://example.test/coalescing/%d" % time.monotonic_ns()
         token = subscriber_token([topic])
@@ -77,7 +62,11 @@ class Base(HubTestCase):
             bulk = topic + "/bulk"
             idle_req = subscribe_request(self.hub, "match=%s&match=%s" % (php_urlencode(topic), php_urlencode(bulk)),
                                          [("Authorization", "Bearer " + subscriber_token([topic, bulk]))])
-            idlers = [self.idle_subscriber(idle_req) for _ in range(idle)]
+            if idle:
+                idle_sel, idlers = open_subscribers(self.hub, [idle_req], idle)
+                opened = pump_subscribers(idle_sel, lambda: all(c.opened or c.eof for c in idlers), 30)
+                idle_sel.close()  # read no further
+                self.assertTrue(opened and not any(c.eof for c in idlers), "the idle streams did not open")
             opened = pump_subscribers(sel, lambda: all(c.opened or c.eof for c in conns), 60)
             self.assertTrue(opened, "not every stream opened in time")
             self.assertEqual(sorted({c.http.status for c in conns}), [200])
@@ -105,14 +94,12 @@ class Base(HubTestCase):
                 got = [(e.id, e.data.split()[0]) for e in c.sse.events]
                 self.assertEqual(got, [(uid, str(k)) for k, uid in enumerate(ids)], "subscriber %d" % i)
             self.assertFalse([i for i, c in enumerate(conns) if c.eof], "streams closed early")
-            if before_close:
-                before_close(idlers)
             return conns, ids, {name: after[name] - before[name] for name in after}
         finally:
             for c in conns:
                 c.sock.close()
-            for sock in idlers:
-                sock.close()
+            for c in idlers:
+                c.sock.close()
             sel.close()
 
 
@@ -184,7 +171,7 @@ class FanoutBacklog(Base):
         seen = {}
 
         def stall(bulk, idlers):
-            port = idlers[0].getsockname()[1]
+            port = idlers[0].sock.getsockname()[1]
             for _ in range(self.BULK):
                 r = publish(self.hub, [bulk], "y" * self.BULK_BYTES)
                 self.assertEqual(r.status, 200, r.text)
