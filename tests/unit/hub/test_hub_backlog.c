@@ -6,11 +6,15 @@
 #include "hub/hub_internal.h"
 #include "hub_test_util.h"
 
+#define AUDIENCE QS_BACKLOG_LARGE_FANOUT
+
 typedef struct {
   uv_loop_t loop;
   qs_hub_t *hub;
-  qs_hub_shard_t *a; /* the publishers' */
-  qs_hub_shard_t *b; /* the other worker's */
+  qs_hub_shard_t *a;                   /* the publishers' */
+  qs_hub_shard_t *b;                   /* the other worker's */
+  fake_conn_t *audience[2 * AUDIENCE]; /* started subscribers to everything */
+  int audience_len;
 } fixture_t;
 
 typedef struct {
@@ -45,7 +49,25 @@ static fixture_t *fixture_new(uint32_t backlog) {
   return f;
 }
 
+/* Adds `n` started subscribers to everything on `shard`. */
+static void add_audience(fixture_t *f, qs_hub_shard_t *shard, int n) {
+  for (int i = 0; i < n; i++) {
+    fake_conn_t *c = fake_conn_new();
+    assert_int_equal(subscribe_conn(shard, c, NULL, NULL, (const char *const[]){"*"}, 1), 0);
+    qs_hub_subscriber_start(c->sub);
+    f->audience[f->audience_len++] = c;
+  }
+}
+
+/* A hub with fanout_backlog `backlog` and a large audience on shard b. */
+static fixture_t *fixture_with_audience(uint32_t backlog) {
+  fixture_t *f = fixture_new(backlog);
+  add_audience(f, f->b, AUDIENCE);
+  return f;
+}
+
 static void fixture_free(fixture_t *f) {
+  for (int i = 0; i < f->audience_len; i++) fake_conn_free(f->audience[i]);
   bool a_closed = false, b_closed = false;
   qs_hub_shard_close(f->a, on_shard_closed, &a_closed);
   qs_hub_shard_close(f->b, on_shard_closed, &b_closed);
@@ -69,25 +91,11 @@ static uint64_t waits(fixture_t *f) {
   return st.backlog_waits_total;
 }
 
-#define AUDIENCE QS_BACKLOG_LARGE_FANOUT
-
-/* `n` started subscribers to everything on `shard`. */
-static void subscribe_many(qs_hub_shard_t *shard, fake_conn_t **conns, int n) {
-  for (int i = 0; i < n; i++) {
-    conns[i] = fake_conn_new();
-    assert_int_equal(subscribe_conn(shard, conns[i], NULL, NULL, (const char *const[]){"*"}, 1), 0);
-    qs_hub_subscriber_start(conns[i]->sub);
-  }
-}
-
-static void free_many(fake_conn_t **conns, int n) {
-  for (int i = 0; i < n; i++) fake_conn_free(conns[i]);
-}
-
 /* With a large audience on shard b and fanout_backlog 2: publish 1 is
  * answered at once; once b has dispatched it (a large fan-out, unwritten),
  * publish 2 makes two unwritten there and waits, delivered all the same. */
-static void publish_until_one_waits(fixture_t *f, ack_t *acks, fake_conn_t *subscriber) {
+static void publish_until_one_waits(fixture_t *f, ack_t *acks) {
+  const fake_conn_t *subscriber = f->audience[0];
   publish(f, "1", &acks[0]);
   assert_true(run_until(&f->loop, &acks[0].done, 2000));
   run_for(&f->loop, 20);
@@ -100,11 +108,9 @@ static void publish_until_one_waits(fixture_t *f, ack_t *acks, fake_conn_t *subs
 }
 
 static void test_an_answer_waits_until_the_large_fan_outs_are_written(void **state) {
-  fixture_t *f = fixture_new(2);
-  fake_conn_t *conns[AUDIENCE];
-  subscribe_many(f->b, conns, AUDIENCE);
+  fixture_t *f = fixture_with_audience(2);
   ack_t acks[3] = {{0}};
-  publish_until_one_waits(f, acks, conns[0]);
+  publish_until_one_waits(f, acks);
   qs_hub_shard_written(f->a, true); /* a has nothing of its own to write */
   run_for(&f->loop, 30);
   assert_int_equal(acks[1].calls, 0);
@@ -118,16 +124,13 @@ static void test_an_answer_waits_until_the_large_fan_outs_are_written(void **sta
   publish(f, "3", &acks[2]);
   assert_true(run_until(&f->loop, &acks[2].done, 2000));
   assert_int_equal(waits(f), 1);
-  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
 static void test_waiting_answers_leave_in_order(void **state) {
-  fixture_t *f = fixture_new(2);
-  fake_conn_t *conns[AUDIENCE];
-  subscribe_many(f->b, conns, AUDIENCE);
+  fixture_t *f = fixture_with_audience(2);
   ack_t acks[3] = {{0}};
-  publish_until_one_waits(f, acks, conns[0]);
+  publish_until_one_waits(f, acks);
   /* A second publish in flight allows one more unwritten update (3), and
    * its own makes it 3: both wait, the second behind the first. */
   publish(f, "3", &acks[2]);
@@ -139,16 +142,13 @@ static void test_waiting_answers_leave_in_order(void **state) {
   assert_int_equal(acks[1].seq, 2);
   assert_int_equal(acks[2].seq, 3);
   assert_true(acks[1].order < acks[2].order);
-  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
 static void test_a_partial_report_covers_what_came_before_the_previous_one(void **state) {
-  fixture_t *f = fixture_new(2);
-  fake_conn_t *conns[AUDIENCE];
-  subscribe_many(f->b, conns, AUDIENCE);
+  fixture_t *f = fixture_with_audience(2);
   ack_t acks[2] = {{0}};
-  publish_until_one_waits(f, acks, conns[0]);
+  publish_until_one_waits(f, acks);
   /* "Everything given before the previous report is written": the first
    * such report covers nothing... */
   qs_hub_shard_written(f->b, false);
@@ -158,64 +158,52 @@ static void test_a_partial_report_covers_what_came_before_the_previous_one(void 
   qs_hub_shard_written(f->b, false);
   assert_true(run_until(&f->loop, &acks[1].done, 2000));
   assert_int_equal(acks[1].seq, 2);
-  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
 static void test_small_fan_outs_never_wait(void **state) {
   fixture_t *f = fixture_new(1); /* the tightest bound */
-  fake_conn_t *conns[2 * (AUDIENCE - 1)];
-  subscribe_many(f->a, conns, AUDIENCE - 1);
-  subscribe_many(f->b, conns + AUDIENCE - 1, AUDIENCE - 1);
+  add_audience(f, f->a, AUDIENCE - 1);
+  add_audience(f, f->b, AUDIENCE - 1);
   for (int i = 0; i < 10; i++) {
     ack_t ack = {0};
     publish(f, "x", &ack);
     assert_true(run_until(&f->loop, &ack.done, 2000));
   }
   assert_int_equal(waits(f), 0);
-  free_many(conns, 2 * (AUDIENCE - 1));
   fixture_free(f);
 }
 
 static void test_no_answer_waits_longer_than_the_bound(void **state) {
-  fixture_t *f = fixture_new(2);
-  fake_conn_t *conns[AUDIENCE];
-  subscribe_many(f->b, conns, AUDIENCE);
+  fixture_t *f = fixture_with_audience(2);
   ack_t acks[2] = {{0}};
   uint64_t start = uv_hrtime();
-  publish_until_one_waits(f, acks, conns[0]);
+  publish_until_one_waits(f, acks);
   /* Nobody ever reports writes: the housekeeping tick lets it go. */
   assert_true(run_until(&f->loop, &acks[1].done, 3 * QS_BACKLOG_MAX_WAIT_MS));
   uint64_t waited_ms = (uv_hrtime() - start) / 1000000;
   assert_true(waited_ms >= QS_BACKLOG_MAX_WAIT_MS - 20);
   assert_int_equal(acks[1].status, 0);
-  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
 static void test_closing_the_shard_answers_what_waits(void **state) {
-  fixture_t *f = fixture_new(2);
-  fake_conn_t *conns[AUDIENCE];
-  subscribe_many(f->b, conns, AUDIENCE);
+  fixture_t *f = fixture_with_audience(2);
   ack_t acks[2] = {{0}};
-  publish_until_one_waits(f, acks, conns[0]);
-  free_many(conns, AUDIENCE);
+  publish_until_one_waits(f, acks);
   fixture_free(f);
   assert_int_equal(acks[1].calls, 1);
   assert_int_equal(acks[1].status, 0);
 }
 
 static void test_off_answers_at_once(void **state) {
-  fixture_t *f = fixture_new(0);
-  fake_conn_t *conns[AUDIENCE];
-  subscribe_many(f->b, conns, AUDIENCE);
+  fixture_t *f = fixture_with_audience(0);
   for (int i = 0; i < 5; i++) {
     ack_t ack = {0};
     publish(f, "x", &ack);
     assert_true(run_until(&f->loop, &ack.done, 2000));
   }
   assert_int_equal(waits(f), 0);
-  free_many(conns, AUDIENCE);
   fixture_free(f);
 }
 
